@@ -1,0 +1,1 @@
+"""The pure planner: model facts -> memory model -> parallelism -> values. Imports no I/O library."""

@@ -1,0 +1,32 @@
+"""What a model source (Hub, cache, local directory, embedded catalog) hands to the planner. Pure data."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+
+@dataclass(frozen=True)
+class WeightMetadata:
+    """Weight bytes as stored in the checkpoint (safetensors), summed over all shards.
+
+    ``source`` says where the number comes from, e.g. ``"safetensors headers"``,
+    ``"model.safetensors.index.json metadata.total_size"``, ``"hub safetensors metadata"``, ``"catalog"``.
+    """
+
+    total_bytes: int
+    source: str
+    bytes_by_dtype: Mapping[str, int] = field(default_factory=dict)   # safetensors dtype name -> bytes
+    params_by_dtype: Mapping[str, int] = field(default_factory=dict)  # safetensors dtype name -> element count
+
+
+@dataclass(frozen=True)
+class ModelSource:
+    """A model as found: its id, its raw config.json, and weight metadata when any was available."""
+
+    model_id: str                      # Hugging Face repo id (or the directory path for a local model)
+    config: Mapping[str, Any]          # parsed config.json, untouched
+    weights: WeightMetadata | None     # None: no safetensors metadata; the planner estimates from the config
+    origin: str                        # "hub" | "hub-cache" | "local" | "catalog"
+    revision: str | None = None
+    local_path: str | None = None      # set for local directories

@@ -1,0 +1,22 @@
+"""What the user asks the planner for (the CLI's plan options, already parsed). Pure data."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class PlanRequest:
+    gpu_type: str | None = None            # catalog key, e.g. "A100-80GB"; None = try the catalog's types
+    gpu_memory_bytes: int | None = None    # --gpu-memory for a card not in the catalog (bytes)
+    gpus: int | None = None                # forced GPU count
+    tp: int | None = None                  # forced tensor parallel size
+    pp: int | None = None                  # forced pipeline parallel size
+    dcp: int | None = None                 # forced decode-context-parallel size
+    context: int | None = None             # --context: target context, may exceed native (adds RoPE override)
+    max_model_len: int | None = None       # --max-model-len: cap without RoPE override (must be <= native)
+    gpu_memory_utilization: float | None = None
+    kv_cache_dtype: str = "auto"           # auto | bfloat16 | float16 | fp8 | fp8_e4m3 | fp8_e5m2
+    engine: str = "vllm"                   # vllm | sglang
+    name: str | None = None                # release / route name; default derived from the model id
+    max_num_seqs: int | None = None

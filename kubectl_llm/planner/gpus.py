@@ -1,0 +1,74 @@
+"""The GPU catalog (``data/gpus.yaml``) as typed records, and the GPU a plan is sized for.
+
+Reading a data file that ships inside the package is the only file access of the planner; it is cached.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+
+from kubectl_llm.errors import UnknownGpu
+from kubectl_llm.planner.quantity import GiB
+
+
+@dataclass(frozen=True)
+class GpuType:
+    name: str
+    memory_bytes: int          # what vLLM sees as total memory (cudaMemGetInfo), the budget base
+    memory_mib: int            # the nvidia.com/gpu.memory label value
+    products: tuple[str, ...]  # nvidia.com/gpu.product label values; empty for a custom --gpu-memory card
+    resource: str              # extended resource name
+    compute: float             # CUDA compute capability, 0.0 when unknown
+    nvlink: bool = False
+
+    @property
+    def native_fp8(self) -> bool:
+        return self.compute >= 8.9
+
+    @property
+    def product(self) -> str | None:
+        return self.products[0] if self.products else None
+
+
+@lru_cache(maxsize=1)
+def load_gpu_catalog() -> tuple[GpuType, ...]:
+    import yaml  # local import: only plans need it
+
+    text = resources.files("kubectl_llm.planner").joinpath("data/gpus.yaml").read_text()
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    data = yaml.load(text, Loader=loader)
+    out = []
+    for g in data["gpus"]:
+        out.append(GpuType(
+            name=g["name"], memory_bytes=int(float(g["usable_gib"]) * GiB), memory_mib=int(g["memory_mib"]),
+            products=tuple(g.get("products", ())), resource=g["resource"], compute=float(g["compute"]),
+            nvlink=bool(g.get("nvlink", False)),
+        ))
+    return tuple(out)
+
+
+def _norm(name: str) -> str:
+    return name.lower().replace("_", "-").replace(" ", "-").replace("nvidia-", "")
+
+
+def find_gpu(name: str) -> GpuType:
+    """Look up a type by catalog name or product label, forgiving case, spaces and underscores."""
+    want = _norm(name)
+    for g in load_gpu_catalog():
+        if _norm(g.name) == want or any(_norm(p) == want for p in g.products):
+            return g
+    aliases = {"a100": "A100-80GB", "h100": "H100-80GB", "3090": "RTX-3090", "4090": "RTX-4090",
+               "rtx-a6000": "A6000", "rtxa6000": "A6000", "a100-80g": "A100-80GB", "a100-40g": "A100-40GB"}
+    if want in aliases:
+        return find_gpu(aliases[want])
+    known = ", ".join(g.name for g in load_gpu_catalog())
+    raise UnknownGpu(f"unknown GPU type {name!r} (known: {known})")
+
+
+def custom_gpu(memory_bytes: int) -> GpuType:
+    """A card that is not in the catalog, known only by its memory (``--gpu-memory``)."""
+    mib = memory_bytes // (1 << 20)
+    return GpuType(name=f"custom-{memory_bytes / GiB:.4g}GiB", memory_bytes=memory_bytes, memory_mib=mib,
+                   products=(), resource="nvidia.com/gpu", compute=0.0)

@@ -1,0 +1,110 @@
+"""Context length and the RoPE override that reaches a context beyond the model's native one.
+
+Handbook rule: the default is the model's full native context. Above it, ``--hf-overrides`` carries a RoPE
+scaling block written in the model's own dialect:
+
+* ``rope_parameters`` models (Qwen3.5, transformers >= 4.57 style): copy the model's block, set ``rope_type``
+  in place, append ``factor`` and ``original_max_position_embeddings``; nested under ``text_config`` when the
+  model nests its text config (multimodal checkpoints);
+* ``rope_scaling`` models: a new block ``{"type": "dynamic", ...}`` (the handbook's MiniMax example) or
+  ``{"rope_type": "yarn", ...}`` (Qwen's model-card form); a model whose block is already YaRN (DeepSeek,
+  Kimi, gpt-oss) keeps its keys and only gets a larger factor.
+
+``factor = N / original``, rounded up to the next 0.5. Dynamic NTK for factors <= 2, YaRN above when the family
+supports it; a model card's instruction (recipe ``rope_method``) wins. Pure.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from kubectl_llm.errors import PlanError
+from kubectl_llm.planner.facts import ModelFacts
+
+DYNAMIC_MAX_FACTOR = 2.0
+
+
+@dataclass(frozen=True)
+class ContextDecision:
+    max_model_len: int
+    hf_overrides: dict[str, Any] | None
+    rope_type: str | None          # "dynamic" | "yarn" | None
+    factor: float | None
+    reasons: tuple[str, ...]
+    env: tuple[tuple[str, str], ...] = ()
+
+
+def round_up_half(x: float) -> float:
+    return math.ceil(x * 2 - 1e-9) / 2
+
+
+def decide_context(facts: ModelFacts, *, context: int | None, max_model_len: int | None,
+                   rope_method: str | None = None, rope_original: int | None = None,
+                   yarn_supported: bool = True) -> ContextDecision:
+    native = facts.native_context
+    if context is not None and max_model_len is not None:
+        raise PlanError("--context and --max-model-len are exclusive",
+                        "--context N reaches N (adding RoPE scaling above native); --max-model-len N only caps")
+    if max_model_len is not None:
+        if max_model_len > native:
+            raise PlanError(f"--max-model-len {max_model_len} is above the native context {native}",
+                            f"use --context {max_model_len} to extend it with RoPE scaling")
+        if max_model_len < 1:
+            raise PlanError("--max-model-len must be positive")
+        return ContextDecision(max_model_len, None, None, None,
+                               (f"max-model-len {max_model_len}: capped by --max-model-len (native {native})",))
+    if context is None or context <= native:
+        n = context or native
+        why = (f"max-model-len {n}: the model's full native context (handbook: reach it before anything else)"
+               if context is None else f"max-model-len {n}: --context (native {native}, no RoPE override)")
+        return ContextDecision(n, None, None, None, (why,))
+
+    block = dict(facts.rope_block or {})
+    existing = str(block.get("rope_type") or block.get("type") or "default")
+    original = rope_original or int(block.get("original_max_position_embeddings") or 0) or native
+    if existing in ("llama3", "linear", "longrope", "mrope") and not rope_original:
+        raise PlanError(f"{facts.model_id} already uses {existing} RoPE scaling up to {native} tokens; "
+                        f"extending it to {context} is not supported",
+                        f"use --context {native} or less")
+    factor = round_up_half(context / original)
+    if rope_method:
+        method = rope_method
+    elif existing == "yarn":
+        method = "yarn"
+    else:
+        method = "yarn" if (factor > DYNAMIC_MAX_FACTOR and yarn_supported) else "dynamic"
+    reasons = [f"max-model-len {context}: above the native {native}, so RoPE scaling is added: factor "
+               f"{context}/{original} = {context / original:.3f}, rounded up to the next 0.5 = {factor}",
+               f"RoPE method {method}: " + (
+                   "the model card / recipe says so" if rope_method else
+                   "the model already uses YaRN" if existing == "yarn" else
+                   f"dynamic NTK for factors <= {DYNAMIC_MAX_FACTOR}" if method == "dynamic" else
+                   f"YaRN for factors > {DYNAMIC_MAX_FACTOR}")]
+
+    if facts.rope_dialect == "rope_parameters":
+        new_block: dict[str, Any] = {}
+        for k, v in block.items():
+            new_block[k] = method if k in ("rope_type", "type") else v
+        if "rope_type" not in new_block:
+            new_block["rope_type"] = method
+        new_block["factor"] = factor
+        new_block["original_max_position_embeddings"] = original
+        inner = {"max_position_embeddings": context, "rope_parameters": new_block}
+    else:
+        if existing == "yarn":
+            new_block = dict(block)
+            new_block["factor"] = factor
+            new_block["original_max_position_embeddings"] = original
+        elif method == "dynamic":
+            new_block = {"type": "dynamic", "factor": factor, "original_max_position_embeddings": original}
+        else:
+            new_block = {"rope_type": method, "factor": factor, "original_max_position_embeddings": original}
+            for k in ("mrope_section", "mrope_interleaved"):
+                if k in block:
+                    new_block[k] = block[k]
+        inner = {"max_position_embeddings": context, "rope_scaling": new_block}
+    overrides = {facts.rope_container: inner} if facts.rope_container else inner
+    return ContextDecision(context, overrides, method, factor, tuple(reasons),
+                           env=(("VLLM_ALLOW_LONG_MAX_MODEL_LEN", "1"),))

@@ -1,0 +1,160 @@
+"""Serving recipes (``data/recipes.yaml``) and the engine command line built from a plan. Pure."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib import resources
+from typing import Any, Mapping
+
+from kubectl_llm.planner.facts import ModelFacts
+
+DOWNLOAD_DIR = "/workspace/.cache/huggingface/hub"
+PORT = 5000
+
+
+@dataclass(frozen=True)
+class Recipe:
+    key: str
+    tool_call_parser: str | None = None
+    reasoning_parser: str | None = None
+    trust_remote_code: bool = False
+    expert_parallel: str = "never"         # never | optional | always | above_4
+    dcp: bool = False
+    rope: Mapping[str, Any] = field(default_factory=dict)
+    yarn: bool = True
+    extra_args: tuple[str, ...] = ()
+    suggest: tuple[str, ...] = ()
+    sglang: Mapping[str, Any] = field(default_factory=dict)
+
+
+@lru_cache(maxsize=1)
+def _data() -> Mapping[str, Any]:
+    import yaml
+
+    text = resources.files("kubectl_llm.planner").joinpath("data/recipes.yaml").read_text()
+    return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+
+
+def engine_defaults(engine: str) -> Mapping[str, Any]:
+    return _data()["engines"][engine]
+
+
+def _is_instruct(model_id: str, markers: list[str] | None) -> bool:
+    mid = model_id.lower()
+    return any(m in mid for m in (markers or ["instruct", "-it", "chat", "thinking"]))
+
+
+def find_recipe(facts: ModelFacts) -> Recipe:
+    mid = facts.model_id.lower()
+    for fam in _data()["families"]:
+        m = fam.get("match", {})
+        if not (facts.architecture in m.get("architectures", ()) or facts.model_type in m.get("model_types", ())):
+            continue
+        if m.get("id_contains") and not any(s in mid for s in m["id_contains"]):
+            continue
+        tool = fam.get("tool_call_parser")
+        if fam.get("instruct_only") and not _is_instruct(mid, fam.get("instruct_markers")):
+            tool = None
+        reasoning = fam.get("reasoning_parser")
+        only = fam.get("reasoning_only_if_id_contains")
+        if reasoning and only and not any(s in mid for s in only):
+            reasoning = None
+        unless = fam.get("reasoning_unless_id_contains")
+        if reasoning and unless and any(s in mid for s in unless):
+            reasoning = None
+        if fam.get("instruct_only") and tool is None:
+            reasoning = None
+        extra = list(fam.get("extra_args", []))
+        for needle, args in (fam.get("extra_args_if_id_contains") or {}).items():
+            if needle in mid:
+                extra += args
+        return Recipe(key=fam["key"], tool_call_parser=tool, reasoning_parser=reasoning,
+                      trust_remote_code=bool(fam.get("trust_remote_code")),
+                      expert_parallel=fam.get("expert_parallel", "never"), dcp=bool(fam.get("dcp")),
+                      rope=fam.get("rope") or {}, yarn=fam.get("yarn", True), extra_args=tuple(extra),
+                      suggest=tuple(fam.get("suggest", ())), sglang=fam.get("sglang") or {})
+    return Recipe(key="generic")
+
+
+def json_arg(value: Any) -> str:
+    """JSON as the handbook writes it: ', ' and ': ' separators, key order kept."""
+    return json.dumps(value)
+
+
+@dataclass(frozen=True)
+class EngineSettings:
+    engine: str
+    model_id: str
+    served_name: str
+    tp: int
+    pp: int
+    dcp: int
+    dp: int
+    ep: bool
+    max_model_len: int
+    max_num_seqs: int
+    gpu_memory_utilization: float
+    hf_overrides: Mapping[str, Any] | None
+    kv_cache_dtype: str
+    recipe: Recipe
+
+
+def vllm_args(s: EngineSettings) -> list[str]:
+    """The vLLM OpenAI server arguments, in the handbook's order."""
+    r = s.recipe
+    a = ["--port", str(PORT), "--host", "0.0.0.0", "--download-dir", DOWNLOAD_DIR,
+         "--model", s.model_id, "--served-model-name", s.served_name,
+         "--tensor-parallel-size", str(s.tp)]
+    if s.pp > 1:
+        a += ["--pipeline-parallel-size", str(s.pp)]
+    if s.dcp > 1:
+        a += ["--decode-context-parallel-size", str(s.dcp)]
+    if s.dp > 1:
+        a += ["--data-parallel-size", str(s.dp)]
+    if s.ep:
+        a += ["--enable-expert-parallel"]
+    if r.trust_remote_code:
+        a += ["--trust-remote-code"]
+    a += ["--enable-chunked-prefill", "--enable-prefix-caching",
+          "--max-num-seqs", str(s.max_num_seqs),
+          "--gpu-memory-utilization", f"{s.gpu_memory_utilization:.2f}",
+          "--max-model-len", str(s.max_model_len)]
+    if s.hf_overrides:
+        a += ["--hf-overrides", json_arg(s.hf_overrides)]
+    if s.kv_cache_dtype != "auto":
+        a += ["--kv-cache-dtype", s.kv_cache_dtype]
+    if r.tool_call_parser:
+        a += ["--enable-auto-tool-choice", "--tool-call-parser", r.tool_call_parser]
+    if r.reasoning_parser:
+        a += ["--reasoning-parser", r.reasoning_parser]
+    a += list(r.extra_args)
+    return a
+
+
+def sglang_args(s: EngineSettings) -> list[str]:
+    """The SGLang equivalent (sglang.launch_server)."""
+    r = s.recipe
+    a = ["--port", str(PORT), "--host", "0.0.0.0", "--download-dir", DOWNLOAD_DIR,
+         "--model-path", s.model_id, "--served-model-name", s.served_name, "--tp-size", str(s.tp)]
+    if s.pp > 1:
+        a += ["--pp-size", str(s.pp)]
+    if s.dp > 1:
+        a += ["--dp-size", str(s.dp), "--enable-dp-attention"]
+    if s.ep:
+        a += ["--ep-size", str(s.tp * s.dp)]
+    if r.trust_remote_code:
+        a += ["--trust-remote-code"]
+    a += ["--max-running-requests", str(s.max_num_seqs),
+          "--mem-fraction-static", f"{s.gpu_memory_utilization - 0.07:.2f}",
+          "--context-length", str(s.max_model_len)]
+    if s.hf_overrides:
+        a += ["--json-model-override-args", json_arg(s.hf_overrides)]
+    if s.kv_cache_dtype not in ("auto", "bfloat16", "float16"):
+        a += ["--kv-cache-dtype", "fp8_e4m3" if s.kv_cache_dtype in ("fp8", "fp8_e4m3") else s.kv_cache_dtype]
+    if r.sglang.get("tool_call_parser") and r.tool_call_parser:
+        a += ["--tool-call-parser", r.sglang["tool_call_parser"]]
+    if r.sglang.get("reasoning_parser") and r.reasoning_parser:
+        a += ["--reasoning-parser", r.sglang["reasoning_parser"]]
+    return a

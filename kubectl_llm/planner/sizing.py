@@ -1,0 +1,84 @@
+"""Kubernetes sizing from a plan: CPU, RAM, PVC, node affinity, tolerations, route name. Pure.
+
+Handbook rules, written down once:
+* CPU = 2 x GPUs + 2 (request = limit);
+* RAM request slightly over half the loaded model (55 %; 70 % for multimodal models, whose processors and
+  encoder caches live in host memory), limit slightly over all of it (110 %), never below 8 Gi / 16 Gi;
+* PVC 15 % over the weights (the handbook's 10-20 %), whole Gi, rounded up to 8 Gi steps above 64 Gi;
+* node affinity: ``nvidia.com/gpu.memory Gt`` one GB under the card's size (the handbook's "80000" for 80 GB
+  cards), ``nvidia.com/cuda.driver.major Gt`` the image's minimum, ``nvidia.com/gpu.product In`` only when the
+  admin named a type and it is not one of NRP's dedicated resources (nvidia.com/a100, nvidia.com/rtxa6000);
+* tolerations: the nrp-llm reservation, PreferNoSchedule on nvidia.com/gpu, and ``nautilus.io/hardware=large-gpu``
+  only for 4 or 8 GPUs.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+
+from kubectl_llm.errors import InvalidName
+from kubectl_llm.planner.gpus import GpuType
+from kubectl_llm.planner.quantity import GiB
+
+STORAGE_CLASS = "linstor-igrok"
+PRIORITY_CLASS = "owner"
+DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+MAX_RELEASE_NAME = 53          # Helm's limit for release names
+
+
+def cpu(gpus: int) -> int:
+    return 2 * gpus + 2
+
+
+def memory(weight_bytes: int, multimodal: bool) -> tuple[str, str]:
+    req = max(8, math.ceil(weight_bytes * (0.70 if multimodal else 0.55) / GiB))
+    lim = max(16, math.ceil(weight_bytes * 1.10 / GiB), req + 4)
+    return f"{req}Gi", f"{lim}Gi"
+
+
+def storage(weight_bytes: int) -> str:
+    gi = max(10, math.ceil(weight_bytes * 1.15 / GiB))
+    if gi > 64:
+        gi = 8 * math.ceil(gi / 8)
+    return f"{gi}Gi"
+
+
+def shm(gpus: int) -> str:
+    """/dev/shm for NCCL and the engine's IPC: 2 Gi per GPU + 4 Gi (a Memory emptyDir counts against RAM)."""
+    return f"{2 * gpus + 4}Gi"
+
+
+def node_affinity(gpu: GpuType, named: bool, cuda_driver_gt: int) -> list[dict]:
+    exprs: list[dict] = []
+    if named and gpu.products and gpu.resource == "nvidia.com/gpu":
+        exprs.append({"key": "nvidia.com/gpu.product", "operator": "In", "values": list(gpu.products)})
+    exprs.append({"key": "nvidia.com/gpu.memory", "operator": "Gt",
+                  "values": [str(max(0, gpu.memory_mib // 1000 - 1) * 1000)]})
+    exprs.append({"key": "nvidia.com/cuda.driver.major", "operator": "Gt", "values": [str(cuda_driver_gt)]})
+    return exprs
+
+
+def tolerations(gpus: int) -> list[dict]:
+    t = [{"key": "nautilus.io/reservation", "operator": "Equal", "value": "nrp-llm", "effect": "NoSchedule"},
+         {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "PreferNoSchedule"}]
+    if gpus in (4, 8):
+        t.append({"key": "nautilus.io/hardware", "operator": "Equal", "value": "large-gpu", "effect": "NoSchedule"})
+    return t
+
+
+def default_name(model_id: str) -> str:
+    """Route/release name from a model id: 'MiniMaxAI/MiniMax-M2.5' -> 'minimax-m2-5'."""
+    base = model_id.rstrip("/").split("/")[-1].lower()
+    base = re.sub(r"[^a-z0-9-]+", "-", base).strip("-")
+    base = re.sub(r"-{2,}", "-", base)
+    return base[:MAX_RELEASE_NAME].rstrip("-") or "model"
+
+
+def check_name(name: str) -> str:
+    if len(name) > MAX_RELEASE_NAME or not DNS_LABEL.match(name):
+        raise InvalidName(
+            f"invalid name {name!r}: must be a DNS label (lowercase letters, digits, '-'; start and end "
+            f"alphanumeric) of at most {MAX_RELEASE_NAME} characters",
+            f"try --name {default_name(name) or 'my-model'}")
+    return name

@@ -1,0 +1,5 @@
+"""`python -m kubectl_llm` = the `kubectl-llm` console script."""
+
+from kubectl_llm.cli.main import main
+
+main()

@@ -1,0 +1,234 @@
+"""The Kubernetes API, through the official ``kubernetes`` client (imported lazily: `plan` never pays for it).
+
+Why here and not through kubectl: typed errors (401/403, connection refused) map to our own exceptions, and
+pods/events/logs come back as data the status view can reason about. Connection flags follow kubectl:
+``--kubeconfig`` (else $KUBECONFIG, else ~/.kube/config), ``--context`` (else the current context), and the
+namespace defaults to the context's namespace, else ``default``.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterator, TypeVar
+
+from kubectl_llm.errors import ClusterError, ClusterUnreachable, LlmError, MissingCRDs, PermissionDenied, ReleaseNotFound
+
+T = TypeVar("T")
+
+# Labels every chart object carries (Helm's standard labels): how we find a release's pods.
+INSTANCE_LABEL = "app.kubernetes.io/instance"
+# API groups the llm-model chart's gateway objects need (AIGatewayRoute/AIServiceBackend, Backend).
+GATEWAY_GROUPS = ("aigateway.envoyproxy.io", "gateway.envoyproxy.io")
+
+
+def resolve_namespace(namespace: str | None, kubeconfig: str | None, context: str | None) -> str:
+    """kubectl's rule: -n wins, else the (chosen or current) context's namespace, else 'default'. No network."""
+    if namespace:
+        return namespace
+    try:
+        from kubernetes import config
+
+        contexts, active = config.list_kube_config_contexts(config_file=kubeconfig)
+    except Exception:  # noqa: BLE001 - no/odd kubeconfig: kubectl falls back to 'default' too
+        return "default"
+    chosen = active
+    if context:
+        chosen = next((c for c in contexts or [] if c.get("name") == context), None)
+        if chosen is None:
+            raise ClusterUnreachable(f"context {context!r} not found in the kubeconfig",
+                                     "'kubectl config get-contexts' lists them")
+    return ((chosen or {}).get("context") or {}).get("namespace") or "default"
+
+
+@dataclass(frozen=True)
+class ContainerView:
+    name: str
+    ready: bool
+    state: str            # running | waiting | terminated
+    reason: str = ""      # ContainerCreating, ImagePullBackOff, CrashLoopBackOff, OOMKilled ...
+    restarts: int = 0
+
+
+@dataclass(frozen=True)
+class PodView:
+    """What `status` and the --wait line need from a pod, detached from the client's model classes."""
+
+    name: str
+    phase: str
+    node: str | None
+    scheduled: bool
+    ready: bool
+    containers: list[ContainerView] = field(default_factory=list)
+    unschedulable_message: str = ""
+
+
+@dataclass(frozen=True)
+class EventView:
+    type: str
+    reason: str
+    message: str
+    count: int
+    last: str
+
+
+def map_api_error(exc: BaseException) -> LlmError:
+    """kubernetes/urllib3 exceptions -> our errors (401/403 -> PermissionDenied, network -> ClusterUnreachable)."""
+    if isinstance(exc, LlmError):
+        return exc
+    status = getattr(exc, "status", None)
+    reason = getattr(exc, "reason", "") or ""
+    if status in (401, 403):
+        return PermissionDenied(f"permission denied by the API server ({status} {reason})".strip())
+    if status == 404:
+        return ReleaseNotFound(f"not found: {reason or exc}")
+    if isinstance(status, int):
+        return ClusterError(f"the API server answered {status} {reason}".strip())
+    name = type(exc).__name__
+    if name in ("ConfigException",):
+        return ClusterUnreachable(f"no usable kubeconfig: {exc}",
+                                  "pass --kubeconfig PATH or set KUBECONFIG; 'kubectl config view' shows it")
+    text = str(exc).splitlines()[0] if str(exc) else name
+    return ClusterUnreachable(f"cannot reach the cluster: {text[:200]}")
+
+
+class Cluster:
+    """A connection to one cluster (kubeconfig + context), created lazily on first API call."""
+
+    def __init__(self, kubeconfig: str | None = None, context: str | None = None) -> None:
+        self.kubeconfig = kubeconfig
+        self.context = context
+        self._api_client: Any = None
+
+    def _client(self) -> Any:
+        if self._api_client is None:
+            from kubernetes import client, config
+
+            try:
+                self._api_client = config.new_client_from_config(
+                    config_file=self.kubeconfig or os.environ.get("KUBECONFIG") or None, context=self.context)
+            except Exception as exc:  # noqa: BLE001
+                raise map_api_error(exc) from exc
+            self._api_client.configuration.retries = 1  # fail fast on an unreachable server
+            _ = client
+        return self._api_client
+
+    def _call(self, fn: Callable[[], T]) -> T:
+        try:
+            return fn()
+        except LlmError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - ApiException, urllib3 errors, socket errors
+            raise map_api_error(exc) from exc
+
+    @property
+    def core(self) -> Any:
+        from kubernetes import client
+
+        return client.CoreV1Api(self._client())
+
+    # --- checks ----------------------------------------------------------------------------------------------
+    def missing_gateway_groups(self) -> list[str]:
+        """API groups of GATEWAY_GROUPS the server does not serve (discovery is readable by every user)."""
+        from kubernetes import client
+
+        groups = self._call(lambda: client.ApisApi(self._client()).get_api_versions(_request_timeout=10))
+        served = {g.name for g in groups.groups or []}
+        return [g for g in GATEWAY_GROUPS if g not in served]
+
+    def require_gateway_crds(self) -> None:
+        missing = self.missing_gateway_groups()
+        if missing:
+            raise MissingCRDs(f"the cluster does not serve {', '.join(missing)} (Envoy AI Gateway CRDs missing)")
+
+    # --- reads -----------------------------------------------------------------------------------------------
+    def pods(self, release: str, namespace: str) -> list[PodView]:
+        result = self._call(lambda: self.core.list_namespaced_pod(
+            namespace, label_selector=f"{INSTANCE_LABEL}={release}", _request_timeout=15))
+        return [pod_view(p) for p in result.items]
+
+    def events(self, pod: str, namespace: str, limit: int = 8) -> list[EventView]:
+        result = self._call(lambda: self.core.list_namespaced_event(
+            namespace, field_selector=f"involvedObject.name={pod}", _request_timeout=15))
+        views = [EventView(type=e.type or "", reason=e.reason or "", message=(e.message or "").strip(),
+                           count=e.count or 1,
+                           last=str(e.last_timestamp or e.event_time or e.first_timestamp or ""))
+                 for e in result.items]
+        return sorted(views, key=lambda e: e.last)[-limit:]
+
+    def logs(self, pod: str, namespace: str, *, tail: int | None = 400, container: str | None = None) -> str:
+        def read() -> str:
+            return self.core.read_namespaced_pod_log(pod, namespace, container=container, tail_lines=tail,
+                                                     _request_timeout=30)
+
+        try:
+            return read()
+        except Exception as exc:  # noqa: BLE001
+            if getattr(exc, "status", None) in (400, 404):  # 400: "container ... is waiting to start"
+                return ""
+            raise map_api_error(exc) from exc
+
+    def follow_logs(self, pod: str, namespace: str, *, tail: int | None = None,
+                    container: str | None = None) -> Iterator[str]:
+        """Stream log lines as they come (logs -f); ends when the container stops."""
+        resp = self._call(lambda: self.core.read_namespaced_pod_log(
+            pod, namespace, container=container, follow=True, tail_lines=tail, _preload_content=False))
+        try:
+            for chunk in resp.stream():
+                yield chunk.decode(errors="replace")
+        finally:
+            resp.release_conn()
+
+    def delete_pvc(self, name: str, namespace: str) -> None:
+        """Delete a PVC Helm left behind on purpose (resource-policy keep); absent is fine."""
+        try:
+            self.core.delete_namespaced_persistent_volume_claim(name, namespace, _request_timeout=30)
+        except Exception as exc:  # noqa: BLE001
+            if getattr(exc, "status", None) != 404:
+                raise map_api_error(exc) from exc
+
+    def labelled_objects(self, label_selector: str, namespace: str) -> list[str]:
+        """Core objects still carrying a label (the e2e test's 'nothing left behind' check)."""
+        found: list[str] = []
+        for kind, fn in (("Pod", self.core.list_namespaced_pod), ("Service", self.core.list_namespaced_service),
+                         ("PersistentVolumeClaim", self.core.list_namespaced_persistent_volume_claim),
+                         ("ConfigMap", self.core.list_namespaced_config_map),
+                         ("Secret", self.core.list_namespaced_secret)):
+            items = self._call(lambda fn=fn: fn(namespace, label_selector=label_selector)).items
+            found += [f"{kind}/{i.metadata.name}" for i in items]
+        return found
+
+    def gateway_address(self, name: str, namespace: str) -> str | None:
+        """First address in a Gateway's status (the URL users call), None when unknown or not readable."""
+        from kubernetes import client
+
+        try:
+            gw = client.CustomObjectsApi(self._client()).get_namespaced_custom_object(
+                "gateway.networking.k8s.io", "v1", namespace, "gateways", name, _request_timeout=10)
+        except Exception:  # noqa: BLE001 - the curl line falls back to a placeholder
+            return None
+        addresses = (gw.get("status") or {}).get("addresses") or []
+        return addresses[0].get("value") if addresses else None
+
+
+def pod_view(pod: Any) -> PodView:
+    """Flatten a V1Pod into a PodView (pure; tests can pass the client's model objects or fakes)."""
+    status = pod.status
+    conditions = {c.type: c for c in (status.conditions or [])}
+    sched = conditions.get("PodScheduled")
+    containers = []
+    for cs in status.container_statuses or []:
+        state, reason = "waiting", ""
+        if cs.state and cs.state.running:
+            state = "running"
+        elif cs.state and cs.state.terminated:
+            state, reason = "terminated", cs.state.terminated.reason or ""
+        elif cs.state and cs.state.waiting:
+            reason = cs.state.waiting.reason or ""
+        containers.append(ContainerView(cs.name, bool(cs.ready), state, reason, cs.restart_count or 0))
+    ready = conditions.get("Ready")
+    return PodView(
+        name=pod.metadata.name, phase=status.phase or "Unknown", node=pod.spec.node_name,
+        scheduled=bool(sched and sched.status == "True"), ready=bool(ready and ready.status == "True"),
+        containers=containers,
+        unschedulable_message=(sched.message or "") if sched and sched.status != "True" else "")

@@ -1,0 +1,395 @@
+"""Helm, through pyhelm3: the only module that talks to the helm binary.
+
+Why pyhelm3: it already knows the Helm 3 / Helm 4 flag differences (``--atomic`` vs ``--rollback-on-failure``,
+``--force`` vs ``--force-replace``), sends values as JSON on stdin (so nothing secret or large lands on a command
+line) and maps helm's stderr to typed errors. It is async; every public method here wraps one coroutine with
+``asyncio.run`` so the CLI stays synchronous.
+
+Bugs and traps of pyhelm3 0.5.8 avoided on purpose (see ../shared/notes/tooling-facts.md section 3):
+``disable_validation`` is never passed (it splits the flag into characters), ``recreate_pods`` is never passed
+(unknown flag on Helm 4), ``dry_run=True`` is never used (bare ``--dry-run`` is client-side on Helm 4); the server
+dry run and ``helm template`` go through pyhelm3's ``Command.run`` with explicit arguments.
+
+Rollback on failure, and why it is not always Helm's own ``--atomic``: both Helm 3 ``--atomic`` and Helm 4
+``--rollback-on-failure`` imply waiting until every object is ready, and an LLM can take half an hour to download
+its weights. So with ``wait=True`` we let Helm do it (atomic); with ``wait=False`` we apply without waiting and, if
+helm fails, undo ourselves: uninstall a first install, or roll back to the revision that was deployed before.
+Either way a failed ``add`` leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import os
+import re
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, Iterable, TypeVar
+
+import yaml
+
+from kubectl_llm import __version__
+from kubectl_llm.errors import (
+    ClusterUnreachable,
+    HelmError,
+    LlmError,
+    MissingCRDs,
+    PermissionDenied,
+    ReleaseConflict,
+    ReleaseNotFound,
+    ToolMissing,
+)
+
+if TYPE_CHECKING:  # pragma: no cover
+    from pyhelm3 import Client, Command
+
+T = TypeVar("T")
+
+# What `helm template` assumes about the cluster when there is none (--dry-run=client). The Envoy AI Gateway and
+# Envoy Gateway API groups are declared so that charts gating their gateway objects on .Capabilities render them.
+DEFAULT_KUBE_VERSION = "1.33.0"
+GATEWAY_API_VERSIONS = (
+    "aigateway.envoyproxy.io/v1alpha1",
+    "gateway.envoyproxy.io/v1alpha1",
+    "gateway.networking.k8s.io/v1",
+)
+MIN_HELM = (3, 8)
+
+
+@dataclass(frozen=True)
+class KubeTarget:
+    """Where helm should act: the kubectl-style connection flags plus the resolved namespace."""
+
+    namespace: str
+    kubeconfig: str | None = None
+    context: str | None = None
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What an install/upgrade did: ``installed``, ``upgraded`` or ``unchanged``, and the revision now deployed."""
+
+    action: str
+    revision: int
+    objects: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class ReleaseSummary:
+    """One row of ``helm list`` plus the values it was installed with (the only source of truth for `list`)."""
+
+    name: str
+    namespace: str
+    revision: int
+    status: str
+    chart: str
+    updated: str
+    created: str | None
+    values: dict[str, Any]
+
+
+def find_helm() -> str:
+    """Path of the helm binary on PATH; ToolMissing when absent or older than 3.8."""
+    path = shutil.which(os.environ.get("KUBECTL_LLM_HELM", "helm"))
+    if not path:
+        raise ToolMissing("helm not found on PATH", "install helm >= 3.8 (https://helm.sh/docs/intro/install/) "
+                          "or run ./install.sh, which checks it")
+    return path
+
+
+def normalise(values: dict[str, Any]) -> dict[str, Any]:
+    """Values as helm will store them (JSON types): tuples become lists, so comparisons with `get values` hold."""
+    return json.loads(json.dumps(values))
+
+
+def parse_manifest(text: str) -> list[dict[str, Any]]:
+    """Multi-document YAML from helm -> list of objects (empty documents dropped)."""
+    return [doc for doc in yaml.safe_load_all(text) if isinstance(doc, dict) and doc]
+
+
+def _first_line(stderr: str) -> str:
+    for line in stderr.splitlines():
+        line = line.strip()
+        if line and not line.lower().startswith(("warning:", "walk.go", "coalesce.go")):
+            return line.removeprefix("Error: ").removeprefix("error: ")
+    return "helm failed"
+
+
+def map_helm_error(exc: BaseException, *, release: str = "", namespace: str = "") -> LlmError:
+    """One pyhelm3 error -> one of our user-facing errors (message from helm's own first stderr line)."""
+    from pyhelm3 import errors as herr
+
+    if isinstance(exc, LlmError):
+        return exc
+    stderr = exc.stderr.decode(errors="replace") if isinstance(exc, herr.Error) else str(exc)
+    line = _first_line(stderr)
+    low = stderr.lower()
+    if isinstance(exc, herr.ReleaseNotFoundError):
+        return ReleaseNotFound(f"release {release!r} not found in namespace {namespace!r}")
+    if ("kubernetes cluster unreachable" in low or isinstance(exc, herr.ConnectionError)
+            or "connection refused" in low or "no such host" in low or "i/o timeout" in low):
+        return ClusterUnreachable(f"cannot reach the cluster: {line}")
+    if "forbidden" in low or "unauthorized" in low or "you must be logged in" in low:
+        return PermissionDenied(f"permission denied: {line}")
+    if "no matches for kind" in low or "ensure crds are installed" in low:
+        return MissingCRDs(f"the cluster lacks the gateway CRDs: {line}")
+    if isinstance(exc, herr.ResourceAlreadyExistsError) or "invalid ownership metadata" in low:
+        return ReleaseConflict(f"an object of release {release!r} already exists outside it: {line}",
+                               "pick another --name, or remove the object that holds the name")
+    if isinstance(exc, herr.FailedToRenderChartError):
+        return HelmError(f"the chart did not render: {line}", "check your --set/-f overrides against the chart values")
+    return HelmError(f"helm failed: {line}")
+
+
+class Helm:
+    """Synchronous facade over a pyhelm3 Client bound to one kubeconfig/context.
+
+    ``command`` lets tests inject a pyhelm3 ``Command`` subclass (the contract test records its argv); production
+    builds the real one from the helm binary on PATH.
+    """
+
+    def __init__(self, kubeconfig: str | None = None, context: str | None = None,
+                 command: Command | None = None) -> None:
+        self.kubeconfig = kubeconfig
+        self.context = context
+        self._command = command
+        self._client: Client | None = None
+
+    # --- plumbing --------------------------------------------------------------------------------------------
+    @property
+    def client(self) -> Client:
+        """pyhelm3 Client, built on first use (its constructor runs `helm version`)."""
+        if self._client is None:
+            from pyhelm3 import Client, Command
+
+            executable = find_helm()
+            command = self._command or Command(
+                executable=executable,
+                kubeconfig=Path(self.kubeconfig) if self.kubeconfig else None,
+                kubecontext=self.context,
+            )
+            self._command = command
+            try:
+                self._client = Client(command=command, executable=executable)
+            except Exception as exc:  # noqa: BLE001 - any failure of `helm version` means no usable helm
+                raise ToolMissing(f"cannot run {executable} version: {exc}") from exc
+            if (self._client.version.major, self._client.version.minor) < MIN_HELM:
+                raise ToolMissing(f"helm {self._client.version} is too old", "install helm >= 3.8")
+        return self._client
+
+    @property
+    def command(self) -> Command:
+        self.client  # noqa: B018 - builds the command as a side effect
+        assert self._command is not None
+        return self._command
+
+    @property
+    def is_helm4(self) -> bool:
+        return self.client.version.major >= 4
+
+    def _run(self, coro_fn: Callable[[], Awaitable[T]], *, release: str = "", namespace: str = "") -> T:
+        from pyhelm3 import errors as herr
+
+        async def wrapped() -> T:
+            return await coro_fn()
+
+        try:
+            return asyncio.run(wrapped())
+        except (herr.Error, OSError) as exc:
+            raise map_helm_error(exc, release=release, namespace=namespace) from exc
+
+    # --- offline ---------------------------------------------------------------------------------------------
+    def template(self, name: str, chart: Path, values: dict[str, Any], namespace: str, *,
+                 kube_version: str = DEFAULT_KUBE_VERSION,
+                 api_versions: Iterable[str] = GATEWAY_API_VERSIONS) -> list[dict[str, Any]]:
+        """Render the chart locally with the real `helm template` (no cluster needed: --dry-run=client)."""
+        from pyhelm3 import Command
+
+        self.client  # noqa: B018 - version check
+        offline = Command(executable=find_helm())  # no --kubeconfig/--kube-context: template must not need them
+        args: list[str] = ["template", name, str(chart), "--namespace", namespace, "--skip-tests",
+                           "--kube-version", kube_version, "--values", "-"]
+        for api in api_versions:
+            args += ["--api-versions", api]
+        out = self._run(lambda: offline.run(args, json.dumps(values).encode()), release=name, namespace=namespace)
+        return parse_manifest(out.decode())
+
+    # --- reads -----------------------------------------------------------------------------------------------
+    def current_chart(self, name: str, namespace: str) -> tuple[str, str, str] | None:
+        """(chart name, chart version, status) of the release's current revision, or None when absent."""
+        from pyhelm3 import errors as herr
+
+        async def go() -> tuple[str, str, str] | None:
+            try:
+                rev = await self.client.get_current_revision(name, namespace=namespace)
+            except herr.ReleaseNotFoundError:
+                return None
+            meta = await rev.chart_metadata()
+            return meta.name, meta.version, str(rev.status.value)
+
+        return self._run(go, release=name, namespace=namespace)
+
+    def values(self, name: str, namespace: str, revision: int | None = None) -> dict[str, Any]:
+        return self._run(lambda: self.command.get_values(name, namespace=namespace, revision=revision),
+                         release=name, namespace=namespace)
+
+    def manifest(self, name: str, namespace: str) -> list[dict[str, Any]]:
+        async def go() -> list[dict[str, Any]]:
+            return [d for d in await self.command.get_resources(name, namespace=namespace) if d]
+
+        return self._run(go, release=name, namespace=namespace)
+
+    def history(self, name: str, namespace: str) -> list[dict[str, Any]]:
+        return list(self._run(lambda: self.command.history(name, namespace=namespace),
+                              release=name, namespace=namespace))
+
+    def list(self, chart_name: str, namespace: str | None, all_namespaces: bool) -> list[ReleaseSummary]:
+        """Releases of ``chart_name`` with their supplied values and first-revision time, fetched concurrently."""
+
+        async def go() -> list[ReleaseSummary]:
+            rows = [r for r in await self.client.list_release_definitions(
+                all_namespaces=all_namespaces, namespace=None if all_namespaces else namespace,
+                include_deployed=True, include_failed=True, include_pending=True)
+                if str(r.get("chart", "")).rsplit("-", 1)[0] == chart_name]
+
+            async def detail(r: dict[str, Any]) -> ReleaseSummary:
+                vals, hist = await asyncio.gather(
+                    self.command.get_values(r["name"], namespace=r["namespace"]),
+                    self.command.history(r["name"], namespace=r["namespace"]))
+                hist = list(hist)
+                return ReleaseSummary(name=r["name"], namespace=r["namespace"], revision=int(r["revision"]),
+                                      status=r["status"], chart=r["chart"], updated=r["updated"],
+                                      created=hist[0]["updated"] if hist else None, values=vals or {})
+
+            return list(await asyncio.gather(*(detail(r) for r in rows)))
+
+        return self._run(go, namespace=namespace or "")
+
+    # --- writes ----------------------------------------------------------------------------------------------
+    def install_or_upgrade(self, name: str, chart_dir: Path, values: dict[str, Any], namespace: str, *,
+                           chart_name: str, wait: bool, timeout: str, description: str | None = None,
+                           ) -> Outcome:
+        """Idempotent `helm upgrade --install`: no new revision when chart version and values are unchanged.
+
+        Refuses (ReleaseConflict) when NAME is held by a release of another chart; repairs a release stuck in a
+        pending state (pyhelm3 ``get_proceedable_revision``) before acting.
+        """
+        values = normalise(values)
+        from pyhelm3 import errors as herr
+
+        async def go() -> Outcome:
+            client = self.client
+            try:
+                current = await client.get_current_revision(name, namespace=namespace)
+            except herr.ReleaseNotFoundError:
+                current = None
+            if current is not None:
+                held_by = (await current.chart_metadata()).name
+                if held_by != chart_name:
+                    raise ReleaseConflict(
+                        f"release {name!r} in namespace {namespace!r} belongs to chart {held_by!r}, "
+                        f"not {chart_name!r}")
+                current = await client.get_proceedable_revision(name, namespace=namespace, timeout=timeout)
+            chart = await client.get_chart(chart_dir)
+            if not await client.should_install_or_upgrade_release(current, chart, values):
+                assert current is not None
+                return Outcome("unchanged", current.revision, [])
+            previous = current.revision if current is not None and current.status.value == "deployed" else None
+            try:
+                rev = await client.install_or_upgrade_release(
+                    name, chart, values, atomic=wait, wait=wait, timeout=timeout, namespace=namespace,
+                    create_namespace=False, description=description or f"kubectl-llm {__version__}")
+            except herr.Error as exc:
+                error = map_helm_error(exc, release=name, namespace=namespace)
+                if wait:
+                    error.message += " (helm rolled the release back)"
+                else:
+                    error.message += await self._undo(name, namespace, previous, timeout)
+                raise error from exc
+            return Outcome("upgraded" if current is not None else "installed", rev.revision,
+                           list(rev.resources_ or []))
+
+        return self._run(go, release=name, namespace=namespace)
+
+    async def _undo(self, name: str, namespace: str, previous: int | None, timeout: str) -> str:
+        """Our rollback path for --no-wait installs: leave the cluster as it was before this add."""
+        try:
+            if previous is None:
+                await self.client.uninstall_release(name, namespace=namespace, timeout=timeout, wait=False)
+                return " (the partial install was removed)"
+            await self.command.rollback(name, previous, namespace=namespace, cleanup_on_fail=True,
+                                        timeout=timeout)
+            return f" (rolled back to revision {previous})"
+        except Exception as exc:  # noqa: BLE001 - the original error matters more; say the undo failed too
+            return f" (and undoing it failed too: {_first_line(str(exc))}; run 'kubectl llm rm {name}')"
+
+    def dry_run_server(self, name: str, chart_dir: Path, values: dict[str, Any], namespace: str
+                       ) -> list[dict[str, Any]]:
+        """Helm's server-side dry run: the API server validates and defaults, nothing is persisted."""
+        args = ["upgrade", name, str(chart_dir), "--install", "--dry-run=server", "--namespace", namespace,
+                "--output", "json", "--values", "-"]
+
+        async def go() -> list[dict[str, Any]]:
+            out = await self.command.run(args, json.dumps(normalise(values)).encode())
+            doc = json.loads(out[out.index(b"{"):])
+            return parse_manifest(doc.get("manifest", ""))
+
+        return self._run(go, release=name, namespace=namespace)
+
+    def uninstall(self, name: str, namespace: str, *, timeout: str = "5m", wait: bool = False) -> None:
+        self._run(lambda: self.command.uninstall(name, namespace=namespace, timeout=timeout, wait=wait),
+                  release=name, namespace=namespace)
+
+    def set_values(self, name: str, chart_dir: Path, namespace: str, overrides: dict[str, Any],
+                   timeout: str = "5m") -> int:
+        """Upgrade the release with its own values plus ``overrides`` (used by rm --keep-cache); new revision."""
+
+        async def go() -> int:
+            from pyhelm3.client import mergeconcat
+
+            vals = await self.command.get_values(name, namespace=namespace)
+            chart = await self.client.get_chart(chart_dir)
+            rev = await self.client.install_or_upgrade_release(
+                name, chart, normalise(mergeconcat(vals, overrides)), namespace=namespace, timeout=timeout,
+                create_namespace=False, description="kubectl-llm rm --keep-cache")
+            return rev.revision
+
+        return self._run(go, release=name, namespace=namespace)
+
+    def rollback(self, name: str, namespace: str, revision: int | None, *, wait: bool, timeout: str) -> int:
+        async def go() -> int:
+            await self.command.rollback(name, revision, namespace=namespace, wait=wait, timeout=timeout,
+                                        cleanup_on_fail=True)
+            rev = await self.client.get_current_revision(name, namespace=namespace)
+            return rev.revision
+
+        return self._run(go, release=name, namespace=namespace)
+
+
+_TS_RE = re.compile(r"(\d{4}-\d\d-\d\d)[ T](\d\d:\d\d:\d\d)(?:\.\d+)?\s*(Z|[+-]\d\d:?\d\d)?")
+
+
+def parse_time(timestamp: str | None) -> dt.datetime | None:
+    """Helm's timestamps: '2025-01-02 10:00:00.123456789 +0000 UTC' (list) or RFC 3339 (history, status)."""
+    m = _TS_RE.search(timestamp or "")
+    if not m:
+        return None
+    zone = m.group(3) or "Z"
+    zone = "+00:00" if zone == "Z" else (zone if ":" in zone else f"{zone[:3]}:{zone[3:]}")
+    return dt.datetime.fromisoformat(f"{m.group(1)}T{m.group(2)}{zone}")
+
+
+def age(timestamp: str | None, now: dt.datetime | None = None) -> str:
+    """kubectl-style age ('45s', '12m', '3h', '5d') of a helm timestamp; '<unknown>' when unreadable."""
+    when = parse_time(timestamp)
+    if when is None:
+        return "<unknown>"
+    now = now or dt.datetime.now(dt.timezone.utc)
+    secs = max(0, int((now - when).total_seconds()))
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if secs >= size:
+            return f"{secs // size}{unit}"
+    return f"{secs}s"

@@ -1,0 +1,53 @@
+"""Exceptions -> one `error: ...` line, a `hint: ...` line and an exit code. Tracebacks only when debugging.
+
+Why a click.Group subclass: the same handling then applies under click's CliRunner in tests and in the real
+console script, and click keeps its own usage errors (exit 2) untouched.
+"""
+
+from __future__ import annotations
+
+import os
+import traceback
+from typing import Any
+
+import click
+
+from kubectl_llm.cli import output
+from kubectl_llm.errors import LlmError
+
+INTERNAL_EXIT = 70  # sysexits EX_SOFTWARE: a bug of ours, not a user error
+
+
+def debug_enabled(ctx: click.Context | None = None) -> bool:
+    if os.environ.get("KUBECTL_LLM_DEBUG", "") not in ("", "0", "false"):
+        return True
+    root = ctx.find_root() if ctx else None
+    return bool(root and root.params.get("debug"))
+
+
+def report(exc: BaseException, debug: bool) -> int:
+    """Print the error the user sees; return the exit code."""
+    if debug:
+        click.echo("".join(traceback.format_exception(exc)).rstrip(), err=True)
+    if isinstance(exc, LlmError):
+        output.error(exc.message.splitlines()[0] if exc.message else type(exc).__name__, exc.hint or None)
+        return exc.exit_code
+    if isinstance(exc, KeyboardInterrupt):
+        output.error("interrupted")
+        return 130
+    first = str(exc).splitlines()[0] if str(exc) else ""
+    output.error(f"unexpected {type(exc).__name__}: {first}".rstrip(": "),
+                 "this is a bug in kubectl llm; re-run with --debug and report the traceback")
+    return INTERNAL_EXIT
+
+
+class LlmGroup(click.Group):
+    """click.Group that turns our errors (and unexpected ones) into error/hint lines and exit codes."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.Exit, click.ClickException, click.Abort):
+            raise
+        except (LlmError, KeyboardInterrupt, Exception) as exc:  # noqa: BLE001 - the one place that catches all
+            ctx.exit(report(exc, debug_enabled(ctx)))

@@ -1,0 +1,177 @@
+"""`list`, `status`, `logs`: what is installed and how far each model got. Read-only.
+
+`list` reads Helm only (release rows + the values each was installed with): no second source of truth.
+`status` adds the pod's phase and events and the engine's own progress parsed from its log.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from kubectl_llm.adapters.charts import MODEL_CHART
+from kubectl_llm.adapters.helm import age
+from kubectl_llm.cli import options
+from kubectl_llm.cli import output as out
+from kubectl_llm.cli.overrides import get_path
+from kubectl_llm.cli.progress import parse_engine_log, pod_stage
+from kubectl_llm.cli.release_cmds import require_model_release
+from kubectl_llm.cli.session import Session
+from kubectl_llm.errors import UsageError
+
+
+def route_name(name: str, values: dict[str, Any]) -> str | None:
+    """The x-ai-eg-model value clients send: gateway.routeName, else the release name; None without gateway."""
+    if get_path(values, "gateway.enabled") is False:
+        return None
+    return str(get_path(values, "gateway.routeName") or name)
+
+
+def release_row(r: Any) -> dict[str, Any]:
+    v = r.values
+    count, gtype = get_path(v, "gpu.count"), get_path(v, "gpu.type")
+    return {"name": r.name, "namespace": r.namespace, "model": get_path(v, "model.id"),
+            "gpu": {"type": gtype, "count": count}, "context": get_path(v, "engine.maxModelLen"),
+            "route": route_name(r.name, v), "status": r.status, "revision": r.revision, "chart": r.chart,
+            "created": r.created, "updated": r.updated, "age": age(r.created or r.updated)}
+
+
+@click.command("list", epilog="""\b
+Examples:
+  kubectl llm list                 # models in the context's namespace
+  kubectl llm list -A -o json      # everywhere, for scripts
+""")
+@options.namespace
+@options.all_namespaces
+@options.context
+@options.kubeconfig
+@options.output("yaml", "json")
+def list_command(namespace: str | None, all_namespaces: bool, kube_context: str | None, kubeconfig: str | None,
+                 output: str | None) -> None:
+    """List the models installed by kubectl llm (releases of the llm-model chart)."""
+    if namespace and all_namespaces:
+        raise UsageError("-n/--namespace and -A/--all-namespaces are mutually exclusive")
+    session = Session(namespace, kube_context, kubeconfig)
+    ns = None if all_namespaces else session.namespace
+    rows = [release_row(r) for r in session.helm.list(MODEL_CHART, ns, all_namespaces)]
+    rows.sort(key=lambda r: (r["namespace"], r["name"]))
+    if output:
+        out.data(rows, output)
+        return
+    if not rows:
+        out.info(f"no models in {'any namespace' if all_namespaces else f'namespace {ns}'}")
+        return
+    headers = (["namespace"] if all_namespaces else []) + ["name", "model", "gpus", "context", "route", "status",
+                                                           "age"]
+    body = [([r["namespace"]] if all_namespaces else [])
+            + [r["name"], r["model"] or "-",
+               f"{r['gpu']['count']} x {r['gpu']['type']}" if r["gpu"]["count"] else "-",
+               r["context"] or "-", r["route"] or "-", r["status"], r["age"]] for r in rows]
+    out.text(out.table(headers, body))
+
+
+def curl_line(address: str | None, route: str) -> str:
+    base = f"http://{address}" if address and "://" not in address else (address or "http://<gateway-address>")
+    return (f"curl -s {base}/v1/chat/completions -H 'Content-Type: application/json' "
+            f"-d '{{\"model\":\"{route}\",\"messages\":[{{\"role\":\"user\",\"content\":\"Hello\"}}]}}'")
+
+
+@click.command("status", epilog="""\b
+Examples:
+  kubectl llm status qwen3-8b
+  kubectl llm status qwen3-8b -o json
+""")
+@click.argument("name")
+@options.connection
+@options.output("yaml", "json")
+def status_command(name: str, namespace: str | None, kube_context: str | None, kubeconfig: str | None,
+                   output: str | None) -> None:
+    """Show where release NAME stands: pod phase and events, the engine's progress from its log, the route."""
+    session = Session(namespace, kube_context, kubeconfig)
+    ns = session.namespace
+    _, version, helm_status = require_model_release(session, name)
+    values = session.helm.values(name, ns)
+    pods = session.cluster.pods(name, ns)
+    pod_docs = []
+    engine: dict[str, Any] = {}
+    for pod in pods:
+        log = session.cluster.logs(pod.name, ns, tail=400) if pod.containers else ""
+        progress = parse_engine_log(log) if log else None
+        stage, detail = pod_stage(pod, progress)
+        events = session.cluster.events(pod.name, ns)
+        pod_docs.append({"name": pod.name, "phase": pod.phase, "node": pod.node, "ready": pod.ready,
+                         "stage": stage, "detail": detail,
+                         "restarts": sum(c.restarts for c in pod.containers),
+                         "events": [{"type": e.type, "reason": e.reason, "message": e.message, "count": e.count}
+                                    for e in events]})
+        if progress is not None:
+            engine = {"stage": progress.stage, "downloaded_bytes": progress.downloaded_bytes,
+                      "download_total_bytes": progress.download_total_bytes,
+                      "weights_gib": progress.weights_gib, "kv_cache_gib": progress.kv_cache_gib,
+                      "kv_cache_tokens": progress.kv_cache_tokens, "max_concurrency": progress.max_concurrency,
+                      "error": progress.error, "summary": progress.summary()}
+    route = route_name(name, values)
+    address = get_path(values, "gateway.url")
+    if route and not address:
+        gw = (get_path(values, "gateway.parentRefs") or [{}])[0] or {}
+        if gw.get("name"):
+            address = session.cluster.gateway_address(gw["name"], gw.get("namespace") or ns)
+    doc = {"name": name, "namespace": ns, "release": {"status": helm_status, "chart_version": version},
+           "model": get_path(values, "model.id"), "served_name": get_path(values, "model.servedName"),
+           "pods": pod_docs, "engine": engine or None, "route": route,
+           "curl": curl_line(address, route) if route else None}
+    if output:
+        out.data(doc, output)
+        return
+    lines = [f"release   {name} ({helm_status}, chart {MODEL_CHART}-{version}) in namespace {ns}",
+             f"model     {doc['model']}"]
+    if not pod_docs:
+        lines.append("pods      none yet")
+    for p in pod_docs:
+        lines.append(f"pod       {p['name']}: {p['phase']}{' ready' if p['ready'] else ''}"
+                     f" on {p['node'] or '-'}, restarts {p['restarts']}")
+        lines.append(f"stage     {p['stage']}: {p['detail']}")
+        for e in p["events"]:
+            lines.append(f"  event   {e['type']} {e['reason']}: {e['message']}" + (f" (x{e['count']})"
+                                                                                   if e["count"] > 1 else ""))
+    if engine:
+        lines.append(f"engine    {engine['summary']}")
+        if engine.get("kv_cache_tokens"):
+            lines.append(f"kv cache  {engine['kv_cache_tokens']:,} tokens"
+                         + (f", {engine['kv_cache_gib']:.2f} GiB" if engine.get("kv_cache_gib") else "")
+                         + (f", max concurrency {engine['max_concurrency']}x" if engine.get("max_concurrency")
+                            else ""))
+        if engine.get("error"):
+            lines.append(f"error     {engine['error']}")
+    if route:
+        lines.append(f"route     \"model\": \"{route}\"")
+        lines.append(f"try       {doc['curl']}")
+    out.text("\n".join(lines))
+
+
+@click.command("logs", epilog="""\b
+Examples:
+  kubectl llm logs qwen3-8b --tail 100
+  kubectl llm logs qwen3-8b -f
+""")
+@click.argument("name")
+@click.option("-f", "--follow", is_flag=True, help="Stream the log.")
+@click.option("--tail", type=int, default=-1, show_default=True, help="Lines from the end (-1: all).")
+@options.connection
+def logs_command(name: str, follow: bool, tail: int, namespace: str | None, kube_context: str | None,
+                 kubeconfig: str | None) -> None:
+    """Print the inference server's log of release NAME (newest pod)."""
+    session = Session(namespace, kube_context, kubeconfig)
+    ns = session.namespace
+    require_model_release(session, name)
+    pods = session.cluster.pods(name, ns)
+    if not pods:
+        raise UsageError(f"release {name!r} has no pod yet", f"kubectl llm status {name} -n {ns}")
+    pod = pods[-1].name
+    tail_lines = None if tail < 0 else tail
+    if follow:
+        for chunk in session.cluster.follow_logs(pod, ns, tail=tail_lines):
+            out.raw(chunk)
+    else:
+        out.text(session.cluster.logs(pod, ns, tail=tail_lines))

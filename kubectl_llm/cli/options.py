@@ -1,0 +1,100 @@
+"""Shared click options, written once and spelled like kubectl (-n, -A, --context, --kubeconfig, -o, --dry-run).
+
+Why decorators: every command that talks to a cluster takes the same connection flags, and every command that
+plans takes the same plan flags; one definition keeps spelling, help text and defaults identical everywhere.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import click
+
+F = Callable[..., Any]
+
+ENGINES = ("vllm", "sglang")
+KV_DTYPES = ("auto", "bfloat16", "float16", "fp8", "fp8_e4m3", "fp8_e5m2")
+
+
+def _stack(*decorators: Callable[[F], F]) -> Callable[[F], F]:
+    def apply(fn: F) -> F:
+        for dec in reversed(decorators):
+            fn = dec(fn)
+        return fn
+
+    return apply
+
+
+namespace = click.option("-n", "--namespace", default=None, metavar="NS",
+                         help="Namespace (default: the kubeconfig context's namespace, like kubectl).")
+all_namespaces = click.option("-A", "--all-namespaces", is_flag=True, help="Across all namespaces.")
+context = click.option("--context", "kube_context", default=None, metavar="CTX",
+                       help="kubeconfig context to use (default: the current context).")
+kubeconfig = click.option("--kubeconfig", default=None, metavar="PATH", type=click.Path(dir_okay=False),
+                          help="Path to the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config).")
+connection = _stack(namespace, context, kubeconfig)
+
+
+def output(*choices: str, default: str | None = None) -> Callable[[F], F]:
+    return click.option("-o", "--output", "output", type=click.Choice(choices), default=default,
+                        help=f"Output format: {' | '.join(choices)}" + (f" (default {default})." if default else
+                                                                          " (default: human-readable)."))
+
+
+dry_run = click.option(
+    "--dry-run", type=click.Choice(["none", "client", "server"]), default="none", show_default=True,
+    help="client: plan and render with `helm template`, no cluster needed; server: Helm's server-side dry run "
+         "(the API server validates, nothing is persisted).")
+wait = click.option("--wait/--no-wait", default=False, show_default=True,
+                    help="Wait until the model serves (live progress on stderr); on timeout or failure the "
+                         "release is rolled back.")
+timeout = click.option("--timeout", default="30m", show_default=True, metavar="DURATION",
+                       help="How long Helm may take (Go duration: 90s, 30m, 1h). Weights can take long to "
+                            "download.")
+values_files = click.option("-f", "--values", "values_files", multiple=True, metavar="FILE",
+                            type=click.Path(exists=True, dir_okay=False),
+                            help="YAML file with chart values overriding the plan (repeatable; later wins).")
+set_values = click.option("--set", "set_values", multiple=True, metavar="KEY=VAL",
+                          help="Override one chart value, Helm syntax: a.b=1,c[0]=x (repeatable; after -f).")
+set_string_values = click.option("--set-string", "set_string_values", multiple=True, metavar="KEY=VAL",
+                                 help="Like --set but the value always stays a string.")
+overrides = _stack(values_files, set_values, set_string_values)
+
+name = click.option("--name", default=None, metavar="NAME",
+                    help="Release and route name (DNS-1123 label, at most 53 characters; default derived from "
+                         "the model id).")
+revision = click.option("--revision", "hf_revision", default=None, metavar="REV",
+                        help="Hugging Face branch, tag or commit of the model.")
+
+
+
+def plan_options(*, cluster: bool) -> Callable[[F], F]:
+    """The plan flags of issue 2. ``cluster=True`` (add/upgrade): ``--context`` is kubectl's context there, so
+    the token context is spelled ``--context-length``; `plan` (no cluster) keeps issue 2's ``--context N``."""
+    ctx_names = ("--context-length", "--ctx") if cluster else ("--context", "--context-length")
+    return _stack(
+        click.option("--gpu", "gpu", default=None, metavar="TYPE",
+                     help="GPU type from 'kubectl llm gpus' (default: try the catalog's types)."),
+        click.option("--gpu-memory", default=None, metavar="SIZE",
+                     help="Memory of a GPU not in the catalog: 80GiB, 80Gi, 23.58GiB or 80GB."),
+        click.option("--gpus", type=click.IntRange(min=1), default=None, metavar="N", help="Force the GPU count."),
+        click.option("--tp", type=click.IntRange(min=1), default=None, metavar="N",
+                     help="Force tensor parallel size."),
+        click.option("--pp", type=click.IntRange(min=1), default=None, metavar="N",
+                     help="Force pipeline parallel size."),
+        click.option("--dcp", type=click.IntRange(min=1), default=None, metavar="N",
+                     help="Force decode-context-parallel size."),
+        click.option(*ctx_names, "context_length", type=click.IntRange(min=1), default=None, metavar="N",
+                     help="Target context in tokens; above the model's native context it adds the RoPE override."),
+        click.option("--max-model-len", type=click.IntRange(min=1), default=None, metavar="N",
+                     help="Cap the context without RoPE scaling (<= native)."),
+        click.option("--max-num-seqs", type=click.IntRange(min=1), default=None, metavar="N",
+                     help="Concurrent sequences per replica."),
+        click.option("--gpu-memory-utilization", type=click.FloatRange(0.05, 0.99), default=None, metavar="F",
+                     help="Fraction of each GPU vLLM may use (0.05-0.99)."),
+        click.option("--kv-cache-dtype", type=click.Choice(KV_DTYPES), default="auto", show_default=True,
+                     help="KV cache dtype."),
+        click.option("--engine", type=click.Choice(ENGINES), default="vllm", show_default=True,
+                     help="Inference engine."),
+        revision,
+    )

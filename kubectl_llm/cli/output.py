@@ -1,0 +1,102 @@
+"""The only module that writes data to stdout; messages and progress go to stderr.
+
+Why one module: `-o yaml|json` output must stay machine-readable whatever else happens (warnings, progress,
+errors), so nothing but this module touches stdout, and everything human goes to stderr.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any, Iterable, Sequence
+
+import click
+import yaml
+
+
+class _Dumper(yaml.SafeDumper):
+    """Block-style YAML that keeps key order and writes multi-line strings as literal blocks."""
+
+
+def _str_presenter(dumper: yaml.SafeDumper, data: str) -> yaml.Node:
+    style = "|" if "\n" in data else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", data, style=style)
+
+
+_Dumper.add_representer(str, _str_presenter)
+
+
+def to_yaml(data: Any) -> str:
+    return yaml.dump(data, Dumper=_Dumper, sort_keys=False, default_flow_style=False, allow_unicode=True)
+
+
+def to_json(data: Any) -> str:
+    return json.dumps(data, indent=2, sort_keys=False, default=str)
+
+
+def data(obj: Any, fmt: str) -> None:
+    """Write a document to stdout as yaml or json."""
+    click.echo(to_json(obj) if fmt == "json" else to_yaml(obj).rstrip("\n"))
+
+
+def manifests(objs: Sequence[dict[str, Any]], fmt: str) -> None:
+    """Kubernetes objects: multi-document YAML (like `helm template`) or one JSON list."""
+    if fmt == "json":
+        click.echo(to_json(list(objs)))
+    else:
+        click.echo("\n".join("---\n" + to_yaml(o).rstrip("\n") for o in objs))
+
+
+def text(body: str) -> None:
+    """Human-readable data (tables, plan text) to stdout."""
+    click.echo(body.rstrip("\n"))
+
+
+def raw(chunk: str) -> None:
+    """Streamed data (logs -f) exactly as received."""
+    click.echo(chunk, nl=False)
+
+
+def table(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
+    """A kubectl-style table: upper-case headers, columns padded by three spaces."""
+    cells = [[str(h).upper() for h in headers]] + [[("" if c is None else str(c)) for c in r] for r in rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
+    return "\n".join("   ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in cells)
+
+
+def info(message: str) -> None:
+    click.echo(message, err=True)
+
+
+def warn(message: str) -> None:
+    click.echo(f"warning: {message}", err=True)
+
+
+def error(message: str, hint: str | None = None) -> None:
+    click.echo(f"error: {message}", err=True)
+    if hint:
+        click.echo(f"hint: {hint}", err=True)
+
+
+class ProgressLine:
+    """One live status line on stderr: redrawn in place on a terminal, one line per change otherwise."""
+
+    def __init__(self) -> None:
+        self.tty = sys.stderr.isatty()
+        self.last = ""
+        self.last_key = ""
+
+    def update(self, line: str, key: str | None = None) -> None:
+        """Show ``line``; off a terminal only when ``key`` (default: the line) changed, so logs stay short."""
+        key = line if key is None else key
+        if line == self.last or (not self.tty and key == self.last_key):
+            return
+        self.last, self.last_key = line, key
+        if self.tty:
+            click.echo("\r\033[K" + line, err=True, nl=False)
+        else:
+            click.echo(line, err=True)
+
+    def done(self) -> None:
+        if self.tty and self.last:
+            click.echo("", err=True)

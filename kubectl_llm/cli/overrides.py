@@ -1,0 +1,210 @@
+"""User overrides of the planned chart values (-f FILE, --set k=v) with Helm's own merge rules. Pure.
+
+Why our own --set parser: pyhelm3 passes values only as one JSON document on stdin (no --set), and we must know
+the final values anyway to compare them with the deployed release (idempotent add) and to warn when an override
+breaks the plan's fit. The grammar follows Helm's strvals for the common cases: ``a.b=c``, several pairs split on
+unescaped commas, ``list[0]=x``, ``{a,b}`` lists, ``\\.`` and ``\\,`` escapes; values typed like Helm's --set
+(true/false, null, integers without leading zeros; everything else, floats included, stays a string).
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from typing import Any
+
+import yaml
+
+from kubectl_llm.errors import UsageError
+
+_INT = re.compile(r"^-?(0|[1-9][0-9]*)$")
+_INDEX = re.compile(r"^(?P<key>.*?)\[(?P<idx>\d+)\]$")
+
+
+def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    """Helm's values merge: maps merge key by key, anything else (lists included) is replaced; null deletes."""
+    merged = copy.deepcopy(base)
+    for key, value in override.items():
+        if value is None:
+            merged.pop(key, None)
+        elif isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
+def _split_unescaped(text: str, sep: str) -> list[str]:
+    parts, cur, i, depth = [], "", 0, 0
+    while i < len(text):
+        ch = text[i]
+        if ch == "\\" and i + 1 < len(text):
+            cur += text[i:i + 2]
+            i += 2
+            continue
+        if ch == "{":
+            depth += 1
+        elif ch == "}":
+            depth = max(0, depth - 1)
+        if ch == sep and depth == 0:
+            parts.append(cur)
+            cur = ""
+        else:
+            cur += ch
+        i += 1
+    parts.append(cur)
+    return parts
+
+
+def _unescape(text: str) -> str:
+    return re.sub(r"\\(.)", r"\1", text)
+
+
+def _typed(raw: str, as_string: bool) -> Any:
+    if as_string:
+        return _unescape(raw)
+    if raw.startswith("{") and raw.endswith("}"):
+        return [_typed(p, False) for p in _split_unescaped(raw[1:-1], ",") if p != ""]
+    value = _unescape(raw)
+    if value in ("true", "false"):
+        return value == "true"
+    if value == "null":
+        return None
+    if _INT.match(value):
+        return int(value)
+    return value
+
+
+def _assign(target: dict[str, Any], path: list[str], value: Any) -> None:
+    node: Any = target
+    for depth, part in enumerate(path):
+        last = depth == len(path) - 1
+        m = _INDEX.match(part)
+        key = m["key"] if m else part
+        if not key:
+            raise UsageError(f"empty key in --set path {'.'.join(path)!r}")
+        if m:
+            idx = int(m["idx"])
+            lst = node.setdefault(key, [])
+            if not isinstance(lst, list):
+                raise UsageError(f"--set {'.'.join(path)}: {key!r} is not a list")
+            while len(lst) <= idx:
+                lst.append(None)
+            if last:
+                lst[idx] = value
+            else:
+                if not isinstance(lst[idx], dict):
+                    lst[idx] = {}
+                node = lst[idx]
+        elif last:
+            node[key] = value
+        else:
+            child = node.get(key)
+            if not isinstance(child, dict):
+                child = node[key] = {}
+            node = child
+
+
+def parse_set(expressions: tuple[str, ...] | list[str], *, as_string: bool = False) -> dict[str, Any]:
+    """``--set`` expressions -> a nested values dict (to be merged over the planned values)."""
+    result: dict[str, Any] = {}
+    for expr in expressions:
+        for pair in _split_unescaped(expr, ","):
+            if not pair:
+                continue
+            key, sep, raw = pair.partition("=")
+            if not sep or not key:
+                raise UsageError(f"cannot read --set {pair!r}", "write it as key.path=value, e.g. gpu.count=2")
+            path = [_unescape(p) for p in _split_unescaped(key, ".")]
+            _assign(result, path, _typed(raw, as_string))
+    return result
+
+
+def load_values_file(path: str) -> dict[str, Any]:
+    try:
+        with open(path, encoding="utf-8") as fh:
+            doc = yaml.safe_load(fh)
+    except yaml.YAMLError as exc:
+        raise UsageError(f"{path} is not valid YAML: {str(exc).splitlines()[0]}") from None
+    if doc is None:
+        return {}
+    if not isinstance(doc, dict):
+        raise UsageError(f"{path} must hold a YAML mapping of chart values")
+    return doc
+
+
+def apply_overrides(values: dict[str, Any], files: tuple[str, ...] = (), sets: tuple[str, ...] = (),
+                    set_strings: tuple[str, ...] = ()) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(final values, the user's overrides alone) in Helm's order: -f files, then --set, then --set-string."""
+    user: dict[str, Any] = {}
+    for f in files:
+        user = deep_merge(user, load_values_file(f))
+    user = _merge_keep_null(user, parse_set(sets))
+    user = _merge_keep_null(user, parse_set(set_strings, as_string=True))
+    return deep_merge(values, user), user
+
+
+def _merge_keep_null(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    merged = copy.deepcopy(base)
+    for k, v in over.items():
+        if isinstance(v, dict) and isinstance(merged.get(k), dict):
+            merged[k] = _merge_keep_null(merged[k], v)
+        else:
+            merged[k] = copy.deepcopy(v)
+    return merged
+
+
+def get_path(values: dict[str, Any], dotted: str) -> Any:
+    node: Any = values
+    for part in dotted.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return None
+        node = node[part]
+    return node
+
+
+# Override keys that change what the plan sized, mapped to the PlanRequest field a re-plan would force.
+REPLAN_KEYS = {
+    "gpu.count": "gpus",
+    "gpu.type": "gpu_type",
+    "engine.maxModelLen": "max_model_len",
+    "engine.gpuMemoryUtilization": "gpu_memory_utilization",
+    "engine.maxNumSeqs": "max_num_seqs",
+    "engine.tensorParallelSize": "tp",
+    "engine.pipelineParallelSize": "pp",
+}
+
+
+def fit_warnings(planned: dict[str, Any], user: dict[str, Any]) -> list[str]:
+    """Compare the key numbers an override changed with the plan's; say how each one endangers the fit."""
+    out: list[str] = []
+
+    def changed(key: str) -> tuple[Any, Any] | None:
+        new = get_path(user, key)
+        old = get_path(planned, key)
+        return (old, new) if new is not None and new != old else None
+
+    if c := changed("gpu.count"):
+        old, new = c
+        if isinstance(old, int) and isinstance(new, int) and new < old:
+            out.append(f"--set gpu.count={new} is below the planned {old} GPUs: the weights plus one "
+                       f"full-length request were sized for {old}; the engine may not start")
+        elif isinstance(old, int) and isinstance(new, int) and new > old:
+            out.append(f"--set gpu.count={new} differs from the planned {old}; the engine's parallel sizes "
+                       f"still use {old} GPUs unless you override them too")
+    if c := changed("engine.maxModelLen"):
+        old, new = c
+        if isinstance(old, int) and isinstance(new, int) and new > old:
+            out.append(f"engine.maxModelLen={new} exceeds the planned {old} tokens: one request of that length "
+                       f"may not fit the KV cache")
+    if c := changed("engine.gpuMemoryUtilization"):
+        old, new = c
+        try:
+            if float(new) < float(old):
+                out.append(f"engine.gpuMemoryUtilization={new} is below the planned {old}: less KV cache than "
+                           f"planned, the full context may not fit")
+        except (TypeError, ValueError):
+            pass
+    if c := changed("gpu.type"):
+        out.append(f"gpu.type={c[1]} differs from the planned {c[0]}: re-plan with --gpu {c[1]} instead")
+    return out

@@ -1,0 +1,43 @@
+"""`kubectl llm plan`: size a model for the cluster and explain every decision (issue 2, item 10)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from kubectl_llm.cli import options
+from kubectl_llm.cli import output as out
+from kubectl_llm.cli.planning import build_request, load_source, make_plan
+from kubectl_llm.errors import DoesNotFit
+
+EXAMPLES = """\b
+Examples:
+  kubectl llm plan Qwen/Qwen3-8B                       # the embedded default, works offline
+  kubectl llm plan Qwen/Qwen3-8B --gpu L40 -o json     # the JSON contract, for scripts
+  kubectl llm plan MiniMaxAI/MiniMax-M2.5 --gpu A100-80GB --context 262144
+  kubectl llm plan ./my-model-dir --gpu-memory 23.58GiB --max-model-len 32768
+
+Exit codes: 0 fits, 5 does not fit (the plan is still printed), 2 bad flags, 3 model not found, 4 cannot plan.
+"""
+
+
+@click.command("plan", epilog=EXAMPLES)
+@click.argument("model")
+@options.plan_options(cluster=False)
+@options.name
+@options.output("text", "yaml", "json", default="text")
+def plan_command(model: str, name: str | None, output: str, hf_revision: str | None, **plan_opts: Any) -> None:
+    """Plan how to serve MODEL (a Hugging Face repo id or a local directory): GPUs, parallelism, KV cache,
+    context, engine arguments and Kubernetes sizing, each with its reason. Touches no cluster."""
+    request = build_request(plan_opts, name)
+    source = load_source(model, hf_revision)
+    plan = make_plan(source, request)
+    if output == "text":
+        out.text(plan.to_text())
+    else:
+        out.data(plan.to_dict(), output)
+    if not plan.fits:
+        reasons = list(plan.to_dict().get("reasons") or [])
+        raise DoesNotFit(f"{model} does not fit" + (f": {reasons[0]}" if reasons else ""))
+

@@ -1,0 +1,111 @@
+"""From CLI options to a plan and chart values: the glue between click and the pure planner.
+
+Why a module of its own: `plan`, `add` and `upgrade` all build the same PlanRequest, check the same flag
+conflicts and the same release name, and `add`/`upgrade` both merge user overrides and warn when they break the
+fit. Planner, Hub adapter and values builder are imported lazily so `--help` stays fast.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from kubectl_llm.errors import InvalidName, LlmError, UsageError
+from kubectl_llm.planner.request import PlanRequest
+
+# Helm caps release names at 53 characters; the name is also the route and a DNS-1123 label.
+MAX_NAME = 53
+_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+
+
+def validate_name(name: str) -> str:
+    """The release / route name must be a DNS-1123 label of at most 53 characters (Helm's limit)."""
+    if len(name) > MAX_NAME:
+        raise InvalidName(f"name {name!r} is {len(name)} characters long; Helm allows at most {MAX_NAME}",
+                          "pass a shorter --name, e.g. qwen3-8b")
+    if not _DNS_LABEL.match(name):
+        suggestion = re.sub(r"[^a-z0-9-]+", "-", name.lower()).strip("-")[:MAX_NAME].strip("-") or "my-model"
+        raise InvalidName(f"name {name!r} is not a DNS-1123 label (lower-case letters, digits and '-', "
+                          f"starting and ending with a letter or digit)", f"try --name {suggestion}")
+    return name
+
+
+def build_request(opts: dict[str, Any], name: str | None) -> PlanRequest:
+    """PlanRequest from the parsed plan options; refuses flag pairs that contradict each other."""
+    from kubectl_llm.planner.quantity import parse_bytes
+
+    if opts.get("gpu") and opts.get("gpu_memory"):
+        raise UsageError("--gpu and --gpu-memory are mutually exclusive",
+                         "name a catalog type with --gpu, or give the memory of another card with --gpu-memory")
+    if opts.get("context_length") and opts.get("max_model_len"):
+        raise UsageError("the context length and --max-model-len are mutually exclusive",
+                         "--context-length may exceed the native context (RoPE scaling); --max-model-len only caps")
+    if name is not None:
+        validate_name(name)
+    gpu_memory = parse_bytes(opts["gpu_memory"]) if opts.get("gpu_memory") else None
+    return PlanRequest(
+        gpu_type=opts.get("gpu"), gpu_memory_bytes=gpu_memory, gpus=opts.get("gpus"), tp=opts.get("tp"),
+        pp=opts.get("pp"), dcp=opts.get("dcp"), context=opts.get("context_length"),
+        max_model_len=opts.get("max_model_len"), gpu_memory_utilization=opts.get("gpu_memory_utilization"),
+        kv_cache_dtype=opts.get("kv_cache_dtype") or "auto", engine=opts.get("engine") or "vllm", name=name,
+        max_num_seqs=opts.get("max_num_seqs"))
+
+
+def load_source(model: str, revision: str | None) -> Any:
+    """The model from the Hub, the local cache, a local directory or the embedded catalog (hub adapter)."""
+    from kubectl_llm.adapters.hub import load_model
+
+    return load_model(model, revision=revision)
+
+
+def make_plan(source: Any, request: PlanRequest) -> Any:
+    from kubectl_llm.planner.plan import make_plan as planner_make_plan
+
+    return planner_make_plan(source, request)
+
+
+def plan_name(plan: Any) -> str:
+    """Release name = the plan's route name (the planner derives it from the model id unless --name)."""
+    return validate_name(str(plan.to_dict()["route"]["name"]))
+
+
+@dataclass
+class Planned:
+    """A plan turned into the values one release is installed with."""
+
+    plan: Any
+    name: str
+    values: dict[str, Any]        # planned values with the user's overrides merged in (what helm gets)
+    user: dict[str, Any]          # the user's overrides alone
+    warnings: list[str]
+
+
+def planned_values(source: Any, request: PlanRequest, plan: Any, files: tuple[str, ...], sets: tuple[str, ...],
+                   set_strings: tuple[str, ...]) -> Planned:
+    """Chart values for the plan, user overrides merged the way Helm merges, and fit warnings for them."""
+    from kubectl_llm.cli.overrides import REPLAN_KEYS, apply_overrides, fit_warnings, get_path
+    from kubectl_llm.planner.values import chart_values
+
+    base = chart_values(plan)
+    values, user = apply_overrides(base, files, sets, set_strings)
+    warnings = list(getattr(plan, "warnings", []) or [])
+    warnings += fit_warnings(base, user)
+    forced = {field: get_path(user, key) for key, field in REPLAN_KEYS.items() if get_path(user, key) is not None}
+    if forced:
+        warnings += _recheck(source, request, forced)
+    return Planned(plan=plan, name=plan_name(plan), values=values, user=user, warnings=warnings)
+
+
+def _recheck(source: Any, request: PlanRequest, forced: dict[str, Any]) -> list[str]:
+    """Ask the planner whether the plan still fits with the overridden numbers forced; say so when it does not."""
+    try:
+        changes = {k: v for k, v in forced.items() if k in {f.name for f in dataclasses.fields(PlanRequest)}}
+        replan = make_plan(source, dataclasses.replace(request, **changes))
+    except (LlmError, TypeError, ValueError) as exc:
+        return [f"the planner cannot re-check your overrides ({getattr(exc, 'message', exc)})"]
+    if getattr(replan, "fits", True):
+        return []
+    reasons = list(getattr(replan, "reasons", None) or replan.to_dict().get("reasons") or [])
+    return ["with your overrides the plan does NOT fit" + (f": {reasons[0]}" if reasons else "")]

@@ -1,0 +1,236 @@
+"""`add`, `upgrade`, `rm`, `rollback`: one Helm release per model, moved as a whole.
+
+Why a release per model: the Deployment, PVC, Service and the gateway objects (Backend, AIServiceBackend,
+AIGatewayRoute) of one model are installed, upgraded, rolled back and removed together; `helm list` is the
+inventory. The release name is the route name, validated before anything runs.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from kubectl_llm.adapters.charts import MODEL_CHART, chart_path
+from kubectl_llm.cli import options
+from kubectl_llm.cli import output as out
+from kubectl_llm.cli.overrides import get_path
+from kubectl_llm.cli.planning import build_request, load_source, make_plan, planned_values, validate_name
+from kubectl_llm.cli.session import Session
+from kubectl_llm.errors import DoesNotFit, ReleaseConflict, ReleaseNotFound
+
+ADD_EXAMPLES = """\b
+Examples:
+  kubectl llm add Qwen/Qwen3-8B -n nrp-llm                      # plan, install, return
+  kubectl llm add Qwen/Qwen3-8B --dry-run=client -o yaml         # the manifests, no cluster needed
+  kubectl llm add Qwen/Qwen3-8B --gpu L40 --wait                 # live progress until it serves
+  kubectl llm add MiniMaxAI/MiniMax-M2.5 --gpu A100-80GB --context-length 262144 --name minimax
+  kubectl llm add Qwen/Qwen3-8B --set engine.maxNumSeqs=64 -f my-values.yaml
+
+Running the same add twice changes nothing; different options upgrade the release.
+"""
+
+
+def _object_ref(obj: dict[str, Any]) -> str:
+    return f"{obj.get('kind', '?')}/{(obj.get('metadata') or {}).get('name', '?')}"
+
+
+def _mode_gateway(values: dict[str, Any]) -> bool:
+    return get_path(values, "gateway.enabled") is not False
+
+
+def deploy(session: Session, name: str, chart_name: str, values: dict[str, Any], *, dry_run: str, wait: bool,
+           timeout: str, output: str | None, description: str, needs_gateway: bool) -> None:
+    """Render (client dry run), server-dry-run, or install/upgrade one release, then report on stdout."""
+    from kubectl_llm.cli.waiting import run_with_progress
+
+    chart = chart_path(chart_name)
+    if dry_run in ("client", "server"):
+        if dry_run == "client":
+            objs = session.helm.template(name, chart, values, session.namespace)
+        else:
+            if needs_gateway:
+                session.cluster.require_gateway_crds()
+            objs = session.helm.dry_run_server(name, chart, values, session.namespace)
+        if output:
+            out.manifests(objs, output)
+        else:
+            out.text("\n".join(f"{_object_ref(o)} would be applied (dry run: {dry_run})" for o in objs))
+        return
+    if needs_gateway:
+        session.cluster.require_gateway_crds()
+    ns = session.namespace
+
+    def work() -> Any:
+        return session.helm.install_or_upgrade(name, chart, values, ns, chart_name=chart_name, wait=wait,
+                                               timeout=timeout, description=description)
+
+    outcome = run_with_progress(work, session.cluster, name, ns) if wait else work()
+    doc = {"name": name, "namespace": ns, "chart": chart_name, "action": outcome.action,
+           "revision": outcome.revision, "objects": [_object_ref(o) for o in outcome.objects]}
+    if output:
+        out.data(doc, output)
+        return
+    if outcome.action == "unchanged":
+        out.text(f"release {name} unchanged in namespace {ns} (revision {outcome.revision}): "
+                 f"same chart version and values")
+    else:
+        out.text(f"release {name} {outcome.action} in namespace {ns} (revision {outcome.revision})")
+    if chart_name == MODEL_CHART and not wait:
+        out.info(f"follow it: kubectl llm status {name} -n {ns}")
+
+
+def _plan_and_deploy(model: str, name: str | None, plan_opts: dict[str, Any], hf_revision: str | None,
+                     session: Session, *, values_files: tuple[str, ...], set_values: tuple[str, ...],
+                     set_string_values: tuple[str, ...], dry_run: str, wait: bool, timeout: str,
+                     output: str | None, verb: str) -> None:
+    request = build_request(plan_opts, name)
+    # Read the override files before the (possibly slow) model lookup: a typo fails in milliseconds.
+    from kubectl_llm.cli.overrides import apply_overrides
+
+    apply_overrides({}, values_files, set_values, set_string_values)
+    source = load_source(model, hf_revision)
+    plan = make_plan(source, request)
+    if not plan.fits:
+        out.info(plan.to_text())
+        reasons = list(plan.to_dict().get("reasons") or [])
+        raise DoesNotFit(f"{model} does not fit" + (f": {reasons[0]}" if reasons else ""))
+    planned = planned_values(source, request, plan, values_files, set_values, set_string_values)
+    for warning in planned.warnings:
+        out.warn(warning)
+    deploy(session, planned.name, MODEL_CHART, planned.values, dry_run=dry_run, wait=wait, timeout=timeout,
+           output=output, description=f"kubectl llm {verb} {model}", needs_gateway=_mode_gateway(planned.values))
+
+
+@click.command("add", epilog=ADD_EXAMPLES)
+@click.argument("model")
+@options.plan_options(cluster=True)
+@options.name
+@options.connection
+@options.overrides
+@options.dry_run
+@options.wait
+@options.timeout
+@options.output("yaml", "json")
+def add_command(model: str, name: str | None, namespace: str | None, kube_context: str | None,
+                kubeconfig: str | None, values_files: tuple[str, ...], set_values: tuple[str, ...],
+                set_string_values: tuple[str, ...], dry_run: str, wait: bool, timeout: str, output: str | None,
+                hf_revision: str | None, **plan_opts: Any) -> None:
+    """Plan MODEL and install it as one Helm release (inference + gateway objects), rolled back on failure."""
+    session = Session(namespace, kube_context, kubeconfig)
+    _plan_and_deploy(model, name, plan_opts, hf_revision, session, values_files=values_files,
+                     set_values=set_values, set_string_values=set_string_values, dry_run=dry_run, wait=wait,
+                     timeout=timeout, output=output, verb="add")
+
+
+def require_model_release(session: Session, name: str) -> tuple[str, str, str]:
+    """The release must exist and belong to the llm-model chart (never touch another chart's release)."""
+    validate_name(name)
+    found = session.helm.current_chart(name, session.namespace)
+    if found is None:
+        raise ReleaseNotFound(f"no release {name!r} in namespace {session.namespace!r}")
+    if found[0] != MODEL_CHART:
+        raise ReleaseConflict(f"release {name!r} belongs to chart {found[0]!r}, not {MODEL_CHART!r}",
+                              f"manage it with helm directly: helm -n {session.namespace} status {name}")
+    return found
+
+
+@click.command("upgrade", epilog="""\b
+Examples:
+  kubectl llm upgrade qwen3-8b --context-length 65536     # re-plan the deployed model with a new context
+  kubectl llm upgrade qwen3-8b --gpus 2 --wait
+
+The model id comes from the release; the GPU type stays unless --gpu/--gpu-memory says otherwise.
+""")
+@click.argument("name")
+@options.plan_options(cluster=True)
+@options.connection
+@options.overrides
+@options.dry_run
+@options.wait
+@options.timeout
+@options.output("yaml", "json")
+def upgrade_command(name: str, namespace: str | None, kube_context: str | None, kubeconfig: str | None,
+                    values_files: tuple[str, ...], set_values: tuple[str, ...], set_string_values: tuple[str, ...],
+                    dry_run: str, wait: bool, timeout: str, output: str | None, hf_revision: str | None,
+                    **plan_opts: Any) -> None:
+    """Re-plan the model of release NAME with new options and upgrade it."""
+    session = Session(namespace, kube_context, kubeconfig)
+    require_model_release(session, name)
+    deployed = session.helm.values(name, session.namespace)
+    model = get_path(deployed, "model.id")
+    if not model:
+        raise ReleaseConflict(f"release {name!r} has no model.id value", "it was not installed by kubectl llm add")
+    gpu_type = get_path(deployed, "gpu.type")
+    if not plan_opts.get("gpu") and not plan_opts.get("gpu_memory") and gpu_type and \
+            not str(gpu_type).startswith("custom"):
+        plan_opts["gpu"] = gpu_type
+    _plan_and_deploy(str(model), name, plan_opts, hf_revision, session, values_files=values_files,
+                     set_values=set_values, set_string_values=set_string_values, dry_run=dry_run, wait=wait,
+                     timeout=timeout, output=output, verb="upgrade")
+
+
+@click.command("rm", epilog="""\b
+Examples:
+  kubectl llm rm qwen3-8b -n nrp-llm
+  kubectl llm rm qwen3-8b --keep-cache      # keep the downloaded weights for a later add
+
+--keep-cache first upgrades the release with storage.keep=true (helm.sh/resource-policy: keep on the PVC), so
+`helm uninstall` leaves the PVC; a later add of the same name adopts it. Without it, a PVC an earlier
+--keep-cache protected is deleted too.
+""")
+@click.argument("name")
+@click.option("--keep-cache", is_flag=True, help="Keep the weights PVC (no re-download on the next add).")
+@options.connection
+@click.option("--timeout", default="5m", show_default=True, metavar="DURATION", help="Helm timeout.")
+@click.option("--wait/--no-wait", default=False, help="Wait until the objects are gone.")
+@options.output("yaml", "json")
+def rm_command(name: str, keep_cache: bool, namespace: str | None, kube_context: str | None,
+               kubeconfig: str | None, timeout: str, wait: bool, output: str | None) -> None:
+    """Remove the release NAME: its workload, its PVC (unless --keep-cache) and its gateway objects."""
+    session = Session(namespace, kube_context, kubeconfig)
+    ns = session.namespace
+    require_model_release(session, name)
+    objs = session.helm.manifest(name, ns)
+    pvcs = [o for o in objs if o.get("kind") == "PersistentVolumeClaim"]
+    protected = [o for o in pvcs if ((o.get("metadata") or {}).get("annotations") or {})
+                 .get("helm.sh/resource-policy") == "keep"]
+    if keep_cache and pvcs and len(protected) < len(pvcs):
+        session.helm.set_values(name, chart_path(MODEL_CHART), ns, {"storage": {"keep": True}}, timeout=timeout)
+    session.helm.uninstall(name, ns, timeout=timeout, wait=wait)
+    kept = pvcs if keep_cache else []
+    if not keep_cache:
+        for pvc in protected:  # kept by an earlier --keep-cache: the user now asked for everything to go
+            session.cluster.delete_pvc(pvc["metadata"]["name"], ns)
+    removed = [_object_ref(o) for o in objs if o not in kept]
+    doc = {"name": name, "namespace": ns, "removed": removed, "kept": [_object_ref(o) for o in kept]}
+    if output:
+        out.data(doc, output)
+        return
+    lines = [f"{ref} deleted" for ref in removed] + [f"{_object_ref(o)} kept (--keep-cache)" for o in kept]
+    out.text("\n".join(lines + [f"release {name} removed from namespace {ns}"]))
+
+
+@click.command("rollback", epilog="""\b
+Examples:
+  kubectl llm rollback qwen3-8b          # to the previous revision
+  kubectl llm rollback qwen3-8b 3 --wait
+""")
+@click.argument("name")
+@click.argument("revision", type=click.IntRange(min=1), required=False)
+@options.connection
+@options.wait
+@click.option("--timeout", default="30m", show_default=True, metavar="DURATION", help="Helm timeout.")
+@options.output("yaml", "json")
+def rollback_command(name: str, revision: int | None, namespace: str | None, kube_context: str | None,
+                     kubeconfig: str | None, wait: bool, timeout: str, output: str | None) -> None:
+    """Roll release NAME back to REVISION (default: the previous one); inference and routing move together."""
+    session = Session(namespace, kube_context, kubeconfig)
+    require_model_release(session, name)
+    new = session.helm.rollback(name, session.namespace, revision, wait=wait, timeout=timeout)
+    doc = {"name": name, "namespace": session.namespace, "rolled_back_to": revision, "revision": new}
+    if output:
+        out.data(doc, output)
+    else:
+        target = f"revision {revision}" if revision else "the previous revision"
+        out.text(f"release {name} rolled back to {target} (now revision {new})")

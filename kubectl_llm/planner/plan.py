@@ -444,6 +444,11 @@ def make_plan(source: ModelSource, req: PlanRequest) -> Plan:
         best = min(fitting, key=lambda e: (e.layout.gpus * e.gpu.memory_mib, e.layout.gpus))
     else:
         best = closest
+    if best is None:
+        forced = any(v is not None for v in (req.gpus, req.tp, req.pp, req.dcp))
+        detail = "; ".join(f"{k}: {v}" for k, v in outcomes.items())
+        raise PlanError(f"no valid layout for {f.model_id}: {detail}",
+                        "drop or change --gpus/--tp/--pp/--dcp" if forced else "try another --gpu type")
 
     plan = Plan(facts=f, source=source, request=req, weight_bytes=total, weight_bytes_source=wsrc, context=ctx,
                 recipe=recipe, best=best, per_gpu_type=outcomes, kv_dtype=kv_name,

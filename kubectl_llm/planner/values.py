@@ -1,0 +1,51 @@
+"""Plan -> values of charts/llm-model. The chart renders exactly what is decided here (thin templates). Pure.
+
+Only planned facts are written; chart defaults (gateway parentRefs, costs, test pod, ...) stay in the chart's
+values.yaml so an admin's ``-f``/``--set`` can change them. ``values.schema.json`` of the chart must accept every
+document this function returns (tests/test_planner_values.py checks it for every model in the catalog).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kubectl_llm.planner.plan import Plan
+
+DOWNLOAD_BYTES_PER_SECOND = 50_000_000    # ~400 Mbit/s from the Hub: pessimistic on purpose (startup budget)
+
+
+def load_seconds(weight_bytes_per_gpu: int, gpus: int) -> int:
+    """Startup margin after the download: reading weights from the PVC (~1 GB/s), torch.compile and CUDA graph
+    capture (~3-5 min), plus a minute per extra GPU for NCCL/worker start. At least 15 minutes."""
+    return max(900, 300 + weight_bytes_per_gpu // 1_000_000_000 + 60 * gpus)
+
+
+def chart_values(plan: Plan) -> dict[str, Any]:
+    d = plan.to_dict()
+    b = plan.best
+    if b is None:
+        raise ValueError("a plan without a layout has no chart values")
+    gpus = d["gpu"]["count"]
+    return {
+        "mode": "model",
+        "model": {"id": d["model"]["id"], "servedName": d["route"]["served_model_name"]},
+        "engine": {
+            "name": d["serving"]["engine"],
+            "image": d["serving"]["image"],
+            "command": d["serving"]["command"],
+            "args": d["serving"]["args"],
+            "env": d["serving"]["env"],
+            "maxModelLen": d["serving"]["max_model_len"],
+        },
+        "gpu": {"type": d["gpu"]["type"], "count": gpus, "resource": d["gpu"]["resource"]},
+        "resources": {"cpu": d["resources"]["cpu"], "memoryRequest": d["resources"]["memory_request"],
+                      "memoryLimit": d["resources"]["memory_limit"]},
+        "shm": {"sizeLimit": d["resources"]["shm"]},
+        "storage": {"size": d["resources"]["storage"], "storageClass": d["resources"]["storage_class"]},
+        "scheduling": {"nodeAffinity": d["scheduling"]["node_affinity"],
+                       "tolerations": d["scheduling"]["tolerations"],
+                       "priorityClassName": d["scheduling"]["priority_class"]},
+        "probes": {"weightBytes": plan.weight_bytes, "downloadBytesPerSecond": DOWNLOAD_BYTES_PER_SECOND,
+                   "loadSeconds": load_seconds(b.weights_per_gpu, gpus)},
+        "gateway": {"routeName": d["route"]["name"], "timeout": d["route"]["timeout"]},
+    }

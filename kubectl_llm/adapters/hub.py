@@ -15,8 +15,10 @@ import difflib
 import logging
 import os
 import re
+import socket
 from pathlib import Path
 from typing import Callable, Mapping, NoReturn, Protocol
+from urllib.parse import urlsplit
 
 from .. import catalog
 from ..errors import BadModelConfig, GatedModel, HubUnreachable, LlmError, ModelNotFound, ModelSourceError
@@ -51,24 +53,52 @@ class HubClient(Protocol):
 class HfHubClient:
     """The real client: huggingface_hub's ``hf_hub_download`` and ``HfApi.get_safetensors_metadata``."""
 
+    def __init__(self) -> None:
+        self._reachable: bool | None = None
+
     def download_config(self, repo_id: str, *, revision: str | None, token: str | None,
                         local_files_only: bool) -> str:
         from huggingface_hub import hf_hub_download
 
+        # huggingface_hub retries a failed HEAD five times with back-off (~25 s with no network); one quick TCP
+        # probe turns an air-gapped run into an immediate cache/catalog lookup instead.
+        if not local_files_only and not self.reachable():
+            local_files_only = True
         # cache_dir is passed explicitly: huggingface_hub reads HF_HUB_CACHE once, at import time.
         return str(hf_hub_download(repo_id, "config.json", revision=revision, token=token,
                                    local_files_only=local_files_only, cache_dir=hf_cache_dir()))
+
+    def reachable(self) -> bool:
+        """Can a TCP connection to the Hub endpoint be opened? Not probed behind a proxy (only the proxy knows)."""
+        if self._reachable is None:
+            self._reachable = _probe(os.environ.get("HF_ENDPOINT") or "https://huggingface.co")
+        return self._reachable
 
     def parameter_count(self, repo_id: str, *, revision: str | None,
                         token: str | None) -> Mapping[str, int] | None:
         from huggingface_hub import HfApi
         from huggingface_hub.errors import NotASafetensorsRepoError
 
+        if not self.reachable():
+            raise ConnectionError("the Hugging Face Hub endpoint is unreachable")
         try:
             meta = HfApi().get_safetensors_metadata(repo_id, revision=revision, token=token)
         except NotASafetensorsRepoError:
             return None  # e.g. a .bin-only repo: the planner estimates from the config
         return dict(meta.parameter_count)
+
+
+def _probe(endpoint: str, timeout: float = 3.0) -> bool:
+    if any(os.environ.get(name) for name in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy",
+                                             "ALL_PROXY", "all_proxy")):
+        return True
+    url = urlsplit(endpoint)
+    port = url.port or (443 if url.scheme == "https" else 80)
+    try:
+        with socket.create_connection((url.hostname or "", port), timeout=timeout):
+            return True
+    except OSError:
+        return False
 
 
 # --- environment ------------------------------------------------------------------------------------------------

@@ -208,7 +208,8 @@ def _weights(source: ModelSource, facts: ModelFacts) -> tuple[int, int, str, Wei
         assert est is not None
         total, loaded = int(est.total_bytes), est_loaded
         src = "estimated from config.json (no safetensors metadata)"
-        notes.append(f"{est.total_params / 1e9:.1f}B parameters: " + "; ".join(est.notes))
+        detail = [n.split("): ", 1)[-1] if n.startswith("estimated from config.json") else n for n in est.notes]
+        notes.append(f"{est.total_params / 1e9:.1f}B parameters: " + "; ".join(detail))
     if est is not None:
         parts = WeightParts.from_estimate(loaded, dict(est.bytes_by_part), est_loaded or est.total_bytes)
     else:

@@ -459,6 +459,15 @@ def test_real_client_dead_hub_uses_cached_config(dead_endpoint: str, clean_hf_en
     write_safetensors(snapshot / "model.safetensors", {"w": ("F16", [8, 8], 2)})
     said: list[str] = []
     src = load_model("acme/cached-online", warn=said.append)
-    assert src.revision == commit and src.config == {"model_type": "llama"}
+    assert src.origin == "hub-cache" and src.revision == commit and src.config == {"model_type": "llama"}
     assert src.weights is not None and src.weights.total_bytes == 128  # 8*8 F16 * 2 B from the cached header
-    assert "cached shards' headers" in said[0]
+    assert said == [f"the Hugging Face Hub is unreachable; using the HF cache copy of acme/cached-online "
+                    f"(revision {commit})"]
+
+
+def test_real_client_dead_hub_model_nowhere(dead_endpoint: str) -> None:
+    with pytest.raises(HubUnreachable) as info:
+        load_model("acme/nowhere-online")
+    assert info.value.message == ("cannot reach the Hugging Face Hub for acme/nowhere-online, and it is neither "
+                                  "in the local HF cache nor in the embedded catalog")
+    assert "HF_ENDPOINT" in info.value.hint

@@ -149,7 +149,10 @@ def load_model(ref: str, *, token: str | None = None, revision: str | None = Non
     token = token or env_token()
     if hub_offline() if offline is None else offline:
         return _load_offline(repo_id, revision, token, hub, say)
-    return _load_online(repo_id, revision, token, hub or HfHubClient(), say)
+    client = hub or HfHubClient()
+    if isinstance(client, HfHubClient) and not client.reachable():
+        return _load_offline(repo_id, revision, token, None, say, hub_down=True)
+    return _load_online(repo_id, revision, token, client, say)
 
 
 def _check_repo_id(ref: str) -> str:
@@ -161,7 +164,8 @@ def _check_repo_id(ref: str) -> str:
 
 # --- offline: HF cache, then catalog ------------------------------------------------------------------------------
 def _load_offline(repo_id: str, revision: str | None, token: str | None, hub: HubClient | None,
-                  say: Warn) -> ModelSource:
+                  say: Warn, *, hub_down: bool = False) -> ModelSource:
+    """Offline mode, or online with the Hub unreachable (``hub_down``: then say where the model came from)."""
     path = None
     # Without an injected client, look at the cache layout first: no repo folder -> no library import at all.
     if hub is not None or cache_repo_dir(repo_id).is_dir():
@@ -172,12 +176,23 @@ def _load_offline(repo_id: str, revision: str | None, token: str | None, hub: Hu
             if _classify(exc) != "unreachable":
                 _reraise(exc, repo_id, revision, token)
     if path is not None:
-        return _from_snapshot(repo_id, Path(path), revision, origin="hub-cache")
+        source = _from_snapshot(repo_id, Path(path), revision, origin="hub-cache")
+        if hub_down:
+            say(f"the Hugging Face Hub is unreachable; using the HF cache copy of {repo_id} (revision {source.revision})")
+        return source
     entry = catalog.load(repo_id)
     if entry is not None:
-        if revision:
+        if hub_down:
+            say(f"the Hugging Face Hub is unreachable; the plan uses the embedded catalog copy of {entry.model_id}"
+                + (f" (revision {revision!r} ignored)" if revision else ""))
+        elif revision:
             say(f"revision {revision!r} ignored: {entry.model_id} comes from the embedded catalog (not in the HF cache)")
         return entry
+    if hub_down:
+        raise HubUnreachable(f"cannot reach the Hugging Face Hub for {repo_id}, and it is neither in the local HF "
+                             "cache nor in the embedded catalog",
+                             hint="check the network (HF_ENDPOINT, HTTPS_PROXY), pass a local directory with "
+                                  "config.json, or plan one of the embedded catalog models" + _did_you_mean(repo_id))
     raise HubUnreachable(
         f"{repo_id} is neither in the local Hugging Face cache ({hf_cache_dir()}) nor in the embedded catalog, "
         "and offline mode forbids downloading it",

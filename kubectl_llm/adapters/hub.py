@@ -6,7 +6,8 @@
 
 Resolution for a repo id:
   offline (``offline=True`` or HF_HUB_OFFLINE=1) -> the HF cache -> the embedded catalog;
-  online -> the Hub -> (Hub unreachable) the embedded catalog, with a warning that the plan uses that copy.
+  online -> the Hub; when it is unreachable (a 3 s TCP probe, then any connection error) -> the HF cache -> the
+  embedded catalog, with a warning saying which copy the plan uses.
 """
 
 from __future__ import annotations

@@ -314,3 +314,20 @@ def test_planner_imports_no_io():
                 names = [node.module]
             for n in names:
                 assert n.split(".")[0] not in FORBIDDEN, f"{py.name} imports {n}"
+
+
+SHARED_MODELS = Path(__file__).resolve().parents[2] / "shared" / "models"
+
+
+@pytest.mark.skipif(not SHARED_MODELS.is_dir(), reason="../shared/models not beside the checkout")
+@pytest.mark.parametrize("folder", sorted(p.name for p in SHARED_MODELS.glob("*/")) if SHARED_MODELS.is_dir() else [])
+def test_every_shared_config_plans_or_fails_with_reason(folder):
+    # the raw reference configs as found (incl. the ABRIDGED MiniMax copy and Nemotron-H's bare `Infinity`)
+    config = json.loads((SHARED_MODELS / folder / "config.json").read_text())
+    meta = json.loads((SHARED_MODELS / folder / "meta.json").read_text())
+    try:
+        d = make_plan(ModelSource(meta["model_id"], config, None, "local"), PlanRequest()).to_dict()
+    except LlmError as e:
+        assert e.message
+        return
+    assert isinstance(d["fits"], bool) and d["reasons"]

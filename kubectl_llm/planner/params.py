@@ -38,7 +38,6 @@ Pure: standard library only, no I/O. Unknown layouts raise :class:`kubectl_llm.e
 from __future__ import annotations
 
 import fnmatch
-import math
 import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Mapping

@@ -300,7 +300,8 @@ class Helm:
             previous = current.revision if current is not None and current.status.value == "deployed" else None
             try:
                 rev = await client.install_or_upgrade_release(
-                    name, chart, values, atomic=wait, wait=wait, timeout=timeout, namespace=namespace,
+                    name, chart, values, atomic=wait and not self.is_helm4,
+                    rollback_on_failure=wait and self.is_helm4, wait=wait, timeout=timeout, namespace=namespace,
                     create_namespace=False, description=description or f"kubectl-llm {__version__}")
             except herr.Error as exc:
                 error = map_helm_error(exc, release=name, namespace=namespace)

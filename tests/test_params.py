@@ -115,6 +115,12 @@ def test_well_known_parameter_counts_within_5_percent(name: str, attr: str, publ
     assert abs(value - published) / published < 0.05, (value, published)
 
 
+@pytest.mark.parametrize("name", ["openai__gpt-oss-20b", "mistralai__Devstral-Small-2507"])
+def test_index_total_size_reproduced_to_the_byte(name: str) -> None:
+    # these two meta totals are model.safetensors.index.json metadata.total_size (tensor bytes, no file headers)
+    assert estimate_weights(_fixture(name)).total_bytes == META_TOTALS[name]
+
+
 def test_qwen35_397b_text_model_is_397e9() -> None:
     est = estimate_weights(_fixture("Qwen__Qwen3.5-397B-A17B"))
     text = est.total_params - est.params_by_part["vision"]
@@ -190,6 +196,8 @@ def test_deepseek_v3_mla_moe_mtp_by_hand() -> None:
     # fp8 [128,128]: the MTP layer is in the files, not in what vLLM loads
     assert est.loaded_bytes == est.total_bytes - est.bytes_by_part["mtp"]
     assert 14e9 < est.bytes_by_part["mtp"] < 16.5e9
+    # the router (mlp.gate) stays bf16 and e_score_correction_bias float32, although nothing lists them
+    assert est.bytes_by_part["router"] == (L - dense_layers) * (E * H * 2 + E * 4)
     assert any("MTP" in n for n in est.notes)
 
 
@@ -470,6 +478,8 @@ def test_unknown_model_type_is_estimated_and_says_so() -> None:
     ("model.layers.*.self_attn", "model.layers.7.mlp.up_proj", False),
     ("model.layers.3.self_attn*", "model.layers.3.self_attn.k_proj", True),
     ("model.layers.3.self_attn*", "model.layers.33.self_attn.k_proj", False),
+    ("self_attn*", "model.layers.5.self_attn.q_proj", True),
+    ("self_attn*", "model.layers.5.mlp.up_proj", False),
     ("re:.*lm_head", "lm_head", True),
     ("re:.*self_attn.*", "model.layers.0.mlp.up_proj", False),
 ])

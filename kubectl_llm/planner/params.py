@@ -171,8 +171,8 @@ class _Patterns:
                     return True
                 if self._globs and any(fnmatch.fnmatchcase(sub, g) for g in self._globs):
                     return True
-            if "" in self._prefix and a == 0 and any(comps[0].startswith(t) for t in self._prefix[""]):
-                return True
+            if "" in self._prefix and any(comps[a].startswith(t) for t in self._prefix[""]):
+                return True         # a bare "name*" glob: any component starting with name
         return False
 
 
@@ -192,8 +192,8 @@ class _Scheme:
     quantize_vision: bool = True
 
     def quantized(self, t: _T, name: str) -> bool:
-        if self.weight_bytes is None or not t.linear:
-            return False
+        if self.weight_bytes is None or not t.linear or t.part == ROUTER:
+            return False            # routers stay in the activation dtype in every known checkpoint / in vLLM
         if self.experts_only and not t.expert:
             return False
         if t.part == LM_HEAD and not self.quantize_lm_head:
@@ -316,7 +316,8 @@ def _scheme(config: Mapping[str, Any], act_bytes: int, dtype: str) -> _Scheme:
         return _Scheme(f"{method.split('_')[0]} int{bits}", act_bytes,
                        f"{method.split('_')[0].upper()} {bits}-bit, group {group}: packed weights + fp16 scale "
                        f"and packed zero point per group; embeddings, lm_head and norms in {dtype}{kept}",
-                       awq_gptq, skip, quantize_lm_head=bool(gptq and q.get("lm_head") is True))
+                       awq_gptq, skip, quantize_lm_head=bool(gptq and q.get("lm_head") is True),
+                       quantize_vision=False)   # AutoAWQ / GPTQ quantize the decoder layers only
 
     raise BadModelConfig(f"quantization method {method or 'missing'!r} is not supported by the config-only "
                          f"estimate (known: fp8, fbgemm_fp8, mxfp4, modelopt, compressed-tensors, awq, gptq)",

@@ -10,8 +10,8 @@ import pytest
 from kubectl_llm import catalog
 from kubectl_llm.errors import LlmError
 from kubectl_llm.planner.values import chart_values
-from tests.manifest_validation import render_chart, validate_objects, validate_values
-from tests.test_planner import plan
+from manifest_validation import render_chart, validate_objects, validate_values
+from test_planner import plan
 
 CHART = Path(__file__).resolve().parents[1] / "charts" / "llm-model"
 

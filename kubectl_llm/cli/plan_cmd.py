@@ -8,8 +8,7 @@ import click
 
 from kubectl_llm.cli import options
 from kubectl_llm.cli import output as out
-from kubectl_llm.cli.planning import build_request, load_source, make_plan
-from kubectl_llm.errors import DoesNotFit
+from kubectl_llm.cli.planning import build_request, load_source, make_plan, why_not
 
 EXAMPLES = """\b
 Examples:
@@ -38,6 +37,5 @@ def plan_command(model: str, name: str | None, output: str, hf_revision: str | N
     else:
         out.data(plan.to_dict(), output)
     if not plan.fits:
-        reasons = list(plan.to_dict().get("reasons") or [])
-        raise DoesNotFit(f"{model} does not fit" + (f": {reasons[0]}" if reasons else ""))
+        raise why_not(model, plan)
 

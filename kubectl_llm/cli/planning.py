@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from kubectl_llm.errors import InvalidName, LlmError, UsageError
+from kubectl_llm.errors import DoesNotFit, InvalidName, LlmError, UsageError
 from kubectl_llm.planner.request import PlanRequest
 
 # Helm caps release names at 53 characters; the name is also the route and a DNS-1123 label.
@@ -64,6 +64,19 @@ def make_plan(source: Any, request: PlanRequest) -> Any:
     from kubectl_llm.planner.plan import make_plan as planner_make_plan
 
     return planner_make_plan(source, request)
+
+
+def why_not(model: str, plan: Any) -> DoesNotFit:
+    """DoesNotFit with the reason of the closest GPU type (the plan's per-type candidates), else its last reason."""
+    doc = plan.to_dict()
+    candidates = (doc.get("gpu") or {}).get("candidates")
+    if isinstance(candidates, dict) and candidates:
+        gpu, why = next(iter(candidates.items()))
+        reason = f"{gpu}: {why}"
+    else:
+        reasons = list(doc.get("reasons") or [])
+        reason = reasons[-1] if reasons else ""
+    return DoesNotFit(f"{model} does not fit" + (f" ({reason})" if reason else ""))
 
 
 def plan_name(plan: Any) -> str:

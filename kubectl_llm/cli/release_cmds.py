@@ -15,9 +15,9 @@ from kubectl_llm.adapters.charts import MODEL_CHART, chart_path
 from kubectl_llm.cli import options
 from kubectl_llm.cli import output as out
 from kubectl_llm.cli.overrides import get_path
-from kubectl_llm.cli.planning import build_request, load_source, make_plan, planned_values, validate_name
+from kubectl_llm.cli.planning import build_request, load_source, make_plan, planned_values, validate_name, why_not
 from kubectl_llm.cli.session import Session
-from kubectl_llm.errors import DoesNotFit, ReleaseConflict, ReleaseNotFound
+from kubectl_llm.errors import ReleaseConflict, ReleaseNotFound
 
 ADD_EXAMPLES = """\b
 Examples:
@@ -93,8 +93,7 @@ def _plan_and_deploy(model: str, name: str | None, plan_opts: dict[str, Any], hf
     plan = make_plan(source, request)
     if not plan.fits:
         out.info(plan.to_text())
-        reasons = list(plan.to_dict().get("reasons") or [])
-        raise DoesNotFit(f"{model} does not fit" + (f": {reasons[0]}" if reasons else ""))
+        raise why_not(model, plan)
     planned = planned_values(source, request, plan, values_files, set_values, set_string_values)
     for warning in planned.warnings:
         out.warn(warning)

@@ -1,0 +1,116 @@
+"""Every command's help, completion, gpus, version, kubectl-style namespace resolution, small helpers."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import click
+import pytest
+from click.testing import CliRunner
+
+from kubectl_llm.adapters.cluster import resolve_namespace
+from kubectl_llm.adapters.helm import age
+from kubectl_llm.cli.main import cli, prog_name
+from kubectl_llm.cli.planning import validate_name
+
+
+def all_commands(group: click.Group = cli, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    out = []
+    for name, cmd in group.commands.items():
+        out.append(prefix + (name,))
+        if isinstance(cmd, click.Group):
+            out += all_commands(cmd, prefix + (name,))
+    return out
+
+
+@pytest.mark.parametrize("path", all_commands(), ids=lambda p: " ".join(p))
+def test_every_command_has_help(path):
+    result = CliRunner().invoke(cli, [*path, "--help"], prog_name="kubectl llm")
+    assert result.exit_code == 0
+    assert result.stdout.startswith(f"Usage: kubectl llm {' '.join(path)}")
+    cmd = cli
+    for part in path:
+        cmd = cmd.commands[part]
+    if path not in (("version",), ("gateway", "install"), ("gateway", "upgrade"), ("gateway", "uninstall")):
+        assert "kubectl llm " in (cmd.epilog or ""), f"{path} has no example"
+
+
+def test_prog_name_follows_the_plugin_binary():
+    assert prog_name("/home/u/.local/bin/kubectl-llm") == "kubectl llm"
+    assert prog_name("mytool") == "mytool"
+
+
+@pytest.mark.parametrize("shell,marker", [("bash", "complete -o nosort -F"), ("zsh", "#compdef kubectl-llm"),
+                                          ("fish", "complete --no-files --command kubectl-llm")])
+def test_completion_scripts(shell, marker):
+    result = CliRunner().invoke(cli, ["completion", shell])
+    assert result.exit_code == 0 and marker in result.stdout and "_KUBECTL_LLM_COMPLETE" in result.stdout
+
+
+def test_gpus_table_and_json_come_from_the_catalog():
+    from kubectl_llm.planner.gpus import load_gpu_catalog
+
+    catalog = load_gpu_catalog()
+    result = CliRunner().invoke(cli, ["gpus", "-o", "json"])
+    rows = json.loads(result.stdout)
+    assert [r["name"] for r in rows] == [g.name for g in catalog]
+    a100 = next(r for r in rows if r["name"] == "A100-80GB")
+    assert a100["resource"] == "nvidia.com/a100"            # the handbook's special resource name
+    table = CliRunner().invoke(cli, ["gpus"]).stdout.splitlines()
+    assert table[0].split() == ["NAME", "MEMORY", "PRODUCT", "RESOURCE"] and len(table) == len(catalog) + 1
+
+
+def test_version_reports_helm(helm_bin, monkeypatch):
+    monkeypatch.delenv("KUBECTL_LLM_HELM", raising=False)
+    doc = json.loads(CliRunner().invoke(cli, ["version", "-o", "json"]).stdout)
+    assert doc["kubectl_llm"] == "0.1.0" and doc["helm"].startswith("v4.")
+
+
+def test_list_refuses_n_with_A():
+    result = CliRunner().invoke(cli, ["list", "-n", "x", "-A"])
+    assert result.exit_code == 2 and "mutually exclusive" in result.stderr
+
+
+KUBECONFIG = """apiVersion: v1
+kind: Config
+current-context: nrp
+clusters: [{name: c, cluster: {server: "https://127.0.0.1:9"}}]
+users: [{name: u, user: {token: t}}]
+contexts:
+  - {name: nrp, context: {cluster: c, user: u, namespace: nrp-llm}}
+  - {name: bare, context: {cluster: c, user: u}}
+"""
+
+
+def test_namespace_resolution_like_kubectl(tmp_path):
+    kc = tmp_path / "config"
+    kc.write_text(KUBECONFIG)
+    assert resolve_namespace("explicit", str(kc), None) == "explicit"
+    assert resolve_namespace(None, str(kc), None) == "nrp-llm"          # current context's namespace
+    assert resolve_namespace(None, str(kc), "bare") == "default"        # context without one
+    assert resolve_namespace(None, str(tmp_path / "missing"), None) == "default"
+    from kubectl_llm.errors import ClusterUnreachable
+
+    with pytest.raises(ClusterUnreachable, match="context 'nope' not found"):
+        resolve_namespace(None, str(kc), "nope")
+
+
+def test_unreachable_cluster_is_one_clean_error(tmp_path, monkeypatch):
+    kc = tmp_path / "config"
+    kc.write_text(KUBECONFIG)                                   # points at a closed local port
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    result = CliRunner().invoke(cli, ["add", "Qwen/Qwen3-8B", "--kubeconfig", str(kc)])
+    assert result.exit_code == 6
+    assert result.stderr.splitlines()[0].startswith("error: cannot reach the cluster")
+    assert "Traceback" not in result.stderr
+
+
+def test_names_and_ages():
+    assert validate_name("qwen3-8b") == "qwen3-8b"
+    assert validate_name("a" * 53) == "a" * 53
+    now = dt.datetime(2025, 3, 1, 13, 0, tzinfo=dt.timezone.utc)
+    assert age("2025-03-01 10:00:00.123456789 +0000 UTC", now) == "3h"
+    assert age("2025-03-01T12:59:15Z", now) == "45s"
+    assert age("2025-02-26T13:00:00+01:00", now) == "3d"
+    assert age(None, now) == "<unknown>"

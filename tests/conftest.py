@@ -17,6 +17,12 @@ import pytest
 REPO_ROOT = Path(__file__).resolve().parents[1]
 if str(REPO_ROOT) not in sys.path:  # `from tests.manifest_validation import ...` also under a bare `pytest`
     sys.path.insert(0, str(REPO_ROOT))
+
+import tests.manifest_validation as _manifest_validation  # noqa: E402
+
+# tests/ is on sys.path too (pytest rootdir conftest), so `import manifest_validation` would load a second copy
+# with its own validator caches and exception classes: make both spellings the same module.
+sys.modules.setdefault("manifest_validation", _manifest_validation)
 TOOLS_BIN = REPO_ROOT / ".tools" / "bin"
 HELM_BINARIES = ("helm", "helm3")  # Helm 4.1 and Helm 3.17: the charts must work with both
 

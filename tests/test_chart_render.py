@@ -406,3 +406,21 @@ def test_run_helm_reports_stderr(helm_bin) -> None:
         run_helm(["template", "r", str(REPO_ROOT / "charts" / "no-such-chart")], helm=helm_bin)
     assert "no-such-chart" in err.value.stderr
     assert subprocess.run([helm_bin, "version"], capture_output=True).returncode == 0
+
+
+@pytest.mark.parametrize(("chart", "scenario"), SCENARIOS)
+def test_notes_render_for_every_scenario(helm_bin, chart, scenario) -> None:
+    """NOTES.txt is only rendered at install time (not by `helm template`): a bug there would break installs."""
+    chart_dir = REPO_ROOT / "charts" / chart
+    release = scenario_release(scenario)
+    out = run_helm(
+        ["install", release, str(chart_dir), "--namespace", "nrp-llm", "--dry-run=client", "-o", "json",
+         "--values", str(chart_dir / "ci" / scenario)],
+        helm=helm_bin,
+    )
+    notes = json.loads(out)["info"]["notes"]
+    if chart == "llm-model":
+        assert f"kubectl llm rm {release} -n nrp-llm" in notes
+        assert "/v1/chat/completions" in notes and '"model":"' in notes
+    else:
+        assert "kubectl -n nrp-llm get gateway envoy-ai-gateway-nrp" in notes

@@ -394,6 +394,7 @@ def test_notes_show_served_name_route_and_curl(helm_bin) -> None:
     assert "helm test qwen -n nrp-llm" in notes
     # startup allowance = 123 probes x 10 s
     assert "the startup probe allows\n1230 s" in notes
+    assert "rollout status deployment/qwen --timeout=1830s" in notes  # the allowance + 10 minutes
 
 
 def test_helm_missing_fails_loudly() -> None:

@@ -232,8 +232,11 @@ class Helm:
 
         return self._run(go, release=name, namespace=namespace)
 
-    def values(self, name: str, namespace: str, revision: int | None = None) -> dict[str, Any]:
-        return self._run(lambda: self.command.get_values(name, namespace=namespace, revision=revision),
+    def values(self, name: str, namespace: str, revision: int | None = None, *, computed: bool = False
+               ) -> dict[str, Any]:
+        """The values the release was installed with; ``computed`` adds the chart's defaults (helm get values --all)."""
+        return self._run(lambda: self.command.get_values(name, namespace=namespace, revision=revision,
+                                                         computed=computed),
                          release=name, namespace=namespace)
 
     def manifest(self, name: str, namespace: str) -> list[dict[str, Any]]:

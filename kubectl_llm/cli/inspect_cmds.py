@@ -91,7 +91,7 @@ def status_command(name: str, namespace: str | None, kube_context: str | None, k
     session = Session(namespace, kube_context, kubeconfig)
     ns = session.namespace
     _, version, helm_status = require_model_release(session, name)
-    values = session.helm.values(name, ns)
+    values = session.helm.values(name, ns, computed=True)   # chart defaults too: gateway.parentRefs
     pods = session.cluster.pods(name, ns)
     pod_docs = []
     engine: dict[str, Any] = {}

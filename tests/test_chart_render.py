@@ -11,11 +11,13 @@ import json
 import subprocess
 
 import pytest
+import yaml
 
 from tests.conftest import HELM_BINARIES, REPO_ROOT, chart_scenarios, scenario_release
 from tests.manifest_validation import HelmTemplateError, render_chart, run_helm, validate_objects
 
 MODEL_CHART = REPO_ROOT / "charts" / "llm-model"
+CHART_VERSION = yaml.safe_load((MODEL_CHART / "Chart.yaml").read_text())["version"]
 GATEWAY_CHART = REPO_ROOT / "charts" / "llm-gateway"
 SCENARIOS = chart_scenarios()
 MODEL_SCENARIOS = [s for c, s in SCENARIOS if c == "llm-model"]
@@ -78,7 +80,7 @@ def test_every_model_object_carries_the_model_label(rendered_scenarios, scenario
         assert labels["llm.nrp-nautilus.io/model"] == release, obj["kind"]
         assert labels["app.kubernetes.io/instance"] == release
         assert labels["app.kubernetes.io/part-of"] == "kubectl-llm"
-        assert labels["helm.sh/chart"] == "llm-model-0.1.0"
+        assert labels["helm.sh/chart"] == f"llm-model-{CHART_VERSION}"
         assert obj["metadata"]["namespace"] == "nrp-llm"
         if obj["kind"] == "Deployment":  # the Pods too, so `kubectl get pods -l` finds them
             assert obj["spec"]["template"]["metadata"]["labels"]["llm.nrp-nautilus.io/model"] == release

@@ -239,3 +239,15 @@ def test_rm_of_an_unknown_release_says_so(fake_helm):
     assert result.exit_code == 6
     assert result.stderr.splitlines()[0] == "error: no release 'nope' in namespace 'nrp-llm'"
     assert "uninstall" not in fake_helm.verbs()
+
+
+def test_server_dry_run_uses_helms_server_side_dry_run_and_persists_nothing(fake_helm):
+    result = run("add", "Qwen/Qwen3-8B", "-n", NS, "--dry-run=server", "-o", "json")
+    assert result.exit_code == 0, result.stderr
+    assert [o["kind"] for o in json.loads(result.stdout)] == ["PersistentVolumeClaim", "Deployment",
+                                                              "AIGatewayRoute"]
+    up = fake_helm.last("upgrade")
+    assert up["argv"] == ["upgrade", "qwen3-8b", str(chart_path(MODEL_CHART)), "--install", "--dry-run=server",
+                          "--namespace", NS, "--output", "json", "--values", "-"]
+    assert json.loads(up["stdin"]) == planned_values()
+    assert run("list", "-n", NS, "-o", "json").stdout.strip() == "[]"

@@ -125,7 +125,8 @@ def test_default_deployment_wires_values_into_the_pod(rendered_scenarios) -> Non
     c = pod["containers"][0]
     assert c["command"] == ["python3", "-m", "vllm.entrypoints.openai.api_server"]
     assert c["args"][:6] == ["--port", "5000", "--host", "0.0.0.0", "--model", "Qwen/Qwen3-8B"]
-    assert c["envFrom"] == [{"configMapRef": {"name": "llm-engine-config"}}]
+    # optional: a model installed without the llm-gateway chart (no shared ConfigMap) still starts
+    assert c["envFrom"] == [{"configMapRef": {"name": "llm-engine-config", "optional": True}}]
     assert c["env"] == [
         {"name": "HF_TOKEN", "valueFrom": {"secretKeyRef": {"name": "hf-token", "key": "token", "optional": True}}}
     ]

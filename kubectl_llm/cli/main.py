@@ -51,6 +51,12 @@ def prog_name(argv0: str) -> str:
 
 
 def main() -> None:
+    import logging
+
+    # pyhelm3 logs "command failed: <helm argv>" on every failure; the error table already says what failed in
+    # one line, so its logger speaks only under --debug.
+    debug = "--debug" in sys.argv[1:] or os.environ.get("KUBECTL_LLM_DEBUG") == "1"
+    logging.getLogger("pyhelm3").setLevel(logging.DEBUG if debug else logging.CRITICAL)
     cli.main(prog_name=prog_name(sys.argv[0]))
 
 

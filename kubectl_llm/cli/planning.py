@@ -56,8 +56,9 @@ def build_request(opts: dict[str, Any], name: str | None) -> PlanRequest:
 def load_source(model: str, revision: str | None) -> Any:
     """The model from the Hub, the local cache, a local directory or the embedded catalog (hub adapter)."""
     from kubectl_llm.adapters.hub import load_model
+    from kubectl_llm.cli import output
 
-    return load_model(model, revision=revision)
+    return load_model(model, revision=revision, warn=output.warn)
 
 
 def make_plan(source: Any, request: PlanRequest) -> Any:

@@ -51,11 +51,10 @@ def test_fit_warnings_name_the_numbers():
     assert fit_warnings(planned, {"gpu": {"count": 4}}) == []
     (w,) = fit_warnings(planned, {"gpu": {"count": 2}})
     assert w.startswith("--set gpu.count=2 is below the planned 4 GPUs")
+    # the sized engine numbers live in engine.args: overriding the informational key is called out as such
     (w,) = fit_warnings(planned, {"engine": {"maxModelLen": 300000}})
-    assert "exceeds the planned 262144 tokens" in w
-    (w,) = fit_warnings(planned, {"engine": {"gpuMemoryUtilization": "0.80"}})
-    assert "below the planned 0.95" in w
-    assert fit_warnings(planned, {"engine": {"maxModelLen": 131072}}) == []
+    assert "--max-model-len stays 262144" in w and "--context-length" in w
+    assert fit_warnings(planned, {"engine": {"maxModelLen": 262144}}) == []
 
 
 def test_override_below_the_planned_gpus_asks_the_planner_again(monkeypatch):

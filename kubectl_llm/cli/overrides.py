@@ -163,15 +163,12 @@ def get_path(values: dict[str, Any], dotted: str) -> Any:
     return node
 
 
-# Override keys that change what the plan sized, mapped to the PlanRequest field a re-plan would force.
+# Override keys that change what the plan sized, mapped to the PlanRequest field a re-plan would force. The
+# engine's own sized numbers (--max-model-len, --gpu-memory-utilization, --max-num-seqs, parallel sizes) live in
+# the ready-made engine.args: they change through plan flags (--context-length, --gpus, --tp, ...), not --set.
 REPLAN_KEYS = {
     "gpu.count": "gpus",
     "gpu.type": "gpu_type",
-    "engine.maxModelLen": "max_model_len",
-    "engine.gpuMemoryUtilization": "gpu_memory_utilization",
-    "engine.maxNumSeqs": "max_num_seqs",
-    "engine.tensorParallelSize": "tp",
-    "engine.pipelineParallelSize": "pp",
 }
 
 
@@ -193,18 +190,8 @@ def fit_warnings(planned: dict[str, Any], user: dict[str, Any]) -> list[str]:
             out.append(f"--set gpu.count={new} differs from the planned {old}; the engine's parallel sizes "
                        f"still use {old} GPUs unless you override them too")
     if c := changed("engine.maxModelLen"):
-        old, new = c
-        if isinstance(old, int) and isinstance(new, int) and new > old:
-            out.append(f"engine.maxModelLen={new} exceeds the planned {old} tokens: one request of that length "
-                       f"may not fit the KV cache")
-    if c := changed("engine.gpuMemoryUtilization"):
-        old, new = c
-        try:
-            if float(new) < float(old):
-                out.append(f"engine.gpuMemoryUtilization={new} is below the planned {old}: less KV cache than "
-                           f"planned, the full context may not fit")
-        except (TypeError, ValueError):
-            pass
+        out.append(f"engine.maxModelLen={c[1]} only changes what 'kubectl llm list' shows: the engine's "
+                   f"--max-model-len stays {c[0]} (it is in engine.args); use --context-length instead")
     if c := changed("gpu.type"):
         out.append(f"gpu.type={c[1]} differs from the planned {c[0]}: re-plan with --gpu {c[1]} instead")
     return out

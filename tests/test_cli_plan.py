@@ -10,18 +10,7 @@ from click.testing import CliRunner
 
 from kubectl_llm.cli.main import cli
 
-CONTRACT = {
-    "model": {"id", "architecture", "weight_bytes", "weight_bytes_source", "quantization", "native_context"},
-    "gpu": {"type", "memory_bytes", "count", "resource", "product"},
-    "parallelism": {"tensor", "pipeline", "decode_context", "data", "expert"},
-    "memory": {"weights_per_gpu_bytes", "kv_bytes_per_token", "state_bytes_per_sequence", "kv_cache_bytes_per_gpu",
-               "kv_cache_tokens", "max_concurrency"},
-    "serving": {"engine", "image", "max_model_len", "gpu_memory_utilization", "max_num_seqs", "hf_overrides",
-                "tool_call_parser", "reasoning_parser", "trust_remote_code", "args"},
-    "resources": {"cpu", "memory_request", "memory_limit", "storage", "storage_class"},
-    "scheduling": {"node_affinity", "tolerations", "priority_class"},
-    "route": {"name", "served_model_name", "timeout"},
-}
+from test_planner import CONTRACT  # the issue-2 JSON contract, written once
 
 
 @pytest.fixture(autouse=True)

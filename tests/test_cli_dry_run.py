@@ -82,7 +82,7 @@ def test_overrides_win_over_the_plan_and_warn_when_they_break_the_fit(tmp_path):
     container = objs["Deployment"]["spec"]["template"]["spec"]["containers"][0]
     assert container["image"] == "vllm/vllm-openai:v0.18.0"
     assert objs["PersistentVolumeClaim"]["spec"]["resources"]["requests"]["storage"] == "100Gi"
-    assert "warning: engine.maxModelLen=131072 exceeds the planned 40960 tokens" in result.stderr
+    assert "warning: engine.maxModelLen=131072 only changes what 'kubectl llm list' shows" in result.stderr
     assert "warning" not in result.stdout
 
 

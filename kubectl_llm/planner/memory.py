@@ -16,8 +16,8 @@ Pure: no I/O.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
+from typing import Callable
 
 from kubectl_llm.planner.facts import (CHUNKED, FULL, LINEAR, MAMBA, MLA, NONE, SLIDING, ModelFacts, dtype_bytes)
 from kubectl_llm.planner.quantity import GiB, MiB
@@ -131,14 +131,13 @@ class StageKV:
     growing_bytes_per_token: float     # FULL + MLA layers, before DCP
     bytes_per_block: int               # one block id across the pool (all layers of a group / uniform model)
     block_size: int                    # tokens per block (hybrid mamba models get an aligned, larger block)
-    blocks_for: "callable"             # L -> blocks one request of length L needs
+    blocks_for: Callable[[int], int]   # L -> blocks one request of length L needs
     state_bytes_per_sequence: int      # linear/mamba state per sequence (after page padding)
 
 
 def stage_kv(facts: ModelFacts, layout: Layout, kv_dsz: float, layers: range,
              max_num_batched_tokens: int = MAX_NUM_BATCHED_TOKENS, prefix_caching: bool = True) -> StageKV:
     tp, dcp = layout.tp, layout.dcp
-    kinds = [facts.layer_kinds[i] for i in layers]
     per_layer = {i: layer_kv_bytes_per_token(facts, tp, kv_dsz, i) for i in layers}
     growing = sum(per_layer[i] for i in layers if facts.layer_kinds[i] in GROWING)
     buckets: dict[str, list[int]] = {}

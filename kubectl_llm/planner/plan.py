@@ -22,7 +22,7 @@ from kubectl_llm.planner.facts import CHUNKED, LINEAR, MAMBA, SLIDING, ModelFact
 from kubectl_llm.planner.gpus import GpuType, custom_gpu, find_gpu, load_gpu_catalog
 from kubectl_llm.planner.memory import (Layout, WeightParts, activation_peak_bytes, cudagraph_bytes, non_torch_bytes,
                                         stage_kv, stage_layers, weights_per_gpu)
-from kubectl_llm.planner.quantity import GiB, human, to_gi_quantity
+from kubectl_llm.planner.quantity import GiB, human
 from kubectl_llm.planner.request import PlanRequest
 from kubectl_llm.planner.source import ModelSource
 

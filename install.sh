@@ -7,17 +7,19 @@ PREFIX="${KUBECTL_LLM_HOME:-$HOME/.local/share/kubectl-llm}"
 BIN_DIR="${KUBECTL_LLM_BIN:-$HOME/.local/bin}"
 PYTHON="${PYTHON:-python3}"
 FORCE=0
+LINK=1
 SRC="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 
 usage() {
   cat <<EOF
-Usage: ./install.sh [--force] [--help]
+Usage: ./install.sh [--force] [--no-link] [--help]
 
 Installs kubectl llm from this checkout into its own virtualenv and links kubectl-llm into a directory on
 PATH, so that 'kubectl llm ...' works. Checks that helm >= 3.8 and kubectl are installed.
 
 Options:
   --force     delete and rebuild the virtualenv
+  --no-link   do not link kubectl-llm into KUBECTL_LLM_BIN (the krew wrapper execs the venv's copy itself)
   -h, --help  show this help
 
 Environment:
@@ -36,6 +38,7 @@ parse_args() {
   while [ $# -gt 0 ]; do
     case "$1" in
       --force) FORCE=1 ;;
+      --no-link) LINK=0 ;;
       -h|--help) usage; exit 0 ;;
       *) usage >&2; die "unknown option: $1" ;;
     esac
@@ -104,8 +107,12 @@ main() {
   check_python
   check_tools
   make_venv
-  link_binary
-  "$BIN_DIR/kubectl-llm" version >/dev/null || die "the installed kubectl-llm does not run" "re-run with --force"
+  local exe="$PREFIX/bin/kubectl-llm"
+  if [ "$LINK" = 1 ]; then
+    link_binary
+    exe="$BIN_DIR/kubectl-llm"
+  fi
+  "$exe" version >/dev/null || die "the installed kubectl-llm does not run" "re-run with --force"
   log_info "done: try 'kubectl llm plan Qwen/Qwen3-8B'"
 }
 

@@ -1,0 +1,131 @@
+"""Getting kubectl llm onto a machine: install.sh, and the krew archive + manifest made by scripts/krew-release.sh.
+
+These run the real scripts: install.sh builds a fresh virtualenv and pip-installs this checkout into it (a regular,
+non-editable install, so the charts must travel inside the wheel), which takes ~10 s with a warm pip cache.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import stat
+import subprocess
+import sys
+import tarfile
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    """An environment whose HOME is a temp dir (nothing lands in the real ~/.local), with our python as PYTHON."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KUBECTL_LLM_")}
+    env.update(HOME=str(tmp_path / "home"), PYTHON=sys.executable, HF_HUB_OFFLINE="1", **extra)
+    return env
+
+
+def _run(cmd: list[str], env: dict[str, str], cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(cmd, env=env, cwd=cwd, capture_output=True, text=True, timeout=300)
+
+
+def test_install_sh_help_lists_every_option(tmp_path: Path) -> None:
+    proc = _run([str(REPO / "install.sh"), "--help"], _env(tmp_path))
+    assert proc.returncode == 0
+    for option in ("--force", "--no-link", "KUBECTL_LLM_HOME", "KUBECTL_LLM_BIN", "PYTHON"):
+        assert option in proc.stdout
+    bad = _run([str(REPO / "install.sh"), "--frobnicate"], _env(tmp_path))
+    assert bad.returncode != 0 and "error: unknown option: --frobnicate" in bad.stderr
+
+
+def test_install_sh_makes_a_working_kubectl_llm_on_path(tmp_path: Path) -> None:
+    home, bin_dir = tmp_path / "venv", tmp_path / "bin"
+    env = _env(tmp_path, KUBECTL_LLM_HOME=str(home), KUBECTL_LLM_BIN=str(bin_dir))
+    proc = _run([str(REPO / "install.sh")], env)
+    assert proc.returncode == 0, proc.stderr
+    exe = bin_dir / "kubectl-llm"
+    assert exe.is_symlink() and exe.resolve() == (home / "bin" / "kubectl-llm").resolve()
+    # Not an editable install: the package (and its charts) live in the venv, not in this checkout.
+    where = _run([str(home / "bin" / "python"), "-c",
+                  "import kubectl_llm.adapters.charts as c; print(c.chart_path('llm-model'))"], env)
+    assert where.returncode == 0, where.stderr
+    chart_dir = Path(where.stdout.strip())
+    assert (chart_dir / "Chart.yaml").is_file() and REPO not in chart_dir.parents
+    # The README's first offline command works from the installed copy (embedded catalog, no Hub).
+    plan = _run([str(exe), "plan", "Qwen/Qwen3-8B", "-o", "json"], env)
+    assert plan.returncode == 0, plan.stderr
+    assert json.loads(plan.stdout)["model"]["id"] == "Qwen/Qwen3-8B"
+
+
+@pytest.fixture(scope="module")
+def krew_release(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
+    if not (REPO / ".git").exists():
+        pytest.skip("not a git checkout: scripts/krew-release.sh packs a git tree")
+    out = tmp_path_factory.mktemp("krew")
+    manifest = out / "llm.yaml"
+    shutil.copy(REPO / "plugins" / "llm.yaml", manifest)
+    env = dict(os.environ, KREW_MANIFEST=str(manifest), KREW_URI_BASE="https://example.test/releases")
+    proc = subprocess.run([str(REPO / "scripts" / "krew-release.sh"), "v9.8.7", "HEAD", str(out)], cwd=REPO,
+                          env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    return out / "kubectl-llm-v9.8.7.tar.gz", yaml.safe_load(manifest.read_text())
+
+
+def test_krew_release_rejects_a_version_krew_would_refuse(tmp_path: Path) -> None:
+    proc = subprocess.run([str(REPO / "scripts" / "krew-release.sh"), "0.1", "HEAD", str(tmp_path)], cwd=REPO,
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2 and "error: VERSION must look like v1.2.3" in proc.stderr
+    assert not list(tmp_path.iterdir())
+
+
+def test_krew_manifest_points_at_the_archive_it_describes(krew_release: tuple[Path, dict]) -> None:
+    archive, manifest = krew_release
+    assert manifest["apiVersion"] == "krew.googlecontainertools.github.com/v1alpha2"
+    assert manifest["kind"] == "Plugin" and manifest["metadata"]["name"] == "llm"
+    spec = manifest["spec"]
+    assert spec["version"] == "v9.8.7"
+    for key in ("shortDescription", "description", "homepage", "caveats"):
+        assert spec[key]
+    (platform,) = spec["platforms"]
+    assert platform["uri"] == f"https://example.test/releases/v9.8.7/downloads/{archive.name}"
+    assert platform["sha256"] == hashlib.sha256(archive.read_bytes()).hexdigest()
+    assert platform["bin"] == "kubectl-llm"
+    with tarfile.open(archive) as tar:
+        members = {m.name: m for m in tar.getmembers()}
+    prefix = platform["files"][0]["from"].removesuffix("*")
+    assert prefix == "kubectl-llm-v9.8.7/"
+    # What krew copies to the plugin dir: the entry point (executable), the installer, the package, the charts.
+    for path in ("kubectl-llm", "install.sh", "pyproject.toml", "kubectl_llm/cli/main.py",
+                 "charts/llm-model/Chart.yaml", "charts/llm-gateway/Chart.yaml"):
+        assert prefix + path in members, path
+    for exe in ("kubectl-llm", "install.sh"):
+        assert members[prefix + exe].mode & stat.S_IXUSR, exe
+
+
+def test_krew_entry_point_installs_once_then_execs(krew_release: tuple[Path, dict], tmp_path: Path) -> None:
+    archive, _ = krew_release
+    store = tmp_path / "store" / "llm" / "v9.8.7"  # krew's layout: ~/.krew/store/<plugin>/<version>
+    store.mkdir(parents=True)
+    with tarfile.open(archive) as tar:
+        tar.extractall(tmp_path / "unpacked", filter="tar")
+    for item in (tmp_path / "unpacked" / "kubectl-llm-v9.8.7").iterdir():
+        item.rename(store / item.name)
+    link = tmp_path / "krew-bin" / "kubectl-llm"  # krew symlinks the bin into ~/.krew/bin
+    link.parent.mkdir()
+    link.symlink_to(store / "kubectl-llm")
+    env = _env(tmp_path, KUBECTL_LLM_HOME=str(tmp_path / "plugin-venv"))
+
+    first = _run([str(link), "version", "-o", "json"], env)
+    assert first.returncode == 0, first.stderr
+    assert "installing this plugin version" in first.stderr
+    assert json.loads(first.stdout)["kubectl_llm"]  # stdout stays machine-readable on the first run
+    assert not (tmp_path / "home" / ".local" / "bin" / "kubectl-llm").exists()  # --no-link: krew owns PATH
+
+    second = _run([str(link), "plan", "Qwen/Qwen3-8B", "-o", "json"], env)
+    assert second.returncode == 0, second.stderr
+    assert "installing" not in second.stderr
+    assert json.loads(second.stdout)["model"]["id"] == "Qwen/Qwen3-8B"

@@ -23,40 +23,46 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
-    """An environment whose HOME is a temp dir (nothing lands in the real ~/.local), with our python as PYTHON."""
+    """Our python as PYTHON; install locations under tmp_path (HOME stays: pip's config and cache live there)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("KUBECTL_LLM_")}
-    env.update(HOME=str(tmp_path / "home"), PYTHON=sys.executable, HF_HUB_OFFLINE="1", **extra)
+    env.update(PYTHON=sys.executable, HF_HUB_OFFLINE="1", KUBECTL_LLM_HOME=str(tmp_path / "venv"),
+               KUBECTL_LLM_BIN=str(tmp_path / "bin"), **extra)
     return env
 
 
-def _run(cmd: list[str], env: dict[str, str], cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+def _run(cmd: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    """Run in ``cwd`` (a temp dir): from the checkout, `python -c` would import kubectl_llm from the cwd."""
     return subprocess.run(cmd, env=env, cwd=cwd, capture_output=True, text=True, timeout=300)
 
 
 def test_install_sh_help_lists_every_option(tmp_path: Path) -> None:
-    proc = _run([str(REPO / "install.sh"), "--help"], _env(tmp_path))
+    proc = _run([str(REPO / "install.sh"), "--help"], _env(tmp_path), tmp_path)
     assert proc.returncode == 0
     for option in ("--force", "--no-link", "KUBECTL_LLM_HOME", "KUBECTL_LLM_BIN", "PYTHON"):
         assert option in proc.stdout
-    bad = _run([str(REPO / "install.sh"), "--frobnicate"], _env(tmp_path))
+    bad = _run([str(REPO / "install.sh"), "--frobnicate"], _env(tmp_path), tmp_path)
     assert bad.returncode != 0 and "error: unknown option: --frobnicate" in bad.stderr
 
 
-def test_install_sh_makes_a_working_kubectl_llm_on_path(tmp_path: Path) -> None:
+def test_install_sh_makes_a_working_kubectl_llm_on_path_and_can_run_again(tmp_path: Path) -> None:
     home, bin_dir = tmp_path / "venv", tmp_path / "bin"
-    env = _env(tmp_path, KUBECTL_LLM_HOME=str(home), KUBECTL_LLM_BIN=str(bin_dir))
-    proc = _run([str(REPO / "install.sh")], env)
+    env = _env(tmp_path)
+    proc = _run([str(REPO / "install.sh")], env, tmp_path)
     assert proc.returncode == 0, proc.stderr
+    assert "creating virtualenv" in proc.stdout
+    again = _run([str(REPO / "install.sh")], env, tmp_path)  # idempotent: same venv, package refreshed
+    assert again.returncode == 0, again.stderr
+    assert "creating virtualenv" not in again.stdout and "linked" in again.stdout
     exe = bin_dir / "kubectl-llm"
     assert exe.is_symlink() and exe.resolve() == (home / "bin" / "kubectl-llm").resolve()
     # Not an editable install: the package (and its charts) live in the venv, not in this checkout.
     where = _run([str(home / "bin" / "python"), "-c",
-                  "import kubectl_llm.adapters.charts as c; print(c.chart_path('llm-model'))"], env)
+                  "import kubectl_llm.adapters.charts as c; print(c.chart_path('llm-model'))"], env, tmp_path)
     assert where.returncode == 0, where.stderr
     chart_dir = Path(where.stdout.strip())
     assert (chart_dir / "Chart.yaml").is_file() and REPO not in chart_dir.parents
     # The README's first offline command works from the installed copy (embedded catalog, no Hub).
-    plan = _run([str(exe), "plan", "Qwen/Qwen3-8B", "-o", "json"], env)
+    plan = _run([str(exe), "plan", "Qwen/Qwen3-8B", "-o", "json"], env, tmp_path)
     assert plan.returncode == 0, plan.stderr
     assert json.loads(plan.stdout)["model"]["id"] == "Qwen/Qwen3-8B"
 
@@ -117,15 +123,16 @@ def test_krew_entry_point_installs_once_then_execs(krew_release: tuple[Path, dic
     link = tmp_path / "krew-bin" / "kubectl-llm"  # krew symlinks the bin into ~/.krew/bin
     link.parent.mkdir()
     link.symlink_to(store / "kubectl-llm")
-    env = _env(tmp_path, KUBECTL_LLM_HOME=str(tmp_path / "plugin-venv"))
+    env = _env(tmp_path)
 
-    first = _run([str(link), "version", "-o", "json"], env)
+    first = _run([str(link), "version", "-o", "json"], env, tmp_path)
     assert first.returncode == 0, first.stderr
     assert "installing this plugin version" in first.stderr
     assert json.loads(first.stdout)["kubectl_llm"]  # stdout stays machine-readable on the first run
-    assert not (tmp_path / "home" / ".local" / "bin" / "kubectl-llm").exists()  # --no-link: krew owns PATH
+    assert (tmp_path / "venv" / "bin" / "kubectl-llm").is_file()
+    assert not (tmp_path / "bin").exists()  # --no-link: krew owns PATH, KUBECTL_LLM_BIN is left alone
 
-    second = _run([str(link), "plan", "Qwen/Qwen3-8B", "-o", "json"], env)
+    second = _run([str(link), "plan", "Qwen/Qwen3-8B", "-o", "json"], env, tmp_path)
     assert second.returncode == 0, second.stderr
     assert "installing" not in second.stderr
     assert json.loads(second.stdout)["model"]["id"] == "Qwen/Qwen3-8B"

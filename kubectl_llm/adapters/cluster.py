@@ -9,6 +9,7 @@ namespace defaults to the context's namespace, else ``default``.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator, TypeVar
 
@@ -16,8 +17,10 @@ from kubectl_llm.errors import ClusterError, ClusterUnreachable, LlmError, Missi
 
 T = TypeVar("T")
 
-# Labels every chart object carries (Helm's standard labels): how we find a release's pods.
+# Labels every chart object carries (Helm's standard labels): how we find a release's pods. The component keeps the
+# `helm test` Pod (same instance label) out of status, logs and the --wait line.
 INSTANCE_LABEL = "app.kubernetes.io/instance"
+COMPONENT_LABEL = "app.kubernetes.io/component"
 # API groups the llm-model chart's gateway objects need (AIGatewayRoute/AIServiceBackend, Backend).
 GATEWAY_GROUPS = ("aigateway.envoyproxy.io", "gateway.envoyproxy.io")
 
@@ -29,7 +32,9 @@ def resolve_namespace(namespace: str | None, kubeconfig: str | None, context: st
     try:
         from kubernetes import config
 
-        contexts, active = config.list_kube_config_contexts(config_file=kubeconfig)
+        # $KUBECONFIG read now, not when the kubernetes package was imported (its default is fixed at import).
+        contexts, active = config.list_kube_config_contexts(
+            config_file=kubeconfig or os.environ.get("KUBECONFIG") or None)
     except Exception:  # noqa: BLE001 - no/odd kubeconfig: kubectl falls back to 'default' too
         return "default"
     chosen = active
@@ -72,7 +77,17 @@ class EventView:
     last: str
 
 
-def map_api_error(exc: BaseException) -> LlmError:
+def _network_reason(exc: BaseException) -> str:
+    """'Connection refused', 'Name or service not known', ... from a urllib3 MaxRetryError chain."""
+    reason = getattr(exc, "reason", None) or exc
+    text = next((a for a in reversed(getattr(reason, "args", ())) if isinstance(a, str)), str(reason))
+    text = (text.splitlines() or [type(reason).__name__])[0]
+    text = re.sub(r"^.*?\): (?=\w)", "", text)              # "HTTPConnection(host=..., port=...): " prefix
+    text = text.removeprefix("Failed to establish a new connection: ")
+    return re.sub(r"\[Errno -?\d+\] ", "", text)
+
+
+def map_api_error(exc: BaseException, host: str | None = None) -> LlmError:
     """kubernetes/urllib3 exceptions -> our errors (401/403 -> PermissionDenied, network -> ClusterUnreachable)."""
     if isinstance(exc, LlmError):
         return exc
@@ -88,6 +103,9 @@ def map_api_error(exc: BaseException) -> LlmError:
     if name in ("ConfigException",):
         return ClusterUnreachable(f"no usable kubeconfig: {exc}",
                                   "pass --kubeconfig PATH or set KUBECONFIG; 'kubectl config view' shows it")
+    if name in ("MaxRetryError", "NewConnectionError", "ConnectTimeoutError", "ProtocolError", "SSLError"):
+        where = f" at {host}" if host else ""
+        return ClusterUnreachable(f"cannot reach the cluster{where}: {_network_reason(exc)[:200]}")
     text = str(exc).splitlines()[0] if str(exc) else name
     return ClusterUnreachable(f"cannot reach the cluster: {text[:200]}")
 
@@ -104,13 +122,15 @@ class Cluster:
         if self._api_client is None:
             from kubernetes import client, config
 
+            configuration = client.Configuration()
             try:
-                self._api_client = config.new_client_from_config(
-                    config_file=self.kubeconfig or os.environ.get("KUBECONFIG") or None, context=self.context)
+                config.load_kube_config(config_file=self.kubeconfig or os.environ.get("KUBECONFIG") or None,
+                                        context=self.context, client_configuration=configuration,
+                                        persist_config=False)
             except Exception as exc:  # noqa: BLE001
                 raise map_api_error(exc) from exc
-            self._api_client.configuration.retries = 1  # fail fast on an unreachable server
-            _ = client
+            configuration.retries = 1  # fail fast on an unreachable server (read when the pool is built)
+            self._api_client = client.ApiClient(configuration=configuration)
         return self._api_client
 
     def _call(self, fn: Callable[[], T]) -> T:
@@ -119,7 +139,8 @@ class Cluster:
         except LlmError:
             raise
         except Exception as exc:  # noqa: BLE001 - ApiException, urllib3 errors, socket errors
-            raise map_api_error(exc) from exc
+            host = self._api_client.configuration.host if self._api_client is not None else None
+            raise map_api_error(exc, host) from exc
 
     @property
     def core(self) -> Any:
@@ -143,9 +164,12 @@ class Cluster:
 
     # --- reads -----------------------------------------------------------------------------------------------
     def pods(self, release: str, namespace: str) -> list[PodView]:
+        """The release's inference pods, oldest first (the last one is the newest, e.g. after an upgrade)."""
         result = self._call(lambda: self.core.list_namespaced_pod(
-            namespace, label_selector=f"{INSTANCE_LABEL}={release}", _request_timeout=15))
-        return [pod_view(p) for p in result.items]
+            namespace, label_selector=f"{INSTANCE_LABEL}={release},{COMPONENT_LABEL}=inference",
+            _request_timeout=15))
+        oldest_first = sorted(result.items, key=lambda p: (str(p.metadata.creation_timestamp or ""), p.metadata.name))
+        return [pod_view(p) for p in oldest_first]
 
     def events(self, pod: str, namespace: str, limit: int = 8) -> list[EventView]:
         result = self._call(lambda: self.core.list_namespaced_event(
@@ -188,15 +212,28 @@ class Cluster:
                 raise map_api_error(exc) from exc
 
     def labelled_objects(self, label_selector: str, namespace: str) -> list[str]:
-        """Core objects still carrying a label (the e2e test's 'nothing left behind' check)."""
+        """Every object in ``namespace`` still carrying a label, over all listable namespaced resources the server
+        serves at their preferred version (discovery through the client's DynamicClient: core, apps, the gateway
+        CRDs, anything else); the e2e 'nothing left behind' check. Kinds this user may not list are skipped."""
+        import tempfile
+
+        from kubernetes.dynamic import DynamicClient
+        from kubernetes.dynamic.resource import ResourceList
+
         found: list[str] = []
-        for kind, fn in (("Pod", self.core.list_namespaced_pod), ("Service", self.core.list_namespaced_service),
-                         ("PersistentVolumeClaim", self.core.list_namespaced_persistent_volume_claim),
-                         ("ConfigMap", self.core.list_namespaced_config_map),
-                         ("Secret", self.core.list_namespaced_secret)):
-            items = self._call(lambda fn=fn: fn(namespace, label_selector=label_selector)).items
-            found += [f"{kind}/{i.metadata.name}" for i in items]
-        return found
+        with tempfile.TemporaryDirectory() as tmp:  # a fresh discovery cache: never a stale list of kinds
+            dyn = self._call(lambda: DynamicClient(self._client(), cache_file=f"{tmp}/discovery.json"))
+            resources = self._call(lambda: dyn.resources.search(preferred=True, namespaced=True))
+            for res in resources:
+                if isinstance(res, ResourceList) or "/" in (res.name or "") or "list" not in (res.verbs or []):
+                    continue
+                try:
+                    items = self._call(lambda res=res: res.get(namespace=namespace, label_selector=label_selector,
+                                                               _request_timeout=30)).items
+                except PermissionDenied:
+                    continue
+                found += [f"{res.kind}/{item.metadata.name}" for item in items]
+        return sorted(found)
 
     def gateway_address(self, name: str, namespace: str) -> str | None:
         """First address in a Gateway's status (the URL users call), None when unknown or not readable."""

@@ -111,10 +111,17 @@ def parse_manifest(text: str) -> list[dict[str, Any]]:
 
 
 def _first_line(stderr: str) -> str:
-    for line in stderr.splitlines():
-        line = line.strip()
-        if line and not line.lower().startswith(("warning:", "walk.go", "coalesce.go")):
+    """Helm's own verdict: its `Error: ...` line, else the first line that is not a warning or a log record.
+
+    Helm 4 logs `level=WARN msg="upgrade failed" ...` records before the `Error: UPGRADE FAILED: ...` line.
+    """
+    lines = [line.strip() for line in stderr.splitlines() if line.strip()]
+    for line in lines:
+        if line.startswith(("Error: ", "error: ")):
             return line.removeprefix("Error: ").removeprefix("error: ")
+    for line in lines:
+        if not line.lower().startswith(("warning:", "walk.go", "coalesce.go", "level=", "time=")):
+            return line
     return "helm failed"
 
 

@@ -37,6 +37,14 @@ Errors print one `error:` line and a `hint:`; --debug (or KUBECTL_LLM_DEBUG=1) a
 def cli(debug: bool) -> None:
     """kubectl llm: plan, install and remove LLMs (vLLM/SGLang) behind the Envoy AI Gateway, one Helm release
     per model."""
+    import logging
+
+    # pyhelm3 logs "command failed: <helm argv>" on every failure; the error table already says what failed in
+    # one line, so its logger speaks only under --debug.
+    debug = debug or os.environ.get("KUBECTL_LLM_DEBUG", "") not in ("", "0", "false")
+    logging.getLogger("pyhelm3").setLevel(logging.DEBUG if debug else logging.CRITICAL)
+    # urllib3 warns "Retrying (...)" on each failed connection attempt before the one error line we print.
+    logging.getLogger("urllib3").setLevel(logging.DEBUG if debug else logging.CRITICAL)
 
 
 for command in (plan_command, add_command, upgrade_command, rm_command, rollback_command, list_command,
@@ -51,12 +59,6 @@ def prog_name(argv0: str) -> str:
 
 
 def main() -> None:
-    import logging
-
-    # pyhelm3 logs "command failed: <helm argv>" on every failure; the error table already says what failed in
-    # one line, so its logger speaks only under --debug.
-    debug = "--debug" in sys.argv[1:] or os.environ.get("KUBECTL_LLM_DEBUG") == "1"
-    logging.getLogger("pyhelm3").setLevel(logging.DEBUG if debug else logging.CRITICAL)
     cli.main(prog_name=prog_name(sys.argv[0]))
 
 

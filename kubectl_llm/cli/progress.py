@@ -134,6 +134,7 @@ def parse_engine_log(text: str) -> EngineProgress:
     return p
 
 
+NO_POD = "no pod yet"
 STAGES = ("pending", "scheduled", "image pulled", "downloading weights", "loading", "KV cache allocated", "ready")
 
 
@@ -143,7 +144,7 @@ def pod_stage(pod: PodView | None, progress: EngineProgress | None) -> tuple[str
     Honest about failure modes that never turn Ready: unschedulable, image pull errors, crash loops.
     """
     if pod is None:
-        return "pending", "no pod yet"
+        return "pending", NO_POD
     if not pod.scheduled:
         return "pending", pod.unschedulable_message or "waiting for a node with the requested GPUs"
     waiting = [c for c in pod.containers if c.state == "waiting"]

@@ -13,7 +13,7 @@ from typing import Any, Callable, TypeVar
 
 from kubectl_llm.adapters.cluster import Cluster, PodView
 from kubectl_llm.cli.output import ProgressLine
-from kubectl_llm.cli.progress import parse_engine_log, pod_stage
+from kubectl_llm.cli.progress import NO_POD, parse_engine_log, pod_stage
 from kubectl_llm.errors import LlmError
 
 T = TypeVar("T")
@@ -31,9 +31,13 @@ def observe(cluster: Cluster, name: str, namespace: str) -> tuple[str, str]:
 
 
 def run_with_progress(work: Callable[[], T], cluster: Cluster, name: str, namespace: str,
-                      poll: float = POLL_SECONDS) -> T:
-    """Run ``work`` (the blocking helm call) in a thread while drawing the progress line; re-raise its error."""
+                      poll: float | None = None) -> T:
+    """Run ``work`` (the blocking helm call) in a thread while drawing the progress line; re-raise its error,
+    with the last stage seen in its hint (why the wait timed out: e.g. no GPU node had room)."""
+    poll = POLL_SECONDS if poll is None else poll
     result: dict[str, Any] = {}
+    stage, detail = "pending", NO_POD
+    seen: tuple[str, str] | None = None  # the last observation of a pod (a failed wait's rollback deletes it)
 
     def target() -> None:
         try:
@@ -45,17 +49,29 @@ def run_with_progress(work: Callable[[], T], cluster: Cluster, name: str, namesp
     line = ProgressLine()
     started = time.monotonic()
     thread.start()
+    def stamp() -> str:
+        elapsed = int(time.monotonic() - started)
+        return f"[{elapsed // 60:02d}:{elapsed % 60:02d}] {name}"
+
     try:
         while thread.is_alive():
             try:
                 stage, detail = observe(cluster, name, namespace)
             except LlmError as exc:
                 stage, detail = "waiting", exc.message
-            elapsed = int(time.monotonic() - started)
-            line.update(f"[{elapsed // 60:02d}:{elapsed % 60:02d}] {name}: {stage} - {detail}", key=f"{stage}{detail}")
+            if detail != NO_POD:
+                seen = (stage, detail)
+            line.update(f"{stamp()}: {stage} - {detail}", key=f"{stage}{detail}")
             thread.join(poll)
+        if "error" not in result:  # helm waited for every object, the engine's readiness probe included
+            line.update(f"{stamp()}: ready - every object of the release is ready", key="ready")
     finally:
         line.done()
     if "error" in result:
-        raise result["error"]
+        error = result["error"]
+        last_stage, last_detail = seen or (stage, detail)
+        if isinstance(error, LlmError) and last_stage != "ready":
+            error.hint = (f"the pod was last seen {last_stage}: {last_detail}"
+                          + (f"; {error.hint}" if error.hint else ""))
+        raise error
     return result["value"]

@@ -1,0 +1,304 @@
+"""The cluster path of the CLI, offline: `kubectl llm add / list / status / logs / upgrade / rollback / rm` run the
+REAL helm binary (through pyhelm3) and the kubernetes client against tests/fakes/apiserver.py.
+
+What this proves: the commands' traffic works end to end (release storage, server-side apply, label selectors,
+pods/events/logs, rollback on failure, uninstall leaving nothing with the model's label), and each cluster failure
+gets its own message and exit code. What it cannot prove: that vLLM starts, that the gateway routes (the fake has
+no controllers beyond Deployment -> Pod and PVC -> Bound); that is tests/e2e against a real cluster.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from click.testing import CliRunner, Result
+
+from kubectl_llm.adapters.cluster import Cluster
+from kubectl_llm.cli import session as session_mod
+from kubectl_llm.cli.main import cli
+from tests.fakes.apiserver import FakeApiServer, client_env
+
+NS = "llm"
+MODEL = "Qwen/Qwen3-8B"       # in the embedded catalog: plans with no Hub
+NAME = "qwen3-8b"             # its route / release name
+LABEL = f"llm.nrp-nautilus.io/model={NAME}"
+VLLM_LOG = """\
+INFO 05-09 07:35:28 [api_server.py:1043] vLLM API server version 0.17.0
+INFO 05-09 07:36:02 [gpu_model_runner.py:1329] Model loading took 15.27 GiB and 30.115 seconds
+INFO 05-09 07:36:20 [kv_cache_utils.py:634] GPU KV cache size: 180,224 tokens
+INFO 05-09 07:36:20 [kv_cache_utils.py:637] Maximum concurrency for 40,960 tokens per request: 4.40x
+INFO 05-09 07:36:41 [api_server.py:1090] Starting vLLM API server on http://0.0.0.0:8000
+INFO:     Application startup complete.
+"""
+
+
+@pytest.fixture
+def fake(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest):
+    """A started fake API server with namespace `llm`, KUBECONFIG pointing at it (context namespace `llm`)."""
+    kwargs: dict[str, Any] = getattr(request, "param", {}) or {}
+    with FakeApiServer(namespaces=[NS], pod_log=VLLM_LOG, **kwargs) as api:
+        kubeconfig = api.write_kubeconfig(tmp_path / "kubeconfig", namespace=NS)
+        for key, value in client_env(tmp_path, kubeconfig).items():
+            monkeypatch.setenv(key, value)
+        monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+        monkeypatch.setattr(session_mod, "helm_command_factory", None)
+        yield api
+
+
+def kllm(*args: str, code: int = 0) -> Result:
+    result = CliRunner().invoke(cli, list(args))
+    assert result.exit_code == code, (f"kubectl llm {' '.join(args)} -> {result.exit_code}\n"
+                                      f"stdout: {result.stdout}\nstderr: {result.stderr}\n{result.exception!r}")
+    return result
+
+
+def failed(*args: str, code: int = 6, starts: str) -> str:
+    """Run a command that must fail: exit ``code``, exactly one `error:` line starting with ``starts``, one
+    `hint:` line, nothing else on stderr but progress lines (no traceback, no pyhelm3 'command failed' log)."""
+    result = kllm(*args, code=code)
+    lines = result.stderr.splitlines()
+    errors = [line for line in lines if line.startswith("error: ")]
+    assert len(errors) == 1 and errors[0].startswith(f"error: {starts}"), result.stderr
+    assert sum(line.startswith("hint: ") for line in lines) == 1, result.stderr
+    assert "Traceback" not in result.stderr and "command failed" not in result.stderr
+    return result.stderr
+
+
+def as_json(*args: str) -> Any:
+    return json.loads(kllm(*args, "-o", "json").stdout)
+
+
+def helm_release_secrets(api: FakeApiServer, name: str = NAME) -> list[tuple[str, str]]:
+    return api.objects(f"owner=helm,name={name}", namespace=NS, kind="Secret")
+
+
+def container_args(api: FakeApiServer, name: str = NAME) -> list[str]:
+    dep = api.get_object("Deployment", name, NS)
+    assert dep is not None
+    (container,) = [c for c in dep["spec"]["template"]["spec"]["containers"] if c["name"] in ("vllm", "engine",
+                                                                                              "sglang")] or \
+        dep["spec"]["template"]["spec"]["containers"][:1]
+    return [str(a) for a in container.get("args", []) + container.get("command", [])]
+
+
+def flag_value(args: list[str], flag: str) -> str | None:
+    for i, a in enumerate(args):
+        if a == flag and i + 1 < len(args):
+            return args[i + 1]
+        if a.startswith(flag + "="):
+            return a.split("=", 1)[1]
+    for a in args:  # a shell command line in one string
+        parts = a.split()
+        if flag in parts and parts.index(flag) + 1 < len(parts):
+            return parts[parts.index(flag) + 1]
+    return None
+
+
+def test_whole_lifecycle_add_list_status_logs_upgrade_rollback_rm(fake: FakeApiServer) -> None:
+    plan = json.loads(kllm("plan", MODEL, "--gpu", "L40", "-o", "json").stdout)
+    planned_len = plan["serving"]["max_model_len"]
+
+    # add: one release holding the inference and the gateway objects, in the context's namespace (no -n given).
+    added = as_json("add", MODEL, "--gpu", "L40")
+    assert (added["name"], added["namespace"], added["action"], added["revision"]) == (NAME, NS, "installed", 1)
+    kinds = {kind for kind, _ in fake.objects(LABEL, namespace=NS)}
+    assert {"Deployment", "PersistentVolumeClaim", "Service", "Backend", "AIServiceBackend",
+            "AIGatewayRoute"} <= kinds
+    assert flag_value(container_args(fake), "--max-model-len") == str(planned_len)
+    assert len(helm_release_secrets(fake)) == 1
+
+    # The same add again changes nothing: no new revision, no new release Secret.
+    again = as_json("add", MODEL, "--gpu", "L40")
+    assert (again["action"], again["revision"]) == ("unchanged", 1)
+    assert len(helm_release_secrets(fake)) == 1
+
+    # list reads Helm: model id, GPUs, context, route, status.
+    (row,) = as_json("list")
+    assert (row["name"], row["model"], row["gpu"], row["context"], row["route"], row["status"]) == \
+        (NAME, MODEL, {"type": "L40", "count": 1}, planned_len, NAME, "deployed")
+    table = kllm("list").stdout
+    assert NAME in table and "1 x L40" in table
+
+    # status: the pod (Running and Ready in the fake), the engine's progress read from its log, route and curl.
+    # The Gateway the route attaches to (llm-model's default parentRef = llm-gateway's default name), with an address.
+    fake.create_object({"apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway",
+                        "metadata": {"name": "envoy-ai-gateway-nrp", "namespace": NS},
+                        "spec": {"gatewayClassName": "llm", "listeners": [
+                            {"name": "http", "port": 80, "protocol": "HTTP"}]},
+                        "status": {"addresses": [{"type": "IPAddress", "value": "10.0.0.42"}]}})
+    # A `helm test` Pod carries the release's instance label too; status, logs and --wait must ignore it.
+    fake.create_object({"apiVersion": "v1", "kind": "Pod", "metadata": {
+        "name": f"{NAME}-test", "namespace": NS, "labels": {"app.kubernetes.io/instance": NAME,
+                                                            "app.kubernetes.io/component": "test"}},
+        "spec": {"containers": [{"name": "test", "image": "curlimages/curl"}]}, "status": {"phase": "Succeeded"}})
+    status = as_json("status", NAME)
+    (pod,) = status["pods"]
+    assert pod["ready"] and pod["phase"] == "Running" and pod["node"] == "gpu-node-1"
+    assert status["engine"]["kv_cache_tokens"] == 180224
+    assert status["engine"]["weights_gib"] == pytest.approx(15.27)
+    assert status["route"] == NAME
+    assert status["curl"].startswith("curl -s http://10.0.0.42/v1/chat/completions ")
+    assert f'"model":"{NAME}"' in status["curl"]
+    text = kllm("status", NAME).stdout
+    assert "stage     ready" in text and "180,224 tokens" in text and f'route     "model": "{NAME}"' in text
+
+    fake.delete_object("Pod", f"{NAME}-test", NS)
+    # logs: tail and follow go through the pods/log subresource.
+    assert kllm("logs", NAME, "--tail", "1").stdout.strip() == "INFO:     Application startup complete."
+    followed = kllm("logs", NAME, "-f").stdout
+    assert followed.splitlines() == VLLM_LOG.splitlines()
+
+    # upgrade re-plans with a new option: a new revision with the new context.
+    up = as_json("upgrade", NAME, "--context-length", "16384")
+    assert (up["action"], up["revision"]) == ("upgraded", 2)
+    assert flag_value(container_args(fake), "--max-model-len") == "16384"
+    assert as_json("list")[0]["context"] == 16384
+
+    # rollback: back to revision 1's objects as a new revision 3.
+    back = as_json("rollback", NAME)
+    assert back["revision"] == 3
+    assert flag_value(container_args(fake), "--max-model-len") == str(planned_len)
+
+    # rm: everything with the model's label goes, and Helm forgets the release. The e2e suite's check
+    # (Cluster.labelled_objects, discovery over every listable kind) sees the same before and after.
+    cluster = Cluster()
+    before = cluster.labelled_objects(LABEL, NS)
+    assert {f"{k}/{n}" for k, n in fake.objects(LABEL, namespace=NS)} == set(before)
+    assert {"Deployment/qwen3-8b", "AIGatewayRoute/qwen3-8b", "Backend/qwen3-8b"} <= set(before)
+    assert any(ref.startswith("ReplicaSet/") for ref in before) and any(ref.startswith("Pod/") for ref in before)
+    removed = as_json("rm", NAME)
+    assert "Deployment/qwen3-8b" in removed["removed"] and removed["kept"] == []
+    assert fake.objects(LABEL) == []
+    assert cluster.labelled_objects(LABEL, NS) == []
+    assert helm_release_secrets(fake) == []
+    assert as_json("list") == []
+
+
+def test_rm_keep_cache_keeps_only_the_weights_pvc_and_a_later_add_adopts_it(fake: FakeApiServer) -> None:
+    as_json("add", MODEL, "--gpu", "L40")
+    pvc_uid = fake.get_object("PersistentVolumeClaim", NAME, NS)["metadata"]["uid"]
+    removed = as_json("rm", NAME, "--keep-cache")
+    assert removed["kept"] == [f"PersistentVolumeClaim/{NAME}"]
+    assert fake.objects(LABEL) == [("PersistentVolumeClaim", NAME)]
+    assert helm_release_secrets(fake) == []
+
+    readded = as_json("add", MODEL, "--gpu", "L40")
+    assert readded["action"] == "installed"
+    assert fake.get_object("PersistentVolumeClaim", NAME, NS)["metadata"]["uid"] == pvc_uid  # same weights
+
+    as_json("rm", NAME)  # without --keep-cache: the PVC an earlier --keep-cache protected goes too
+    assert fake.objects(LABEL) == []
+
+
+def test_failed_add_leaves_nothing_behind(fake: FakeApiServer) -> None:
+    fake.fail("write", "AIGatewayRoute", message="AIGatewayRoute.aigateway.envoyproxy.io is invalid: injected")
+    stderr = failed("add", MODEL, "--gpu", "L40", starts="helm failed: ")
+    assert "AIGatewayRoute.aigateway.envoyproxy.io is invalid: injected (the partial install was removed)" in stderr
+    assert fake.objects(LABEL) == []
+    assert helm_release_secrets(fake) == []
+
+
+def test_failed_upgrade_rolls_back_to_the_deployed_revision(fake: FakeApiServer) -> None:
+    as_json("add", MODEL, "--gpu", "L40")
+    before = flag_value(container_args(fake), "--max-model-len")
+    fake.fail("write", "Deployment", message="Deployment.apps is invalid: injected", times=1)
+    stderr = failed("upgrade", NAME, "--context-length", "16384", starts="helm failed: UPGRADE FAILED: ")
+    assert "Deployment.apps is invalid: injected (rolled back to revision 1)" in stderr
+    assert flag_value(container_args(fake), "--max-model-len") == before
+    (row,) = as_json("list")
+    assert row["status"] == "deployed" and row["context"] == int(before)
+
+
+@pytest.fixture
+def fast_poll(monkeypatch: pytest.MonkeyPatch) -> None:
+    from kubectl_llm.cli import waiting
+
+    monkeypatch.setattr(waiting, "POLL_SECONDS", 0.3)
+
+
+def test_add_wait_draws_progress_and_keeps_stdout_parseable(fake: FakeApiServer, fast_poll: None) -> None:
+    fake.pod_ready_delay = 1.5  # the Pod is ContainerCreating for 1.5 s, then Running and Ready
+    result = kllm("add", MODEL, "--gpu", "L40", "--wait", "--timeout", "60s", "-o", "json")
+    doc = json.loads(result.stdout)  # stdout: only the document
+    assert (doc["action"], doc["revision"]) == ("installed", 1)
+    stages = [line.split(f"{NAME}: ", 1)[1] for line in result.stderr.splitlines() if f"] {NAME}: " in line]
+    assert "scheduled - on gpu-node-1: ContainerCreating" in stages  # polled every 0.3 s during the 1.5 s
+    assert stages[-1].startswith("ready")
+
+
+@pytest.mark.parametrize("fake", [{"pod_mode": "unschedulable"}], indirect=True)
+def test_add_wait_that_times_out_is_rolled_back_and_says_why(fake: FakeApiServer, fast_poll: None) -> None:
+    stderr = failed("add", MODEL, "--gpu", "L40", "--wait", "--timeout", "4s", starts="helm failed: ")
+    assert "(helm rolled the release back)" in stderr
+    (hint,) = [line for line in stderr.splitlines() if line.startswith("hint: ")]
+    assert hint.startswith("hint: the pod was last seen pending: 0/3 nodes are available: 3 Insufficient "
+                           "nvidia.com/gpu")
+    assert fake.objects(LABEL) == [] and helm_release_secrets(fake) == []
+
+
+@pytest.mark.parametrize("fake", [{"served_groups": ["gateway.networking.k8s.io"]}], indirect=True)
+def test_missing_ai_gateway_crds_are_named(fake: FakeApiServer) -> None:
+    for args in (["add", MODEL, "--gpu", "L40"], ["add", MODEL, "--gpu", "L40", "--dry-run=server"]):
+        stderr = failed(*args, starts="the cluster does not serve aigateway.envoyproxy.io, gateway.envoyproxy.io")
+        assert "hint: install the Envoy AI Gateway" in stderr
+    assert fake.objects(LABEL) == [] and helm_release_secrets(fake) == []
+
+
+@pytest.mark.parametrize("fake", [{"forbidden": True}], indirect=True)
+def test_missing_permissions_are_named(fake: FakeApiServer) -> None:
+    for args in (["list"], ["add", MODEL, "--gpu", "L40"], ["rm", NAME], ["status", NAME]):
+        stderr = failed(*args, starts="permission denied")
+        assert 'User "fake-user" cannot' in stderr and "hint: ask a cluster admin" in stderr
+
+
+def test_unreachable_cluster_is_named(fake: FakeApiServer) -> None:
+    port = fake.port
+    fake.stop()  # nothing listens on the port any more
+    for args in (["list"], ["add", MODEL, "--gpu", "L40"], ["status", NAME], ["rm", NAME], ["logs", NAME]):
+        stderr = failed(*args, starts="cannot reach the cluster")
+        assert f"127.0.0.1:{port}" in stderr and "connection refused" in stderr.lower()
+
+
+def test_a_release_of_another_chart_is_never_touched(fake: FakeApiServer, tmp_path: Path) -> None:
+    chart = tmp_path / "other"
+    (chart / "templates").mkdir(parents=True)
+    (chart / "Chart.yaml").write_text("apiVersion: v2\nname: other\nversion: 1.0.0\n")
+    (chart / "templates" / "cm.yaml").write_text(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}-other\ndata:\n  a: b\n")
+    subprocess.run(["helm", "install", NAME, str(chart), "-n", NS], check=True, capture_output=True)
+    for args in (["add", MODEL, "--gpu", "L40"], ["rm", NAME], ["upgrade", NAME], ["rollback", NAME],
+                 ["status", NAME]):
+        failed(*args, starts=f"release '{NAME}' ")
+        assert "belongs to chart 'other'" in kllm(*args, code=6).stderr
+    assert fake.get_object("ConfigMap", f"{NAME}-other", NS) is not None
+    assert as_json("list") == []  # list shows llm-model releases only
+
+
+def test_an_object_outside_the_release_holding_the_name_is_a_conflict(fake: FakeApiServer) -> None:
+    fake.create_object({"apiVersion": "v1", "kind": "Service",
+                        "metadata": {"name": NAME, "namespace": NS},
+                        "spec": {"ports": [{"port": 8000}], "selector": {"app": "mine"}}})
+    stderr = failed("add", MODEL, "--gpu", "L40", starts="an object of release 'qwen3-8b' already exists outside it")
+    assert 'Service "qwen3-8b" in namespace "llm" exists' in stderr
+    assert fake.get_object("Service", NAME, NS)["spec"]["selector"] == {"app": "mine"}  # untouched
+    assert helm_release_secrets(fake) == []
+
+
+def test_dry_run_server_persists_nothing(fake: FakeApiServer) -> None:
+    objs = yaml.safe_load_all(kllm("add", MODEL, "--gpu", "L40", "--dry-run=server", "-o", "yaml").stdout)
+    kinds = {o["kind"] for o in objs if o}
+    assert {"Deployment", "AIGatewayRoute"} <= kinds
+    assert fake.objects(LABEL) == [] and helm_release_secrets(fake) == []
+
+
+def test_gateway_chart_install_and_uninstall(fake: FakeApiServer) -> None:
+    installed = as_json("gateway", "install")
+    assert installed["action"] == "installed"
+    assert fake.objects("llm.nrp-nautilus.io/gateway", namespace=NS)
+    kllm("gateway", "uninstall")
+    assert fake.objects("llm.nrp-nautilus.io/gateway", namespace=NS) == []

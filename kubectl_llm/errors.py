@@ -95,6 +95,10 @@ class ReleaseConflict(ClusterError):
     default_hint = "pick another --name; 'helm list -n NS' shows what holds the name"
 
 
+class NamespaceNotFound(ClusterError):
+    default_hint = "create it first (kubectl create namespace NAME) or pick another with -n"
+
+
 class ReleaseNotFound(ClusterError):
     default_hint = "'kubectl llm list -A' shows the installed models"
 

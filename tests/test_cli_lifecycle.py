@@ -40,8 +40,9 @@ INFO:     Application startup complete.
 @pytest.fixture
 def fake(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest):
     """A started fake API server with namespace `llm`, KUBECONFIG pointing at it (context namespace `llm`)."""
-    kwargs: dict[str, Any] = getattr(request, "param", {}) or {}
-    with FakeApiServer(namespaces=[NS], pod_log=VLLM_LOG, **kwargs) as api:
+    kwargs: dict[str, Any] = dict(getattr(request, "param", {}) or {})
+    kwargs["namespaces"] = [NS, *kwargs.get("namespaces", [])]
+    with FakeApiServer(pod_log=VLLM_LOG, **kwargs) as api:
         kubeconfig = api.write_kubeconfig(tmp_path / "kubeconfig", namespace=NS)
         for key, value in client_env(tmp_path, kubeconfig).items():
             monkeypatch.setenv(key, value)
@@ -302,3 +303,76 @@ def test_gateway_chart_install_and_uninstall(fake: FakeApiServer) -> None:
     assert fake.objects("llm.nrp-nautilus.io/gateway", namespace=NS)
     kllm("gateway", "uninstall")
     assert fake.objects("llm.nrp-nautilus.io/gateway", namespace=NS) == []
+
+
+def test_helm3_drives_the_same_lifecycle(fake: FakeApiServer, helm3_bin: str,
+                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """Helm 3 creates and patches (no server-side apply) and pyhelm3 sends --atomic instead of
+    --rollback-on-failure: the commands must not care."""
+    monkeypatch.setenv("KUBECTL_LLM_HELM", helm3_bin)
+    assert json.loads(kllm("version", "-o", "json").stdout)["helm"].startswith("v3.")
+    assert as_json("add", MODEL, "--gpu", "L40")["action"] == "installed"
+    assert fake.requests(method="POST", resource="deployments")  # Helm 3 creates; Helm 4 applies (PATCH)
+    assert as_json("add", MODEL, "--gpu", "L40")["action"] == "unchanged"
+    assert as_json("upgrade", NAME, "--context-length", "16384")["revision"] == 2
+    assert flag_value(container_args(fake), "--max-model-len") == "16384"
+    assert as_json("rollback", NAME, "1")["revision"] == 3
+    assert flag_value(container_args(fake), "--max-model-len") != "16384"
+    fake.fail("write", "Deployment", message="Deployment.apps is invalid: injected", times=1)
+    stderr = failed("upgrade", NAME, "--context-length", "8192", starts="helm failed: ")
+    assert "(rolled back to revision 3)" in stderr
+    as_json("rm", NAME)
+    assert fake.objects(LABEL) == [] and helm_release_secrets(fake) == []
+
+
+def test_a_namespace_that_does_not_exist_is_named_and_nothing_is_installed(fake: FakeApiServer) -> None:
+    stderr = failed("add", MODEL, "--gpu", "L40", "-n", "nope", starts="namespace 'nope' does not exist")
+    assert "hint: create it (kubectl create namespace nope) or pick another with -n" in stderr
+    assert "removed" not in stderr  # helm stored nothing, so there was nothing to undo
+    assert fake.objects(LABEL) == []
+
+
+@pytest.mark.parametrize("fake", [{"pod_mode": "unschedulable", "namespaces": ["team-b"]}], indirect=True)
+def test_pending_model_status_logs_and_list_across_namespaces(fake: FakeApiServer) -> None:
+    as_json("add", MODEL, "--gpu", "L40")
+    as_json("add", MODEL, "--gpu", "L40", "-n", "team-b", "--name", "qwen-b")
+    status = as_json("status", NAME)
+    (pod,) = status["pods"]
+    assert (pod["phase"], pod["ready"], pod["stage"]) == ("Pending", False, "pending")
+    assert "Insufficient nvidia.com/gpu" in pod["detail"]
+    assert [e["reason"] for e in pod["events"]] == ["FailedScheduling"]
+    assert status["engine"] is None  # no container ran, so no log was read
+
+    logs = kllm("logs", NAME)
+    assert logs.stdout == "" and logs.stderr.startswith(f"no log yet: pod {NAME}-")
+    assert "is pending (0/3 nodes are available" in logs.stderr
+
+    rows = as_json("list", "-A")
+    assert [(r["namespace"], r["name"]) for r in rows] == [("llm", NAME), ("team-b", "qwen-b")]
+    for row in rows:  # one timestamp format for scripts, whatever helm printed
+        assert row["created"].endswith("Z") and "T" in row["created"]
+        assert row["updated"].endswith("Z") and "T" in row["updated"]
+    assert [r["name"] for r in as_json("list", "-n", "team-b")] == ["qwen-b"]
+    failed("list", "-A", "-n", "llm", code=2, starts="-n/--namespace and -A/--all-namespaces")
+
+
+def test_kubeconfig_and_context_flags_win_over_the_environment(fake: FakeApiServer, tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """--kubeconfig PATH and --context NAME, like kubectl; the namespace comes from the chosen context."""
+    good = fake.write_kubeconfig(tmp_path / "good-kubeconfig", namespace="team-x", context="fake")
+    config = yaml.safe_load(good.read_text())
+    config["clusters"].append({"name": "dead", "cluster": {"server": "http://127.0.0.1:9"}})
+    config["contexts"].append({"name": "dead", "context": {"cluster": "dead", "user": config["users"][0]["name"]}})
+    config["current-context"] = "dead"
+    good.write_text(yaml.safe_dump(config))
+    monkeypatch.setenv("KUBECONFIG", str(tmp_path / "does-not-exist"))
+    fake.create_object({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "team-x"}})
+
+    conn = ["--kubeconfig", str(good), "--context", "fake"]
+    added = as_json("add", MODEL, "--gpu", "L40", *conn)
+    assert added["namespace"] == "team-x"
+    assert [r["name"] for r in as_json("list", *conn)] == [NAME]
+    failed("list", "--kubeconfig", str(good), starts="cannot reach the cluster")  # current context: dead
+    failed("list", "--kubeconfig", str(good), "--context", "nope", starts="context 'nope' not found")
+    as_json("rm", NAME, *conn)
+    assert fake.objects(LABEL) == []

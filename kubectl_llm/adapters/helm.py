@@ -37,6 +37,7 @@ from kubectl_llm.errors import (
     HelmError,
     LlmError,
     MissingCRDs,
+    NamespaceNotFound,
     PermissionDenied,
     ReleaseConflict,
     ReleaseNotFound,
@@ -141,6 +142,11 @@ def map_helm_error(exc: BaseException, *, release: str = "", namespace: str = ""
         return ClusterUnreachable(f"cannot reach the cluster: {line}")
     if "forbidden" in low or "unauthorized" in low or "you must be logged in" in low:
         return PermissionDenied(f"permission denied: {line}")
+    missing_ns = re.search(r'namespaces "([^"]+)" not found', stderr)
+    if missing_ns:
+        name = missing_ns.group(1)
+        return NamespaceNotFound(f"namespace {name!r} does not exist",
+                                 f"create it (kubectl create namespace {name}) or pick another with -n")
     if "no matches for kind" in low or "ensure crds are installed" in low:
         return MissingCRDs(f"the cluster lacks the gateway CRDs: {line}")
     if isinstance(exc, herr.ResourceAlreadyExistsError) or "invalid ownership metadata" in low:
@@ -327,8 +333,14 @@ class Helm:
 
     async def _undo(self, name: str, namespace: str, previous: int | None, timeout: str) -> str:
         """Our rollback path for --no-wait installs: leave the cluster as it was before this add."""
+        from pyhelm3 import errors as herr
+
         try:
             if previous is None:
+                try:
+                    await self.client.get_current_revision(name, namespace=namespace)
+                except herr.ReleaseNotFoundError:
+                    return ""  # helm failed before storing the release: nothing was installed
                 await self.client.uninstall_release(name, namespace=namespace, timeout=timeout, wait=False)
                 return " (the partial install was removed)"
             await self.command.rollback(name, previous, namespace=namespace, cleanup_on_fail=True,
@@ -391,6 +403,12 @@ def parse_time(timestamp: str | None) -> dt.datetime | None:
     zone = m.group(3) or "Z"
     zone = "+00:00" if zone == "Z" else (zone if ":" in zone else f"{zone[:3]}:{zone[3:]}")
     return dt.datetime.fromisoformat(f"{m.group(1)}T{m.group(2)}{zone}")
+
+
+def rfc3339(timestamp: str | None) -> str | None:
+    """A helm timestamp in one format for -o json|yaml (helm list and helm history differ); None when unreadable."""
+    when = parse_time(timestamp)
+    return when.isoformat().replace("+00:00", "Z") if when else None
 
 
 def age(timestamp: str | None, now: dt.datetime | None = None) -> str:

@@ -11,7 +11,7 @@ from typing import Any
 import click
 
 from kubectl_llm.adapters.charts import MODEL_CHART
-from kubectl_llm.adapters.helm import age
+from kubectl_llm.adapters.helm import age, rfc3339
 from kubectl_llm.cli import options
 from kubectl_llm.cli import output as out
 from kubectl_llm.cli.overrides import get_path
@@ -34,7 +34,7 @@ def release_row(r: Any) -> dict[str, Any]:
     return {"name": r.name, "namespace": r.namespace, "model": get_path(v, "model.id"),
             "gpu": {"type": gtype, "count": count}, "context": get_path(v, "engine.maxModelLen"),
             "route": route_name(r.name, v), "status": r.status, "revision": r.revision, "chart": r.chart,
-            "created": r.created, "updated": r.updated, "age": age(r.created or r.updated)}
+            "created": rfc3339(r.created), "updated": rfc3339(r.updated), "age": age(r.created or r.updated)}
 
 
 @click.command("list", epilog="""\b
@@ -170,6 +170,10 @@ def logs_command(name: str, follow: bool, tail: int, namespace: str | None, kube
         raise UsageError(f"release {name!r} has no pod yet", f"kubectl llm status {name} -n {ns}")
     pod = pods[-1].name
     tail_lines = None if tail < 0 else tail
+    if not any(c.state in ("running", "terminated") for c in pods[-1].containers):
+        stage, detail = pod_stage(pods[-1], None)
+        out.info(f"no log yet: pod {pod} is {stage} ({detail}); 'kubectl llm status {name} -n {ns}' shows why")
+        return
     if follow:
         for chunk in session.cluster.follow_logs(pod, ns, tail=tail_lines):
             out.raw(chunk)

@@ -376,3 +376,21 @@ def test_kubeconfig_and_context_flags_win_over_the_environment(fake: FakeApiServ
     failed("list", "--kubeconfig", str(good), "--context", "nope", starts="context 'nope' not found")
     as_json("rm", NAME, *conn)
     assert fake.objects(LABEL) == []
+
+
+def test_upgrade_and_rollback_take_back_fields_changed_by_hand(fake: FakeApiServer) -> None:
+    """An admin frees the GPUs with kubectl (another field manager now owns spec.replicas). Helm 4 applies
+    server-side, which would fail with a conflict; kubectl llm forces it: the release is the desired state."""
+    as_json("add", MODEL, "--gpu", "L40")
+    patch = subprocess.run(["kubectl", "patch", f"deployment/{NAME}", "-n", NS, "--type", "merge",
+                            "-p", '{"spec":{"replicas":0}}'], capture_output=True, text=True)
+    assert patch.returncode == 0, patch.stderr
+    assert fake.get_object("Deployment", NAME, NS)["spec"]["replicas"] == 0
+    assert as_json("upgrade", NAME, "--context-length", "16384")["revision"] == 2
+    assert fake.get_object("Deployment", NAME, NS)["spec"]["replicas"] == 1
+
+    subprocess.run(["kubectl", "patch", f"deployment/{NAME}", "-n", NS, "--type", "merge",
+                    "-p", '{"spec":{"replicas":0}}'], check=True, capture_output=True)
+    assert as_json("rollback", NAME)["revision"] == 3
+    dep = fake.get_object("Deployment", NAME, NS)
+    assert dep["spec"]["replicas"] == 1 and flag_value(container_args(fake), "--max-model-len") != "16384"

@@ -81,7 +81,7 @@ def test_fresh_add_sends_one_upgrade_install_with_the_planned_values(fake_helm):
     # pyhelm3's fixed part, then our namespace + chart version, then the kube flags pyhelm3 appends.
     assert up["argv"] == ["upgrade", "qwen3-8b", chart, "--history-max", "10", "--install", "--output", "json",
                           "--timeout", "30m", "--values", "-", "--description", "kubectl llm add Qwen/Qwen3-8B",
-                          "--namespace", NS, "--version", "0.1.0",
+                          "--force-conflicts", "--namespace", NS, "--version", "0.1.0",
                           "--kubeconfig", "/tmp/kc.yaml", "--kube-context", "nrp"]
     assert json.loads(up["stdin"]) == planned_values()
     # the status probe (is NAME taken, by which chart?) is made in the same namespace with the same kube flags
@@ -206,7 +206,19 @@ def test_rollback_passes_revision_namespace_and_no_recreate_pods(fake_helm):
     assert result.exit_code == 0, result.stderr
     assert "rolled back to revision 1 (now revision 3)" in result.stdout
     assert fake_helm.last("rollback")["argv"] == ["rollback", "qwen3-8b", "1", "--history-max", "10", "--timeout",
-                                                  "30m", "--cleanup-on-fail", "--namespace", NS]
+                                                  "30m", "--cleanup-on-fail", "--namespace", NS, "--force-conflicts"]
+
+
+@pytest.mark.parametrize("helm_version,forced", [("v4.1.4", True), ("v3.17.2", False)])
+def test_server_side_conflicts_are_forced_on_helm4_only(fake_helm, monkeypatch, helm_version, forced):
+    """Helm 4 applies server-side: a field changed by hand (kubectl scale) conflicts unless forced; Helm 3 has no
+    such flag (it would fail with 'unknown flag')."""
+    monkeypatch.setenv("FAKE_HELM_VERSION", helm_version)
+    assert run("add", "Qwen/Qwen3-8B", "-n", NS).exit_code == 0
+    assert run("upgrade", "qwen3-8b", "-n", NS, "--max-num-seqs", "32").exit_code == 0
+    assert run("rollback", "qwen3-8b", "-n", NS).exit_code == 0
+    for verb in ("upgrade", "rollback"):
+        assert ("--force-conflicts" in fake_helm.last(verb)["argv"]) is forced, verb
 
 
 def test_upgrade_replans_the_deployed_model_with_new_options(fake_helm):

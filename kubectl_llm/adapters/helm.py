@@ -318,7 +318,8 @@ class Helm:
                 rev = await client.install_or_upgrade_release(
                     name, chart, values, atomic=wait and not self.is_helm4,
                     rollback_on_failure=wait and self.is_helm4, wait=wait, timeout=timeout, namespace=namespace,
-                    create_namespace=False, description=description or f"kubectl-llm {__version__}")
+                    create_namespace=False, description=description or f"kubectl-llm {__version__}",
+                    force_conflicts=self.is_helm4)
             except herr.Error as exc:
                 error = map_helm_error(exc, release=name, namespace=namespace)
                 if wait:
@@ -343,8 +344,7 @@ class Helm:
                     return ""  # helm failed before storing the release: nothing was installed
                 await self.client.uninstall_release(name, namespace=namespace, timeout=timeout, wait=False)
                 return " (the partial install was removed)"
-            await self.command.rollback(name, previous, namespace=namespace, cleanup_on_fail=True,
-                                        timeout=timeout)
+            await self._rollback(name, previous, namespace, wait=False, timeout=timeout)
             return f" (rolled back to revision {previous})"
         except Exception as exc:  # noqa: BLE001 - the original error matters more; say the undo failed too
             return f" (and undoing it failed too: {_first_line(str(exc))}; run 'kubectl llm rm {name}')"
@@ -377,19 +377,35 @@ class Helm:
             chart = await self.client.get_chart(chart_dir)
             rev = await self.client.install_or_upgrade_release(
                 name, chart, normalise(mergeconcat(vals, overrides)), namespace=namespace, timeout=timeout,
-                create_namespace=False, description="kubectl-llm rm --keep-cache")
+                create_namespace=False, description="kubectl-llm rm --keep-cache", force_conflicts=self.is_helm4)
             return rev.revision
 
         return self._run(go, release=name, namespace=namespace)
 
     def rollback(self, name: str, namespace: str, revision: int | None, *, wait: bool, timeout: str) -> int:
         async def go() -> int:
-            await self.command.rollback(name, revision, namespace=namespace, wait=wait, timeout=timeout,
-                                        cleanup_on_fail=True)
+            await self._rollback(name, revision, namespace, wait=wait, timeout=timeout)
             rev = await self.client.get_current_revision(name, namespace=namespace)
             return rev.revision
 
         return self._run(go, release=name, namespace=namespace)
+
+    async def _rollback(self, name: str, revision: int | None, namespace: str, *, wait: bool, timeout: str) -> None:
+        """`helm rollback` with --cleanup-on-fail, and on Helm 4 --force-conflicts (pyhelm3's rollback cannot say it).
+
+        Why force: Helm 4 applies server-side, so a field someone changed by hand (`kubectl scale --replicas=0` to
+        free the GPUs) is owned by another manager and the apply fails with a conflict. The release is the desired
+        state of the model; upgrades and rollbacks take such fields back, as `add` does.
+        """
+        args: list[Any] = ["rollback", name]
+        if revision is not None:
+            args.append(str(revision))
+        args += ["--history-max", "10", "--timeout", timeout, "--cleanup-on-fail", "--namespace", namespace]
+        if self.is_helm4:
+            args.append("--force-conflicts")
+        if wait:
+            args += ["--wait", "--wait-for-jobs"]
+        await self.command.run(args)
 
 
 _TS_RE = re.compile(r"(\d{4}-\d\d-\d\d)[ T](\d\d:\d\d:\d\d)(?:\.\d+)?\s*(Z|[+-]\d\d:?\d\d)?")

@@ -394,3 +394,44 @@ def test_upgrade_and_rollback_take_back_fields_changed_by_hand(fake: FakeApiServ
     assert as_json("rollback", NAME)["revision"] == 3
     dep = fake.get_object("Deployment", NAME, NS)
     assert dep["spec"]["replicas"] == 1 and flag_value(container_args(fake), "--max-model-len") != "16384"
+
+
+def test_the_e2e_suite_itself_runs_green_against_the_fake(fake: FakeApiServer, tmp_path: Path) -> None:
+    """tests/e2e has no real cluster here; run it against the fake API server and a stand-in for the gateway's
+    /v1/models, so its own code (flags, JSON fields, the curl/base URL, the 'nothing left' check) is known to work."""
+    import http.server
+    import os
+    import sys
+    import threading
+
+    seen_headers: list[str] = []
+
+    class Models(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+            seen_headers.append(self.headers.get("x-ai-eg-model", ""))
+            body = json.dumps({"object": "list", "data": [{"id": "kubectl-llm-e2e", "object": "model"}]}).encode()
+            self.send_response(200 if self.path == "/v1/models" else 404)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    gateway = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Models)
+    threading.Thread(target=gateway.serve_forever, daemon=True).start()
+    try:
+        env = dict(os.environ, LLM_E2E="1", LLM_E2E_MODEL=MODEL, LLM_E2E_NAMESPACE=NS,
+                   LLM_E2E_GATEWAY=f"http://127.0.0.1:{gateway.server_address[1]}",
+                   LLM_E2E_ARGS="--gpu L40 --timeout 60s")
+        proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                               str(Path(__file__).parent / "e2e")], env=env, capture_output=True, text=True,
+                              timeout=300, cwd=Path(__file__).parents[1])
+    finally:
+        gateway.shutdown()
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "1 passed" in proc.stdout
+    assert seen_headers == ["kubectl-llm-e2e"]
+    assert fake.objects("llm.nrp-nautilus.io/model=kubectl-llm-e2e") == []
+    assert fake.requests(method="DELETE", resource="deployments")  # it really installed and removed

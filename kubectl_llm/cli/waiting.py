@@ -49,6 +49,7 @@ def run_with_progress(work: Callable[[], T], cluster: Cluster, name: str, namesp
     line = ProgressLine()
     started = time.monotonic()
     thread.start()
+
     def stamp() -> str:
         elapsed = int(time.monotonic() - started)
         return f"[{elapsed // 60:02d}:{elapsed % 60:02d}] {name}"

@@ -232,14 +232,43 @@ def cudagraph_bytes(layers_on_stage: int, max_num_seqs: int) -> int:
 
 
 # --- weights ---------------------------------------------------------------------------------------------------
-def weights_per_gpu(parts: WeightParts, facts: ModelFacts, layout: Layout, vision_replicated: bool) -> list[int]:
-    """Bytes each PP stage's GPUs hold (list by stage)."""
+MARLIN_BEFORE_COMPUTE = 9.0   # vLLM runs MXFP4 MoE through Marlin below Hopper (Triton/FlashInfer kernels from 9.0)
+
+
+def _round_up(x: int, m: int) -> int:
+    return -(-x // m) * m
+
+
+def expert_kernel_scale(facts: ModelFacts, gpu_compute: float, tp: int, ep: bool) -> float:
+    """How much larger vLLM holds the routed experts than the checkpoint stores them, for the MoE kernel the GPU gets.
+
+    MXFP4 experts (gpt-oss) on a GPU below compute 9.0 run through Marlin, whose MoE kernel needs n % 256 and
+    k % 128: vLLM's ``Mxfp4MoEMethod.create_weights`` pads hidden_size up to a multiple of 256 and the per-GPU
+    intermediate size up to 128, in both expert matrices (gpt-oss 2880 x 2880 -> 3072 x 2944, +9.0 %). Checked
+    against vLLM logs: gpt-oss-20b on an A100 "Model loading took 13.72 GiB" (12.82 GiB unpadded);
+    tests/test_calibration.py. Hopper and newer use kernels that pad to 64 only (no change for gpt-oss); an unknown
+    card (compute 0) is treated like Marlin, the larger of the two.
+    """
+    if facts.quant.method != "mxfp4" or not facts.is_moe or not facts.moe_intermediate_size:
+        return 1.0
+    if gpu_compute and gpu_compute >= MARLIN_BEFORE_COMPUTE:
+        return 1.0
+    h = facts.hidden_size
+    i = facts.moe_intermediate_size // (1 if ep else max(1, tp))
+    if not h or not i:
+        return 1.0
+    return (_round_up(h, 256) * _round_up(i, 128)) / (h * i)
+
+
+def weights_per_gpu(parts: WeightParts, facts: ModelFacts, layout: Layout, vision_replicated: bool,
+                    expert_scale: float = 1.0) -> list[int]:
+    """Bytes each PP stage's GPUs hold (list by stage); ``expert_scale`` from expert_kernel_scale."""
     n = facts.num_layers
     out = []
     stages = stage_layers(n, layout.pp)
     for s, rng in enumerate(stages):
         frac = len(rng) / n
-        w = parts.layers * frac / layout.tp + parts.experts * frac / (layout.tp * layout.dp)
+        w = parts.layers * frac / layout.tp + parts.experts * expert_scale * frac / (layout.tp * layout.dp)
         if s == 0:
             w += parts.embeddings / layout.tp
             w += parts.vision if vision_replicated else parts.vision / layout.tp

@@ -20,8 +20,8 @@ from kubectl_llm.planner import sizing
 from kubectl_llm.planner.context import ContextDecision, decide_context
 from kubectl_llm.planner.facts import CHUNKED, LINEAR, MAMBA, SLIDING, ModelFacts, dtype_bytes, from_config
 from kubectl_llm.planner.gpus import GpuType, custom_gpu, find_gpu, load_gpu_catalog
-from kubectl_llm.planner.memory import (Layout, WeightParts, activation_peak_bytes, cudagraph_bytes, non_torch_bytes,
-                                        stage_kv, stage_layers, weights_per_gpu)
+from kubectl_llm.planner.memory import (Layout, WeightParts, activation_peak_bytes, cudagraph_bytes, expert_kernel_scale,
+                                        non_torch_bytes, stage_kv, stage_layers, weights_per_gpu)
 from kubectl_llm.planner.quantity import GiB, human
 from kubectl_llm.planner.request import PlanRequest
 from kubectl_llm.planner.source import ModelSource
@@ -297,7 +297,8 @@ def _max_num_seqs(kv_tokens: int, forced: int | None) -> int:
 def _evaluate(f: ModelFacts, parts: WeightParts, gpu: GpuType, layout: Layout, L: int, kv_dsz: float,
               recipe: eng.Recipe, req: PlanRequest, seqs: int | None = None) -> Evaluation:
     vision_replicated = "--mm-encoder-tp-mode" in recipe.extra_args
-    w_stages = weights_per_gpu(parts, f, layout, vision_replicated)
+    w_stages = weights_per_gpu(parts, f, layout, vision_replicated,
+                               expert_kernel_scale(f, gpu.compute, layout.tp, layout.ep))
     stages = stage_layers(f.num_layers, layout.pp)
     seqs_guess = seqs or req.max_num_seqs or 256
     util = req.gpu_memory_utilization or DEFAULT_UTILIZATION
@@ -490,6 +491,11 @@ def _explain(plan: Plan, wnotes: list[str], chose_type: bool) -> None:
     if b is None:
         return
     lay = b.layout
+    scale = expert_kernel_scale(f, b.gpu.compute, lay.tp, lay.ep)
+    if scale != 1.0:
+        r.append(f"MXFP4 experts held {scale:.3f}x their checkpoint size on {b.gpu.name}: below compute 9.0 vLLM "
+                 f"runs them through Marlin, which pads hidden to a multiple of 256 and the per-GPU intermediate "
+                 f"to 128")
     if chose_type and plan.fits:
         r.append(f"GPU type {b.gpu.name}: the least GPU memory reserved among the catalog types that fit "
                  f"({lay.gpus} x {human(b.gpu.memory_bytes)})")

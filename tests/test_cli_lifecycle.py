@@ -435,3 +435,57 @@ def test_the_e2e_suite_itself_runs_green_against_the_fake(fake: FakeApiServer, t
     assert seen_headers == ["kubectl-llm-e2e"]
     assert fake.objects("llm.nrp-nautilus.io/model=kubectl-llm-e2e") == []
     assert fake.requests(method="DELETE", resource="deployments")  # it really installed and removed
+
+
+def _stored_release(secret: dict) -> dict:
+    """Helm's release record: base64(gzip(JSON)) inside the Secret's (base64) data."""
+    import base64
+    import gzip
+
+    return json.loads(gzip.decompress(base64.b64decode(base64.b64decode(secret["data"]["release"]))))
+
+
+def _store_release(release: dict, name: str, version: int, status: str) -> dict:
+    import base64
+    import gzip
+
+    blob = base64.b64encode(base64.b64encode(gzip.compress(json.dumps(release).encode()))).decode()
+    return {"apiVersion": "v1", "kind": "Secret", "type": "helm.sh/release.v1",
+            "metadata": {"name": f"sh.helm.release.v1.{name}.v{version}", "namespace": NS,
+                         "labels": {"name": name, "owner": "helm", "status": status, "version": str(version)}},
+            "data": {"release": blob}}
+
+
+def test_an_upgrade_killed_half_way_is_repaired_by_the_next_command(fake: FakeApiServer) -> None:
+    """kill -9 (or a lost laptop) during an upgrade leaves Helm's record at pending-upgrade, and plain helm then
+    refuses every operation ("another operation is in progress"). kubectl llm rolls the stuck revision back first
+    (pyhelm3 get_proceedable_revision), then does what was asked."""
+    as_json("add", MODEL, "--gpu", "L40")
+    rev1 = _stored_release(fake.get_object("Secret", f"sh.helm.release.v1.{NAME}.v1", NS))
+    stuck = dict(rev1, version=2, info=dict(rev1["info"], status="pending-upgrade", description="killed"))
+    fake.create_object(_store_release(stuck, NAME, 2, "pending-upgrade"))
+    plain = subprocess.run(["helm", "upgrade", NAME, str(Path(__file__).parents[1] / "charts" / "llm-model"),
+                            "-n", NS, "--reuse-values"], capture_output=True, text=True)
+    assert plain.returncode != 0 and "another operation" in plain.stderr
+
+    up = as_json("upgrade", NAME, "--context-length", "16384")
+    assert up["action"] == "upgraded" and up["revision"] == 4       # 3 = the repair's rollback to 1, 4 = the upgrade
+    assert flag_value(container_args(fake), "--max-model-len") == "16384"
+    statuses = {s["metadata"]["labels"]["version"]: s["metadata"]["labels"]["status"]
+                for s in (fake.get_object("Secret", n, NS) for _, n in helm_release_secrets(fake))}
+    assert max(statuses, key=int) == "4" and statuses["4"] == "deployed"   # the newest record decides; 2 is history
+    assert as_json("add", MODEL, "--gpu", "L40", "--context-length", "16384")["action"] == "unchanged"
+
+
+def test_an_install_killed_half_way_is_replaced_by_the_next_add(fake: FakeApiServer) -> None:
+    as_json("add", MODEL, "--gpu", "L40")
+    secret = fake.get_object("Secret", f"sh.helm.release.v1.{NAME}.v1", NS)
+    record = _stored_release(secret)
+    fake.delete_object("Secret", secret["metadata"]["name"], NS)
+    fake.create_object(_store_release(dict(record, info=dict(record["info"], status="pending-install")),
+                                      NAME, 1, "pending-install"))
+    again = as_json("add", MODEL, "--gpu", "L40")
+    assert (again["action"], again["revision"]) == ("installed", 1)   # the stuck install removed, then installed
+    (secret_ref,) = helm_release_secrets(fake)
+    assert fake.get_object("Secret", secret_ref[1], NS)["metadata"]["labels"]["status"] == "deployed"
+    assert fake.get_object("Deployment", NAME, NS) is not None

@@ -114,3 +114,17 @@ def test_names_and_ages():
     assert age("2025-03-01T12:59:15Z", now) == "45s"
     assert age("2025-02-26T13:00:00+01:00", now) == "3d"
     assert age(None, now) == "<unknown>"
+
+
+def test_ctrl_c_is_one_error_line_with_what_to_do_next(monkeypatch):
+    import kubectl_llm.cli.release_cmds as release_cmds
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(release_cmds, "load_source", interrupted)
+    result = CliRunner().invoke(cli, ["add", "Qwen/Qwen3-8B"])
+    assert result.exit_code == 130
+    assert result.stderr.splitlines()[0] == "error: interrupted"
+    assert "'kubectl llm list' shows the release's state" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -33,7 +33,8 @@ def report(exc: BaseException, debug: bool) -> int:
         output.error(exc.message.splitlines()[0] if exc.message else type(exc).__name__, exc.hint or None)
         return exc.exit_code
     if isinstance(exc, KeyboardInterrupt):
-        output.error("interrupted")
+        output.error("interrupted", "a helm operation may have been cut short: 'kubectl llm list' shows the "
+                     "release's state, and the next add/upgrade/rm repairs a release left pending")
         return 130
     first = str(exc).splitlines()[0] if str(exc) else ""
     output.error(f"unexpected {type(exc).__name__}: {first}".rstrip(": "),

@@ -297,12 +297,23 @@ def test_dry_run_server_persists_nothing(fake: FakeApiServer) -> None:
     assert fake.objects(LABEL) == [] and helm_release_secrets(fake) == []
 
 
-def test_gateway_chart_install_and_uninstall(fake: FakeApiServer) -> None:
+def test_gateway_chart_install_upgrade_and_uninstall(fake: FakeApiServer) -> None:
     installed = as_json("gateway", "install")
-    assert installed["action"] == "installed"
-    assert fake.objects("llm.nrp-nautilus.io/gateway", namespace=NS)
-    kllm("gateway", "uninstall")
-    assert fake.objects("llm.nrp-nautilus.io/gateway", namespace=NS) == []
+    assert (installed["name"], installed["action"], installed["revision"]) == ("llm-gateway", "installed", 1)
+    kinds = {k for k, _ in fake.objects("llm.nrp-nautilus.io/gateway")}   # GatewayClass is cluster-scoped
+    assert {"Gateway", "GatewayClass", "EnvoyProxy", "ConfigMap"} <= kinds
+    assert fake.get_object("Gateway", "envoy-ai-gateway-nrp", NS) is not None  # what llm-model routes attach to
+    assert as_json("gateway", "install")["action"] == "unchanged"
+    up = as_json("gateway", "upgrade", "--set", "gateway.name=gw-two")
+    assert (up["action"], up["revision"]) == ("upgraded", 2)
+    assert fake.get_object("Gateway", "gw-two", NS) is not None
+    assert fake.get_object("Gateway", "envoy-ai-gateway-nrp", NS) is None
+    as_json("add", MODEL, "--gpu", "L40")  # a model release is not the gateway's: uninstall must not take it
+    failed("gateway", "uninstall", "--name", NAME, starts=f"release '{NAME}' belongs to chart 'llm-model'")
+    assert "removed" in kllm("gateway", "uninstall").stdout
+    assert fake.objects("llm.nrp-nautilus.io/gateway") == []
+    failed("gateway", "uninstall", starts="no release 'llm-gateway'")
+    assert fake.get_object("Deployment", NAME, NS) is not None
 
 
 def test_helm3_drives_the_same_lifecycle(fake: FakeApiServer, helm3_bin: str,

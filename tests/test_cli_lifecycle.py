@@ -500,3 +500,30 @@ def test_an_install_killed_half_way_is_replaced_by_the_next_add(fake: FakeApiSer
     (secret_ref,) = helm_release_secrets(fake)
     assert fake.get_object("Secret", secret_ref[1], NS)["metadata"]["labels"]["status"] == "deployed"
     assert fake.get_object("Deployment", NAME, NS) is not None
+
+
+def test_status_says_why_the_route_would_not_answer(fake: FakeApiServer) -> None:
+    """The two usual reasons a model answers 404 through the gateway: no Gateway to attach to, or an
+    AIGatewayRoute the AI Gateway controller did not accept."""
+    as_json("add", MODEL, "--gpu", "L40")
+    doc = as_json("status", NAME)
+    assert doc["gateway"] == {"name": "envoy-ai-gateway-nrp", "namespace": NS, "found": False, "address": None}
+    assert doc["route_status"] == {"found": True, "accepted": None, "message": ""}  # the fake runs no controller
+    text = kllm("status", NAME).stdout
+    assert "not reconciled yet (is the Envoy AI Gateway controller running?)" in text
+    assert f"gateway   envoy-ai-gateway-nrp in namespace {NS} not found: install it with " \
+           f"'kubectl llm gateway install -n {NS}'" in text
+
+    route = fake.get_object("AIGatewayRoute", NAME, NS)
+    fake.delete_object("AIGatewayRoute", NAME, NS)
+    route["status"] = {"conditions": [{"type": "NotAccepted", "status": "True", "reason": "ReconcileError",
+                                       "message": "backend qwen3-8b not found",
+                                       "lastTransitionTime": "2026-11-27T10:00:00Z"}]}
+    fake.create_object(route)
+    as_json("gateway", "install")
+    doc = as_json("status", NAME)
+    assert doc["route_status"] == {"found": True, "accepted": False, "message": "backend qwen3-8b not found"}
+    assert doc["gateway"]["found"] is True and doc["gateway"]["address"] is None
+    text = kllm("status", NAME).stdout
+    assert f'route     "model": "{NAME}" - NOT accepted: backend qwen3-8b not found' in text
+    assert "address not assigned yet" in text

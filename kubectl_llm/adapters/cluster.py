@@ -235,17 +235,62 @@ class Cluster:
                 found += [f"{res.kind}/{item.metadata.name}" for item in items]
         return sorted(found)
 
-    def gateway_address(self, name: str, namespace: str) -> str | None:
-        """First address in a Gateway's status (the URL users call), None when unknown or not readable."""
+    def _custom(self, group: str, versions: tuple[str, ...], plural: str, name: str,
+                namespace: str) -> dict[str, Any] | None:
+        """One custom object at the first served version; None when absent. Other failures raise our errors."""
         from kubernetes import client
 
+        api = client.CustomObjectsApi(self._client())
+        for version in versions:
+            try:
+                return self._call(lambda v=version: api.get_namespaced_custom_object(
+                    group, v, namespace, plural, name, _request_timeout=10))
+            except ReleaseNotFound:  # 404: this version is not served, or the object does not exist
+                continue
+        return None
+
+    def gateway(self, name: str, namespace: str) -> GatewayView:
+        """The Gateway a release's route attaches to: does it exist, and its first address (what users call)."""
         try:
-            gw = client.CustomObjectsApi(self._client()).get_namespaced_custom_object(
-                "gateway.networking.k8s.io", "v1", namespace, "gateways", name, _request_timeout=10)
-        except Exception:  # noqa: BLE001 - the curl line falls back to a placeholder
-            return None
+            gw = self._custom("gateway.networking.k8s.io", ("v1",), "gateways", name, namespace)
+        except LlmError as exc:
+            return GatewayView(name, namespace, found=None, address=None, problem=exc.message)
+        if gw is None:
+            return GatewayView(name, namespace, found=False, address=None)
         addresses = (gw.get("status") or {}).get("addresses") or []
-        return addresses[0].get("value") if addresses else None
+        return GatewayView(name, namespace, found=True, address=addresses[0].get("value") if addresses else None)
+
+    def route(self, name: str, namespace: str) -> RouteView:
+        """The AIGatewayRoute's reconciliation condition, set by the AI Gateway controller (Accepted/NotAccepted)."""
+        try:
+            obj = self._custom("aigateway.envoyproxy.io", ("v1beta1", "v1alpha1"), "aigatewayroutes", name, namespace)
+        except LlmError as exc:
+            return RouteView(found=None, accepted=None, message=exc.message)
+        if obj is None:
+            return RouteView(found=False, accepted=None, message="")
+        conditions = sorted((obj.get("status") or {}).get("conditions") or [],
+                            key=lambda c: str(c.get("lastTransitionTime") or ""))
+        if not conditions:
+            return RouteView(found=True, accepted=None, message="")
+        last = conditions[-1]
+        accepted = last.get("type") == "Accepted" and str(last.get("status")) == "True"
+        return RouteView(found=True, accepted=accepted, message=str(last.get("message") or last.get("reason") or ""))
+
+
+@dataclass(frozen=True)
+class GatewayView:
+    name: str
+    namespace: str
+    found: bool | None          # None: could not be read (permissions, network)
+    address: str | None
+    problem: str = ""
+
+
+@dataclass(frozen=True)
+class RouteView:
+    found: bool | None          # None: could not be read
+    accepted: bool | None       # None: no condition yet (controller has not reconciled it)
+    message: str
 
 
 def pod_view(pod: Any) -> PodView:

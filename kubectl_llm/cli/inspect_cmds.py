@@ -113,14 +113,21 @@ def status_command(name: str, namespace: str | None, kube_context: str | None, k
                       "error": progress.error, "summary": progress.summary()}
     route = route_name(name, values)
     address = get_path(values, "gateway.url")
-    if route and not address:
-        gw = (get_path(values, "gateway.parentRefs") or [{}])[0] or {}
-        if gw.get("name"):
-            address = session.cluster.gateway_address(gw["name"], gw.get("namespace") or ns)
+    route_doc: dict[str, Any] | None = None
+    gateway_doc: dict[str, Any] | None = None
+    if route:
+        # Why a model answers 404 through the gateway: the route not accepted, or no Gateway to attach to.
+        rv = session.cluster.route(name, ns)
+        route_doc = {"found": rv.found, "accepted": rv.accepted, "message": rv.message}
+        ref = (get_path(values, "gateway.parentRefs") or [{}])[0] or {}
+        if ref.get("name"):
+            gv = session.cluster.gateway(ref["name"], ref.get("namespace") or ns)
+            gateway_doc = {"name": gv.name, "namespace": gv.namespace, "found": gv.found, "address": gv.address}
+            address = address or gv.address
     doc = {"name": name, "namespace": ns, "release": {"status": helm_status, "chart_version": version},
            "model": get_path(values, "model.id"), "served_name": get_path(values, "model.servedName"),
-           "pods": pod_docs, "engine": engine or None, "route": route,
-           "curl": curl_line(address, route) if route else None}
+           "pods": pod_docs, "engine": engine or None, "route": route, "route_status": route_doc,
+           "gateway": gateway_doc, "curl": curl_line(address, route) if route else None}
     if output:
         out.data(doc, output)
         return
@@ -145,9 +152,30 @@ def status_command(name: str, namespace: str | None, kube_context: str | None, k
         if engine.get("error"):
             lines.append(f"error     {engine['error']}")
     if route:
-        lines.append(f"route     \"model\": \"{route}\"")
+        lines.append(f"route     \"model\": \"{route}\"{route_verdict(route_doc)}")
+        if gateway_doc:
+            lines.append(f"gateway   {gateway_verdict(gateway_doc)}")
         lines.append(f"try       {doc['curl']}")
     out.text("\n".join(lines))
+
+
+def route_verdict(r: dict[str, Any] | None) -> str:
+    if not r or r["found"] is None:
+        return ""
+    if r["found"] is False:
+        return " - AIGatewayRoute missing: re-run kubectl llm upgrade"
+    if r["accepted"] is None:
+        return " - not reconciled yet (is the Envoy AI Gateway controller running?)"
+    return " - accepted by the AI Gateway" if r["accepted"] else f" - NOT accepted: {r['message']}"
+
+
+def gateway_verdict(g: dict[str, Any]) -> str:
+    where = f"{g['name']} in namespace {g['namespace']}"
+    if g["found"] is False:
+        return f"{where} not found: install it with 'kubectl llm gateway install -n {g['namespace']}'"
+    if g["found"] is None:
+        return f"{where} (not readable)"
+    return f"{where}, address {g['address'] or 'not assigned yet'}"
 
 
 @click.command("logs", epilog="""\b

@@ -527,3 +527,36 @@ def test_status_says_why_the_route_would_not_answer(fake: FakeApiServer) -> None
     text = kllm("status", NAME).stdout
     assert f'route     "model": "{NAME}" - NOT accepted: backend qwen3-8b not found' in text
     assert "address not assigned yet" in text
+
+
+def test_add_of_a_gated_model_warns_when_the_token_secret_is_missing(fake: FakeApiServer,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """The Hub refuses an anonymous download (gated/private): without the Secret the pod would crash-loop on 401."""
+    import dataclasses
+
+    from kubectl_llm.cli import release_cmds
+    from kubectl_llm.cli.planning import load_source
+
+    asked: list[bool] = []
+
+    def gated_source(model: str, revision: str | None, check_token: bool = False):
+        asked.append(check_token)
+        return dataclasses.replace(load_source(model, revision), requires_token=True)
+
+    monkeypatch.setattr(release_cmds, "load_source", gated_source)
+    added = kllm("add", MODEL, "--gpu", "L40")
+    assert asked == [True]
+    assert (f"warning: {MODEL} is gated or private on the Hugging Face Hub and Secret 'hf-token' does not exist "
+            f"in namespace {NS}") in added.stderr
+    assert f"kubectl create secret generic hf-token -n {NS} --from-literal=token=<your HF token>" in added.stderr
+
+    fake.create_object({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "hf-token", "namespace": NS},
+                        "data": {"token": "aGZfeHl6"}})
+    again = kllm("add", MODEL, "--gpu", "L40")
+    assert "gated" not in again.stderr
+
+    emptied = kllm("add", MODEL, "--gpu", "L40", "--set", "engine.hfTokenSecret.name=")
+    assert "engine.hfTokenSecret.name is empty" in emptied.stderr
+
+    kllm("add", MODEL, "--gpu", "L40", "--dry-run=client", "-o", "yaml")
+    assert asked[-1] is False  # a client dry run never asks the Hub about tokens

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from fixtures.hub.fake_hub import FakeHub
+from fixtures.hub.fake_hub import _response as fake_hub_response
 from kubectl_llm import catalog
 from kubectl_llm.adapters import list_catalog, load_model
 from kubectl_llm.adapters.local import weights_from_counts
@@ -471,3 +472,40 @@ def test_real_client_dead_hub_model_nowhere(dead_endpoint: str) -> None:
     assert info.value.message == ("cannot reach the Hugging Face Hub for acme/nowhere-online, and it is neither "
                                   "in the local HF cache nor in the embedded catalog")
     assert "HF_ENDPOINT" in info.value.hint
+
+
+# --- does the pod need a token? (add/upgrade ask; plan does not) --------------------------------------------------
+def test_check_token_asks_the_hub_anonymously_only_when_asked(fake: FakeHub) -> None:
+    gated = load_model("meta-llama/Llama-3.1-8B-Instruct", hub=fake, token="hf_fake_token_with_access",
+                       check_token=True)
+    assert gated.requires_token is True      # our token reads it; the pod, without one, would be refused
+    assert ("requires_token", "meta-llama/Llama-3.1-8B-Instruct", None, None) in fake.calls
+    public = load_model("Qwen/Qwen3-8B", hub=fake, check_token=True)
+    assert public.requires_token is False
+    calls = len(fake.calls)
+    assert load_model("Qwen/Qwen3-8B", hub=fake).requires_token is None   # plan: no extra Hub call
+    assert "requires_token" not in [c[0] for c in fake.calls[calls:]]
+
+
+def test_real_client_asks_with_no_token_and_classifies_the_refusal(monkeypatch: pytest.MonkeyPatch) -> None:
+    import huggingface_hub
+    from huggingface_hub import errors as hf_errors
+
+    from kubectl_llm.adapters.hub import HfHubClient
+
+    seen: list[object] = []
+
+    def refuse(url: str, token: object = None, **kw: object) -> None:
+        seen.append(token)
+        raise hf_errors.GatedRepoError("401 Client Error: Cannot access gated repo",
+                                       response=fake_hub_response(401, url))
+
+    monkeypatch.setattr(huggingface_hub, "get_hf_file_metadata", refuse)
+    client = HfHubClient()
+    client._reachable = True
+    assert client.requires_token("meta-llama/Llama-3.1-8B-Instruct", revision=None) is True
+    assert seen == [False]                   # token=False: never the admin's own token
+    monkeypatch.setattr(huggingface_hub, "get_hf_file_metadata", lambda url, token=None, **kw: None)
+    assert client.requires_token("Qwen/Qwen3-8B", revision=None) is False
+    client._reachable = False
+    assert client.requires_token("Qwen/Qwen3-8B", revision=None) is None

@@ -203,6 +203,16 @@ class Cluster:
         finally:
             resp.release_conn()
 
+    def secret_exists(self, name: str, namespace: str) -> bool | None:
+        """Whether a Secret exists (its data is read by the API call but never kept); None when not readable."""
+        try:
+            self._call(lambda: self.core.read_namespaced_secret(name, namespace, _request_timeout=10))
+        except ReleaseNotFound:  # 404
+            return False
+        except LlmError:
+            return None
+        return True
+
     def delete_pvc(self, name: str, namespace: str) -> None:
         """Delete a PVC Helm left behind on purpose (resource-policy keep); absent is fine."""
         try:

@@ -12,6 +12,8 @@ Resolution for a repo id:
 
 from __future__ import annotations
 
+import dataclasses
+
 import difflib
 import logging
 import os
@@ -48,6 +50,10 @@ class HubClient(Protocol):
     def parameter_count(self, repo_id: str, *, revision: str | None,
                         token: str | None) -> Mapping[str, int] | None:
         """Safetensors element count per dtype, from the shard headers only; None if the repo has no safetensors."""
+        ...
+
+    def requires_token(self, repo_id: str, *, revision: str | None) -> bool | None:
+        """Does the Hub refuse config.json to an anonymous client (gated or private repo)? None when unknown."""
         ...
 
 
@@ -87,6 +93,18 @@ class HfHubClient:
         except NotASafetensorsRepoError:
             return None  # e.g. a .bin-only repo: the planner estimates from the config
         return dict(meta.parameter_count)
+
+
+    def requires_token(self, repo_id: str, *, revision: str | None) -> bool | None:
+        from huggingface_hub import get_hf_file_metadata, hf_hub_url
+
+        if not self.reachable():
+            return None
+        try:  # token=False: ask as the pod will, with no token (a HEAD request, nothing downloaded)
+            get_hf_file_metadata(hf_hub_url(repo_id, "config.json", revision=revision), token=False, timeout=10)
+        except Exception as exc:  # noqa: BLE001 - classified; anything else means: could not tell
+            return True if _classify(exc) in ("gated", "not_found", "auth") else None
+        return False
 
 
 def _probe(endpoint: str, timeout: float = 3.0) -> bool:
@@ -137,11 +155,13 @@ def is_local_ref(ref: str) -> bool:
 
 
 def load_model(ref: str, *, token: str | None = None, revision: str | None = None,
-               offline: bool | None = None, hub: HubClient | None = None, warn: Warn | None = None) -> ModelSource:
+               offline: bool | None = None, hub: HubClient | None = None, warn: Warn | None = None,
+               check_token: bool = False) -> ModelSource:
     """Resolve MODEL (a local directory or an HF repo id) to its config and weight metadata.
 
     ``warn`` receives human-readable warnings (e.g. "the plan uses the embedded catalog copy"); by default they go to
-    the ``kubectl_llm.sources`` logger. ``hub`` replaces the real Hub client (tests).
+    the ``kubectl_llm.sources`` logger. ``hub`` replaces the real Hub client (tests). ``check_token`` (add/upgrade)
+    also asks the Hub whether an anonymous download is refused, i.e. whether the pod will need a token.
     """
     say: Warn = warn or log.warning
     if is_local_ref(ref):
@@ -153,7 +173,10 @@ def load_model(ref: str, *, token: str | None = None, revision: str | None = Non
     client = hub or HfHubClient()
     if isinstance(client, HfHubClient) and not client.reachable():
         return _load_offline(repo_id, revision, token, None, say, hub_down=True)
-    return _load_online(repo_id, revision, token, client, say)
+    source = _load_online(repo_id, revision, token, client, say)
+    if check_token and source.origin == "hub":
+        source = dataclasses.replace(source, requires_token=client.requires_token(repo_id, revision=revision))
+    return source
 
 
 def _check_repo_id(ref: str) -> str:

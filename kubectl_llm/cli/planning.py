@@ -53,12 +53,13 @@ def build_request(opts: dict[str, Any], name: str | None) -> PlanRequest:
         max_num_seqs=opts.get("max_num_seqs"))
 
 
-def load_source(model: str, revision: str | None) -> Any:
-    """The model from the Hub, the local cache, a local directory or the embedded catalog (hub adapter)."""
+def load_source(model: str, revision: str | None, check_token: bool = False) -> Any:
+    """The model from the Hub, the local cache, a local directory or the embedded catalog (hub adapter);
+    ``check_token`` also asks the Hub whether the pod will need a token to download it."""
     from kubectl_llm.adapters.hub import load_model
     from kubectl_llm.cli import output
 
-    return load_model(model, revision=revision, warn=output.warn)
+    return load_model(model, revision=revision, warn=output.warn, check_token=check_token)
 
 
 def make_plan(source: Any, request: PlanRequest) -> Any:

@@ -89,7 +89,7 @@ def _plan_and_deploy(model: str, name: str | None, plan_opts: dict[str, Any], hf
     from kubectl_llm.cli.overrides import apply_overrides
 
     apply_overrides({}, values_files, set_values, set_string_values)
-    source = load_source(model, hf_revision)
+    source = load_source(model, hf_revision, check_token=dry_run != "client")
     plan = make_plan(source, request)
     if not plan.fits:
         out.info(plan.to_text())
@@ -97,8 +97,28 @@ def _plan_and_deploy(model: str, name: str | None, plan_opts: dict[str, Any], hf
     planned = planned_values(source, request, plan, values_files, set_values, set_string_values)
     for warning in planned.warnings:
         out.warn(warning)
+    if source.requires_token and dry_run != "client":
+        warn_missing_token_secret(session, model, planned.values)
     deploy(session, planned.name, MODEL_CHART, planned.values, dry_run=dry_run, wait=wait, timeout=timeout,
            output=output, description=f"kubectl llm {verb} {model}", needs_gateway=_mode_gateway(planned.values))
+
+
+def warn_missing_token_secret(session: Session, model: str, values: dict[str, Any]) -> None:
+    """The Hub refuses MODEL without a token: say so now if the pod will have none, not after a crash loop."""
+    import yaml
+
+    defaults = yaml.safe_load((chart_path(MODEL_CHART) / "values.yaml").read_text())
+    name, key = (get_path(values, f"engine.hfTokenSecret.{k}") for k in ("name", "key"))
+    name = get_path(defaults, "engine.hfTokenSecret.name") if name is None else name   # the chart's default
+    key = key or get_path(defaults, "engine.hfTokenSecret.key") or "token"
+    ns = session.namespace
+    create = (f"kubectl create secret generic {name or 'hf-token'} -n {ns} --from-literal={key}=<your HF token>")
+    if not name:
+        out.warn(f"{model} is gated or private on the Hugging Face Hub and engine.hfTokenSecret.name is empty: the "
+                 f"engine cannot download it; create a Secret ({create}) and set engine.hfTokenSecret.name")
+    elif session.cluster.secret_exists(name, ns) is False:
+        out.warn(f"{model} is gated or private on the Hugging Face Hub and Secret {name!r} does not exist in "
+                 f"namespace {ns}: the engine's download will fail (401/403) until it does: {create}")
 
 
 @click.command("add", epilog=ADD_EXAMPLES)

@@ -30,3 +30,4 @@ class ModelSource:
     origin: str                        # "hub" | "hub-cache" | "local" | "catalog"
     revision: str | None = None
     local_path: str | None = None      # set for local directories
+    requires_token: bool | None = None  # the Hub refuses anonymous downloads (gated/private); None = not checked

@@ -146,7 +146,7 @@ def test_whole_lifecycle_add_list_status_logs_upgrade_rollback_rm(fake: FakeApiS
     assert status["curl"].startswith("curl -s http://10.0.0.42/v1/chat/completions ")
     assert f'"model":"{NAME}"' in status["curl"]
     text = kllm("status", NAME).stdout
-    assert "stage     ready" in text and "180,224 tokens" in text and f'route     "model": "{NAME}"' in text
+    assert "stage     ready: serving (180,224 tokens of KV cache)" in text and f'route     "model": "{NAME}"' in text
 
     fake.delete_object("Pod", f"{NAME}-test", NS)
     # logs: tail and follow go through the pods/log subresource.

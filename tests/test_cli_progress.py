@@ -100,7 +100,7 @@ def test_pod_stages_in_order():
     assert pod_stage(pod(), parse_engine_log(LOADED))[0] == "loading"
     assert pod_stage(pod(), parse_engine_log(ALLOCATED))[0] == "KV cache allocated"
     assert pod_stage(pod(ready=True, containers=[ContainerView("engine", True, "running")]),
-                     parse_engine_log(READY)) == ("ready", "ready")
+                     parse_engine_log(READY)) == ("ready", "serving (147,056 tokens of KV cache)")
 
 
 def test_crash_loop_is_reported_with_the_engine_error():

@@ -86,7 +86,7 @@ class EngineProgress:
                 parts.append(f"{self.kv_cache_tokens:,} tokens")
             return "KV cache allocated" + (f" ({', '.join(parts)})" if parts else "") + ", warming up"
         if self.stage == "ready":
-            return "ready"
+            return "serving" + (f" ({self.kv_cache_tokens:,} tokens of KV cache)" if self.kv_cache_tokens else "")
         return "engine starting"
 
 
@@ -159,7 +159,7 @@ def pod_stage(pod: PodView | None, progress: EngineProgress | None) -> tuple[str
         reason = waiting[0].reason if waiting else "ContainerCreating"
         return "scheduled", f"on {pod.node}: {reason or 'pulling image'}"
     if pod.ready:
-        return "ready", progress.summary() if progress and progress.stage == "ready" else "pod ready"
+        return "ready", progress.summary() if progress and progress.stage == "ready" else "pod ready (readiness probe passed)"
     if progress is None or progress.stage == "starting":
         return "image pulled", "container running, engine starting"
     if progress.stage == "ready":

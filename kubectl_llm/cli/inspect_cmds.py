@@ -87,7 +87,8 @@ Examples:
 @options.output("yaml", "json")
 def status_command(name: str, namespace: str | None, kube_context: str | None, kubeconfig: str | None,
                    output: str | None) -> None:
-    """Show where release NAME stands: pod phase and events, the engine's progress from its log, the route."""
+    """Show where release NAME stands: pod phase and events, the engine's progress from its log, whether the AI
+    Gateway accepted its route and its Gateway exists, and a curl line to try it."""
     session = Session(namespace, kube_context, kubeconfig)
     ns = session.namespace
     _, version, helm_status = require_model_release(session, name)

@@ -27,7 +27,9 @@ Examples:
   kubectl llm add MiniMaxAI/MiniMax-M2.5 --gpu A100-80GB --context-length 262144 --name minimax
   kubectl llm add Qwen/Qwen3-8B --set engine.maxNumSeqs=64 -f my-values.yaml
 
-Running the same add twice changes nothing; different options upgrade the release.
+Running the same add twice changes nothing; different options upgrade the release. A failed add leaves nothing
+behind; a release left pending by a killed helm is repaired first. For a gated/private model, add warns when the
+token Secret (engine.hfTokenSecret, default hf-token) is missing in the namespace.
 """
 
 

@@ -104,3 +104,23 @@ def test_a_bad_name_fails_before_anything_runs(monkeypatch):
     monkeypatch.setattr(release_cmds, "load_source", lambda *a, **k: pytest.fail("model looked up"))
     result = CliRunner().invoke(cli, ["add", "Qwen/Qwen3-8B", "--name", "-bad-", "--dry-run=client"])
     assert result.exit_code == 2 and "not a DNS-1123 label" in result.stderr
+
+
+def test_every_add_example_in_the_help_works(helm_bin, monkeypatch, tmp_path):
+    """The examples users copy from `kubectl llm add --help`, each rendered with --dry-run=client."""
+    import shlex
+
+    from kubectl_llm.cli.release_cmds import ADD_EXAMPLES
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "my-values.yaml").write_text("scheduling: {}\n")
+    examples = [line.split("#")[0].strip() for line in ADD_EXAMPLES.splitlines()
+                if line.strip().startswith("kubectl llm add ")]
+    assert len(examples) >= 4
+    for example in examples:
+        args = shlex.split(example)[2:]
+        args = [a for a in args if a not in ("--wait",)]
+        if "--dry-run=client" not in args:
+            args += ["--dry-run=client", "-o", "yaml"]
+        result = CliRunner().invoke(cli, args)
+        assert result.exit_code == 0, f"{example}\n{result.stderr}"

@@ -560,3 +560,59 @@ def test_add_of_a_gated_model_warns_when_the_token_secret_is_missing(fake: FakeA
 
     kllm("add", MODEL, "--gpu", "L40", "--dry-run=client", "-o", "yaml")
     assert asked[-1] is False  # a client dry run never asks the Hub about tokens
+
+
+def _examples(command: Any) -> list[str]:
+    return [line.split("#")[0].split(">")[0].strip() for line in (command.epilog or "").splitlines()
+            if line.strip().startswith("kubectl llm ")]
+
+
+def test_every_example_in_the_help_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """What users copy from --help works, in the order an admin would run it (against the fake API server)."""
+    import shlex
+
+    import click
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "my-values.yaml").write_text("scheduling: {}\n")
+    (tmp_path / "my-model-dir").mkdir()
+    (tmp_path / "my-model-dir" / "config.json").write_text(json.dumps(
+        json.loads((Path(__file__).parents[1] / "kubectl_llm" / "catalog" / "models" / "Qwen__Qwen3-8B.json")
+                   .read_text())["config"]))
+    commands: dict[str, Any] = {}
+
+    def walk(group: click.Group, prefix: str = "") -> None:
+        for name, cmd in group.commands.items():
+            commands[prefix + name] = cmd
+            if isinstance(cmd, click.Group):
+                walk(cmd, prefix + name + " ")
+
+    walk(cli)
+    order = ["plan", "gpus", "completion", "gateway", "add", "list", "status", "logs", "upgrade", "rollback", "rm"]
+    with FakeApiServer(namespaces=["nrp-llm"], pod_log=VLLM_LOG) as api:
+        for key, value in client_env(tmp_path, api.write_kubeconfig(tmp_path / "kc", namespace="nrp-llm")).items():
+            monkeypatch.setenv(key, value)
+        monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+        monkeypatch.setattr(session_mod, "helm_command_factory", None)
+        ran = []
+        for name in order:
+            examples = _examples(commands[name])
+            if name == "gateway":  # uninstall last, after the models are gone
+                examples = [e for e in examples if "uninstall" not in e]
+            if name == "rm":       # rm --keep-cache first, then add back, then the plain rm
+                examples = examples[::-1]
+            for example in examples:
+                args = shlex.split(example)[2:]
+                if "--wait" in args and "--timeout" not in args:
+                    args += ["--timeout", "60s"]   # a regression fails in a minute, not helm's 30
+                result = CliRunner().invoke(cli, args)
+                assert result.exit_code == 0, f"{example}\n{result.stdout}\n{result.stderr}"
+                ran.append(example)
+                if "--keep-cache" in example:
+                    kllm("add", MODEL, "-n", "nrp-llm")
+        for example in _examples(commands["gateway"]):
+            if "uninstall" in example:
+                assert CliRunner().invoke(cli, shlex.split(example)[2:]).exit_code == 0
+                ran.append(example)
+        assert len(ran) == sum(len(_examples(commands[n])) for n in order)
+        assert api.objects(LABEL) == [] and api.objects("llm.nrp-nautilus.io/gateway") == []

@@ -116,6 +116,12 @@ def _version_priority(version: str) -> tuple:
     return (stage, -int(m.group(1)), -int(m.group(3) or 0), version)
 
 
+def _template_hash(template: dict) -> str:
+    """pod-template-hash of a Deployment's pod template (the ReplicaSet name suffix)."""
+    digest = hashlib.sha256(_json_bytes(template)).hexdigest()
+    return "".join("bcdfghjklmnpqrstvwxz2456789"[int(c, 16)] for c in digest[:10])
+
+
 def _json_bytes(obj: Any) -> bytes:
     return json.dumps(obj, separators=(",", ":")).encode()
 
@@ -1734,8 +1740,7 @@ class FakeApiServer:
         spec = dep.get("spec") or {}
         replicas = spec.get("replicas", 1) if spec.get("replicas") is not None else 1
         template = copy.deepcopy(spec.get("template") or {})
-        digest = hashlib.sha256(_json_bytes(template)).hexdigest()
-        tmpl_hash = "".join("bcdfghjklmnpqrstvwxz2456789"[int(c, 16)] for c in digest[:10])
+        tmpl_hash = _template_hash(template)
         rs_name = f"{name}-{tmpl_hash}"
         uid = dep["metadata"]["uid"]
 
@@ -1802,8 +1807,10 @@ class FakeApiServer:
         rs_uids = {rs["metadata"]["uid"]: rs for k, rs in self._store.items()
                    if k[:3] == ("apps", "replicasets", ns) and any(
                        o.get("uid") == uid for o in rs["metadata"].get("ownerReferences") or [])}
-        current = max(rs_uids.values(), key=lambda rs: rs["metadata"]["creationTimestamp"] +
-                      rs["metadata"]["resourceVersion"].zfill(12), default=None)
+        # The ReplicaSet of the Deployment's current pod template (a rollback re-uses an older one, as the real
+        # controller does), not simply the newest created.
+        wanted = f"{name}-{_template_hash((dep.get('spec') or {}).get('template') or {})}"
+        current = next((rs for rs in rs_uids.values() if rs["metadata"]["name"] == wanted), None)
         all_pods = [p for k, p in self._store.items() if k[:3] == ("", "pods", ns) and any(
             o.get("uid") in rs_uids for o in p["metadata"].get("ownerReferences") or [])]
         new_pods = [p for p in all_pods if current and any(

@@ -616,3 +616,15 @@ def test_every_example_in_the_help_runs(tmp_path: Path, monkeypatch: pytest.Monk
                 ran.append(example)
         assert len(ran) == sum(len(_examples(commands[n])) for n in order)
         assert api.objects(LABEL) == [] and api.objects("llm.nrp-nautilus.io/gateway") == []
+
+
+def test_changing_the_storage_class_of_a_deployed_model_says_what_to_do(fake: FakeApiServer) -> None:
+    """Kubernetes rejects a changed claim spec with 'spec: Forbidden: ... immutable': a validation error, not a
+    permission problem; the upgrade is rolled back and the hint says how to really move the weights."""
+    as_json("add", MODEL, "--gpu", "L40")
+    stderr = failed("add", MODEL, "--gpu", "L40", "--set", "storage.storageClass=linstor-unl",
+                    starts="helm failed: UPGRADE FAILED: PersistentVolumeClaim \"qwen3-8b\" is invalid")
+    assert "(rolled back to revision 1)" in stderr
+    assert "hint: Kubernetes never changes a claim's storage class or access mode in place" in stderr
+    assert "permission" not in stderr
+    assert fake.get_object("PersistentVolumeClaim", NAME, NS)["spec"]["storageClassName"] != "linstor-unl"

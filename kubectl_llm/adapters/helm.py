@@ -140,7 +140,14 @@ def map_helm_error(exc: BaseException, *, release: str = "", namespace: str = ""
     if ("kubernetes cluster unreachable" in low or isinstance(exc, herr.ConnectionError)
             or "connection refused" in low or "no such host" in low or "i/o timeout" in low):
         return ClusterUnreachable(f"cannot reach the cluster: {line}")
-    if "forbidden" in low or "unauthorized" in low or "you must be logged in" in low:
+    if "persistentvolumeclaim" in low and "is immutable" in low:
+        return HelmError(f"helm failed: {line}",
+                         "Kubernetes never changes a claim's storage class or access mode in place: keep the old "
+                         "storage.* values, or 'kubectl llm rm' the model and add it again (the weights download again)")
+    # RBAC refusals read '<resource> is forbidden: User "..." cannot <verb> ...'; a validation error can also say
+    # "Forbidden" (field.Forbidden), which is no permission problem.
+    if (" is forbidden: " in low or "cannot get resource" in low or "cannot list resource" in low
+            or "unauthorized" in low or "you must be logged in" in low):
         return PermissionDenied(f"permission denied: {line}")
     missing_ns = re.search(r'namespaces "([^"]+)" not found', stderr)
     if missing_ns:

@@ -1404,6 +1404,14 @@ class FakeApiServer:
                 if k in (old.get("spec") or {}) and k not in (new.get("spec") or {}):
                     new.setdefault("spec", {})[k] = old["spec"][k]
         self._default(res, new)
+        if res.plural == "persistentvolumeclaims" and subresource is None:
+            # The real validation: a claim's spec is immutable except resources.requests (and the attributes class).
+            def frozen(spec: dict) -> dict:
+                return {k: v for k, v in spec.items() if k not in ("resources", "volumeAttributesClassName")}
+            if frozen(old.get("spec") or {}) != frozen(new.get("spec") or {}):
+                raise ApiError(422, "Invalid", f'PersistentVolumeClaim "{name}" is invalid: spec: Forbidden: spec '
+                               "is immutable after creation except resources.requests and volumeAttributesClassName "
+                               "for bound claims")
         spec_old = {k: v for k, v in old.items() if k not in ("metadata", "status", "apiVersion", "kind")}
         spec_new = {k: v for k, v in new.items() if k not in ("metadata", "status", "apiVersion", "kind")}
         if spec_old != spec_new:

@@ -628,3 +628,14 @@ def test_changing_the_storage_class_of_a_deployed_model_says_what_to_do(fake: Fa
     assert "hint: Kubernetes never changes a claim's storage class or access mode in place" in stderr
     assert "permission" not in stderr
     assert fake.get_object("PersistentVolumeClaim", NAME, NS)["spec"]["storageClassName"] != "linstor-unl"
+
+
+@pytest.mark.parametrize("fake", [{"forbidden": lambda request: request["namespace"] is None
+                                   and request["resource"] == "secrets"}], indirect=True)
+def test_list_all_namespaces_without_cluster_wide_rights_says_to_drop_a(fake: FakeApiServer) -> None:
+    """A namespace admin (the usual NRP user) may list Secrets in their namespace only."""
+    as_json("add", MODEL, "--gpu", "L40")
+    assert [r["name"] for r in as_json("list")] == [NAME]
+    stderr = failed("list", "-A", starts="permission denied")
+    assert 'cannot list resource "secrets" in API group "" at the cluster scope' in stderr
+    assert "hint: listing every namespace needs cluster-wide read of Secrets (Helm's release store); drop -A" in stderr

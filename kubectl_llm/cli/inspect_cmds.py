@@ -18,7 +18,7 @@ from kubectl_llm.cli.overrides import get_path
 from kubectl_llm.cli.progress import parse_engine_log, pod_stage
 from kubectl_llm.cli.release_cmds import require_model_release
 from kubectl_llm.cli.session import Session
-from kubectl_llm.errors import UsageError
+from kubectl_llm.errors import PermissionDenied, UsageError
 
 
 def route_name(name: str, values: dict[str, Any]) -> str | None:
@@ -54,7 +54,14 @@ def list_command(namespace: str | None, all_namespaces: bool, kube_context: str 
         raise UsageError("-n/--namespace and -A/--all-namespaces are mutually exclusive")
     session = Session(namespace, kube_context, kubeconfig)
     ns = None if all_namespaces else session.namespace
-    rows = [release_row(r) for r in session.helm.list(MODEL_CHART, ns, all_namespaces)]
+    try:
+        releases = session.helm.list(MODEL_CHART, ns, all_namespaces)
+    except PermissionDenied as exc:
+        if all_namespaces:  # Helm keeps releases in Secrets: -A needs to list Secrets cluster-wide
+            exc.hint = "listing every namespace needs cluster-wide read of Secrets (Helm's release store); drop -A " \
+                       "to list one namespace (-n NS)"
+        raise
+    rows = [release_row(r) for r in releases]
     rows.sort(key=lambda r: (r["namespace"], r["name"]))
     if output:
         out.data(rows, output)

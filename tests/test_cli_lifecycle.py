@@ -639,3 +639,22 @@ def test_list_all_namespaces_without_cluster_wide_rights_says_to_drop_a(fake: Fa
     stderr = failed("list", "-A", starts="permission denied")
     assert 'cannot list resource "secrets" in API group "" at the cluster scope' in stderr
     assert "hint: listing every namespace needs cluster-wide read of Secrets (Helm's release store); drop -A" in stderr
+
+
+def test_upgrade_wait_never_shows_the_old_pod_as_the_result(fake: FakeApiServer, fast_poll: None) -> None:
+    """The pod from before the upgrade is ready; the line must follow its successor, not announce 'ready' early."""
+    as_json("add", MODEL, "--gpu", "L40")
+    fake.pod_ready_delay = 1.5
+    result = kllm("upgrade", NAME, "--context-length", "16384", "--wait", "--timeout", "60s", "-o", "json")
+    assert json.loads(result.stdout)["revision"] == 2
+    stages = [line.split(f"{NAME}: ", 1)[1] for line in result.stderr.splitlines() if f"] {NAME}: " in line]
+    assert stages[-1] == "ready - every object of the release is ready"
+    assert not any(s.startswith("ready") for s in stages[:-1]), stages
+    assert any("ContainerCreating" in s or s.startswith("updating") for s in stages), stages
+
+    unchanged = kllm("upgrade", NAME, "--context-length", "16384", "--wait", "--timeout", "60s")
+    assert "unchanged" in unchanged.stdout
+    stages = [line.split(f"{NAME}: ", 1)[1] for line in unchanged.stderr.splitlines() if f"] {NAME}: " in line]
+    assert stages[-1] == "ready - every object of the release is ready"
+    assert all(s.startswith("updating - pod ") and s.endswith("from before this change still runs; waiting for helm")
+               for s in stages[:-1]), stages

@@ -20,10 +20,16 @@ T = TypeVar("T")
 POLL_SECONDS = 3.0
 
 
-def observe(cluster: Cluster, name: str, namespace: str) -> tuple[str, str]:
-    """(stage, detail) of the release's newest pod, reading its log only once a container runs."""
+def observe(cluster: Cluster, name: str, namespace: str, previous: frozenset[str] = frozenset()) -> tuple[str, str]:
+    """(stage, detail) of the release's newest pod, reading its log only once a container runs.
+
+    ``previous``: pods that existed before this helm call (an upgrade); they are not the progress being waited for,
+    so an old, ready pod never makes an upgrade look done."""
     pods = cluster.pods(name, namespace)
-    pod: PodView | None = pods[-1] if pods else None
+    fresh = [p for p in pods if p.name not in previous]
+    if not fresh and pods:
+        return "updating", f"pod {pods[-1].name} from before this change still runs; waiting for helm"
+    pod: PodView | None = fresh[-1] if fresh else None
     progress = None
     if pod is not None and any(c.state in ("running", "terminated") for c in pod.containers):
         progress = parse_engine_log(cluster.logs(pod.name, namespace, tail=300))
@@ -36,7 +42,6 @@ def run_with_progress(work: Callable[[], T], cluster: Cluster, name: str, namesp
     with the last stage seen in its hint (why the wait timed out: e.g. no GPU node had room)."""
     poll = POLL_SECONDS if poll is None else poll
     result: dict[str, Any] = {}
-    stage, detail = "pending", NO_POD
     seen: tuple[str, str] | None = None  # the last observation of a pod (a failed wait's rollback deletes it)
 
     def target() -> None:
@@ -45,6 +50,10 @@ def run_with_progress(work: Callable[[], T], cluster: Cluster, name: str, namesp
         except BaseException as exc:  # noqa: BLE001 - handed back to the caller's thread
             result["error"] = exc
 
+    try:
+        previous = frozenset(p.name for p in cluster.pods(name, namespace))
+    except LlmError:
+        previous = frozenset()
     thread = threading.Thread(target=target, name="helm", daemon=True)
     line = ProgressLine()
     started = time.monotonic()
@@ -54,10 +63,11 @@ def run_with_progress(work: Callable[[], T], cluster: Cluster, name: str, namesp
         elapsed = int(time.monotonic() - started)
         return f"[{elapsed // 60:02d}:{elapsed % 60:02d}] {name}"
 
+    thread.join(min(poll, 1.0))  # a quick outcome (unchanged, or nothing to wait for) draws no intermediate line
     try:
         while thread.is_alive():
             try:
-                stage, detail = observe(cluster, name, namespace)
+                stage, detail = observe(cluster, name, namespace, previous)
             except LlmError as exc:
                 stage, detail = "waiting", exc.message
             if detail != NO_POD:
@@ -70,9 +80,7 @@ def run_with_progress(work: Callable[[], T], cluster: Cluster, name: str, namesp
         line.done()
     if "error" in result:
         error = result["error"]
-        last_stage, last_detail = seen or (stage, detail)
-        if isinstance(error, LlmError) and last_stage != "ready":
-            error.hint = (f"the pod was last seen {last_stage}: {last_detail}"
-                          + (f"; {error.hint}" if error.hint else ""))
+        if isinstance(error, LlmError) and seen and seen[0] != "ready":  # only what was really observed
+            error.hint = f"the pod was last seen {seen[0]}: {seen[1]}" + (f"; {error.hint}" if error.hint else "")
         raise error
     return result["value"]

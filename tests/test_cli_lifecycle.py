@@ -658,3 +658,16 @@ def test_upgrade_wait_never_shows_the_old_pod_as_the_result(fake: FakeApiServer,
     assert stages[-1] == "ready - every object of the release is ready"
     assert all(s.startswith("updating - pod ") and s.endswith("from before this change still runs; waiting for helm")
                for s in stages[:-1]), stages
+
+
+def test_a_route_deleted_by_hand_is_named_and_the_suggested_command_brings_it_back(fake: FakeApiServer) -> None:
+    as_json("add", MODEL, "--gpu", "L40")
+    fake.delete_object("AIGatewayRoute", NAME, NS)
+    doc = as_json("status", NAME)
+    assert doc["route_status"]["found"] is False
+    suggested = f"kubectl llm rollback {NAME} 1 -n {NS}"
+    assert doc["route_status"]["message"] == f"AIGatewayRoute missing: re-apply the release with '{suggested}'"
+    assert suggested in kllm("status", NAME).stdout
+    kllm(*suggested.split()[2:])
+    assert fake.get_object("AIGatewayRoute", NAME, NS) is not None
+    assert as_json("status", NAME)["route_status"]["found"] is True

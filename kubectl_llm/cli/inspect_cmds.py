@@ -127,6 +127,10 @@ def status_command(name: str, namespace: str | None, kube_context: str | None, k
         # Why a model answers 404 through the gateway: the route not accepted, or no Gateway to attach to.
         rv = session.cluster.route(name, ns)
         route_doc = {"found": rv.found, "accepted": rv.accepted, "message": rv.message}
+        if rv.found is False:  # deleted by hand: rolling back to the current revision re-applies every object
+            revision = int(session.helm.history(name, ns)[-1]["revision"])
+            route_doc["message"] = (f"AIGatewayRoute missing: re-apply the release with "
+                                    f"'kubectl llm rollback {name} {revision} -n {ns}'")
         ref = (get_path(values, "gateway.parentRefs") or [{}])[0] or {}
         if ref.get("name"):
             gv = session.cluster.gateway(ref["name"], ref.get("namespace") or ns)
@@ -171,7 +175,7 @@ def route_verdict(r: dict[str, Any] | None) -> str:
     if not r or r["found"] is None:
         return ""
     if r["found"] is False:
-        return " - AIGatewayRoute missing: re-run kubectl llm upgrade"
+        return f" - {r['message']}"
     if r["accepted"] is None:
         return " - not reconciled yet (is the Envoy AI Gateway controller running?)"
     return " - accepted by the AI Gateway" if r["accepted"] else f" - NOT accepted: {r['message']}"

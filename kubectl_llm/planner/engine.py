@@ -41,6 +41,18 @@ def engine_defaults(engine: str) -> Mapping[str, Any]:
     return _data()["engines"][engine]
 
 
+def parse_version(text: str) -> tuple[int, ...]:
+    """'0.17.0' -> (0, 17, 0); 'v0.21' -> (0, 21). Comparable tuples."""
+    return tuple(int(p) for p in str(text).lstrip("v").split(".") if p.isdigit())
+
+
+def engine_version(recipe: "Recipe", engine: str) -> tuple[int, ...]:
+    """The engine version a plan for this recipe runs (the memory model and the parser registry follow it).
+
+    Today the engine's default image version; a family that needs a newer engine pins it (recipes.yaml)."""
+    return parse_version(engine_defaults(engine)["version"])
+
+
 def _is_instruct(model_id: str, markers: list[str] | None) -> bool:
     mid = model_id.lower()
     return any(m in mid for m in (markers or ["instruct", "-it", "chat", "thinking"]))

@@ -13,6 +13,9 @@ from kubectl_llm.errors import UnknownGpu
 from kubectl_llm.planner.quantity import GiB
 
 
+DEFAULT_PER_NODE = 8            # GPUs per node when the catalog entry does not say
+
+
 @dataclass(frozen=True)
 class GpuType:
     name: str
@@ -22,6 +25,7 @@ class GpuType:
     resource: str              # extended resource name
     compute: float             # CUDA compute capability, 0.0 when unknown
     nvlink: bool = False
+    per_node: int = 8          # GPUs of this type in one node (multi-node plans use whole nodes)
 
     @property
     def native_fp8(self) -> bool:
@@ -44,7 +48,7 @@ def load_gpu_catalog() -> tuple[GpuType, ...]:
         out.append(GpuType(
             name=g["name"], memory_bytes=int(float(g["usable_gib"]) * GiB), memory_mib=int(g["memory_mib"]),
             products=tuple(g.get("products", ())), resource=g["resource"], compute=float(g["compute"]),
-            nvlink=bool(g.get("nvlink", False)),
+            nvlink=bool(g.get("nvlink", False)), per_node=int(g.get("per_node", DEFAULT_PER_NODE)),
         ))
     return tuple(out)
 

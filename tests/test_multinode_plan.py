@@ -65,6 +65,7 @@ def test_405b_engine_args_leader_and_worker():
         assert a[a.index("--nnodes") + 1] == "2"
         assert a[a.index("--master-addr") + 1] == "$(LWS_LEADER_ADDRESS)"
     assert leader[leader.index("--node-rank") + 1] == "0" and "--headless" not in leader
+    assert d["serving"]["command"] == ["vllm", "serve"]        # --headless exists only in `vllm serve`
     assert worker[worker.index("--node-rank") + 1] == "$(LWS_WORKER_INDEX)" and worker[-1] == "--headless"
     sg = plan("meta-llama/Llama-3.1-405B", gpu_type="H100-80GB", engine="sglang").to_dict()["serving"]
     assert sg["args"][sg["args"].index("--dist-init-addr") + 1] == "$(LWS_LEADER_ADDRESS):20000"

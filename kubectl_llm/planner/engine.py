@@ -148,6 +148,7 @@ def vllm_args(s: EngineSettings) -> list[str]:
 LEADER_ADDRESS = "$(LWS_LEADER_ADDRESS)"   # LeaderWorkerSet injects these into every container; the kubelet expands
 WORKER_INDEX = "$(LWS_WORKER_INDEX)"       # $(VAR) in args (leader = 0, workers 1..size-1)
 SGLANG_DIST_PORT = 20000
+VLLM_SERVE = ("vllm", "serve")              # multi-node vLLM: the CLI whose workers take --headless
 VLLM_DP_RPC_PORT = 13345
 
 

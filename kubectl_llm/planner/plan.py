@@ -74,6 +74,7 @@ class Plan:
     gpu_named: bool = False
     max_context_that_fits: int | None = None
     worker_args: list[str] = field(default_factory=list)   # multi-node: the args of the worker pods
+    command: list[str] = field(default_factory=list)       # [] = the engine's default command
     one_node_why: str = ""                                   # multi-node: why one node is not enough
 
     @property
@@ -138,7 +139,7 @@ class Plan:
             },
             "serving": {
                 "engine": self.request.engine, "image": eng_defaults["image"],
-                "command": list(eng_defaults["command"]),
+                "command": list(self.command or eng_defaults["command"]),
                 "max_model_len": self.context.max_model_len,
                 "gpu_memory_utilization": b.util if b else None,
                 "max_num_seqs": b.max_num_seqs if b else None,
@@ -615,6 +616,8 @@ def make_plan(source: ModelSource, req: PlanRequest) -> Plan:
         plan.args = eng.vllm_args(settings) if req.engine == "vllm" else eng.sglang_args(settings)
         if plan.nodes > 1:
             plan.args, plan.worker_args = eng.group_args(settings, plan.args, plan.nodes, plan.gpus_per_pod)
+            if req.engine == "vllm":
+                plan.command = list(eng.VLLM_SERVE)        # --headless is an option of `vllm serve` only
         plan.env = list(ctx.env)
         if not best.fits:
             plan.max_context_that_fits = _max_context(f, parts, best, kv_dsz, recipe, req, L)

@@ -25,7 +25,7 @@ def chart_values(plan: Plan) -> dict[str, Any]:
     b = plan.best
     if b is None:
         raise ValueError("a plan without a layout has no chart values")
-    gpus = d["gpu"]["count"]
+    gpus = d["gpu"]["per_node"]                    # per pod: a multi-node group has one pod per node
     return {
         "mode": "model",
         "model": {"id": d["model"]["id"], "servedName": d["route"]["served_model_name"]},
@@ -38,6 +38,8 @@ def chart_values(plan: Plan) -> dict[str, Any]:
             "maxModelLen": d["serving"]["max_model_len"],
         },
         "gpu": {"type": d["gpu"]["type"], "count": gpus, "resource": d["gpu"]["resource"]},
+        "replicas": d["gpu"]["replicas"],
+        "group": {"size": d["gpu"]["nodes"], "workerArgs": d["serving"]["worker_args"]},
         "resources": {"cpu": d["resources"]["cpu"], "memoryRequest": d["resources"]["memory_request"],
                       "memoryLimit": d["resources"]["memory_limit"]},
         "shm": {"sizeLimit": d["resources"]["shm"]},

@@ -23,6 +23,10 @@ INSTANCE_LABEL = "app.kubernetes.io/instance"
 COMPONENT_LABEL = "app.kubernetes.io/component"
 # API groups the llm-model chart's gateway objects need (AIGatewayRoute/AIServiceBackend, Backend).
 GATEWAY_GROUPS = ("aigateway.envoyproxy.io", "gateway.envoyproxy.io")
+LWS_GROUP = "leaderworkerset.x-k8s.io"
+LWS_INSTALL_HINT = ("a cluster admin installs LeaderWorkerSet (controller + CRD, v0.10.0 or newer): kubectl apply "
+                    "--server-side -f https://github.com/kubernetes-sigs/lws/releases/download/v0.10.0/manifests.yaml"
+                    "; or plan fewer GPUs with --nodes 1")
 
 
 def resolve_namespace(namespace: str | None, kubeconfig: str | None, context: str | None) -> str:
@@ -156,6 +160,15 @@ class Cluster:
         groups = self._call(lambda: client.ApisApi(self._client()).get_api_versions(_request_timeout=10))
         served = {g.name for g in groups.groups or []}
         return [g for g in GATEWAY_GROUPS if g not in served]
+
+    def require_lws_crd(self) -> None:
+        """A model spanning nodes is a LeaderWorkerSet: refuse before Helm installs half of the release."""
+        from kubernetes import client
+
+        groups = self._call(lambda: client.ApisApi(self._client()).get_api_versions(_request_timeout=10))
+        if LWS_GROUP not in {g.name for g in groups.groups or []}:
+            raise MissingCRDs(f"the cluster does not serve {LWS_GROUP} (the LeaderWorkerSet CRD a model spanning "
+                              f"nodes needs)", LWS_INSTALL_HINT)
 
     def require_gateway_crds(self) -> None:
         missing = self.missing_gateway_groups()

@@ -42,7 +42,7 @@ def _mode_gateway(values: dict[str, Any]) -> bool:
 
 
 def deploy(session: Session, name: str, chart_name: str, values: dict[str, Any], *, dry_run: str, wait: bool,
-           timeout: str, output: str | None, description: str, needs_gateway: bool) -> None:
+           timeout: str, output: str | None, description: str, needs_gateway: bool, needs_lws: bool = False) -> None:
     """Render (client dry run), server-dry-run, or install/upgrade one release, then report on stdout."""
     from kubectl_llm.cli.waiting import run_with_progress
 
@@ -53,6 +53,8 @@ def deploy(session: Session, name: str, chart_name: str, values: dict[str, Any],
         else:
             if needs_gateway:
                 session.cluster.require_gateway_crds()
+            if needs_lws:
+                session.cluster.require_lws_crd()
             objs = session.helm.dry_run_server(name, chart, values, session.namespace)
         if output:
             out.manifests(objs, output)
@@ -61,6 +63,8 @@ def deploy(session: Session, name: str, chart_name: str, values: dict[str, Any],
         return
     if needs_gateway:
         session.cluster.require_gateway_crds()
+    if needs_lws:
+        session.cluster.require_lws_crd()        # nothing is installed before the CRD is there
     ns = session.namespace
 
     def work() -> Any:
@@ -102,7 +106,8 @@ def _plan_and_deploy(model: str, name: str | None, plan_opts: dict[str, Any], hf
     if source.requires_token and dry_run != "client":
         warn_missing_token_secret(session, model, planned.values)
     deploy(session, planned.name, MODEL_CHART, planned.values, dry_run=dry_run, wait=wait, timeout=timeout,
-           output=output, description=f"kubectl llm {verb} {model}", needs_gateway=_mode_gateway(planned.values))
+           output=output, description=f"kubectl llm {verb} {model}", needs_gateway=_mode_gateway(planned.values),
+           needs_lws=int(get_path(planned.values, "group.size") or 1) > 1)
 
 
 def warn_missing_token_secret(session: Session, model: str, values: dict[str, Any]) -> None:

@@ -70,6 +70,8 @@ class PodView:
     ready: bool
     containers: list[ContainerView] = field(default_factory=list)
     unschedulable_message: str = ""
+    group_index: int | None = None         # LeaderWorkerSet pods: which copy (replica) and which rank;
+    worker_index: int | None = None        # the leader is worker 0, the one that serves
 
 
 @dataclass(frozen=True)
@@ -332,8 +334,15 @@ def pod_view(pod: Any) -> PodView:
             reason = cs.state.waiting.reason or ""
         containers.append(ContainerView(cs.name, bool(cs.ready), state, reason, cs.restart_count or 0))
     ready = conditions.get("Ready")
+    labels = pod.metadata.labels or {}
+
+    def index(key: str) -> int | None:
+        value = labels.get(f"leaderworkerset.sigs.k8s.io/{key}")
+        return int(value) if value is not None and str(value).isdigit() else None
+
     return PodView(
         name=pod.metadata.name, phase=status.phase or "Unknown", node=pod.spec.node_name,
         scheduled=bool(sched and sched.status == "True"), ready=bool(ready and ready.status == "True"),
         containers=containers,
-        unschedulable_message=(sched.message or "") if sched and sched.status != "True" else "")
+        unschedulable_message=(sched.message or "") if sched and sched.status != "True" else "",
+        group_index=index("group-index"), worker_index=index("worker-index"))

@@ -230,6 +230,7 @@ def gateway_verdict(g: dict[str, Any]) -> str:
 Examples:
   kubectl llm logs qwen3-8b --tail 100
   kubectl llm logs qwen3-8b -f
+  kubectl llm logs qwen3-8b --worker 0                # a group spanning nodes: 0 = the leader, 1.. the workers
 """)
 @click.argument("name")
 @click.option("-f", "--follow", is_flag=True, help="Stream the log.")

@@ -28,6 +28,7 @@ Examples:
   kubectl llm add Qwen/Qwen3-8B --gpu L40 --wait                 # live progress until it serves
   kubectl llm add MiniMaxAI/MiniMax-M2.5 --gpu A100-80GB --context-length 262144 --name minimax
   kubectl llm add Qwen/Qwen3-8B --name qwen3-8b-east --set storage.storageClass=linstor-unl -f my-values.yaml
+  kubectl llm add meta-llama/Llama-3.1-405B --gpu H100-80GB --dry-run=client -o yaml   # a LeaderWorkerSet, 2 nodes
 
 Running the same add twice changes nothing; different options upgrade the release. A failed add leaves nothing
 behind; a release left pending by a killed helm is repaired first. For a gated/private model, add warns when the

@@ -153,7 +153,6 @@ class Plan:
                 "env": [{"name": k, "value": v} for k, v in self.env],
             },
             "resources": {
-                "per": "pod" if nodes > 1 else "replica",
                 "cpu": str(sizing.cpu(per_pod)) if gpus else None,
                 "memory_request": mem_req, "memory_limit": mem_lim,
                 "storage": sizing.storage(self.weight_bytes), "storage_class": sizing.STORAGE_CLASS,

@@ -438,7 +438,14 @@ def _node_layouts(f: ModelFacts, n: int, per: int, recipe: eng.Recipe, req: Plan
         inside = [lay for lay in layouts if per % lay.tp == 0]
         if layouts and not inside:
             problems.append(f"TP must stay within one node of {per} GPUs")
-        layouts = inside
+
+        def duplicates(lay: Layout) -> bool:
+            return lay.tp > lay.dcp * (1 if f.uses_mla else f.num_kv_heads)
+        # what the preference can pick: the largest TP, and the largest TP that keeps one KV copy (fewest PP
+        # stages either way); smaller TPs only add pipeline stages (and search time, at 16-64 GPUs)
+        keep = {max((lay.tp for lay in inside), default=0),
+                max((lay.tp for lay in inside if not duplicates(lay)), default=0)}
+        layouts = [lay for lay in inside if lay.tp in keep]
     return layouts, problems
 
 

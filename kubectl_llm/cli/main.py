@@ -14,7 +14,7 @@ from kubectl_llm import __version__
 from kubectl_llm.cli.errors import LlmGroup
 from kubectl_llm.cli.gateway_cmd import gateway_group
 from kubectl_llm.cli.inspect_cmds import list_command, logs_command, status_command
-from kubectl_llm.cli.misc_cmds import completion_command, gpus_command, version_command
+from kubectl_llm.cli.misc_cmds import completion_command, gpus_command, site_group, version_command
 from kubectl_llm.cli.plan_cmd import plan_command
 from kubectl_llm.cli.release_cmds import add_command, rm_command, rollback_command, upgrade_command
 
@@ -48,7 +48,8 @@ def cli(debug: bool) -> None:
 
 
 for command in (plan_command, add_command, upgrade_command, rm_command, rollback_command, list_command,
-                status_command, logs_command, gateway_group, gpus_command, version_command, completion_command):
+                status_command, logs_command, gateway_group, gpus_command, site_group, version_command,
+                completion_command):
     cli.add_command(command)
 
 

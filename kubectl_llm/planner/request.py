@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from kubectl_llm.planner.site import Site
 
 
 @dataclass(frozen=True)
@@ -23,3 +27,6 @@ class PlanRequest:
     nodes: int | None = None               # forced node count (None = one node when it fits, else the fewest)
     replicas: int = 1                      # copies behind the same Service/route; each is planned alike
     data_parallel: int | None = None       # DP attention ranks + expert parallel (MoE only)
+    # The cluster the plan is for (storage/priority class, tolerations, GPU types, gateway ...); None = the site
+    # profile shipped in the package (NRP). The CLI always passes the one in effect (adapters/site.py).
+    site: Site | None = field(default=None, compare=False)

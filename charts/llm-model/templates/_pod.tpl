@@ -14,6 +14,20 @@ its own copy); storage.existingClaim replaces it (then it must be ReadWriteMany 
 {{- $v := $.Values -}}
 {{- $role := .role -}}
 {{- $gpu := dict $v.gpu.resource (toString (int $v.gpu.count)) -}}
+{{- with $v.serviceAccountName }}
+serviceAccountName: {{ . }}
+{{- end }}
+{{- with $v.runtimeClassName }}
+runtimeClassName: {{ . }}
+{{- end }}
+{{- with $v.imagePullSecrets }}
+imagePullSecrets:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with $v.nodeSelector }}
+nodeSelector:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
 {{- with $v.scheduling.nodeAffinity }}
 affinity:
   nodeAffinity:
@@ -25,18 +39,18 @@ affinity:
 {{- with $v.scheduling.priorityClassName }}
 priorityClassName: {{ . }}
 {{- end }}
-# The handbook's Pod securityContext: the vLLM/SGLang images run as root and write the HF cache.
+{{- with $v.podSecurityContext }}
+# Default: the handbook's (the vLLM/SGLang images run as root and write the HF cache); podSecurityContext.
 securityContext:
-  runAsUser: 0
-  runAsGroup: 0
-  runAsNonRoot: false
+  {{- toYaml . | nindent 2 }}
+{{- end }}
 {{- with $v.scheduling.tolerations }}
 tolerations:
   {{- toYaml . | nindent 2 }}
 {{- end }}
 containers:
   - name: {{ $v.engine.name }}
-    image: {{ $v.engine.image | quote }}
+    image: {{ include "llm-model.image" (dict "image" $v.engine.image "context" $) | quote }}
     imagePullPolicy: {{ $v.engine.imagePullPolicy }}
     command:
       {{- toYaml $v.engine.command | nindent 6 }}
@@ -81,12 +95,10 @@ containers:
         cpu: {{ $v.resources.cpu | quote }}
         memory: {{ $v.resources.memoryLimit | quote }}
         {{- toYaml $gpu | nindent 8 }}
+    {{- with $v.securityContext }}
     securityContext:
-      allowPrivilegeEscalation: false
-      capabilities:
-        drop:
-          - ALL
-      runAsNonRoot: false
+      {{- toYaml . | nindent 6 }}
+    {{- end }}
     {{- if ne $role "worker" }}
     # Download + load + CUDA graph capture can take many minutes: the startup probe allows
     # ceil((weightBytes / downloadBytesPerSecond + loadSeconds) / periodSeconds) failures before a restart;
@@ -132,4 +144,27 @@ volumes:
     emptyDir:
       medium: Memory
       sizeLimit: {{ $v.shm.sizeLimit | quote }}
+{{- end -}}
+
+
+{{/*
+llm-model.podMetadata: labels and annotations of the engine Pods (Deployment template, LWS leader and worker
+templates). podLabels first; the chart's own labels (selectors depend on them) are dropped from it and win.
+Usage: {{- include "llm-model.podMetadata" (dict "ctx" $ "role" "leader") | nindent 6 }}  (role "" = none)
+*/}}
+{{- define "llm-model.podMetadata" -}}
+{{- $ := .ctx -}}
+labels:
+  {{- with (omit $.Values.podLabels "app.kubernetes.io/name" "app.kubernetes.io/instance" "app.kubernetes.io/component" "app.kubernetes.io/version" "app.kubernetes.io/managed-by" "app.kubernetes.io/part-of" "helm.sh/chart" "llm.nrp-nautilus.io/model" "llm.nrp-nautilus.io/role") }}
+  {{- toYaml . | nindent 2 }}
+  {{- end }}
+  {{- include "llm-model.labels" (dict "component" "inference" "context" $) | nindent 2 }}
+  {{- with .role }}
+  llm.nrp-nautilus.io/role: {{ . }}
+  {{- end }}
+annotations:
+  {{- with (omit $.Values.podAnnotations "llm.nrp-nautilus.io/model-id") }}
+  {{- toYaml . | nindent 2 }}
+  {{- end }}
+  llm.nrp-nautilus.io/model-id: {{ $.Values.model.id | quote }}
 {{- end -}}

@@ -118,6 +118,9 @@ def planned_values(source: Any, request: PlanRequest, plan: Any, files: tuple[st
     warnings = list(getattr(plan, "warnings", []) or [])
     warnings += fit_warnings(base, user)
     forced = {field: get_path(user, key) for key, field in REPLAN_KEYS.items() if get_path(user, key) is not None}
+    size = int(get_path(values, "group.size") or 1)
+    if isinstance(forced.get("gpus"), int) and size > 1:     # gpu.count is per pod; the planner counts them all
+        forced["gpus"] *= size
     if forced:
         warnings += _recheck(source, request, forced)
     return Planned(plan=plan, name=plan_name(plan), values=values, user=user, warnings=warnings)

@@ -11,11 +11,12 @@ from pathlib import Path
 import pytest
 
 from kubectl_llm.errors import PlanError, UsageError
-from kubectl_llm.planner.params import estimate_weights
+from kubectl_llm.planner.facts import checkpoint_shapes
 from kubectl_llm.planner.plan import make_plan
 from kubectl_llm.planner.quantity import GiB
 from kubectl_llm.planner.request import PlanRequest
 from kubectl_llm.planner.source import ModelSource
+from kubectl_llm.planner.weights import estimate_weights
 from tests.test_planner import plan, source
 
 GLM5 = Path(__file__).parent / "fixtures" / "multinode" / "zai-org__GLM-5.json"
@@ -129,7 +130,7 @@ def test_replicas_are_planned_per_replica():
 def test_data_parallel_memory_hand_computed():
     """Qwen3-30B-A3B, --data-parallel 2 on A100-80GB: 2 ranks of TP 1; attention, norms, router, embeddings and
     lm_head replicated on each rank, routed experts split over both GPUs (EP)."""
-    parts = estimate_weights(source("Qwen/Qwen3-30B-A3B").config).bytes_by_part
+    parts = estimate_weights(checkpoint_shapes(source("Qwen/Qwen3-30B-A3B").config)).bytes_by_part
     layers = parts["attention"] + parts["norms"] + parts["router"]
     expected_dp = layers + parts["experts"] / 2 + parts["embeddings"] + parts["lm_head"]
     expected_tp2 = (layers + parts["experts"]) / 2 + (parts["embeddings"] + parts["lm_head"]) / 2

@@ -231,3 +231,75 @@ def test_fleet_module_is_pure() -> None:
     imported |= {(n.module or "").split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
     assert not imported & {"kubernetes", "pyhelm3", "huggingface_hub", "subprocess", "socket", "httpx2", "asyncio",
                            "requests", "urllib3"}, imported
+
+
+# --- Chatbox ---------------------------------------------------------------------------------------------------------
+CHATBOX_SCHEMA = Path(__file__).parent / "data" / "chatbox-provider.schema.json"
+
+
+def chatbox_valid(doc: dict[str, Any]) -> dict[str, Any]:
+    import jsonschema
+
+    jsonschema.Draft7Validator(json.loads(CHATBOX_SCHEMA.read_text())).validate(doc)
+    return doc
+
+
+def test_chatbox_schema_rejects_what_chatbox_rejects() -> None:
+    import jsonschema
+
+    good = {"id": "minimal-provider", "name": "Minimal Provider", "type": "openai",
+            "settings": {"apiHost": "https://api.minimal.com"}}   # the note's minimal valid example
+    chatbox_valid(good)
+    for bad in ({**good, "type": "gemini"}, {k: v for k, v in good.items() if k != "name"},
+                {**good, "settings": {"apiHost": "h", "models": [{"modelId": "m", "capabilities": ["web_search"]}]}}):
+        with pytest.raises(jsonschema.ValidationError):
+            chatbox_valid(bad)
+
+
+def test_chatbox_config_from_the_namespace(fake: FakeApiServer) -> None:
+    """Three models (reasoning + tools, multimodal + tools, tools only), an external and an alias: the generated
+    provider config lists each route with the plan's context and capabilities, and passes Chatbox's schema."""
+    import base64
+    from urllib.parse import unquote
+
+    plans = {}
+    for model, gpu, name in (("Qwen/Qwen3-8B", "L40", "qwen3-8b"), ("google/gemma-3-27b-it", "H100-80GB", "gemma"),
+                             ("meta-llama/Llama-3.1-8B-Instruct", "A100-40GB", "llama")):
+        plans[name] = json.loads(kllm("plan", model, "--gpu", gpu, "-o", "json").stdout)
+        kllm("add", model, "--gpu", gpu, "--name", name)
+    api_key_secret(fake)
+    kllm(*EXTERNAL)
+    kllm("alias", "chat", "--to", "qwen3-8b,llama")
+
+    doc = chatbox_valid(json.loads(kllm("chatbox", "--api-host", "https://ellm.example.org").stdout))
+    assert (doc["id"], doc["name"], doc["type"]) == ("kubectl-llm-llm", "llm", "openai")
+    assert doc["settings"]["apiHost"] == "https://ellm.example.org" and doc["settings"]["apiKey"] == ""
+    models = {m["modelId"]: m for m in doc["settings"]["models"]}
+    ctx = {n: p["serving"]["max_model_len"] for n, p in plans.items()}
+    assert (ctx["qwen3-8b"], ctx["gemma"], ctx["llama"]) == (40960, 131072, 131072)
+    assert models == {
+        "qwen3-8b": {"modelId": "qwen3-8b", "capabilities": ["reasoning", "tool_use"], "contextWindow": 40960},
+        "gemma": {"modelId": "gemma", "capabilities": ["vision", "tool_use"], "contextWindow": 131072},
+        "llama": {"modelId": "llama", "capabilities": ["tool_use"], "contextWindow": 131072},
+        # an external's engine is elsewhere: its name only; an alias: what every target offers, the smallest window
+        "qwen3-nairr": {"modelId": "qwen3-nairr"},
+        "chat": {"modelId": "chat", "capabilities": ["tool_use"], "contextWindow": 40960},
+    }
+    assert list(models) == sorted(models)   # deterministic order: a re-generated template diffs cleanly
+
+    # The deep link carries the same document, base64 of the JSON, URL-encoded.
+    link = kllm("chatbox", "--api-host", "https://ellm.example.org", "--id", "nrp", "--name", "NRP", "-o",
+                "link").stdout.strip()
+    assert link.startswith("chatbox://provider/import?config=")
+    decoded = json.loads(base64.b64decode(unquote(link.split("config=", 1)[1])))
+    assert decoded == {**doc, "id": "nrp", "name": "NRP"}
+    assert yaml.safe_load(kllm("chatbox", "--api-host", "https://ellm.example.org", "-o", "yaml").stdout) == doc
+
+    # Without --api-host: the address of the Gateway the routes attach to; with none known, one error and a hint.
+    assert "no gateway address known for namespace llm" in failed("chatbox")
+    fake.create_object({"apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway",
+                        "metadata": {"name": "envoy-ai-gateway-nrp", "namespace": NS},
+                        "spec": {"gatewayClassName": "llm", "listeners": [{"name": "http", "port": 80,
+                                                                           "protocol": "HTTP"}]},
+                        "status": {"addresses": [{"type": "IPAddress", "value": "10.0.0.42"}]}})
+    assert json.loads(kllm("chatbox").stdout)["settings"]["apiHost"] == "http://10.0.0.42"

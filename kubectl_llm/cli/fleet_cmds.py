@@ -173,3 +173,77 @@ def warn_aliases(session: Session, name: str) -> list[str]:
                  f"you re-point {'them' if len(aliases) > 1 else 'it'} (kubectl llm alias {aliases[0]} --to ...) "
                  f"or remove {'them' if len(aliases) > 1 else 'it'}")
     return aliases
+
+
+def _multimodal(model_id: str) -> bool | None:
+    """Whether the model takes images, from its config.json (embedded catalog, HF cache or Hub); None if unknown."""
+    from kubectl_llm.adapters.hub import load_model
+    from kubectl_llm.errors import LlmError
+    from kubectl_llm.planner.facts import from_config
+
+    try:
+        source = load_model(model_id, warn=lambda _msg: None)
+        return from_config(source.config, model_id).multimodal
+    except (LlmError, OSError, ValueError):
+        return None
+
+
+def _gateway_host(session: Session, releases: dict[str, dict[str, Any]]) -> str | None:
+    """The gateway's base URL: a release's gateway.url, else the address of the Gateway the routes attach to."""
+    for values in releases.values():
+        url = fleet.get_path(values, "gateway.url")
+        if url:
+            return str(url)
+    refs = {(r.get("name"), r.get("namespace") or session.namespace)
+            for v in releases.values() for r in (fleet.get_path(v, "gateway.parentRefs") or [])}
+    for name, ns in sorted(refs) or [("envoy-ai-gateway-nrp", session.namespace)]:
+        gw = session.cluster.gateway(name, ns)
+        if gw.address:
+            return gw.address if "://" in gw.address else f"http://{gw.address}"
+    return None
+
+
+@click.command("chatbox", epilog="""\b
+Examples:
+  kubectl llm chatbox -n nrp-llm --api-host https://ellm.nrp-nautilus.io    # the provider JSON to import
+  kubectl llm chatbox -n nrp-llm --api-host https://ellm.nrp-nautilus.io -o link   # chatbox://provider/import?...
+  kubectl llm chatbox -n nrp-llm --api-host https://ellm.nrp-nautilus.io --id nrp-llm --name NRP
+
+Chatbox (>= 1.15.1): Settings -> Model Provider -> Import from clipboard, or open the link. One model per route in
+the namespace (models, external backends, aliases): modelId = the route name, contextWindow = the served
+max-model-len, capabilities from the plan (tool_use: a tool-call parser, reasoning: a reasoning parser, vision: a
+multimodal model). The API key is left empty: each user pastes their own. Re-importing with the same --id replaces
+the provider and its model list.
+""")
+@click.option("--api-host", default=None, metavar="URL",
+              help="Base URL users reach the gateway at (default: gateway.url of a release, else the Gateway's "
+                   "address).")
+@click.option("--id", "provider_id", default=None, metavar="ID",
+              help="Provider id; the same id re-imports over the old one (default: kubectl-llm-<namespace>).")
+@click.option("--name", "provider_name", default=None, metavar="NAME",
+              help="Provider name shown in Chatbox (default: the namespace).")
+@options.connection
+@options.output("json", "yaml", "link", default="json")
+def chatbox_command(api_host: str | None, provider_id: str | None, provider_name: str | None,
+                    namespace: str | None, kube_context: str | None, kubeconfig: str | None, output: str) -> None:
+    """Print the Chatbox provider config of the namespace's models, generated from the releases."""
+    session = Session(namespace, kube_context, kubeconfig)
+    ns = session.namespace
+    releases = namespace_releases(session)
+    if api_host is not None and not api_host.startswith(("http://", "https://")):
+        raise UsageError(f"--api-host {api_host!r} is not an http(s) URL", "e.g. --api-host https://ellm.nrp-nautilus.io")
+    host = api_host or _gateway_host(session, releases)
+    if not host:
+        raise UsageError(f"no gateway address known for namespace {ns}",
+                         "pass --api-host https://<the URL users reach the gateway at>")
+    if not releases:
+        out.warn(f"no models in namespace {ns}: the provider has an empty model list")
+    multimodal = {name: mm for name, values in releases.items()
+                  if fleet.release_kind(values) == fleet.MODE_MODEL and fleet.get_path(values, "model.id")
+                  for mm in [_multimodal(str(fleet.get_path(values, "model.id")))] if mm is not None}
+    config = fleet.chatbox_config(releases, api_host=host.rstrip("/"), provider_id=provider_id or f"kubectl-llm-{ns}",
+                                  provider_name=provider_name or ns, multimodal=multimodal)
+    if output == "link":
+        out.text(fleet.chatbox_link(config))
+    else:
+        out.data(config, output)

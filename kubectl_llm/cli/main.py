@@ -12,7 +12,7 @@ import click
 
 from kubectl_llm import __version__
 from kubectl_llm.cli.errors import LlmGroup
-from kubectl_llm.cli.fleet_cmds import alias_command
+from kubectl_llm.cli.fleet_cmds import alias_command, chatbox_command
 from kubectl_llm.cli.gateway_cmd import gateway_group
 from kubectl_llm.cli.inspect_cmds import list_command, logs_command, status_command
 from kubectl_llm.cli.misc_cmds import completion_command, gpus_command, version_command
@@ -50,7 +50,7 @@ def cli(debug: bool) -> None:
 
 for command in (plan_command, add_command, upgrade_command, rm_command, rollback_command, list_command,
                 status_command, logs_command, gateway_group, gpus_command, version_command, completion_command,
-                alias_command):
+                alias_command, chatbox_command):
     cli.add_command(command)
 
 

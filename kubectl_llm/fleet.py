@@ -329,3 +329,71 @@ def chatbox_link(config: dict[str, Any]) -> str:
     """The deep link Chatbox (>= 1.15.1) imports: chatbox://provider/import?config=<base64(JSON)>, URL-encoded."""
     raw = json.dumps(config, separators=(",", ":"), ensure_ascii=False).encode()
     return "chatbox://provider/import?config=" + quote(base64.b64encode(raw).decode(), safe="")
+
+
+# --- the cluster's GPUs ------------------------------------------------------------------------------------------
+def tolerates(tolerations: list[dict[str, Any]], taint: dict[str, Any]) -> bool:
+    """Kubernetes' rule: a toleration matches a taint by key (or empty key + Exists), value (Equal) and effect."""
+    if taint.get("effect") == "PreferNoSchedule":
+        return True   # a preference, never a refusal
+    for t in tolerations:
+        if t.get("effect") and t.get("effect") != taint.get("effect"):
+            continue
+        if t.get("operator") == "Exists" and (not t.get("key") or t.get("key") == taint.get("key")):
+            return True
+        if t.get("key") == taint.get("key") and str(t.get("value", "")) == str(taint.get("value", "")):
+            return True
+    return False
+
+
+def matches_affinity(expressions: list[dict[str, Any]], labels: dict[str, str]) -> bool:
+    """One nodeSelectorTerm's matchExpressions against a node's labels (In, NotIn, Exists, DoesNotExist, Gt, Lt)."""
+    for e in expressions:
+        key, op, vals = e.get("key"), e.get("operator"), [str(v) for v in e.get("values") or []]
+        have = labels.get(key)
+        if op == "In" and have not in vals:
+            return False
+        if op == "NotIn" and have in vals:
+            return False
+        if op == "Exists" and have is None:
+            return False
+        if op == "DoesNotExist" and have is not None:
+            return False
+        if op in ("Gt", "Lt"):
+            try:
+                a, b = int(str(have)), int(vals[0])
+            except (TypeError, ValueError, IndexError):
+                return False
+            if (op == "Gt" and not a > b) or (op == "Lt" and not a < b):
+                return False
+    return True
+
+
+def usable_bytes(memory_mib: int) -> int:
+    """What CUDA reports as total for a card known only by its gpu.memory label: the label minus ~0.6 GiB (the
+    catalog's rule for cards without a measured value, data/gpus.yaml)."""
+    return memory_mib * 2**20 - int(0.6 * 2**30)
+
+
+@dataclass(frozen=True)
+class GpuCandidate:
+    """One GPU type present in the cluster, as planned: does the model fit, on how many, and where it could go."""
+
+    gpu: str                       # catalog name, or the product label for a type absent from the catalog
+    in_catalog: bool
+    fits: bool
+    count: int                     # GPUs the plan needs (0 when it does not fit)
+    reserved_bytes: int            # count x per-GPU memory: what the plan takes from the cluster
+    nodes_now: tuple[str, ...]     # nodes with `count` free GPUs, matching the plan's affinity, taints tolerated
+    reason: str = ""
+
+
+def choose_gpu(candidates: list[GpuCandidate]) -> GpuCandidate | None:
+    """Among the cluster's types that fit: one with a node that has the needed count free now, else any; the least
+    reserved GPU memory wins (the planner's own rule), then the fewest GPUs, then the name."""
+    fitting = [c for c in candidates if c.fits]
+    if not fitting:
+        return None
+    now = [c for c in fitting if c.nodes_now]
+    pool = now or fitting
+    return min(pool, key=lambda c: (c.reserved_bytes, c.count, c.gpu))

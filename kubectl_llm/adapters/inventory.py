@@ -44,6 +44,7 @@ class NodeGpus:
     taints: list[dict[str, str]] = field(default_factory=list)
     unschedulable: bool = False
     ready: bool = True
+    labels: dict[str, str] = field(default_factory=dict)
 
     @property
     def free(self) -> int:
@@ -86,7 +87,8 @@ def node_gpus(node: dict[str, Any], requested: dict[str, dict[str, int]]) -> Nod
     return NodeGpus(name=name, product=product, memory_mib=_int(labels.get("nvidia.com/gpu.memory")),
                     count=_int(labels.get("nvidia.com/gpu.count")), driver_major=_int(driver), resource=resource,
                     allocatable=alloc, requested=requested.get(name, {}).get(resource, 0), taints=taints,
-                    unschedulable=bool((node.get("spec") or {}).get("unschedulable")), ready=ready)
+                    unschedulable=bool((node.get("spec") or {}).get("unschedulable")), ready=ready,
+                    labels={str(k): str(v) for k, v in labels.items()})
 
 
 def requested_gpus(pods: list[dict[str, Any]]) -> dict[str, dict[str, int]]:

@@ -15,10 +15,24 @@ from kubectl_llm.cli import output as out
 Examples:
   kubectl llm gpus
   kubectl llm gpus -o json
+  kubectl llm gpus --cluster           # the cluster's GPU nodes: type, memory, driver, taints, free GPUs
+  kubectl llm gpus --cluster -o yaml
+
+--cluster lists nodes (cluster-wide read of nodes and pods); requested = GPUs of pods bound to the node.
 """)
+@click.option("--cluster", "cluster", is_flag=True, help="List the cluster's GPU nodes instead of the catalog.")
+@options.context
+@options.kubeconfig
 @options.output("yaml", "json")
-def gpus_command(output: str | None) -> None:
-    """The GPU types the planner knows (name for --gpu, memory, node label, Kubernetes resource)."""
+def gpus_command(cluster: bool, kube_context: str | None, kubeconfig: str | None, output: str | None) -> None:
+    """The GPU types the planner knows (name for --gpu, memory, node label, Kubernetes resource), or with
+    --cluster the cluster's GPU nodes with allocatable and requested GPUs."""
+    if cluster:
+        from kubectl_llm.cli.gpu_cluster import show_cluster
+        from kubectl_llm.cli.session import Session
+
+        show_cluster(Session(None, kube_context, kubeconfig), output)
+        return
     from kubectl_llm.planner.gpus import load_gpu_catalog
 
     rows = [{"name": g.name, "memory_bytes": g.memory_bytes, "memory_gib": round(g.memory_bytes / 2**30, 2),

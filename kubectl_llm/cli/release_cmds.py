@@ -93,6 +93,10 @@ def _plan_and_deploy(model: str, name: str | None, plan_opts: dict[str, Any], hf
 
     apply_overrides({}, values_files, set_values, set_string_values)
     source = load_source(model, hf_revision, check_token=dry_run != "client")
+    if request.gpu_type == "auto":
+        from kubectl_llm.cli.gpu_cluster import resolve_auto
+
+        request = resolve_auto(source, request, session)
     plan = make_plan(source, request)
     if not plan.fits:
         out.info(plan.to_text())

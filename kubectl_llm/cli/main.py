@@ -30,6 +30,7 @@ COMMANDS: dict[str, str] = {
     "completion": "kubectl_llm.cli.misc_cmds:completion_command",
     "alias": "kubectl_llm.cli.fleet_cmds:alias_command",
     "chatbox": "kubectl_llm.cli.fleet_cmds:chatbox_command",
+    "test": "kubectl_llm.cli.test_cmd:test_command",
 }
 
 EPILOG = """\b

@@ -57,6 +57,13 @@ class _Handler(BaseHTTPRequestHandler):
         self.fake.handle_chat(self, body)
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        pass   # a client that hangs up (the load test ends, a keep-alive is dropped) is no failure here
+
+
 class OpenAIStandIn:
     """Start with ``with OpenAIStandIn(kv_tokens=..., ...) as s:``; ``s.url`` is the base URL."""
 
@@ -79,12 +86,11 @@ class OpenAIStandIn:
         self.completed = 0
         self.prompts: list[int] = []
         self._lock = threading.Condition()
-        self._server: ThreadingHTTPServer | None = None
+        self._server: _Server | None = None
 
     # ---- lifecycle
     def __enter__(self) -> OpenAIStandIn:
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-        self._server.daemon_threads = True
+        self._server = _Server(("127.0.0.1", 0), _Handler)
         self._server.fake = self  # type: ignore[attr-defined]
         threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
         return self

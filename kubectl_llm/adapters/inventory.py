@@ -69,23 +69,31 @@ def _gpu_resource(allocatable: dict[str, Any]) -> tuple[str, int]:
     return "nvidia.com/gpu", 0
 
 
-def node_gpus(node: dict[str, Any], requested: dict[str, dict[str, int]]) -> NodeGpus | None:
-    """A node (as a dict) -> NodeGpus, or None when it has no GPU label and no GPU resource."""
+PRODUCT, MEMORY, COUNT, DRIVER = ("nvidia.com/gpu.product", "nvidia.com/gpu.memory", "nvidia.com/gpu.count",
+                                  "nvidia.com/cuda.driver.major")
+
+
+def node_gpus(node: dict[str, Any], requested: dict[str, dict[str, int]], keys: Any = None) -> NodeGpus | None:
+    """A node (as a dict) -> NodeGpus, or None when it has no GPU label and no GPU resource. ``keys``: the site's
+    node-label keys (gpu_product, gpu_memory, cuda_driver_major); NVIDIA's GPU feature discovery names by default."""
+    product_key = getattr(keys, "gpu_product", "") or PRODUCT
+    memory_key = getattr(keys, "gpu_memory", "") or MEMORY
+    driver_key = getattr(keys, "cuda_driver_major", "") or DRIVER
     meta = node.get("metadata") or {}
     labels = meta.get("labels") or {}
     status = node.get("status") or {}
     allocatable = status.get("allocatable") or {}
     resource, alloc = _gpu_resource(allocatable)
-    product = labels.get("nvidia.com/gpu.product")
+    product = labels.get(product_key)
     if not product and not alloc:
         return None
-    driver = labels.get("nvidia.com/cuda.driver.major") or labels.get("nvidia.com/cuda.driver-version.major")
+    driver = labels.get(driver_key) or labels.get("nvidia.com/cuda.driver-version.major")
     ready = any(c.get("type") == "Ready" and c.get("status") == "True" for c in status.get("conditions") or [])
     taints = [{k: str(t[k]) for k in ("key", "value", "effect") if t.get(k) is not None}
               for t in (node.get("spec") or {}).get("taints") or []]
     name = meta.get("name", "?")
-    return NodeGpus(name=name, product=product, memory_mib=_int(labels.get("nvidia.com/gpu.memory")),
-                    count=_int(labels.get("nvidia.com/gpu.count")), driver_major=_int(driver), resource=resource,
+    return NodeGpus(name=name, product=product, memory_mib=_int(labels.get(memory_key)),
+                    count=_int(labels.get(COUNT)), driver_major=_int(driver), resource=resource,
                     allocatable=alloc, requested=requested.get(name, {}).get(resource, 0), taints=taints,
                     unschedulable=bool((node.get("spec") or {}).get("unschedulable")), ready=ready,
                     labels={str(k): str(v) for k, v in labels.items()})
@@ -108,7 +116,7 @@ def requested_gpus(pods: list[dict[str, Any]]) -> dict[str, dict[str, int]]:
     return out
 
 
-def cluster_gpu_nodes(cluster: Cluster) -> list[NodeGpus]:
+def cluster_gpu_nodes(cluster: Cluster, keys: Any = None) -> list[NodeGpus]:
     """Every GPU node with allocatable and requested GPUs. Needs cluster-wide list of nodes and pods: a
     namespace-scoped user gets PermissionDenied (the caller falls back to the catalog)."""
     api = cluster._client()
@@ -118,7 +126,7 @@ def cluster_gpu_nodes(cluster: Cluster) -> list[NodeGpus]:
     node_dicts = [api.sanitize_for_serialization(n) for n in nodes.items]
     pod_dicts = [api.sanitize_for_serialization(p) for p in pods.items]
     req = requested_gpus(pod_dicts)
-    found = [node_gpus(n, req) for n in node_dicts]
+    found = [node_gpus(n, req, keys) for n in node_dicts]
     return sorted((n for n in found if n is not None), key=lambda n: n.name)
 
 

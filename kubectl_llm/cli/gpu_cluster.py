@@ -17,14 +17,17 @@ from kubectl_llm.cli import output as out
 from kubectl_llm.errors import ClusterError, PlanError
 
 
-def _catalog_by_product() -> dict[str, Any]:
-    from kubectl_llm.planner.gpus import load_gpu_catalog
+def _catalog_by_product(catalog: Any = None) -> dict[str, Any]:
+    """Product label -> GPU type of the site's catalog (the shipped site's when none is given)."""
+    if catalog is None:
+        from kubectl_llm.planner.site import default_site
 
-    return {p: g for g in load_gpu_catalog() for p in g.products}
+        catalog = default_site().gpu_catalog
+    return {p: g for g in catalog for p in g.products}
 
 
-def node_rows(nodes: list[Any]) -> list[dict[str, Any]]:
-    by_product = _catalog_by_product()
+def node_rows(nodes: list[Any], catalog: Any = None) -> list[dict[str, Any]]:
+    by_product = _catalog_by_product(catalog)
     rows = []
     for n in nodes:
         g = by_product.get(n.product or "")
@@ -51,11 +54,12 @@ def type_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [out_rows[k] for k in sorted(out_rows)]
 
 
-def show_cluster(session: Any, output: str | None) -> None:
-    """`kubectl llm gpus --cluster`."""
+def show_cluster(session: Any, output: str | None, site: Any = None) -> None:
+    """`kubectl llm gpus --cluster` (node labels and type names of the site profile)."""
     from kubectl_llm.adapters.inventory import cluster_gpu_nodes
 
-    rows = node_rows(cluster_gpu_nodes(session.cluster))
+    rows = node_rows(cluster_gpu_nodes(session.cluster, getattr(site, "node_labels", None)),
+                     site.gpu_catalog if site is not None else None)
     doc = {"nodes": rows, "types": type_rows(rows)}
     if output:
         out.data(doc, output)
@@ -89,8 +93,9 @@ def resolve_auto(source: Any, request: Any, session: Any) -> Any:
     if getattr(request, "gpu_type", None) != "auto":
         return request
     base = dataclasses.replace(request, gpu_type=None)
+    site = getattr(request, "site", None)
     try:
-        nodes = cluster_gpu_nodes(session.cluster)
+        nodes = cluster_gpu_nodes(session.cluster, getattr(site, "node_labels", None))
     except ClusterError as exc:
         out.warn(f"--gpu auto: cannot read the cluster's GPU nodes ({exc.message}); planning with the catalog's types "
                  f"instead")
@@ -99,7 +104,7 @@ def resolve_auto(source: Any, request: Any, session: Any) -> Any:
     if not usable:
         out.warn("--gpu auto: the cluster has no node with allocatable GPUs; planning with the catalog's types")
         return base
-    by_product = _catalog_by_product()
+    by_product = _catalog_by_product(site.gpu_catalog if site is not None else None)
     groups: dict[str, list[Any]] = {}
     for n in usable:
         g = by_product.get(n.product or "")

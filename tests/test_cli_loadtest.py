@@ -93,10 +93,13 @@ def test_an_engine_dying_mid_run_fails_with_the_restart(fake: FakeApiServer) -> 
     pod is seen restarted, OOMKilled: exit 1, all of it reported."""
     from kubernetes import client, config
 
+    import os
+
     (pod,) = [n for k, n in fake.objects(namespace=NS, kind="Pod")]
+    kubeconfig = os.environ["KUBECONFIG"]   # read now: the client's default was fixed when it was imported
 
     def oom() -> None:
-        api = client.CoreV1Api(config.new_client_from_config())
+        api = client.CoreV1Api(config.new_client_from_config(config_file=kubeconfig))
         api.patch_namespaced_pod_status(pod, NS, {"status": {"containerStatuses": [{
             "name": "vllm", "restartCount": 1, "ready": False, "image": "x", "imageID": "", "started": False,
             "state": {"waiting": {"reason": "CrashLoopBackOff"}},

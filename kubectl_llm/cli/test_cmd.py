@@ -102,11 +102,13 @@ restarted or was OOMKilled during the run.
               help="Model name to send (default: the served name; through a gateway URL give the route name).")
 @click.option("--request-timeout", type=click.FloatRange(min=1), default=600, show_default=True,
               help="Seconds one request may take.")
+@click.option("--settle", type=click.FloatRange(min=0), default=20, show_default=True,
+              help="After failed requests, seconds to watch the pods for the restart that explains them.")
 @options.connection
 @options.output("yaml", "json")
 def test_command(name: str, fill: float, kv_tokens: int | None, max_tokens: int, concurrency: int | None,
                  requests: int | None, url: str | None, metrics_url: str | None, model_name: str | None,
-                 request_timeout: float, namespace: str | None, kube_context: str | None, kubeconfig: str | None,
+                 request_timeout: float, settle: float, namespace: str | None, kube_context: str | None, kubeconfig: str | None,
                  output: str | None) -> None:
     """Fill a share of release NAME's KV cache with concurrent long prompts and report latency, throughput, peak
     KV usage, errors and pod restarts."""
@@ -163,10 +165,19 @@ def test_command(name: str, fill: float, kv_tokens: int | None, max_tokens: int,
                     progress=progress)
         line.done()
     elapsed = time.monotonic() - started
-    after = release_pod_health(session.cluster, name, ns)
-    restarts = sum(max(0, p.restarts - (before[p.uid].restarts if p.uid in before else 0)) for p in after) + \
-        sum(1 for uid in before if uid not in {p.uid for p in after})
-    oom = [p.name for p in after if p.oom_killed and (p.uid not in before or not before[p.uid].oom_killed)]
+
+    def health() -> tuple[int, list[str]]:
+        after = release_pod_health(session.cluster, name, ns)
+        restarts = sum(max(0, p.restarts - (before[p.uid].restarts if p.uid in before else 0)) for p in after) + \
+            sum(1 for uid in before if uid not in {p.uid for p in after})
+        return restarts, [p.name for p in after if p.oom_killed and (p.uid not in before
+                                                                      or not before[p.uid].oom_killed)]
+
+    restarts, oom = health()
+    deadline = time.monotonic() + settle
+    while not restarts and any(not r.ok for r in state.results) and time.monotonic() < deadline:
+        time.sleep(0.5)   # requests failed: the kubelet reports a crashed engine's restart a few seconds later
+        restarts, oom = health()
     results = state.results
     ok = [r for r in results if r.ok]
     passed, problems = loadtest.verdict(results, state.peak, fill, restarts, oom)

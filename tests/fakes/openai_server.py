@@ -148,9 +148,9 @@ class OpenAIStandIn:
             while not self.dead and self.used + prompt + gen > self.kv_tokens and self.used > 0:
                 self._lock.wait(0.05)   # the scheduler queues what does not fit
         if self.die_after is not None and number > self.die_after and not self.dead:
-            self.dead = True
             if self.on_die:
-                self.on_die()
+                threading.Thread(target=self.on_die, daemon=True).start()   # the kubelet notices a bit later
+            self.dead = True
         if self.dead:
             h.close_connection = True
             return

@@ -124,6 +124,8 @@ def test_external_backend_is_four_gateway_objects_and_no_workload(fake: FakeApiS
     assert rule["backendRefs"] == [{"name": "qwen3-nairr",
                                     "modelNameOverride": "Qwen/Qwen3-235B-A22B-Thinking-2507-FP8"}]
     assert rule["modelsOwnedBy"] == "SDSC"
+    # the site profile's Gateway, like the site's models (NRP's shipped profile: envoy-ai-gateway-nrp)
+    assert [r["name"] for r in objs["AIGatewayRoute"]["spec"]["parentRefs"]] == ["envoy-ai-gateway-nrp"]
 
     # For real: a missing Secret is a warning that gives the create command; with the Secret, no warning.
     result = kllm(*EXTERNAL, "-o", "json")
@@ -187,6 +189,7 @@ def test_alias_round_robin_fallback_missing_targets_and_rm_warning(fake: FakeApi
 
     # Priority fallback: priorities in --to order plus the retry policy on the generated HTTPRoute.
     objs = by_kind(manifests("alias", "qwen3-failover", "--to", "qwen3-8b,qwen3-nairr", "--fallback"))
+    assert [r["name"] for r in objs["AIGatewayRoute"]["spec"]["parentRefs"]] == ["envoy-ai-gateway-nrp"]
     assert set(objs) == {"AIGatewayRoute", "BackendTrafficPolicy"}
     assert [(b["name"], b["priority"]) for b in objs["AIGatewayRoute"]["spec"]["rules"][0]["backendRefs"]] == \
         [("qwen3-8b", 0), ("qwen3-nairr", 1)]

@@ -61,6 +61,7 @@ def add_external(model: str | None, name: str | None, ext: dict[str, Any], plan_
     from kubectl_llm.cli.planning import validate_name
     from kubectl_llm.cli.release_cmds import deploy
 
+    site_option = plan_opts.pop("site", None)
     given = sorted(k for k, v in plan_opts.items() if v not in (None, False, PLAN_FLAG_DEFAULTS.get(k)))
     if given or hf_revision:
         flags = ", ".join("--" + k.replace("_", "-") for k in given + (["revision"] if hf_revision else []))
@@ -85,11 +86,24 @@ def add_external(model: str | None, name: str | None, ext: dict[str, Any], plan_
     if endpoint.public and not secret:
         out.warn(f"no --api-key-secret: requests to {endpoint.host} carry no API key")
     base = fleet.external_values(endpoint, served, secret, ext["owned_by"])
-    values, _ = apply_overrides(base, values_files, set_values, set_string_values)
+    values, _ = apply_overrides(site_gateway(base, site_option), values_files, set_values, set_string_values)
     if secret and dry_run != "client":
         _check_api_key_secret(session, secret)
     deploy(session, name, MODEL_CHART, values, dry_run=dry_run, wait=wait, timeout=timeout, output=output,
            description=f"kubectl llm add --external {ext['external']}", needs_gateway=True)
+
+
+def site_gateway(values: dict[str, Any], site_option: str | None) -> dict[str, Any]:
+    """The site profile's gateway (parentRefs, owned_by) in a release's values, as the planner writes it for models:
+    an external backend or an alias attaches to the same Gateway as the site's models."""
+    from kubectl_llm.cli.planning import load_site
+
+    site = load_site(site_option).site
+    gateway = dict(values.get("gateway") or {})
+    gateway.setdefault("parentRefs", [dict(r) for r in site.gateway_parent_refs])
+    if site.models_owned_by:
+        gateway.setdefault("modelsOwnedBy", site.models_owned_by)
+    return {**values, "gateway": gateway}
 
 
 def _check_api_key_secret(session: Session, secret: str) -> None:
@@ -127,13 +141,14 @@ one before fails (the chart adds the retry BackendTrafficPolicy that makes Envoy
 @click.option("--allow-missing", is_flag=True, help="Accept targets that do not exist (yet).")
 @options.connection
 @options.overrides
+@options.site
 @options.dry_run
 @click.option("--timeout", default="5m", show_default=True, metavar="DURATION", help="Helm timeout.")
 @options.output("yaml", "json")
 def alias_command(name: str, targets: str, weights: str | None, fallback: bool, allow_missing: bool,
                   namespace: str | None, kube_context: str | None, kubeconfig: str | None,
                   values_files: tuple[str, ...], set_values: tuple[str, ...], set_string_values: tuple[str, ...],
-                  dry_run: str, timeout: str, output: str | None) -> None:
+                  site: str | None, dry_run: str, timeout: str, output: str | None) -> None:
     """Route the model name NAME to other releases: round-robin by weight, or priority fallback."""
     from kubectl_llm.cli.overrides import apply_overrides
     from kubectl_llm.cli.planning import validate_name
@@ -159,7 +174,7 @@ def alias_command(name: str, targets: str, weights: str | None, fallback: bool, 
                                         allow_missing=allow_missing)
     for w in warnings if dry_run != "client" else []:
         out.warn(w)
-    values, _ = apply_overrides(base, values_files, set_values, set_string_values)
+    values, _ = apply_overrides(site_gateway(base, site), values_files, set_values, set_string_values)
     deploy(session, name, MODEL_CHART, values, dry_run=dry_run, wait=False, timeout=timeout, output=output,
            description=f"kubectl llm alias {name} --to {','.join(to)}", needs_gateway=True)
 

@@ -20,3 +20,4 @@ class PlanRequest:
     engine: str = "vllm"                   # vllm | sglang
     name: str | None = None                # release / route name; default derived from the model id
     max_num_seqs: int | None = None
+    max_num_batched_tokens: int | None = None   # None = vLLM's default for the card (memory.engine_batch_defaults)

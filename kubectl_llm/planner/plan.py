@@ -51,6 +51,7 @@ class Evaluation:
     why: str                       # reason it does not fit / is invalid ("" if fits)
     overhead_bytes: int = 0        # taken off utilisation x memory before the KV cache (margin included)
     overhead: Overhead | None = None
+    available_bytes: int = 0       # utilisation x memory - weights - overhead on the limiting GPU (< 0: none left)
 
 
 @dataclass
@@ -361,7 +362,7 @@ def _evaluate(f: ModelFacts, parts: WeightParts, gpu: GpuType, layout: Layout, L
     ev = Evaluation(gpu=gpu, layout=layout, util=util, max_num_seqs=seqs_guess, weights_per_gpu=max(w_stages),
                     kv_bytes_per_token=per_tok, state_bytes_per_sequence=kv.state_bytes_per_sequence,
                     kv_cache_bytes=max(0, avail), kv_tokens=kv_tokens, concurrency=max(0.0, conc), fits=fits,
-                    duplicated_kv=kv_dup, why=why, overhead_bytes=ov.in_budget, overhead=ov)
+                    duplicated_kv=kv_dup, why=why, overhead_bytes=ov.in_budget, overhead=ov, available_bytes=avail)
     if seqs is None and not req.max_num_seqs:
         if not fits:
             # the sampler and the CUDA graphs grow with max-num-seqs: retry with the fewest the plan would choose
@@ -493,7 +494,7 @@ def make_plan(source: ModelSource, req: PlanRequest) -> Plan:
             engine=req.engine, model_id=f.model_id, served_name=f.model_id, tp=best.layout.tp, pp=best.layout.pp,
             dcp=best.layout.dcp, dp=best.layout.dp, ep=best.layout.ep, max_model_len=L,
             max_num_seqs=best.max_num_seqs, gpu_memory_utilization=best.util, hf_overrides=ctx.hf_overrides,
-            kv_cache_dtype=req.kv_cache_dtype, recipe=recipe)
+            kv_cache_dtype=req.kv_cache_dtype, recipe=recipe, max_num_batched_tokens=req.max_num_batched_tokens)
         plan.args = eng.vllm_args(settings) if req.engine == "vllm" else eng.sglang_args(settings)
         plan.env = list(ctx.env)
         if not best.fits:

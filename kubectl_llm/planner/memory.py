@@ -9,8 +9,9 @@ Follows ``notes/vllm-memory-model.md`` (vLLM 0.10-0.33 V1 engine):
   the tokens a rank stores by D;
 * per-sequence state of linear-attention (GDN) and Mamba2 layers, with vLLM's hybrid page alignment;
 * the hybrid KV manager's grouping (group size = smallest bucket, padded groups share one block pool);
-* available KV = total x utilisation - weights - activation peak - non-torch memory (CUDA graphs come out of the
-  (1 - utilisation) slack in the v0.17 image we ship; ``cudagraph_bytes`` checks that slack).
+* available KV = total x utilisation - weights - overhead, the overhead a function of the model, the layout, the
+  engine's batch limits and its version (``overhead``: activation / sampler peak, non-torch, safety margin, and
+  CUDA graphs from vLLM 0.21 on; before 0.21 they must fit the (1 - utilisation) slack).
 Pure: no I/O.
 """
 

@@ -19,12 +19,14 @@ from kubectl_llm.planner import engine as eng
 from kubectl_llm.planner import sizing
 from kubectl_llm.planner.context import ContextDecision, decide_context
 from kubectl_llm.planner.facts import CHUNKED, LINEAR, MAMBA, SLIDING, ModelFacts, dtype_bytes, from_config
-from kubectl_llm.planner.gpus import GpuType, custom_gpu, find_gpu, load_gpu_catalog
+from kubectl_llm.planner.gpus import GpuType, custom_gpu
 from kubectl_llm.planner.memory import (Layout, Overhead, WeightParts, engine_batch_defaults, expert_kernel_scale,
                                         overhead, stage_kv, stage_layers, weights_per_gpu)
 from kubectl_llm.planner.quantity import GiB, human
 from kubectl_llm.planner.request import PlanRequest
+from kubectl_llm.planner.site import Site, default_site
 from kubectl_llm.planner.source import ModelSource
+from kubectl_llm.planner.weights import estimate_weights
 
 GPU_COUNTS = (1, 2, 3, 4, 6, 8)        # one node; 5 and 7 never divide heads of real models
 DEFAULT_UTILIZATION = 0.95             # the handbook's value
@@ -73,6 +75,7 @@ class Plan:
     env: list[tuple[str, str]] = field(default_factory=list)
     gpu_named: bool = False
     max_context_that_fits: int | None = None
+    site: Site = field(default_factory=default_site)
 
     @property
     def fits(self) -> bool:
@@ -124,7 +127,7 @@ class Plan:
                 "max_context_that_fits": self.max_context_that_fits,
             },
             "serving": {
-                "engine": self.request.engine, "image": eng_defaults["image"],
+                "engine": self.request.engine, "image": self.site.image(eng_defaults["image"]),
                 "command": list(eng_defaults["command"]),
                 "max_model_len": self.context.max_model_len,
                 "gpu_memory_utilization": b.util if b else None,
@@ -140,15 +143,17 @@ class Plan:
             "resources": {
                 "cpu": str(sizing.cpu(gpus)) if gpus else None,
                 "memory_request": mem_req, "memory_limit": mem_lim,
-                "storage": sizing.storage(self.weight_bytes), "storage_class": sizing.STORAGE_CLASS,
+                "storage": sizing.storage(self.weight_bytes), "storage_class": self.site.storage_class,
                 "shm": sizing.shm(gpus) if gpus else None,
             },
             "scheduling": {
-                "node_affinity": sizing.node_affinity(gpu, self.gpu_named, int(eng_defaults["cuda_driver_gt"]))
-                if gpu else [],
-                "tolerations": sizing.tolerations(gpus),
-                "priority_class": sizing.PRIORITY_CLASS,
+                "node_affinity": sizing.node_affinity(gpu, self.gpu_named, int(eng_defaults["cuda_driver_gt"]),
+                                                      self.site) if gpu else [],
+                "tolerations": sizing.tolerations(gpus, self.site),
+                "priority_class": self.site.priority_class_name,
             },
+            "site": {"name": self.site.name, "gateway_parent_refs": [dict(r) for r in self.site.gateway_parent_refs],
+                     "cluster_domain": self.site.cluster_domain},
             "route": {"name": self.name, "served_model_name": f.model_id, "timeout": ROUTE_TIMEOUT},
         }
 
@@ -210,13 +215,13 @@ def _num(x: float) -> float | int:
 
 
 # --- weights ------------------------------------------------------------------------------------------------------
-def _weights(source: ModelSource, facts: ModelFacts) -> tuple[int, int, str, WeightParts, list[str]]:
-    """(checkpoint bytes = what the PVC stores, loaded bytes = what the GPUs hold, source, split, notes)."""
-    from kubectl_llm.planner.params import estimate_weights
-
+def _weights(source: ModelSource, facts: ModelFacts) -> tuple[int, int, str, WeightParts, list[str], list[str]]:
+    """(checkpoint bytes = what the PVC stores, loaded bytes = what the GPUs hold, source, split, notes,
+    warnings)."""
     notes: list[str] = []
+    warnings: list[str] = []
     try:
-        est = estimate_weights(source.config)
+        est = estimate_weights(facts)
     except BadModelConfig:
         if source.weights is None:
             raise
@@ -232,11 +237,12 @@ def _weights(source: ModelSource, facts: ModelFacts) -> tuple[int, int, str, Wei
         src = "estimated from config.json (no safetensors metadata)"
         detail = [n.split("): ", 1)[-1] if n.startswith("estimated from config.json") else n for n in est.notes]
         notes.append(f"{est.total_params / 1e9:.1f}B parameters: " + "; ".join(detail))
+        warnings.extend(est.warnings)
     if est is not None:
         parts = WeightParts.from_estimate(loaded, dict(est.bytes_by_part), est_loaded or est.total_bytes)
     else:
         parts = WeightParts(total=loaded, embeddings=0, lm_head=0, vision=0, experts=0, layers=loaded)
-    return total, loaded, src, parts, notes
+    return total, loaded, src, parts, notes, warnings
 
 
 # --- layouts ------------------------------------------------------------------------------------------------------
@@ -421,7 +427,9 @@ def _max_context(f: ModelFacts, parts: WeightParts, e: Evaluation, kv_dsz: float
     return lo or None
 
 
-def make_plan(source: ModelSource, req: PlanRequest) -> Plan:
+def make_plan(source: ModelSource, req: PlanRequest, site: Site | None = None) -> Plan:
+    """Plan ``source`` for ``req`` on ``site`` (default: ``req.site``, else the shipped profile, NRP)."""
+    site = site or req.site or default_site()
     if req.engine not in ("vllm", "sglang"):
         raise UsageError(f"unknown engine {req.engine!r}", "use --engine vllm or --engine sglang")
     if req.kv_cache_dtype not in KV_DTYPES:
@@ -442,7 +450,7 @@ def make_plan(source: ModelSource, req: PlanRequest) -> Plan:
 
     f = from_config(source.config, source.model_id)
     recipe = eng.find_recipe(f)
-    total, loaded, wsrc, parts, wnotes = _weights(source, f)
+    total, loaded, wsrc, parts, wnotes, wwarnings = _weights(source, f)
     rope = recipe.rope or {}
     rope_original = rope.get("original") if (not rope.get("when_native")
                                              or rope.get("when_native") == f.native_context) else None
@@ -456,11 +464,11 @@ def make_plan(source: ModelSource, req: PlanRequest) -> Plan:
     kv_dsz = dtype_bytes(kv_name)
 
     if req.gpu_type:
-        gpus = [find_gpu(req.gpu_type)]
+        gpus = [site.find_gpu(req.gpu_type)]
     elif req.gpu_memory_bytes:
         gpus = [custom_gpu(req.gpu_memory_bytes)]
     else:
-        gpus = list(load_gpu_catalog())
+        gpus = list(site.gpu_catalog)
 
     outcomes: dict[str, str] = {}
     fitting: list[Evaluation] = []
@@ -486,9 +494,10 @@ def make_plan(source: ModelSource, req: PlanRequest) -> Plan:
 
     plan = Plan(facts=f, source=source, request=req, weight_bytes=total, weight_bytes_source=wsrc, context=ctx,
                 recipe=recipe, best=best, per_gpu_type=outcomes, kv_dtype=kv_name,
-                gpu_named=bool(req.gpu_type))
+                gpu_named=bool(req.gpu_type), site=site)
     plan.name = sizing.check_name(req.name) if req.name else sizing.default_name(f.model_id)
     _explain(plan, wnotes, len(gpus) > 1)
+    plan.warnings.extend(wwarnings)
     if best is not None:
         settings = eng.EngineSettings(
             engine=req.engine, model_id=f.model_id, served_name=f.model_id, tp=best.layout.tp, pp=best.layout.pp,

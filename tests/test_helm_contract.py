@@ -135,7 +135,8 @@ def test_failed_install_without_wait_is_removed_by_our_rollback_path(fake_helm, 
 def test_failed_upgrade_rolls_back_to_the_deployed_revision(fake_helm, monkeypatch):
     assert run("add", "Qwen/Qwen3-8B", "-n", NS).exit_code == 0
     monkeypatch.setenv("FAKE_HELM_FAIL", "1")
-    result = run("add", "Qwen/Qwen3-8B", "-n", NS, "--max-num-seqs", "16")
+    # 12: never the planner's own choice (a power of two), so this is an upgrade whatever GPU the plan picks
+    result = run("add", "Qwen/Qwen3-8B", "-n", NS, "--max-num-seqs", "12")
     assert result.exit_code == 6
     assert "(rolled back to revision 1)" in result.stderr
     argv = fake_helm.last("rollback")["argv"]
@@ -243,7 +244,7 @@ def test_list_reads_helm_rows_and_values(fake_helm):
     argv = fake_helm.last("list")["argv"]
     assert "--deployed" in argv and "--failed" in argv and "--pending" in argv and NS in argv
     table = run("list", "-n", NS)
-    assert table.stdout.splitlines()[0].split() == ["NAME", "MODEL", "GPUS", "CONTEXT", "ROUTE", "STATUS", "AGE"]
+    assert table.stdout.splitlines()[0].split() == ["NAME", "KIND", "MODEL", "GPUS", "CONTEXT", "ROUTE", "STATUS", "AGE"]
 
 
 def test_rm_of_an_unknown_release_says_so(fake_helm):

@@ -78,7 +78,8 @@ def plan_options(*, cluster: bool) -> Callable[[F], F]:
     ctx_names = ("--context-length", "--ctx") if cluster else ("--context", "--context-length")
     return _stack(
         click.option("--gpu", "gpu", default=None, metavar="TYPE",
-                     help="GPU type from 'kubectl llm gpus' (default: try the catalog's types)."),
+                     help="GPU type from 'kubectl llm gpus' (default: try the catalog's types); auto: among the types "
+                          "the cluster's nodes have, preferring one with the GPUs free on one node."),
         click.option("--gpu-memory", default=None, metavar="SIZE",
                      help="Memory of a GPU not in the catalog: 80GiB, 80Gi, 23.58GiB or 80GB."),
         click.option("--gpus", type=click.IntRange(min=1), default=None, metavar="N", help="Force the GPU count."),
@@ -94,6 +95,8 @@ def plan_options(*, cluster: bool) -> Callable[[F], F]:
                      help="Cap the context without RoPE scaling (<= native)."),
         click.option("--max-num-seqs", type=click.IntRange(min=1), default=None, metavar="N",
                      help="Concurrent sequences per replica."),
+        click.option("--max-num-batched-tokens", type=click.IntRange(min=1), default=None, metavar="N",
+                     help="Tokens per engine step (default: vLLM's for the card; sizes the profile run)."),
         click.option("--gpu-memory-utilization", type=click.FloatRange(0.05, 0.99), default=None, metavar="F",
                      help="Fraction of each GPU vLLM may use (0.05-0.99)."),
         click.option("--kv-cache-dtype", type=click.Choice(KV_DTYPES), default="auto", show_default=True,

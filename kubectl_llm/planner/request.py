@@ -24,6 +24,7 @@ class PlanRequest:
     engine: str = "vllm"                   # vllm | sglang
     name: str | None = None                # release / route name; default derived from the model id
     max_num_seqs: int | None = None
+    max_num_batched_tokens: int | None = None   # None = vLLM's default for the card (memory.engine_batch_defaults)
     nodes: int | None = None               # forced node count (None = one node when it fits, else the fewest)
     replicas: int = 1                      # copies behind the same Service/route; each is planned alike
     data_parallel: int | None = None       # DP attention ranks + expert parallel (MoE only)

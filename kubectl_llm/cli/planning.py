@@ -69,16 +69,19 @@ def make_plan(source: Any, request: PlanRequest) -> Any:
 
 
 def why_not(model: str, plan: Any) -> DoesNotFit:
-    """DoesNotFit with the reason of the closest GPU type (the plan's per-type candidates), else its last reason."""
+    """DoesNotFit with the reason of the closest GPU type tried (the plan's own type among its per-type candidates),
+    else its last reason; the hint is the plan's, naming only changes that can make it fit."""
     doc = plan.to_dict()
     candidates = (doc.get("gpu") or {}).get("candidates")
     if isinstance(candidates, dict) and candidates:
-        gpu, why = next(iter(candidates.items()))
+        gpu = (doc.get("gpu") or {}).get("type")
+        gpu, why = (gpu, candidates[gpu]) if gpu in candidates else next(iter(candidates.items()))
         reason = f"{gpu}: {why}"
     else:
         reasons = list(doc.get("reasons") or [])
         reason = reasons[-1] if reasons else ""
-    return DoesNotFit(f"{model} does not fit" + (f" ({reason})" if reason else ""))
+    hint = plan.fit_hint() if hasattr(plan, "fit_hint") else None
+    return DoesNotFit(f"{model} does not fit" + (f" ({reason})" if reason else ""), hint or None)
 
 
 def plan_name(plan: Any) -> str:

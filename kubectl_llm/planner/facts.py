@@ -30,6 +30,13 @@ _MLA_MODEL_TYPES = {
     "glm4_moe_lite", "glm_moe_dsa", "kimi_linear", "pangu_ultra_moe", "mistral_large_3",
 }
 
+# model_type values whose attention has no rotary position embedding (Nemotron-H and Jamba take positions from
+# their Mamba layers, pure Mamba has no attention, GPT-2/BigCode/OPT learn absolute positions, BLOOM/MPT use ALiBi):
+# a RoPE/YaRN override cannot extend their context.
+_NO_ROPE_MODEL_TYPES = {
+    "nemotron_h", "jamba", "mamba", "mamba2", "falcon_mamba", "gpt2", "gpt_bigcode", "opt", "bloom", "mpt",
+}
+
 _DTYPE_BYTES = {"float32": 4, "float": 4, "fp32": 4, "bfloat16": 2, "bf16": 2, "float16": 2, "fp16": 2, "half": 2}
 
 # keys vLLM reads for the derived max_model_len (smallest wins), notes §2
@@ -89,6 +96,7 @@ class ModelFacts:
     rope_container: str = ""          # "" (top level) or "text_config": where max_position_embeddings lives
     rope_dialect: str = "rope_scaling"  # "rope_scaling" | "rope_parameters"
     rope_block: Mapping[str, Any] | None = None   # the model's own rope_scaling / rope_parameters
+    has_rope: bool = True             # False: no rotary embedding (see _NO_ROPE_MODEL_TYPES)
     multimodal: bool = False
     tie_word_embeddings: bool = False
     mtp_layers: int = 0
@@ -332,6 +340,7 @@ def from_config(config: Mapping[str, Any], model_id: str) -> ModelFacts:
         rope_container=container,
         rope_dialect=rope_dialect,
         rope_block=rope_block,
+        has_rope=model_type not in _NO_ROPE_MODEL_TYPES,
         multimodal=bool(config.get("vision_config") or container),
         tie_word_embeddings=bool(_get(config, "tie_word_embeddings", default=False)
                                  or tc.get("tie_word_embeddings", False)),

@@ -34,9 +34,9 @@ def validate_name(name: str) -> str:
 
 def build_request(opts: dict[str, Any], name: str | None) -> PlanRequest:
     """PlanRequest from the parsed plan options; refuses flag pairs that contradict each other."""
-    from kubectl_llm.planner.quantity import parse_bytes
+    from kubectl_llm.planner.quantity import parse_gpu_memory
 
-    if opts.get("gpu") and opts.get("gpu_memory"):
+    if opts.get("gpu") and opts.get("gpu_memory") is not None:
         raise UsageError("--gpu and --gpu-memory are mutually exclusive",
                          "name a catalog type with --gpu, or give the memory of another card with --gpu-memory")
     if opts.get("context_length") and opts.get("max_model_len"):
@@ -44,7 +44,7 @@ def build_request(opts: dict[str, Any], name: str | None) -> PlanRequest:
                          "--context-length may exceed the native context (RoPE scaling); --max-model-len only caps")
     if name is not None:
         validate_name(name)
-    gpu_memory = parse_bytes(opts["gpu_memory"]) if opts.get("gpu_memory") else None
+    gpu_memory = parse_gpu_memory(opts["gpu_memory"]) if opts.get("gpu_memory") is not None else None
     return PlanRequest(
         gpu_type=opts.get("gpu"), gpu_memory_bytes=gpu_memory, gpus=opts.get("gpus"), tp=opts.get("tp"),
         pp=opts.get("pp"), dcp=opts.get("dcp"), context=opts.get("context_length"),

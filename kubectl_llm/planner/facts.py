@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 from kubectl_llm.errors import BadModelConfig
+from kubectl_llm.planner.validate import MLA_MODEL_TYPES, validate_config
 
 # Layer kinds (one per decoder layer)
 FULL = "full"            # full attention: KV grows with the context
@@ -25,10 +26,7 @@ MAMBA = "mamba"          # Mamba2 (Nemotron-H): fixed state per sequence
 NONE = "none"            # no attention cache (MLP-only layer, no-op attention)
 
 # model_type values vLLM treats as DeepSeek-style MLA (when kv_lora_rank is set); `is_deepseek_mla`.
-_MLA_MODEL_TYPES = {
-    "deepseek_v2", "deepseek_v3", "deepseek_v32", "deepseek_mtp", "kimi_k2", "kimi_vl", "longcat_flash",
-    "glm4_moe_lite", "glm_moe_dsa", "kimi_linear", "pangu_ultra_moe", "mistral_large_3",
-}
+_MLA_MODEL_TYPES = MLA_MODEL_TYPES
 
 # model_type values whose attention has no rotary position embedding (Nemotron-H and Jamba take positions from
 # their Mamba layers, pure Mamba has no attention, GPT-2/BigCode/OPT learn absolute positions, BLOOM/MPT use ALiBi):
@@ -101,6 +99,7 @@ class ModelFacts:
     tie_word_embeddings: bool = False
     mtp_layers: int = 0
     notes: tuple[str, ...] = field(default_factory=tuple)
+    config_warnings: tuple[str, ...] = ()   # values validate_config ignored safely (each says what was assumed)
 
     @property
     def is_moe(self) -> bool:
@@ -257,9 +256,10 @@ def _family(arch: str, model_type: str, model_id: str) -> str:
 
 
 def from_config(config: Mapping[str, Any], model_id: str) -> ModelFacts:
-    """Normalise a raw config.json. Raises BadModelConfig naming the missing field."""
-    if not isinstance(config, Mapping):
-        raise BadModelConfig(f"{model_id}: config.json is not a JSON object")
+    """Normalise a raw config.json. Raises BadModelConfig naming the missing or malformed field (validate.py checks
+    every value read here first; what it ignores safely is in ``config_warnings``)."""
+    checked = validate_config(config, model_id)
+    config = checked.config
     archs = config.get("architectures") or []
     arch = str(archs[0]) if archs else str(config.get("model_type", "unknown"))
     tc, container = text_config(config)
@@ -345,6 +345,7 @@ def from_config(config: Mapping[str, Any], model_id: str) -> ModelFacts:
         tie_word_embeddings=bool(_get(config, "tie_word_embeddings", default=False)
                                  or tc.get("tie_word_embeddings", False)),
         mtp_layers=int(_get(tc, "num_nextn_predict_layers", "mtp_num_hidden_layers", default=0) or 0),
+        config_warnings=checked.warnings,
     )
     if facts.kv_heads_per_layer is None and not mla and facts.num_kv_heads <= 0:
         raise BadModelConfig(f"{model_id}: num_key_value_heads must be positive")

@@ -25,6 +25,7 @@ from kubectl_llm.planner.memory import (Layout, WeightParts, activation_peak_byt
 from kubectl_llm.planner.quantity import GiB, human
 from kubectl_llm.planner.request import PlanRequest
 from kubectl_llm.planner.source import ModelSource
+from kubectl_llm.planner.validate import validate_config
 
 GPU_COUNTS = (1, 2, 3, 4, 6, 8)        # one node; 5 and 7 never divide heads of real models
 DEFAULT_UTILIZATION = 0.95             # the handbook's value
@@ -477,8 +478,11 @@ def make_plan(source: ModelSource, req: PlanRequest) -> Plan:
         raise UsageError(f"unknown engine {req.engine!r}", "use --engine vllm or --engine sglang")
     if req.kv_cache_dtype not in KV_DTYPES:
         raise UsageError(f"unknown --kv-cache-dtype {req.kv_cache_dtype!r}", f"one of {', '.join(KV_DTYPES)}")
-    if req.gpu_type and req.gpu_memory_bytes:
+    if req.gpu_type and req.gpu_memory_bytes is not None:
         raise UsageError("--gpu and --gpu-memory are exclusive", "--gpu names a known type; --gpu-memory any other")
+    if req.gpu_memory_bytes is not None and req.gpu_memory_bytes < GiB:
+        raise UsageError(f"--gpu-memory of {req.gpu_memory_bytes} bytes is not a GPU size",
+                         "give the card's memory, e.g. --gpu-memory 80GiB")
     for flag, v in (("--gpus", req.gpus), ("--tp", req.tp), ("--pp", req.pp), ("--dcp", req.dcp)):
         if v is not None and v < 1:
             raise UsageError(f"{flag} must be at least 1")
@@ -491,6 +495,8 @@ def make_plan(source: ModelSource, req: PlanRequest) -> Plan:
     if req.gpu_memory_utilization is not None and not (0.1 <= req.gpu_memory_utilization <= 0.99):
         raise UsageError("--gpu-memory-utilization must be between 0.1 and 0.99")
 
+    checked = validate_config(source.config, source.model_id)      # the estimator reads the same checked config
+    source = replace(source, config=checked.config)
     f = from_config(source.config, source.model_id)
     recipe = eng.find_recipe(f)
     total, loaded, wsrc, parts, wnotes = _weights(source, f)
@@ -510,7 +516,7 @@ def make_plan(source: ModelSource, req: PlanRequest) -> Plan:
 
     if req.gpu_type:
         gpus = [find_gpu(req.gpu_type)]
-    elif req.gpu_memory_bytes:
+    elif req.gpu_memory_bytes is not None:
         gpus = [custom_gpu(req.gpu_memory_bytes)]
     else:
         gpus = list(load_gpu_catalog())
@@ -550,7 +556,7 @@ def make_plan(source: ModelSource, req: PlanRequest) -> Plan:
                 recipe=recipe, best=best, per_gpu_type=outcomes, kv_dtype=kv_name,
                 gpu_named=bool(req.gpu_type))
     plan.name = sizing.check_name(req.name) if req.name else sizing.default_name(f.model_id)
-    plan.warnings.extend(ctx.warnings)
+    plan.warnings.extend(list(source.warnings) + list(checked.warnings) + list(ctx.warnings))
     _explain(plan, wnotes, len(gpus) > 1)
     if best is not None:
         settings = eng.EngineSettings(

@@ -168,8 +168,9 @@ def test_sglang_plan_has_no_vllm_env_and_shows_mem_fraction_static():
     d = p.to_dict()
     assert not any(e["name"].startswith("VLLM_") for e in d["serving"]["env"])
     frac = arg(d["serving"]["args"], "--mem-fraction-static")
-    text = p.to_text()
-    assert f"mem-fraction-static {frac}" in text and "gpu-memory-utilization" not in text
+    engine_line = next(line for line in p.to_text().splitlines() if line.startswith("engine "))
+    assert f"mem-fraction-static {frac}" in engine_line and "gpu-memory-utilization" not in engine_line
+    assert "max-running-requests" in engine_line
     assert "--max-running-requests" in d["serving"]["args"]
     v = plan("Qwen/Qwen3-8B", gpu_type="A100-80GB", context=131072).to_dict()
     assert {"name": "VLLM_ALLOW_LONG_MAX_MODEL_LEN", "value": "1"} in v["serving"]["env"]

@@ -9,9 +9,8 @@ from importlib import resources
 from typing import Any, Mapping
 
 from kubectl_llm.planner.facts import ModelFacts
+from kubectl_llm.planner.rules import DOWNLOAD_DIR, ENGINE_PORT
 
-DOWNLOAD_DIR = "/workspace/.cache/huggingface/hub"
-PORT = 5000
 
 
 @dataclass(frozen=True)
@@ -116,7 +115,7 @@ class EngineSettings:
 def vllm_args(s: EngineSettings) -> list[str]:
     """The vLLM OpenAI server arguments, in the handbook's order."""
     r = s.recipe
-    a = ["--port", str(PORT), "--host", "0.0.0.0", "--download-dir", DOWNLOAD_DIR,
+    a = ["--port", str(ENGINE_PORT), "--host", "0.0.0.0", "--download-dir", DOWNLOAD_DIR,
          "--model", s.model_id, "--served-model-name", s.served_name,
          "--tensor-parallel-size", str(s.tp)]
     if s.pp > 1:
@@ -148,7 +147,7 @@ def vllm_args(s: EngineSettings) -> list[str]:
 def sglang_args(s: EngineSettings) -> list[str]:
     """The SGLang equivalent (sglang.launch_server)."""
     r = s.recipe
-    a = ["--port", str(PORT), "--host", "0.0.0.0", "--download-dir", DOWNLOAD_DIR,
+    a = ["--port", str(ENGINE_PORT), "--host", "0.0.0.0", "--download-dir", DOWNLOAD_DIR,
          "--model-path", s.model_id, "--served-model-name", s.served_name, "--tp-size", str(s.tp)]
     if s.pp > 1:
         a += ["--pp-size", str(s.pp)]

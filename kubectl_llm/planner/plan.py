@@ -24,15 +24,12 @@ from kubectl_llm.planner.memory import (Layout, WeightParts, activation_peak_byt
                                         non_torch_bytes, stage_kv, stage_layers, weights_per_gpu)
 from kubectl_llm.planner.quantity import GiB, human
 from kubectl_llm.planner.request import PlanRequest
+from kubectl_llm.planner.rules import DEFAULT_UTILIZATION, GPU_COUNTS, KV_DTYPES, ROUTE_TIMEOUT
 from kubectl_llm.planner.site import Site, default_site
 from kubectl_llm.planner.source import ModelSource
 from kubectl_llm.planner.weights import estimate_weights
 
-GPU_COUNTS = (1, 2, 3, 4, 6, 8)        # one node; 5 and 7 never divide heads of real models
-DEFAULT_UTILIZATION = 0.95             # the handbook's value
 CUDAGRAPH_MARGIN = int(0.25 * GiB)
-ROUTE_TIMEOUT = "1200s"
-KV_DTYPES = ("auto", "bfloat16", "float16", "fp8", "fp8_e4m3", "fp8_e5m2")
 
 
 @dataclass

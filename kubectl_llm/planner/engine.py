@@ -33,11 +33,13 @@ def _data() -> Mapping[str, Any]:
     import yaml
 
     text = resources.files("kubectl_llm.planner").joinpath("data/recipes.yaml").read_text()
-    return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    data: Mapping[str, Any] = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    return data
 
 
 def engine_defaults(engine: str) -> Mapping[str, Any]:
-    return _data()["engines"][engine]
+    defaults: Mapping[str, Any] = _data()["engines"][engine]
+    return defaults
 
 
 def parse_version(text: str) -> tuple[int, ...]:

@@ -21,7 +21,7 @@ from kubectl_llm.planner.context import ContextDecision, decide_context
 from kubectl_llm.planner.facts import CHUNKED, LINEAR, MAMBA, SLIDING, ModelFacts, dtype_bytes, from_config
 from kubectl_llm.planner.gpus import GpuType, custom_gpu
 from kubectl_llm.planner.memory import (Layout, WeightParts, activation_peak_bytes, cudagraph_bytes, expert_kernel_scale,
-                                        non_torch_bytes, stage_kv, stage_layers, weights_per_gpu)
+                                        StageKV, non_torch_bytes, stage_kv, stage_layers, weights_per_gpu)
 from kubectl_llm.planner.quantity import GiB, human
 from kubectl_llm.planner.request import PlanRequest
 from kubectl_llm.planner.rules import DEFAULT_UTILIZATION, GPU_COUNTS, KV_DTYPES, ROUTE_TIMEOUT
@@ -306,7 +306,7 @@ def _evaluate(f: ModelFacts, parts: WeightParts, gpu: GpuType, layout: Layout, L
     seqs_guess = seqs or req.max_num_seqs or 256
     util = req.gpu_memory_utilization or DEFAULT_UTILIZATION
     world = layout.gpus
-    worst = None
+    worst: tuple[float, int, StageKV, int, int, int, int] | None = None
     for s, rng in enumerate(stages):
         cg = cudagraph_bytes(len(rng), seqs_guess)
         if req.gpu_memory_utilization is None:
@@ -323,6 +323,7 @@ def _evaluate(f: ModelFacts, parts: WeightParts, gpu: GpuType, layout: Layout, L
         cand = (conc, s, kv, avail, blocks, need, overhead)
         if worst is None or conc < worst[0]:
             worst = cand
+    assert worst is not None, "a layout has at least one pipeline stage"
     conc, s, kv, avail, blocks, need, overhead = worst
     kv_tokens = int(max(0.0, conc) * L)
     per_tok = kv.growing_bytes_per_token / layout.dcp
@@ -349,7 +350,7 @@ def _evaluate(f: ModelFacts, parts: WeightParts, gpu: GpuType, layout: Layout, L
     return ev
 
 
-def _preference(e: Evaluation) -> tuple:
+def _preference(e: Evaluation) -> tuple[bool, int, bool, int, int]:
     return (not e.fits, e.layout.gpus, e.duplicated_kv, e.layout.pp, -e.layout.dcp)
 
 
@@ -447,6 +448,7 @@ def make_plan(source: ModelSource, req: PlanRequest, site: Site | None = None) -
             outcomes[g.name] = why
             if e and (closest is None or e.kv_tokens > closest.kv_tokens):
                 closest = e
+    best: Evaluation | None
     if fitting:
         best = min(fitting, key=lambda e: (e.layout.gpus * e.gpu.memory_mib, e.layout.gpus))
     else:

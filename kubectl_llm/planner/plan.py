@@ -55,6 +55,35 @@ class Evaluation:
     layout_reason: str = ""        # why TP x PP and not more TP (set by the search; "" without PP)
 
 
+@dataclass(frozen=True)
+class Resources:
+    """The engine container and its Kubernetes sizing, decided once when the plan is built (rules in sizing.py)."""
+
+    image: str
+    command: tuple[str, ...]
+    cpu: str | None
+    memory_request: str
+    memory_limit: str
+    storage: str
+    shm: str | None
+    node_affinity: tuple[dict[str, Any], ...]
+    tolerations: tuple[dict[str, Any], ...]
+
+
+def _resources(f: ModelFacts, best: Evaluation | None, weight_bytes: int, engine: str, site: Site,
+               gpu_named: bool) -> Resources:
+    gpus = best.layout.gpus if best else 0
+    eng_defaults = eng.engine_defaults(engine)
+    mem_req, mem_lim = sizing.memory(weight_bytes, f.multimodal)
+    return Resources(
+        image=site.image(eng_defaults["image"]), command=tuple(eng_defaults["command"]),
+        cpu=str(sizing.cpu(gpus)) if gpus else None, memory_request=mem_req, memory_limit=mem_lim,
+        storage=sizing.storage(weight_bytes), shm=sizing.shm(gpus) if gpus else None,
+        node_affinity=tuple(sizing.node_affinity(best.gpu, gpu_named, int(eng_defaults["cuda_driver_gt"]), site)
+                            if best else ()),
+        tolerations=tuple(sizing.tolerations(gpus, site)))
+
+
 @dataclass
 class Plan:
     facts: ModelFacts
@@ -66,6 +95,7 @@ class Plan:
     recipe: eng.Recipe
     best: Evaluation | None
     per_gpu_type: dict[str, str]                 # type -> one-line outcome
+    resources: Resources
     reasons: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     kv_dtype: str = "bfloat16"
@@ -121,8 +151,7 @@ class Plan:
         b = self.best
         f = self.facts
         gpus = b.layout.gpus if b else 0
-        eng_defaults = eng.engine_defaults(self.request.engine)
-        mem_req, mem_lim = sizing.memory(self.weight_bytes, f.multimodal)
+        res = self.resources
         gpu = b.gpu if b else None
         return {
             "fits": self.fits,
@@ -162,8 +191,8 @@ class Plan:
                 "max_context_that_fits": self.max_context_that_fits,
             },
             "serving": {
-                "engine": self.request.engine, "image": self.site.image(eng_defaults["image"]),
-                "command": list(eng_defaults["command"]),
+                "engine": self.request.engine, "image": res.image,
+                "command": list(res.command),
                 "max_model_len": self.context.max_model_len,
                 "gpu_memory_utilization": b.util if b else None,
                 "max_num_seqs": b.max_num_seqs if b else None,
@@ -176,15 +205,11 @@ class Plan:
                 "env": [{"name": k, "value": v} for k, v in self.env],
             },
             "resources": {
-                "cpu": str(sizing.cpu(gpus)) if gpus else None,
-                "memory_request": mem_req, "memory_limit": mem_lim,
-                "storage": sizing.storage(self.weight_bytes), "storage_class": self.site.storage_class,
-                "shm": sizing.shm(gpus) if gpus else None,
+                "cpu": res.cpu, "memory_request": res.memory_request, "memory_limit": res.memory_limit,
+                "storage": res.storage, "storage_class": self.site.storage_class, "shm": res.shm,
             },
             "scheduling": {
-                "node_affinity": sizing.node_affinity(gpu, self.gpu_named, int(eng_defaults["cuda_driver_gt"]),
-                                                      self.site) if gpu else [],
-                "tolerations": sizing.tolerations(gpus, self.site),
+                "node_affinity": list(res.node_affinity), "tolerations": list(res.tolerations),
                 "priority_class": self.site.priority_class_name,
             },
             "site": {"name": self.site.name, "gateway_parent_refs": [dict(r) for r in self.site.gateway_parent_refs],
@@ -593,7 +618,8 @@ def make_plan(source: ModelSource, req: PlanRequest, site: Site | None = None) -
 
     plan = Plan(facts=f, source=source, request=req, weight_bytes=total, weight_bytes_source=wsrc, context=ctx,
                 recipe=recipe, best=best, per_gpu_type=outcomes, kv_dtype=kv_name,
-                gpu_named=bool(req.gpu_type), site=site)
+                gpu_named=bool(req.gpu_type), site=site,
+                resources=_resources(f, best, total, req.engine, site, bool(req.gpu_type)))
     plan.name = sizing.check_name(req.name) if req.name else sizing.default_name(f.model_id)
     plan.warnings.extend(list(source.warnings) + list(checked.warnings) + list(ctx.warnings))
     _explain(plan, wnotes, len(gpus) > 1)

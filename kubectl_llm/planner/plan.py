@@ -284,10 +284,13 @@ def _weights(source: ModelSource, facts: ModelFacts) -> tuple[int, int, str, Wei
     warnings: list[str] = []
     try:
         est = estimate_weights(facts)
-    except BadModelConfig:
+    except BadModelConfig as exc:
         if source.weights is None:
             raise
-        est = None
+        est = None               # the checkpoint's own total stands; say what the plan lost, never silently
+        warnings.append(f"the weight split could not be estimated from config.json ({exc.message}): the "
+                        f"checkpoint's {human(source.weights.total_bytes)} are sharded as if all were decoder-layer "
+                        f"weights (embeddings, vision tower and experts not told apart)")
     est_loaded = int(getattr(est, "loaded_bytes", 0) or (est.total_bytes if est else 0))
     if source.weights is not None and source.weights.total_bytes > 0:
         total = int(source.weights.total_bytes)

@@ -156,8 +156,9 @@ class Plan:
     def to_text(self) -> str:
         d = self.to_dict()
         b = self.best
+        origin = {"catalog": ", config from the embedded catalog"}.get(self.source.origin, "")
         lines = [f"model    {d['model']['id']}  ({d['model']['architecture']}, {human(self.weight_bytes)} weights"
-                 f" — {self.weight_bytes_source})"]
+                 f" — {self.weight_bytes_source}{origin})"]
         if b:
             lay = b.layout
             par = f"TP {lay.tp}" + (f" x PP {lay.pp}" if lay.pp > 1 else "") + (

@@ -79,6 +79,13 @@ class Plan:
     def fits(self) -> bool:
         return bool(self.best and self.best.fits)
 
+    @property
+    def engine_image(self) -> str:
+        """The engine image before the site's registry mirror: the GPU type's own build (a site's ROCm image for
+        an AMD card) or the engine's default."""
+        own = self.best.gpu.image_for(self.request.engine) if self.best else None
+        return own or eng.engine_defaults(self.request.engine)["image"]
+
     # -- documents ---------------------------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
         b = self.best
@@ -123,7 +130,7 @@ class Plan:
                 "max_context_that_fits": self.max_context_that_fits,
             },
             "serving": {
-                "engine": self.request.engine, "image": self.site.image(eng_defaults["image"]),
+                "engine": self.request.engine, "image": self.site.image(self.engine_image),
                 "command": list(eng_defaults["command"]),
                 "max_model_len": self.context.max_model_len,
                 "gpu_memory_utilization": b.util if b else None,

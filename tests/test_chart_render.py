@@ -23,6 +23,8 @@ SCENARIOS = chart_scenarios()
 MODEL_SCENARIOS = [s for c, s in SCENARIOS if c == "llm-model"]
 GATEWAY_SCENARIOS = [s for c, s in SCENARIOS if c == "llm-gateway"]
 
+# the gateway's `helm test`: a Pod, and the ServiceAccount + Role + RoleBinding that let it read the Gateway's address
+GATEWAY_TEST_KINDS = ["Pod", "Role", "RoleBinding", "ServiceAccount"]
 MODEL_KINDS = ["AIGatewayRoute", "AIServiceBackend", "Backend", "Deployment", "PersistentVolumeClaim", "Pod", "Service"]
 EXPECTED_KINDS = {
     ("llm-model", "01-default-values.yaml"): MODEL_KINDS,
@@ -35,11 +37,13 @@ EXPECTED_KINDS = {
     ("llm-model", "08-sglang-values.yaml"): MODEL_KINDS,
     ("llm-model", "09-multinode-lws-values.yaml"): ["AIGatewayRoute", "AIServiceBackend", "Backend", "LeaderWorkerSet",
                                                    "Pod", "Service"],
-    ("llm-gateway", "01-default-values.yaml"): ["ClientTrafficPolicy", "ConfigMap", "EnvoyProxy", "Gateway", "GatewayClass"],
-    ("llm-gateway", "02-auth-ratelimit-values.yaml"): [
+    ("llm-gateway", "01-default-values.yaml"): sorted(
+        ["ClientTrafficPolicy", "ConfigMap", "EnvoyProxy", "Gateway", "GatewayClass"] + GATEWAY_TEST_KINDS),
+    ("llm-gateway", "02-auth-ratelimit-values.yaml"): sorted([
         "BackendTrafficPolicy", "ClientTrafficPolicy", "ConfigMap", "EnvoyProxy", "Gateway", "GatewayClass", "SecurityPolicy",
-    ],
-    ("llm-gateway", "03-jwt-existing-class-values.yaml"): ["ClientTrafficPolicy", "ConfigMap", "Gateway", "SecurityPolicy"],
+    ] + GATEWAY_TEST_KINDS),
+    ("llm-gateway", "03-jwt-existing-class-values.yaml"): sorted(
+        ["ClientTrafficPolicy", "ConfigMap", "Gateway", "SecurityPolicy"] + GATEWAY_TEST_KINDS),
 }
 
 
@@ -102,12 +106,14 @@ def test_every_gateway_object_carries_the_gateway_label_not_a_model_label(render
 
 @pytest.mark.parametrize(("chart", "scenario"), SCENARIOS)
 def test_uninstall_leaves_nothing(rendered_scenarios, chart, scenario) -> None:
-    """Only the helm test Pod is a hook (deleted on success / before re-creation); nothing is kept but a PVC asked
-    for with storage.keep (only the sglang scenario asks)."""
+    """Only the helm test objects are hooks (deleted on success / before re-creation): the model's test Pod, the
+    gateway's test Pod with its ServiceAccount, Role and RoleBinding; nothing is kept but a PVC asked for with
+    storage.keep (only the sglang scenario asks)."""
+    hook_kinds = {"Pod"} if chart == "llm-model" else set(GATEWAY_TEST_KINDS)
     for obj in rendered_scenarios[("helm", chart, scenario)]:
         annotations = obj["metadata"].get("annotations", {})
         if "helm.sh/hook" in annotations:
-            assert (obj["kind"], annotations["helm.sh/hook"]) == ("Pod", "test")
+            assert obj["kind"] in hook_kinds and annotations["helm.sh/hook"] == "test", obj["kind"]
             assert annotations["helm.sh/hook-delete-policy"] == "before-hook-creation,hook-succeeded"
         kept = annotations.get("helm.sh/resource-policy") == "keep"
         assert kept == (obj["kind"] == "PersistentVolumeClaim" and scenario == "08-sglang-values.yaml"), obj["kind"]

@@ -160,7 +160,7 @@ def test_every_values_key_is_in_the_schema(chart) -> None:
                  "envoyProxy.resources.requests.memory", "envoyProxy.resources.limits.cpu",
                  "envoyProxy.resources.limits.memory", "envoyProxy.resources.requests", "envoyProxy.resources.limits"}
     # Kubernetes types the schema spells out in full while values.yaml shows only the defaults it sets.
-    partial = ("podSecurityContext.", "securityContext.")
+    partial = ("podSecurityContext.", "securityContext.", "envoyProxy.podSecurityContext.", "envoyProxy.securityContext.")
 
     def typed(ks: set[str]) -> set[str]:
         return {k for k in ks if not k.startswith(partial)}

@@ -143,3 +143,16 @@ def test_plan_imports_neither_helm_nor_the_kubernetes_client() -> None:
 
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert proc.stdout.strip() == "[]"
+
+
+def test_missing_helm_names_install_with_tools(monkeypatch):
+    """add without helm used to say "run ./install.sh, which checks it" while install.sh only warned: a loop.
+    Both now name the command that installs it (tests/test_packaging.py checks install.sh's side)."""
+    monkeypatch.setenv("KUBECTL_LLM_HELM", "no-such-helm-binary")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    result = CliRunner().invoke(cli, ["add", "Qwen/Qwen3-8B", "--dry-run=client"])
+    assert result.exit_code == 7
+    assert result.stderr.splitlines() == [
+        "error: helm not found on PATH",
+        "hint: run ./install.sh --with-tools (puts a pinned helm and kubectl into kubectl llm's own directory), "
+        "or install helm >= 3.8 on PATH: https://helm.sh/docs/intro/install/"]

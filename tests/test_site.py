@@ -142,6 +142,7 @@ def test_amd_gpu_type_of_the_other_site(other: Site) -> None:
     assert d["resources"]["storage"] == f"{8 * math.ceil(math.ceil(weights * 1.15 / GiB) / 8)}Gi"
     # an amd.com/gpu pool is selected by its resource: no NVIDIA feature-discovery labels, no driver rule
     assert d["scheduling"]["node_affinity"] == []
+    assert d["serving"]["image"] == "registry.corp.internal/dockerhub/rocm/vllm:0.17.0"   # the card's own build
     # NRP has no MI300X
     with pytest.raises(Exception, match="unknown GPU type 'MI300X'"):
         plan(LLAMA70, None, gpu_type="MI300X")
@@ -187,7 +188,8 @@ def test_other_site_manifests_render_and_validate(helm: str, helm_bins: dict[str
     c = pod["containers"][0]
     assert c["resources"]["limits"]["amd.com/gpu"] == c["resources"]["requests"]["amd.com/gpu"] == "1"
     assert "nvidia.com/gpu" not in c["resources"]["limits"]
-    assert c["image"] == "registry.corp.internal/dockerhub/vllm/vllm-openai:" + c["image"].rsplit(":", 1)[1]
+    # the MI300X entry's own (ROCm) engine image, through the site's mirror (example.org replaced by the mirror)
+    assert c["image"] == "registry.corp.internal/dockerhub/rocm/vllm:0.17.0" == p.to_dict()["serving"]["image"]
     assert kinds["Pod"]["spec"]["containers"][0]["image"].startswith("registry.corp.internal/dockerhub/curlimages/")
     assert kinds["Backend"]["spec"]["endpoints"][0]["fqdn"]["hostname"] == "llama.models.svc.corp.internal"
     route = kinds["AIGatewayRoute"]["spec"]

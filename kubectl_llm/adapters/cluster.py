@@ -50,6 +50,9 @@ def resolve_namespace(namespace: str | None, kubeconfig: str | None, context: st
     return ((chosen or {}).get("context") or {}).get("namespace") or "default"
 
 
+_LIFECYCLE = {reason: i for i, reason in enumerate(
+    ("Scheduled", "FailedScheduling", "Pulling", "Pulled", "Created", "Started", "Unhealthy", "Killing"))}
+
 @dataclass(frozen=True)
 class ContainerView:
     name: str
@@ -193,7 +196,10 @@ class Cluster:
                            count=e.count or 1,
                            last=str(e.last_timestamp or e.event_time or e.first_timestamp or ""))
                  for e in result.items]
-        return sorted(views, key=lambda e: e.last)[-limit:]
+        # Events of one second have equal timestamps and come back in no particular order: within a second, the
+        # order a pod lives them in (scheduled, pulled, created, started), then by reason and text.
+        return sorted(views, key=lambda e: (e.last, _LIFECYCLE.get(e.reason, len(_LIFECYCLE)), e.reason,
+                                            e.message))[-limit:]
 
     def logs(self, pod: str, namespace: str, *, tail: int | None = 400, container: str | None = None) -> str:
         def read() -> str:

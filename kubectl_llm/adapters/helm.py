@@ -25,6 +25,7 @@ import json
 import os
 import re
 import shutil
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Awaitable, Callable, Iterable, TypeVar
@@ -90,12 +91,26 @@ class ReleaseSummary:
     values: dict[str, Any]
 
 
+WITH_TOOLS_HINT = ("run ./install.sh --with-tools (puts a pinned helm and kubectl into kubectl llm's own "
+                   "directory), or install helm >= 3.8 on PATH: https://helm.sh/docs/intro/install/")
+
+
+def helm_path() -> str | None:
+    """$KUBECTL_LLM_HELM (a name or path) if set; else the helm `install.sh --with-tools` put beside this
+    interpreter (the plugin's own virtualenv bin dir); else helm on PATH."""
+    if os.environ.get("KUBECTL_LLM_HELM"):
+        return shutil.which(os.environ["KUBECTL_LLM_HELM"])
+    own = Path(sys.prefix) / "bin" / "helm"
+    if own.is_file() and os.access(own, os.X_OK):
+        return str(own)
+    return shutil.which("helm")
+
+
 def find_helm() -> str:
-    """Path of the helm binary on PATH; ToolMissing when absent or older than 3.8."""
-    path = shutil.which(os.environ.get("KUBECTL_LLM_HELM", "helm"))
+    """Path of the helm binary (see helm_path); ToolMissing when there is none."""
+    path = helm_path()
     if not path:
-        raise ToolMissing("helm not found on PATH", "install helm >= 3.8 (https://helm.sh/docs/intro/install/) "
-                          "or run ./install.sh, which checks it")
+        raise ToolMissing("helm not found on PATH", WITH_TOOLS_HINT)
     return path
 
 

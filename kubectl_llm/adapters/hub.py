@@ -6,8 +6,9 @@
 
 Resolution for a repo id:
   offline (``offline=True`` or HF_HUB_OFFLINE=1) -> the HF cache -> the embedded catalog;
-  online -> the Hub; when it is unreachable (a 3 s TCP probe, then any connection error) -> the HF cache -> the
-  embedded catalog, with a warning saying which copy the plan uses.
+  online -> the Hub; when it is unreachable (a 3 s TCP probe, then any connection error) -> the HF cache (with a
+  warning: a cached copy may be stale) -> the embedded catalog (silently: it is the model's own config, and the
+  plan's text names it; only an ignored --revision is warned about).
 """
 
 from __future__ import annotations
@@ -206,11 +207,11 @@ def _load_offline(repo_id: str, revision: str | None, token: str | None, hub: Hu
         return source
     entry = catalog.load(repo_id)
     if entry is not None:
-        if hub_down:
-            say(f"the Hugging Face Hub is unreachable; the plan uses the embedded catalog copy of {entry.model_id}"
-                + (f" (revision {revision!r} ignored)" if revision else ""))
-        elif revision:
-            say(f"revision {revision!r} ignored: {entry.model_id} comes from the embedded catalog (not in the HF cache)")
+        # A catalog hit needs no warning, whether the Hub is down or HF_HUB_OFFLINE is set: the embedded config is
+        # the model's own, and the plan's text says where it came from. Only a revision that cannot be honoured is.
+        if revision:
+            say(f"revision {revision!r} ignored: {entry.model_id} comes from the embedded catalog "
+                + ("(the Hugging Face Hub is unreachable)" if hub_down else "(not in the HF cache)"))
         return entry
     if hub_down:
         raise HubUnreachable(f"cannot reach the Hugging Face Hub for {repo_id}, and it is neither in the local HF "
@@ -258,9 +259,9 @@ def _catalog_fallback(repo_id: str, revision: str | None, exc: BaseException, sa
                              "and the model is not in the embedded catalog",
                              hint="set HF_HUB_OFFLINE=1 to use the local HF cache, pass a local directory with "
                                   "config.json, or plan one of the embedded catalog models" + _did_you_mean(repo_id))
-    pinned = f" (revision {revision!r} ignored)" if revision else ""
-    say(f"the Hugging Face Hub is unreachable ({type(exc).__name__}); the plan uses the embedded catalog copy of "
-        f"{entry.model_id}{pinned}")
+    if revision:  # otherwise silent, as in _load_offline: the catalog copy is the model's own config
+        say(f"revision {revision!r} ignored: {entry.model_id} comes from the embedded catalog (the Hugging Face Hub "
+            "is unreachable)")
     return entry
 
 

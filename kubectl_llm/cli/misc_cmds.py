@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-
 import click
 
 from kubectl_llm import __version__
@@ -121,10 +119,11 @@ def _toleration(t: dict) -> str:
 @options.output("yaml", "json")
 def version_command(output: str | None) -> None:
     """Print the version of kubectl llm and of the helm it drives."""
-    import shutil
     import subprocess
 
-    helm = shutil.which(os.environ.get("KUBECTL_LLM_HELM", "helm"))
+    from kubectl_llm.adapters.helm import helm_path
+
+    helm = helm_path()
     helm_version = None
     if helm:
         proc = subprocess.run([helm, "version", "--template", "{{ .Version }}"], capture_output=True, text=True,

@@ -28,6 +28,10 @@ class GpuType:
     compute: float             # CUDA compute capability, 0.0 when unknown
     nvlink: bool = False
     per_node: int = 8          # GPUs of this type in one node (multi-node plans use whole nodes)
+    images: tuple[tuple[str, str], ...] = ()   # engine -> image for this card (e.g. a ROCm build); () = the default
+
+    def image_for(self, engine: str) -> str | None:
+        return dict(self.images).get(engine)
 
     @property
     def native_fp8(self) -> bool:
@@ -39,9 +43,13 @@ class GpuType:
 
     def to_entry(self) -> dict[str, Any]:
         """The type as a catalog / site-file entry (the fields of data/gpus.yaml; `kubectl llm gpus -o yaml`)."""
-        return {"name": self.name, "memory_mib": self.memory_mib, "usable_gib": round(self.memory_bytes / GiB, 3),
-                "products": list(self.products), "resource": self.resource, "compute": f"{self.compute:.1f}",
-                "nvlink": self.nvlink, "per_node": self.per_node}
+        entry: dict[str, Any] = {
+            "name": self.name, "memory_mib": self.memory_mib, "usable_gib": round(self.memory_bytes / GiB, 3),
+            "products": list(self.products), "resource": self.resource, "compute": f"{self.compute:.1f}",
+            "nvlink": self.nvlink, "per_node": self.per_node}
+        if self.images:
+            entry["images"] = dict(self.images)
+        return entry
 
 
 def gpu_from_entry(g: Mapping[str, Any]) -> GpuType:
@@ -49,7 +57,8 @@ def gpu_from_entry(g: Mapping[str, Any]) -> GpuType:
     return GpuType(name=str(g["name"]), memory_bytes=int(float(g["usable_gib"]) * GiB),
                    memory_mib=int(g["memory_mib"]), products=tuple(str(p) for p in g.get("products") or ()),
                    resource=str(g.get("resource") or "nvidia.com/gpu"), compute=float(g.get("compute") or 0),
-                   nvlink=bool(g.get("nvlink", False)), per_node=int(g.get("per_node") or DEFAULT_PER_NODE))
+                   nvlink=bool(g.get("nvlink", False)), per_node=int(g.get("per_node") or DEFAULT_PER_NODE),
+                   images=tuple(sorted((str(k), str(v)) for k, v in (g.get("images") or {}).items())))
 
 
 @lru_cache(maxsize=1)

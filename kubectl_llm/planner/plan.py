@@ -78,7 +78,9 @@ def _resources(f: ModelFacts, best: Evaluation | None, weight_bytes: int, engine
     eng_defaults = eng.engine_defaults(engine)
     mem_req, mem_lim = sizing.memory(weight_bytes // nodes, f.multimodal)
     return Resources(
-        image=site.image(eng_defaults["image"]), command=tuple(eng_defaults["command"]),
+        # a GPU type may name its own engine build (a site's ROCm image for an AMD card); then the site's mirror
+        image=site.image((best.gpu.image_for(engine) if best else None) or eng_defaults["image"]),
+        command=tuple(eng_defaults["command"]),
         cpu=str(sizing.cpu(gpus)) if gpus else None, memory_request=mem_req, memory_limit=mem_lim,
         storage=sizing.storage(weight_bytes), shm=sizing.shm(gpus) if gpus else None,
         node_affinity=tuple(sizing.node_affinity(best.gpu, gpu_named, int(eng_defaults["cuda_driver_gt"]), site)
@@ -122,6 +124,13 @@ class Plan:
     @property
     def fits(self) -> bool:
         return bool(self.best and self.best.fits)
+
+    @property
+    def engine_image(self) -> str:
+        """The engine image before the site's registry mirror: the GPU type's own build (a site's ROCm image for
+        an AMD card) or the engine's default."""
+        own = self.best.gpu.image_for(self.request.engine) if self.best else None
+        return own or eng.engine_defaults(self.request.engine)["image"]
 
     def fit_hint(self) -> str:
         """For a plan that does not fit: only the changes that can make it fit ('' when it fits)."""
@@ -238,8 +247,9 @@ class Plan:
     def to_text(self) -> str:
         d = self.to_dict()
         b = self.best
+        origin = {"catalog": ", config from the embedded catalog"}.get(self.source.origin, "")
         lines = [f"model    {d['model']['id']}  ({d['model']['architecture']}, {human(self.weight_bytes)} weights"
-                 f" — {self.weight_bytes_source})"]
+                 f" — {self.weight_bytes_source}{origin})"]
         if b:
             lay = b.layout
             par = f"TP {lay.tp}" + (f" x PP {lay.pp}" if lay.pp > 1 else "") + (

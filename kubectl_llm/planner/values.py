@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from kubectl_llm.planner import engine as eng
 from kubectl_llm.planner.plan import Plan
 from kubectl_llm.planner.rules import DOWNLOAD_BYTES_PER_SECOND, MIN_LOAD_SECONDS
 
@@ -33,7 +32,7 @@ def chart_values(plan: Plan) -> dict[str, Any]:
         "model": {"id": d["model"]["id"], "servedName": d["route"]["served_model_name"]},
         "engine": {
             "name": d["serving"]["engine"],
-            "image": eng.engine_defaults(plan.request.engine)["image"],   # the chart applies imageRegistry
+            "image": plan.engine_image,   # the chart applies imageRegistry (the plan's serving.image shows both)
             "command": d["serving"]["command"],
             "args": d["serving"]["args"],
             "env": d["serving"]["env"],

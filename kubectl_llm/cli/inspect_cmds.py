@@ -18,6 +18,7 @@ from kubectl_llm.cli.overrides import get_path
 from kubectl_llm.cli.progress import parse_engine_log, pod_stage
 from kubectl_llm.cli.release_cmds import require_model_release
 from kubectl_llm.cli.session import Session
+from kubectl_llm.cli.userlayer import UserLayer, describe
 from kubectl_llm.errors import PermissionDenied, UsageError
 
 
@@ -34,7 +35,14 @@ def release_row(r: Any) -> dict[str, Any]:
     return {"name": r.name, "namespace": r.namespace, "model": get_path(v, "model.id"),
             "gpu": {"type": gtype, "count": count}, "context": get_path(v, "engine.maxModelLen"),
             "route": route_name(r.name, v), "status": r.status, "revision": r.revision, "chart": r.chart,
-            "created": rfc3339(r.created), "updated": rfc3339(r.updated), "age": age(r.created or r.updated)}
+            "created": rfc3339(r.created), "updated": rfc3339(r.updated), "age": age(r.created or r.updated),
+            "user": user_doc(v)}
+
+
+def user_doc(values: dict[str, Any]) -> dict[str, Any] | None:
+    """What the user set on the release (model, plan flags, -f/--set values); None for a release without it."""
+    layer = UserLayer.from_values(values)
+    return layer.to_values() if layer else None
 
 
 @click.command("list", epilog="""\b
@@ -139,12 +147,15 @@ def status_command(name: str, namespace: str | None, kube_context: str | None, k
     doc = {"name": name, "namespace": ns, "release": {"status": helm_status, "chart_version": version},
            "model": get_path(values, "model.id"), "served_name": get_path(values, "model.servedName"),
            "pods": pod_docs, "engine": engine or None, "route": route, "route_status": route_doc,
-           "gateway": gateway_doc, "curl": curl_line(address, route) if route else None}
+           "gateway": gateway_doc, "curl": curl_line(address, route) if route else None,
+           "user": user_doc(values)}
     if output:
         out.data(doc, output)
         return
     lines = [f"release   {name} ({helm_status}, chart {MODEL_CHART}-{version}) in namespace {ns}",
              f"model     {doc['model']}"]
+    if doc["user"]:
+        lines.append(f"user      {describe(UserLayer.from_values(values))}")  # type: ignore[arg-type]
     if not pod_docs:
         lines.append("pods      none yet")
     for p in pod_docs:

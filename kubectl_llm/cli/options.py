@@ -92,9 +92,9 @@ def plan_options(*, cluster: bool) -> Callable[[F], F]:
                      help="Concurrent sequences per replica."),
         click.option("--gpu-memory-utilization", type=click.FloatRange(0.05, 0.99), default=None, metavar="F",
                      help="Fraction of each GPU vLLM may use (0.05-0.99)."),
-        click.option("--kv-cache-dtype", type=click.Choice(KV_DTYPES), default="auto", show_default=True,
-                     help="KV cache dtype."),
-        click.option("--engine", type=click.Choice(ENGINES), default="vllm", show_default=True,
-                     help="Inference engine."),
+        click.option("--kv-cache-dtype", type=click.Choice(KV_DTYPES), default=None,
+                     help="KV cache dtype (default auto)."),
+        click.option("--engine", type=click.Choice(ENGINES), default=None,
+                     help="Inference engine (default vllm)."),
         revision,
     )

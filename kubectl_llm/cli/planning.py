@@ -7,12 +7,11 @@ fit. Planner, Hub adapter and values builder are imported lazily so `--help` sta
 
 from __future__ import annotations
 
-import dataclasses
 import re
 from dataclasses import dataclass
 from typing import Any
 
-from kubectl_llm.errors import DoesNotFit, InvalidName, LlmError, UsageError
+from kubectl_llm.errors import DoesNotFit, InvalidName, UsageError
 from kubectl_llm.planner.request import PlanRequest
 
 # Helm caps release names at 53 characters; the name is also the route and a DNS-1123 label.
@@ -97,30 +96,16 @@ class Planned:
     warnings: list[str]
 
 
-def planned_values(source: Any, request: PlanRequest, plan: Any, files: tuple[str, ...], sets: tuple[str, ...],
-                   set_strings: tuple[str, ...]) -> Planned:
-    """Chart values for the plan, user overrides merged the way Helm merges, and fit warnings for them."""
-    from kubectl_llm.cli.overrides import REPLAN_KEYS, apply_overrides, fit_warnings, get_path
+def planned_values(plan: Any, user: dict[str, Any], layer: Any | None = None) -> Planned:
+    """Chart values for the plan with the user's overrides merged the way Helm merges, and the user layer stored
+    beside them (``userLayer``) so a later upgrade re-applies it. Overrides of planner-owned values are refused."""
+    from kubectl_llm.cli.overrides import deep_merge, refuse_plan_owned
+    from kubectl_llm.cli.userlayer import KEY
     from kubectl_llm.planner.values import chart_values
 
-    base = chart_values(plan)
-    values, user = apply_overrides(base, files, sets, set_strings)
+    refuse_plan_owned(user)
+    values = deep_merge(chart_values(plan), user)
+    if layer is not None:
+        values[KEY] = layer.to_values()
     warnings = list(getattr(plan, "warnings", []) or [])
-    warnings += fit_warnings(base, user)
-    forced = {field: get_path(user, key) for key, field in REPLAN_KEYS.items() if get_path(user, key) is not None}
-    if forced:
-        warnings += _recheck(source, request, forced)
     return Planned(plan=plan, name=plan_name(plan), values=values, user=user, warnings=warnings)
-
-
-def _recheck(source: Any, request: PlanRequest, forced: dict[str, Any]) -> list[str]:
-    """Ask the planner whether the plan still fits with the overridden numbers forced; say so when it does not."""
-    try:
-        changes = {k: v for k, v in forced.items() if k in {f.name for f in dataclasses.fields(PlanRequest)}}
-        replan = make_plan(source, dataclasses.replace(request, **changes))
-    except (LlmError, TypeError, ValueError) as exc:
-        return [f"the planner cannot re-check your overrides ({getattr(exc, 'message', exc)})"]
-    if getattr(replan, "fits", True):
-        return []
-    reasons = list(getattr(replan, "reasons", None) or replan.to_dict().get("reasons") or [])
-    return ["with your overrides the plan does NOT fit" + (f": {reasons[0]}" if reasons else "")]

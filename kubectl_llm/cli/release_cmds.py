@@ -17,6 +17,7 @@ from kubectl_llm.cli import output as out
 from kubectl_llm.cli.overrides import get_path
 from kubectl_llm.cli.planning import build_request, load_source, make_plan, planned_values, validate_name, why_not
 from kubectl_llm.cli.session import Session
+from kubectl_llm.cli.userlayer import UserLayer, given_flags, legacy_layer
 from kubectl_llm.errors import ReleaseConflict, ReleaseNotFound
 
 ADD_EXAMPLES = """\b
@@ -82,27 +83,36 @@ def deploy(session: Session, name: str, chart_name: str, values: dict[str, Any],
         out.info(f"follow it: kubectl llm status {name} -n {ns}")
 
 
-def _plan_and_deploy(model: str, name: str | None, plan_opts: dict[str, Any], hf_revision: str | None,
-                     session: Session, *, values_files: tuple[str, ...], set_values: tuple[str, ...],
-                     set_string_values: tuple[str, ...], dry_run: str, wait: bool, timeout: str,
-                     output: str | None, verb: str) -> None:
-    request = build_request(plan_opts, name)
-    # Read the override files before the (possibly slow) model lookup: a typo fails in milliseconds.
-    from kubectl_llm.cli.overrides import apply_overrides
+def user_overrides(values_files: tuple[str, ...], set_values: tuple[str, ...],
+                   set_string_values: tuple[str, ...]) -> dict[str, Any]:
+    """This call's -f/--set/--set-string merged in Helm's order; planner-owned keys refused before any lookup."""
+    from kubectl_llm.cli.overrides import apply_overrides, refuse_plan_owned
 
-    apply_overrides({}, values_files, set_values, set_string_values)
+    user = apply_overrides({}, values_files, set_values, set_string_values)[1]
+    refuse_plan_owned(user)
+    return user
+
+
+def _plan_and_deploy(layer: UserLayer, name: str | None, session: Session, *, dry_run: str, wait: bool,
+                     timeout: str, output: str | None, verb: str) -> None:
+    """Plan from the user layer (model, flags, overrides), render, deploy; the layer is stored in the release."""
+    flags = dict(layer.flags)
+    hf_revision = flags.pop("hf_revision", None)
+    request = build_request(flags, name)
+    model = layer.source or layer.model
     source = load_source(model, hf_revision, check_token=dry_run != "client")
     plan = make_plan(source, request)
     if not plan.fits:
         out.info(plan.to_text())
         raise why_not(model, plan)
-    planned = planned_values(source, request, plan, values_files, set_values, set_string_values)
+    planned = planned_values(plan, layer.values, layer)
     for warning in planned.warnings:
         out.warn(warning)
     if source.requires_token and dry_run != "client":
         warn_missing_token_secret(session, model, planned.values)
     deploy(session, planned.name, MODEL_CHART, planned.values, dry_run=dry_run, wait=wait, timeout=timeout,
-           output=output, description=f"kubectl llm {verb} {model}", needs_gateway=_mode_gateway(planned.values))
+           output=output, description=f"kubectl llm {verb} {layer.model}",
+           needs_gateway=_mode_gateway(planned.values))
 
 
 def warn_missing_token_secret(session: Session, model: str, values: dict[str, Any]) -> None:
@@ -139,9 +149,10 @@ def add_command(model: str, name: str | None, namespace: str | None, kube_contex
                 hf_revision: str | None, **plan_opts: Any) -> None:
     """Plan MODEL and install it as one Helm release (inference + gateway objects), rolled back on failure."""
     session = Session(namespace, kube_context, kubeconfig)
-    _plan_and_deploy(model, name, plan_opts, hf_revision, session, values_files=values_files,
-                     set_values=set_values, set_string_values=set_string_values, dry_run=dry_run, wait=wait,
-                     timeout=timeout, output=output, verb="add")
+    # Read the override files before the (possibly slow) model lookup: a typo fails in milliseconds.
+    user = user_overrides(values_files, set_values, set_string_values)
+    layer = UserLayer(model=model, flags=given_flags({**plan_opts, "hf_revision": hf_revision}), values=user)
+    _plan_and_deploy(layer, name, session, dry_run=dry_run, wait=wait, timeout=timeout, output=output, verb="add")
 
 
 def require_model_release(session: Session, name: str) -> tuple[str, str, str]:
@@ -161,34 +172,39 @@ Examples:
   kubectl llm upgrade qwen3-8b --context-length 65536     # re-plan the deployed model with a new context
   kubectl llm upgrade qwen3-8b --gpus 2 --wait
 
-The model id comes from the release; the GPU type stays unless --gpu/--gpu-memory says otherwise.
+  kubectl llm upgrade qwen3-8b                             # nothing new: no new revision, no restart
+
+The model id, the plan flags and the -f/--set overrides of earlier add/upgrade calls come from the release (its
+user layer, shown by 'kubectl llm status'); this call's options are applied on top. `--set key=null` forgets an
+earlier override of key; --reset-values forgets them all.
 """)
 @click.argument("name")
 @options.plan_options(cluster=True)
 @options.connection
 @options.overrides
+@click.option("--reset-values", is_flag=True,
+              help="Forget the flags and -f/--set overrides stored by earlier add/upgrade calls; keep only this "
+                   "call's.")
 @options.dry_run
 @options.wait
 @options.timeout
 @options.output("yaml", "json")
 def upgrade_command(name: str, namespace: str | None, kube_context: str | None, kubeconfig: str | None,
                     values_files: tuple[str, ...], set_values: tuple[str, ...], set_string_values: tuple[str, ...],
-                    dry_run: str, wait: bool, timeout: str, output: str | None, hf_revision: str | None,
-                    **plan_opts: Any) -> None:
-    """Re-plan the model of release NAME with new options and upgrade it."""
+                    reset_values: bool, dry_run: str, wait: bool, timeout: str, output: str | None,
+                    hf_revision: str | None, **plan_opts: Any) -> None:
+    """Re-plan the model of release NAME with what the user set before plus this call's options, and upgrade it
+    (nothing new: no new revision)."""
     session = Session(namespace, kube_context, kubeconfig)
+    user = user_overrides(values_files, set_values, set_string_values)
     require_model_release(session, name)
     deployed = session.helm.values(name, session.namespace)
-    model = get_path(deployed, "model.id")
-    if not model:
+    stored = UserLayer.from_values(deployed) or legacy_layer(deployed)
+    if not stored.model:
         raise ReleaseConflict(f"release {name!r} has no model.id value", "it was not installed by kubectl llm add")
-    gpu_type = get_path(deployed, "gpu.type")
-    if not plan_opts.get("gpu") and not plan_opts.get("gpu_memory") and gpu_type and \
-            not str(gpu_type).startswith("custom"):
-        plan_opts["gpu"] = gpu_type
-    _plan_and_deploy(str(model), name, plan_opts, hf_revision, session, values_files=values_files,
-                     set_values=set_values, set_string_values=set_string_values, dry_run=dry_run, wait=wait,
-                     timeout=timeout, output=output, verb="upgrade")
+    layer = stored.updated({**plan_opts, "hf_revision": hf_revision}, user, reset=reset_values)
+    _plan_and_deploy(layer, name, session, dry_run=dry_run, wait=wait, timeout=timeout, output=output,
+                     verb="upgrade")
 
 
 @click.command("rm", epilog="""\b

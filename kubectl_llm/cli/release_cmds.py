@@ -11,14 +11,15 @@ from typing import Any
 
 import click
 
-from kubectl_llm.adapters.charts import MODEL_CHART, chart_path
+from kubectl_llm.adapters.charts import MODEL_CHART, chart_path, schema_violations
 from kubectl_llm.cli import options
 from kubectl_llm.cli import output as out
 from kubectl_llm.cli.overrides import get_path
-from kubectl_llm.cli.planning import build_request, load_source, make_plan, planned_values, validate_name, why_not
+from kubectl_llm.cli.planning import (build_request, deployable_model, load_source, make_plan, planned_values,
+                                      validate_name, why_not)
 from kubectl_llm.cli.session import Session
 from kubectl_llm.cli.userlayer import UserLayer, given_flags, legacy_layer
-from kubectl_llm.errors import ReleaseConflict, ReleaseNotFound
+from kubectl_llm.errors import InvalidValues, ReleaseConflict, ReleaseNotFound
 
 ADD_EXAMPLES = """\b
 Examples:
@@ -27,6 +28,7 @@ Examples:
   kubectl llm add Qwen/Qwen3-8B --gpu L40 --wait                 # live progress until it serves
   kubectl llm add MiniMaxAI/MiniMax-M2.5 --gpu A100-80GB --context-length 262144 --name minimax
   kubectl llm add Qwen/Qwen3-8B --name qwen3-8b-east --set storage.storageClass=linstor-unl -f my-values.yaml
+  kubectl llm add ./my-model-dir --model-id Qwen/Qwen3-8B --name qwen3-8b-local --revision main
 
 Running the same add twice changes nothing; different options upgrade the release. A failed add leaves nothing
 behind; a release left pending by a killed helm is repaired first. For a gated/private model, add warns when the
@@ -48,6 +50,12 @@ def deploy(session: Session, name: str, chart_name: str, values: dict[str, Any],
     from kubectl_llm.cli.waiting import run_with_progress
 
     chart = chart_path(chart_name)
+    violations = schema_violations(chart_name, values)
+    if violations:  # before helm, which would only say "values don't meet the specifications of the schema(s)"
+        raise InvalidValues(f"{len(violations)} value{'s' if len(violations) > 1 else ''} break the {chart_name} "
+                            f"chart's values.schema.json: " + "; ".join(violations),
+                            f"fix {'them' if len(violations) > 1 else 'it'} in your -f/--set; every key is "
+                            f"documented in 'helm show values {chart}'")
     if dry_run in ("client", "server"):
         if dry_run == "client":
             objs = session.helm.template(name, chart, values, session.namespace)
@@ -96,11 +104,14 @@ def user_overrides(values_files: tuple[str, ...], set_values: tuple[str, ...],
 def _plan_and_deploy(layer: UserLayer, name: str | None, session: Session, *, dry_run: str, wait: bool,
                      timeout: str, output: str | None, verb: str) -> None:
     """Plan from the user layer (model, flags, overrides), render, deploy; the layer is stored in the release."""
+    import os
+
     flags = dict(layer.flags)
     hf_revision = flags.pop("hf_revision", None)
-    request = build_request(flags, name)
-    model = layer.source or layer.model
-    source = load_source(model, hf_revision, check_token=dry_run != "client")
+    request = build_request(flags, name, hf_revision)
+    # Plan from the local directory while it exists here; elsewhere from the repo id the pod loads.
+    model = layer.source if layer.source and os.path.isdir(layer.source) else layer.model
+    source = load_source(model, hf_revision, check_token=dry_run != "client", model_id=layer.model)
     plan = make_plan(source, request)
     if not plan.fits:
         out.info(plan.to_text())
@@ -135,6 +146,9 @@ def warn_missing_token_secret(session: Session, model: str, values: dict[str, An
 
 @click.command("add", epilog=ADD_EXAMPLES)
 @click.argument("model")
+@click.option("--model-id", default=None, metavar="ORG/NAME",
+              help="For MODEL a local directory: the Hugging Face repo id the pod downloads and serves (the plan "
+                   "reads config.json and weight sizes from the directory).")
 @options.plan_options(cluster=True)
 @options.name
 @options.connection
@@ -143,15 +157,17 @@ def warn_missing_token_secret(session: Session, model: str, values: dict[str, An
 @options.wait
 @options.timeout
 @options.output("yaml", "json")
-def add_command(model: str, name: str | None, namespace: str | None, kube_context: str | None,
-                kubeconfig: str | None, values_files: tuple[str, ...], set_values: tuple[str, ...],
+def add_command(model: str, model_id: str | None, name: str | None, namespace: str | None,
+                kube_context: str | None, kubeconfig: str | None, values_files: tuple[str, ...], set_values: tuple[str, ...],
                 set_string_values: tuple[str, ...], dry_run: str, wait: bool, timeout: str, output: str | None,
                 hf_revision: str | None, **plan_opts: Any) -> None:
     """Plan MODEL and install it as one Helm release (inference + gateway objects), rolled back on failure."""
     session = Session(namespace, kube_context, kubeconfig)
     # Read the override files before the (possibly slow) model lookup: a typo fails in milliseconds.
+    model_id, local = deployable_model(model, model_id)
     user = user_overrides(values_files, set_values, set_string_values)
-    layer = UserLayer(model=model, flags=given_flags({**plan_opts, "hf_revision": hf_revision}), values=user)
+    layer = UserLayer(model=model_id, flags=given_flags({**plan_opts, "hf_revision": hf_revision}), values=user,
+                      source=local)
     _plan_and_deploy(layer, name, session, dry_run=dry_run, wait=wait, timeout=timeout, output=output, verb="add")
 
 

@@ -462,7 +462,7 @@ def make_plan(source: ModelSource, req: PlanRequest) -> Plan:
             engine=req.engine, model_id=f.model_id, served_name=f.model_id, tp=best.layout.tp, pp=best.layout.pp,
             dcp=best.layout.dcp, dp=best.layout.dp, ep=best.layout.ep, max_model_len=L,
             max_num_seqs=best.max_num_seqs, gpu_memory_utilization=best.util, hf_overrides=ctx.hf_overrides,
-            kv_cache_dtype=req.kv_cache_dtype, recipe=recipe)
+            kv_cache_dtype=req.kv_cache_dtype, recipe=recipe, revision=req.revision)
         plan.args = eng.vllm_args(settings) if req.engine == "vllm" else eng.sglang_args(settings)
         plan.env = list(ctx.env)
         if not best.fits:

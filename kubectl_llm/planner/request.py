@@ -20,3 +20,4 @@ class PlanRequest:
     engine: str = "vllm"                   # vllm | sglang
     name: str | None = None                # release / route name; default derived from the model id
     max_num_seqs: int | None = None
+    revision: str | None = None            # --revision: HF branch/tag/commit the engine must load (pinned in its args)

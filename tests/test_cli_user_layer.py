@@ -27,7 +27,10 @@ def affinity_keys(api: FakeApiServer) -> list[str]:
 
 
 @pytest.fixture
-def site_file(tmp_path: Path) -> Path:
+def site_file(tmp_path: Path, fake: FakeApiServer) -> Path:
+    """A values file of another site: its storage class (which the cluster has) and no priority class."""
+    fake.create_object({"apiVersion": "storage.k8s.io/v1", "kind": "StorageClass", "metadata": {"name": "rook-ceph"},
+                        "provisioner": "rook-ceph.rbd.csi.ceph.com"})
     path = tmp_path / "site.yaml"
     path.write_text("storage:\n  storageClass: rook-ceph\nscheduling:\n  priorityClassName: \"\"\n")
     return path

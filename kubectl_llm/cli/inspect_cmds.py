@@ -127,6 +127,9 @@ def status_command(name: str, namespace: str | None, kube_context: str | None, k
                       "weights_gib": progress.weights_gib, "kv_cache_gib": progress.kv_cache_gib,
                       "kv_cache_tokens": progress.kv_cache_tokens, "max_concurrency": progress.max_concurrency,
                       "error": progress.error, "summary": progress.summary()}
+    # What no pod shows: admission refusing it (FailedCreate), its claim Pending or Terminating.
+    problems = [{"kind": p.kind, "name": p.name, "reason": p.reason, "message": p.message, "count": p.count}
+                for p in session.cluster.workload_problems(name, ns)]
     route = route_name(name, values)
     address = get_path(values, "gateway.url")
     route_doc: dict[str, Any] | None = None
@@ -146,7 +149,7 @@ def status_command(name: str, namespace: str | None, kube_context: str | None, k
             address = address or gv.address
     doc = {"name": name, "namespace": ns, "release": {"status": helm_status, "chart_version": version},
            "model": get_path(values, "model.id"), "served_name": get_path(values, "model.servedName"),
-           "pods": pod_docs, "engine": engine or None, "route": route, "route_status": route_doc,
+           "pods": pod_docs, "problems": problems, "engine": engine or None, "route": route, "route_status": route_doc,
            "gateway": gateway_doc, "curl": curl_line(address, route) if route else None,
            "user": user_doc(values)}
     if output:
@@ -165,6 +168,9 @@ def status_command(name: str, namespace: str | None, kube_context: str | None, k
         for e in p["events"]:
             lines.append(f"  event   {e['type']} {e['reason']}: {e['message']}" + (f" (x{e['count']})"
                                                                                    if e["count"] > 1 else ""))
+    for pr in problems:
+        lines.append(f"problem   {pr['kind']}/{pr['name']} {pr['reason']}: {pr['message']}"
+                     + (f" (x{pr['count']})" if pr["count"] > 1 else ""))
     if engine:
         lines.append(f"engine    {engine['summary']}")
         if engine.get("kv_cache_tokens"):

@@ -7,7 +7,7 @@ inventory. The release name is the route name, validated before anything runs.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 import click
 
@@ -45,7 +45,8 @@ def _mode_gateway(values: dict[str, Any]) -> bool:
 
 
 def deploy(session: Session, name: str, chart_name: str, values: dict[str, Any], *, dry_run: str, wait: bool,
-           timeout: str, output: str | None, description: str, needs_gateway: bool) -> None:
+           timeout: str, output: str | None, description: str, needs_gateway: bool,
+           check_current: Callable[[dict[str, Any]], None] | None = None) -> None:
     """Render (client dry run), server-dry-run, or install/upgrade one release, then report on stdout."""
     from kubectl_llm.cli.waiting import run_with_progress
 
@@ -74,7 +75,8 @@ def deploy(session: Session, name: str, chart_name: str, values: dict[str, Any],
 
     def work() -> Any:
         return session.helm.install_or_upgrade(name, chart, values, ns, chart_name=chart_name, wait=wait,
-                                               timeout=timeout, description=description)
+                                               timeout=timeout, description=description,
+                                               check_current=check_current)
 
     outcome = run_with_progress(work, session.cluster, name, ns) if wait else work()
     doc = {"name": name, "namespace": ns, "chart": chart_name, "action": outcome.action,
@@ -123,7 +125,22 @@ def _plan_and_deploy(layer: UserLayer, name: str | None, session: Session, *, dr
         warn_missing_token_secret(session, model, planned.values)
     deploy(session, planned.name, MODEL_CHART, planned.values, dry_run=dry_run, wait=wait, timeout=timeout,
            output=output, description=f"kubectl llm {verb} {layer.model}",
-           needs_gateway=_mode_gateway(planned.values))
+           needs_gateway=_mode_gateway(planned.values),
+           check_current=same_model(planned.name, layer.model, session) if verb == "add" else None)
+
+
+def same_model(name: str, model: str, session: Session) -> Callable[[dict[str, Any]], None]:
+    """add must not turn release NAME into another model: that is a second model, which needs its own name."""
+
+    def check(deployed: dict[str, Any]) -> None:
+        held = (UserLayer.from_values(deployed) or legacy_layer(deployed)).model
+        if held and held != model:
+            ns = session.namespace
+            raise ReleaseConflict(f"release {name!r} in namespace {ns!r} already serves {held}, not {model}",
+                                  f"add {model} under another --name, or remove {held} first "
+                                  f"(kubectl llm rm {name} -n {ns}); 'kubectl llm upgrade {name}' changes its options")
+
+    return check
 
 
 def warn_missing_token_secret(session: Session, model: str, values: dict[str, Any]) -> None:
@@ -256,7 +273,12 @@ def rm_command(name: str, keep_cache: bool, namespace: str | None, kube_context:
         for pvc in protected:  # kept by an earlier --keep-cache: the user now asked for everything to go
             session.cluster.delete_pvc(pvc["metadata"]["name"], ns)
     removed = [_object_ref(o) for o in objs if o not in kept]
-    doc = {"name": name, "namespace": ns, "removed": removed, "kept": [_object_ref(o) for o in kept]}
+    # A claim a pod still mounts stays Terminating (pvc-protection): say so, or a quick re-add fails oddly.
+    terminating = session.cluster.terminating_claims([o["metadata"]["name"] for o in pvcs if o not in kept], ns)
+    doc = {"name": name, "namespace": ns, "removed": removed, "kept": [_object_ref(o) for o in kept],
+           "terminating": [p.text() for p in terminating]}
+    for p in terminating:
+        out.warn(p.text())
     if output:
         out.data(doc, output)
         return

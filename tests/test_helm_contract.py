@@ -183,7 +183,7 @@ def test_rm_uninstalls_and_reports_the_objects(fake_helm):
     result = run("rm", "qwen3-8b", "-n", NS, "-o", "json")
     assert result.exit_code == 0, result.stderr
     assert json.loads(result.stdout) == {
-        "name": "qwen3-8b", "namespace": NS, "kept": [],
+        "name": "qwen3-8b", "namespace": NS, "kept": [], "terminating": [],
         "removed": ["PersistentVolumeClaim/qwen3-8b", "Deployment/qwen3-8b", "AIGatewayRoute/qwen3-8b"]}
     assert fake_helm.last("uninstall")["argv"] == ["uninstall", "qwen3-8b", "--timeout", "5m", "--namespace", NS]
     assert "upgrade" not in fake_helm.verbs()

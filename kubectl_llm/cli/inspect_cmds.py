@@ -19,7 +19,7 @@ from kubectl_llm.cli.progress import parse_engine_log, pod_stage
 from kubectl_llm.cli.release_cmds import require_model_release
 from kubectl_llm.cli.session import Session
 from kubectl_llm.cli.userlayer import UserLayer, describe
-from kubectl_llm.errors import PermissionDenied, UsageError
+from kubectl_llm.errors import LlmError, PermissionDenied, UsageError
 
 
 def route_name(name: str, values: dict[str, Any]) -> str | None:
@@ -128,8 +128,13 @@ def status_command(name: str, namespace: str | None, kube_context: str | None, k
                       "kv_cache_tokens": progress.kv_cache_tokens, "max_concurrency": progress.max_concurrency,
                       "error": progress.error, "summary": progress.summary()}
     # What no pod shows: admission refusing it (FailedCreate), its claim Pending or Terminating.
+    try:
+        found = session.cluster.workload_problems(name, ns)
+    except LlmError as exc:  # e.g. no right to list ReplicaSets: the rest of the status still helps
+        out.warn(f"cannot read the controllers' view of {name} ({exc.message})")
+        found = []
     problems = [{"kind": p.kind, "name": p.name, "reason": p.reason, "message": p.message, "count": p.count}
-                for p in session.cluster.workload_problems(name, ns)]
+                for p in found]
     route = route_name(name, values)
     address = get_path(values, "gateway.url")
     route_doc: dict[str, Any] | None = None

@@ -19,7 +19,7 @@ from kubectl_llm.cli.planning import (build_request, deployable_model, load_sour
                                       validate_name, why_not)
 from kubectl_llm.cli.session import Session
 from kubectl_llm.cli.userlayer import UserLayer, given_flags, legacy_layer
-from kubectl_llm.errors import InvalidValues, ReleaseConflict, ReleaseNotFound
+from kubectl_llm.errors import InvalidValues, LlmError, ReleaseConflict, ReleaseNotFound
 
 ADD_EXAMPLES = """\b
 Examples:
@@ -274,7 +274,10 @@ def rm_command(name: str, keep_cache: bool, namespace: str | None, kube_context:
             session.cluster.delete_pvc(pvc["metadata"]["name"], ns)
     removed = [_object_ref(o) for o in objs if o not in kept]
     # A claim a pod still mounts stays Terminating (pvc-protection): say so, or a quick re-add fails oddly.
-    terminating = session.cluster.terminating_claims([o["metadata"]["name"] for o in pvcs if o not in kept], ns)
+    try:
+        terminating = session.cluster.terminating_claims([o["metadata"]["name"] for o in pvcs if o not in kept], ns)
+    except LlmError:  # the release is gone already; not being able to look is no failure of rm
+        terminating = []
     doc = {"name": name, "namespace": ns, "removed": removed, "kept": [_object_ref(o) for o in kept],
            "terminating": [p.text() for p in terminating]}
     for p in terminating:

@@ -143,3 +143,21 @@ def test_layer_updates_replace_exclusive_flags() -> None:
     assert layer.updated({"tp": 2}, {}, reset=True).flags == {"tp": 2}
     assert UserLayer.from_values({"userLayer": layer.to_values()}) == layer
     assert layer.to_values()["flags"] == {"context-length": 65536, "gpu": "L40"}
+
+
+def test_upgrade_re_plans_for_the_site_given_at_add(fake: FakeApiServer, tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """--site is a plan flag too: an upgrade (from another directory) re-plans for the same site, so the claim's
+    storage class does not fall back to the default site's."""
+    fake.create_object({"apiVersion": "storage.k8s.io/v1", "kind": "StorageClass", "metadata": {"name": "rook-ceph"},
+                        "provisioner": "rook-ceph.rbd.csi.ceph.com"})
+    (tmp_path / "site.yaml").write_text("name: other\nstorageClass: rook-ceph\npriorityClassName: \"\"\n")
+    monkeypatch.chdir(tmp_path)
+    as_json("add", MODEL, "--gpu", "L40", "--site", "site.yaml")
+    uid = fake.get_object("PersistentVolumeClaim", NAME, NS)["metadata"]["uid"]
+    monkeypatch.chdir(tmp_path.parent)
+    assert as_json("upgrade", NAME)["action"] == "unchanged"
+    assert as_json("upgrade", NAME, "--context-length", "16384")["action"] == "upgraded"
+    pvc = fake.get_object("PersistentVolumeClaim", NAME, NS)
+    assert pvc["metadata"]["uid"] == uid and pvc["spec"]["storageClassName"] == "rook-ceph"
+    assert as_json("status", NAME)["user"]["flags"]["site"] == str(tmp_path / "site.yaml")

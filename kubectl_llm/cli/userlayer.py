@@ -9,7 +9,8 @@ that the admin never asked for. Helm stores every release's values anyway, so th
     userLayer:
       model: Qwen/Qwen3-8B                 # the repo id the pod loads
       source: /home/me/models/qwen3-8b     # only when planned from a local directory (this machine's path)
-      flags: {gpu: L40, context-length: 16384}        # plan flags as typed (CLI spelling), nothing defaulted
+      flags: {gpu: L40, context-length: 16384}        # plan flags as typed (CLI spelling), nothing defaulted;
+                                                      # --site as an absolute path
       values: {storage: {storageClass: rook-ceph}}    # -f / --set / --set-string, merged in Helm's order
 
 `read_user_layer(helm, name, namespace)` is the one function other commands (export, sync, ...) call to learn
@@ -32,7 +33,7 @@ FLAG_NAMES = {
     "gpu": "gpu", "gpu_memory": "gpu-memory", "gpus": "gpus", "tp": "tp", "pp": "pp", "dcp": "dcp",
     "context_length": "context-length", "max_model_len": "max-model-len", "max_num_seqs": "max-num-seqs",
     "gpu_memory_utilization": "gpu-memory-utilization", "kv_cache_dtype": "kv-cache-dtype", "engine": "engine",
-    "hf_revision": "revision",
+    "hf_revision": "revision", "site": "site",
 }
 PARAMS = {flag: param for param, flag in FLAG_NAMES.items()}
 # A new flag of a pair replaces the stored other one (they are mutually exclusive).
@@ -92,8 +93,14 @@ class UserLayer:
 
 
 def given_flags(opts: dict[str, Any]) -> dict[str, Any]:
-    """The plan flags a command line really set (click passes None for the others)."""
-    return {k: v for k, v in opts.items() if k in FLAG_NAMES and v is not None}
+    """The plan flags a command line really set (click passes None for the others); --site as an absolute path,
+    so a later upgrade from another directory re-plans for the same site (its storage class, tolerations, ...)."""
+    import os
+
+    given = {k: v for k, v in opts.items() if k in FLAG_NAMES and v is not None}
+    if given.get("site"):
+        given["site"] = os.path.abspath(os.path.expanduser(str(given["site"])))
+    return given
 
 
 def merge_values(stored: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:

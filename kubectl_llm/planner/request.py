@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from kubectl_llm.planner.site import Site
 
 
 @dataclass(frozen=True)
@@ -21,3 +25,6 @@ class PlanRequest:
     name: str | None = None                # release / route name; default derived from the model id
     max_num_seqs: int | None = None
     revision: str | None = None            # --revision: HF branch/tag/commit the engine must load (pinned in its args)
+    # The cluster the plan is for (storage/priority class, tolerations, GPU types, gateway ...); None = the site
+    # profile shipped in the package (NRP). The CLI always passes the one in effect (adapters/site.py).
+    site: Site | None = field(default=None, compare=False)

@@ -33,7 +33,7 @@ FLAG_NAMES = {
     "gpu": "gpu", "gpu_memory": "gpu-memory", "gpus": "gpus", "tp": "tp", "pp": "pp", "dcp": "dcp",
     "context_length": "context-length", "max_model_len": "max-model-len", "max_num_seqs": "max-num-seqs",
     "gpu_memory_utilization": "gpu-memory-utilization", "kv_cache_dtype": "kv-cache-dtype", "engine": "engine",
-    "hf_revision": "revision", "site": "site",
+    "max_num_batched_tokens": "max-num-batched-tokens", "hf_revision": "revision", "site": "site",
 }
 PARAMS = {flag: param for param, flag in FLAG_NAMES.items()}
 # A new flag of a pair replaces the stored other one (they are mutually exclusive).

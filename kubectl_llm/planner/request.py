@@ -25,6 +25,7 @@ class PlanRequest:
     name: str | None = None                # release / route name; default derived from the model id
     max_num_seqs: int | None = None
     revision: str | None = None            # --revision: HF branch/tag/commit the engine must load (pinned in its args)
+    max_num_batched_tokens: int | None = None   # None = vLLM's default for the card (memory.engine_batch_defaults)
     # The cluster the plan is for (storage/priority class, tolerations, GPU types, gateway ...); None = the site
     # profile shipped in the package (NRP). The CLI always passes the one in effect (adapters/site.py).
     site: Site | None = field(default=None, compare=False)

@@ -100,7 +100,7 @@ def test_plan_speaks_context_length_and_keeps_the_old_spelling_with_a_warning() 
     (["--bogus"], "error: No such option", "hint: see 'kubectl llm --help'"),
     (["gateway", "install", "--bogus"], "error: No such option",
      "hint: see 'kubectl llm gateway install --help'"),
-    (["add"], "error: Missing argument 'MODEL'", "hint: see 'kubectl llm add --help'"),
+    (["status"], "error: Missing argument 'NAME'", "hint: see 'kubectl llm status --help'"),
 ])
 def test_click_usage_errors_take_the_same_form(args: list[str], starts: str, hint: str) -> None:
     """Before: click's own 'Usage: ... Try ... Error: ...' block."""

@@ -31,3 +31,4 @@ class ModelSource:
     revision: str | None = None
     local_path: str | None = None      # set for local directories
     requires_token: bool | None = None  # the Hub refuses anonymous downloads (gated/private); None = not checked
+    warnings: tuple[str, ...] = ()      # what the source ignored (a corrupt weight index ...); the plan repeats them

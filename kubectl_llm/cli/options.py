@@ -12,10 +12,11 @@ import re
 
 import click
 
+from kubectl_llm.planner.rules import KV_DTYPES
+
 F = Callable[..., Any]
 
 ENGINES = ("vllm", "sglang")
-KV_DTYPES = ("auto", "bfloat16", "float16", "fp8", "fp8_e4m3", "fp8_e5m2")
 
 
 def _stack(*decorators: Callable[[F], F]) -> Callable[[F], F]:

@@ -9,9 +9,8 @@ from importlib import resources
 from typing import Any, Mapping
 
 from kubectl_llm.planner.facts import ModelFacts
+from kubectl_llm.planner.rules import DOWNLOAD_DIR, ENGINE_PORT
 
-DOWNLOAD_DIR = "/workspace/.cache/huggingface/hub"
-PORT = 5000
 
 
 @dataclass(frozen=True)
@@ -34,11 +33,13 @@ def _data() -> Mapping[str, Any]:
     import yaml
 
     text = resources.files("kubectl_llm.planner").joinpath("data/recipes.yaml").read_text()
-    return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    data: Mapping[str, Any] = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    return data
 
 
 def engine_defaults(engine: str) -> Mapping[str, Any]:
-    return _data()["engines"][engine]
+    defaults: Mapping[str, Any] = _data()["engines"][engine]
+    return defaults
 
 
 def parse_version(text: str) -> tuple[int, ...]:
@@ -156,7 +157,7 @@ def mem_fraction_static(gpu_memory_utilization: float) -> float:
 def vllm_args(s: EngineSettings) -> list[str]:
     """The vLLM OpenAI server arguments, in the handbook's order."""
     r = s.recipe
-    a = ["--port", str(PORT), "--host", "0.0.0.0", "--download-dir", DOWNLOAD_DIR,
+    a = ["--port", str(ENGINE_PORT), "--host", "0.0.0.0", "--download-dir", DOWNLOAD_DIR,
          "--model", s.model_id, "--served-model-name", s.served_name]
     if s.revision:  # weights, tokenizer and (remote) code from the same revision
         a += ["--revision", s.revision, "--tokenizer-revision", s.revision]
@@ -193,7 +194,7 @@ def vllm_args(s: EngineSettings) -> list[str]:
 def sglang_args(s: EngineSettings) -> list[str]:
     """The SGLang equivalent (sglang.launch_server)."""
     r = s.recipe
-    a = ["--port", str(PORT), "--host", "0.0.0.0", "--download-dir", DOWNLOAD_DIR,
+    a = ["--port", str(ENGINE_PORT), "--host", "0.0.0.0", "--download-dir", DOWNLOAD_DIR,
          "--model-path", s.model_id, "--served-model-name", s.served_name]
     if s.revision:
         a += ["--revision", s.revision]

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
+from typing import Any, Mapping
 
 from kubectl_llm.errors import UnknownGpu
 from kubectl_llm.planner.quantity import GiB
@@ -32,14 +33,14 @@ class GpuType:
     def product(self) -> str | None:
         return self.products[0] if self.products else None
 
-    def to_entry(self) -> dict:
+    def to_entry(self) -> dict[str, Any]:
         """The type as a catalog / site-file entry (the fields of data/gpus.yaml; `kubectl llm gpus -o yaml`)."""
         return {"name": self.name, "memory_mib": self.memory_mib, "usable_gib": round(self.memory_bytes / GiB, 3),
                 "products": list(self.products), "resource": self.resource, "compute": f"{self.compute:.1f}",
                 "nvlink": self.nvlink}
 
 
-def gpu_from_entry(g: dict) -> GpuType:
+def gpu_from_entry(g: Mapping[str, Any]) -> GpuType:
     """One catalog / site-file entry -> GpuType."""
     return GpuType(name=str(g["name"]), memory_bytes=int(float(g["usable_gib"]) * GiB),
                    memory_mib=int(g["memory_mib"]), products=tuple(str(p) for p in g.get("products") or ()),

@@ -21,18 +21,15 @@ from kubectl_llm.planner.context import ContextDecision, decide_context
 from kubectl_llm.planner.facts import CHUNKED, LINEAR, MAMBA, SLIDING, ModelFacts, dtype_bytes, from_config
 from kubectl_llm.planner.gpus import GpuType, custom_gpu
 from kubectl_llm.planner.memory import (Layout, Overhead, WeightParts, engine_batch_defaults, expert_kernel_scale,
-                                        overhead, stage_kv, stage_layers, weights_per_gpu)
+                                        StageKV, overhead, stage_kv, stage_layers, weights_per_gpu)
 from kubectl_llm.planner.quantity import GiB, human
 from kubectl_llm.planner.request import PlanRequest
+from kubectl_llm.planner.rules import DEFAULT_UTILIZATION, GPU_COUNTS, KV_DTYPES, ROUTE_TIMEOUT
 from kubectl_llm.planner.site import Site, default_site
 from kubectl_llm.planner.source import ModelSource
 from kubectl_llm.planner.validate import validate_config
 from kubectl_llm.planner.weights import estimate_weights
 
-GPU_COUNTS = (1, 2, 3, 4, 6, 8)        # one node; 5 and 7 never divide heads of real models
-DEFAULT_UTILIZATION = 0.95             # the handbook's value
-ROUTE_TIMEOUT = "1200s"
-KV_DTYPES = ("auto", "bfloat16", "float16", "fp8", "fp8_e4m3", "fp8_e5m2")
 
 
 @dataclass
@@ -58,6 +55,35 @@ class Evaluation:
     layout_reason: str = ""        # why TP x PP and not more TP (set by the search; "" without PP)
 
 
+@dataclass(frozen=True)
+class Resources:
+    """The engine container and its Kubernetes sizing, decided once when the plan is built (rules in sizing.py)."""
+
+    image: str
+    command: tuple[str, ...]
+    cpu: str | None
+    memory_request: str
+    memory_limit: str
+    storage: str
+    shm: str | None
+    node_affinity: tuple[dict[str, Any], ...]
+    tolerations: tuple[dict[str, Any], ...]
+
+
+def _resources(f: ModelFacts, best: Evaluation | None, weight_bytes: int, engine: str, site: Site,
+               gpu_named: bool) -> Resources:
+    gpus = best.layout.gpus if best else 0
+    eng_defaults = eng.engine_defaults(engine)
+    mem_req, mem_lim = sizing.memory(weight_bytes, f.multimodal)
+    return Resources(
+        image=site.image(eng_defaults["image"]), command=tuple(eng_defaults["command"]),
+        cpu=str(sizing.cpu(gpus)) if gpus else None, memory_request=mem_req, memory_limit=mem_lim,
+        storage=sizing.storage(weight_bytes), shm=sizing.shm(gpus) if gpus else None,
+        node_affinity=tuple(sizing.node_affinity(best.gpu, gpu_named, int(eng_defaults["cuda_driver_gt"]), site)
+                            if best else ()),
+        tolerations=tuple(sizing.tolerations(gpus, site)))
+
+
 @dataclass
 class Plan:
     facts: ModelFacts
@@ -69,6 +95,7 @@ class Plan:
     recipe: eng.Recipe
     best: Evaluation | None
     per_gpu_type: dict[str, str]                 # type -> one-line outcome
+    resources: Resources
     reasons: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     kv_dtype: str = "bfloat16"
@@ -124,8 +151,7 @@ class Plan:
         b = self.best
         f = self.facts
         gpus = b.layout.gpus if b else 0
-        eng_defaults = eng.engine_defaults(self.request.engine)
-        mem_req, mem_lim = sizing.memory(self.weight_bytes, f.multimodal)
+        res = self.resources
         gpu = b.gpu if b else None
         return {
             "fits": self.fits,
@@ -165,8 +191,8 @@ class Plan:
                 "max_context_that_fits": self.max_context_that_fits,
             },
             "serving": {
-                "engine": self.request.engine, "image": self.site.image(eng_defaults["image"]),
-                "command": list(eng_defaults["command"]),
+                "engine": self.request.engine, "image": res.image,
+                "command": list(res.command),
                 "max_model_len": self.context.max_model_len,
                 "gpu_memory_utilization": b.util if b else None,
                 "max_num_seqs": b.max_num_seqs if b else None,
@@ -179,15 +205,11 @@ class Plan:
                 "env": [{"name": k, "value": v} for k, v in self.env],
             },
             "resources": {
-                "cpu": str(sizing.cpu(gpus)) if gpus else None,
-                "memory_request": mem_req, "memory_limit": mem_lim,
-                "storage": sizing.storage(self.weight_bytes), "storage_class": self.site.storage_class,
-                "shm": sizing.shm(gpus) if gpus else None,
+                "cpu": res.cpu, "memory_request": res.memory_request, "memory_limit": res.memory_limit,
+                "storage": res.storage, "storage_class": self.site.storage_class, "shm": res.shm,
             },
             "scheduling": {
-                "node_affinity": sizing.node_affinity(gpu, self.gpu_named, int(eng_defaults["cuda_driver_gt"]),
-                                                      self.site) if gpu else [],
-                "tolerations": sizing.tolerations(gpus, self.site),
+                "node_affinity": list(res.node_affinity), "tolerations": list(res.tolerations),
                 "priority_class": self.site.priority_class_name,
             },
             "site": {"name": self.site.name, "gateway_parent_refs": [dict(r) for r in self.site.gateway_parent_refs],
@@ -379,7 +401,7 @@ def _evaluate(f: ModelFacts, parts: WeightParts, gpu: GpuType, layout: Layout, L
     outside = max(o.outside_budget for o in overheads)
     if req.gpu_memory_utilization is None and gpu.memory_bytes * (1 - util) < outside:
         util = min(util, math.floor((1 - outside / gpu.memory_bytes) * 100) / 100)
-    worst = None
+    worst: tuple[float, int, StageKV, int, int, int] | None = None
     for s, rng in enumerate(stages):
         kv = stage_kv(f, layout, kv_dsz, rng, max_num_batched_tokens=tokens)
         avail = int(gpu.memory_bytes * util - w_stages[s] - overheads[s].in_budget)
@@ -389,6 +411,7 @@ def _evaluate(f: ModelFacts, parts: WeightParts, gpu: GpuType, layout: Layout, L
         cand = (conc, s, kv, avail, blocks, need)
         if worst is None or conc < worst[0]:
             worst = cand
+    assert worst is not None, "a layout has at least one pipeline stage"
     conc, s, kv, avail, blocks, need = worst
     ov = overheads[s]
     kv_tokens = int(max(0.0, conc) * L)
@@ -425,7 +448,7 @@ def _evaluate(f: ModelFacts, parts: WeightParts, gpu: GpuType, layout: Layout, L
     return ev
 
 
-def _preference(e: Evaluation, f: ModelFacts) -> tuple:
+def _preference(e: Evaluation, f: ModelFacts) -> tuple[bool, int, bool, int, int]:
     """Fits, then fewer GPUs, then no duplicated KV cache, then fewer pipeline stages, then more DCP.
 
     A duplicate counts only when TP could have stopped at the KV heads with TP >= 2: with one KV head (MLA, MQA)
@@ -435,7 +458,7 @@ def _preference(e: Evaluation, f: ModelFacts) -> tuple:
     return (not e.fits, e.layout.gpus, avoidable, e.layout.pp, -e.layout.dcp)
 
 
-def _closeness(e: Evaluation) -> tuple:
+def _closeness(e: Evaluation) -> tuple[int, int, float]:
     """How close a layout that does not fit came: more KV tokens, more KV memory, then the smallest share of the
     GPU the weights + overhead need (so when the weights fit nowhere, the largest GPU count tried is shown)."""
     return (e.kv_tokens, e.kv_cache_bytes, -(e.weights_per_gpu + e.overhead_bytes) / e.gpu.memory_bytes)
@@ -577,6 +600,7 @@ def make_plan(source: ModelSource, req: PlanRequest, site: Site | None = None) -
             outcomes[g.name] = why
             if e and (closest is None or _closeness(e) > _closeness(closest)):
                 closest = e
+    best: Evaluation | None
     if fitting:
         best = min(fitting, key=lambda e: (e.layout.gpus * e.gpu.memory_mib, e.layout.gpus))
     else:
@@ -594,7 +618,8 @@ def make_plan(source: ModelSource, req: PlanRequest, site: Site | None = None) -
 
     plan = Plan(facts=f, source=source, request=req, weight_bytes=total, weight_bytes_source=wsrc, context=ctx,
                 recipe=recipe, best=best, per_gpu_type=outcomes, kv_dtype=kv_name,
-                gpu_named=bool(req.gpu_type), site=site)
+                gpu_named=bool(req.gpu_type), site=site,
+                resources=_resources(f, best, total, req.engine, site, bool(req.gpu_type)))
     plan.name = sizing.check_name(req.name) if req.name else sizing.default_name(f.model_id)
     plan.warnings.extend(list(source.warnings) + list(checked.warnings) + list(ctx.warnings))
     _explain(plan, wnotes, len(gpus) > 1)

@@ -34,6 +34,12 @@ class InvalidName(UsageError):
     """A release / route name that is not a DNS-1123 label."""
 
 
+class InvalidValues(UsageError):
+    """Chart values that break the chart's values.schema.json (checked before helm runs)."""
+
+    default_hint = "fix those -f/--set values; every key is documented in the chart's values.yaml"
+
+
 # --- model source ---------------------------------------------------------------------------------------------
 class ModelSourceError(LlmError):
     exit_code = 3

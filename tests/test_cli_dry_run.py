@@ -71,19 +71,23 @@ def test_the_plan_reaches_the_deployment(rendered):
     assert route["matches"][0]["headers"][0]["value"] == "qwen3-8b"
 
 
-def test_overrides_win_over_the_plan_and_warn_when_they_break_the_fit(tmp_path):
+def test_overrides_win_over_the_plan_and_planned_keys_are_refused(tmp_path):
     values = tmp_path / "mine.yaml"
     values.write_text("engine:\n  image: vllm/vllm-openai:v0.18.0\n")
     result = CliRunner().invoke(cli, [
         "add", "Qwen/Qwen3-8B", "-n", NS, "--dry-run=client", "-o", "yaml", "-f", str(values),
-        "--set", "engine.maxModelLen=131072,storage.size=100Gi"])
+        "--set", "storage.size=100Gi"])
     assert result.exit_code == 0, result.stderr
     objs = by_kind([d for d in yaml.safe_load_all(result.stdout) if d])
     container = objs["Deployment"]["spec"]["template"]["spec"]["containers"][0]
     assert container["image"] == "vllm/vllm-openai:v0.18.0"
     assert objs["PersistentVolumeClaim"]["spec"]["resources"]["requests"]["storage"] == "100Gi"
-    assert "warning: engine.maxModelLen=131072 only changes what 'kubectl llm list' shows" in result.stderr
     assert "warning" not in result.stdout
+    refused = CliRunner().invoke(cli, ["add", "Qwen/Qwen3-8B", "-n", NS, "--dry-run=client",
+                                       "--set", "engine.maxModelLen=131072,storage.size=100Gi"])
+    assert refused.exit_code == 2
+    assert "error: engine.maxModelLen is planned, not overridable" in refused.stderr
+    assert "hint: for engine.maxModelLen use --context-length N" in refused.stderr
 
 
 def test_default_output_lists_what_would_be_applied():

@@ -539,9 +539,9 @@ def test_add_of_a_gated_model_warns_when_the_token_secret_is_missing(fake: FakeA
 
     asked: list[bool] = []
 
-    def gated_source(model: str, revision: str | None, check_token: bool = False):
+    def gated_source(model: str, revision: str | None, check_token: bool = False, model_id: str | None = None):
         asked.append(check_token)
-        return dataclasses.replace(load_source(model, revision), requires_token=True)
+        return dataclasses.replace(load_source(model, revision, model_id=model_id), requires_token=True)
 
     monkeypatch.setattr(release_cmds, "load_source", gated_source)
     added = kllm("add", MODEL, "--gpu", "L40")

@@ -1,10 +1,10 @@
-"""--set / -f overrides merged the way Helm merges them, and the fit warnings they trigger. Pure functions."""
+"""--set / -f overrides merged the way Helm merges them, and the planner-owned keys they may not set. Pure."""
 
 from __future__ import annotations
 
 import pytest
 
-from kubectl_llm.cli.overrides import apply_overrides, deep_merge, fit_warnings, parse_set
+from kubectl_llm.cli.overrides import PLAN_OWNED, apply_overrides, deep_merge, parse_set, plan_owned, refuse_plan_owned
 from kubectl_llm.errors import UsageError
 
 
@@ -45,27 +45,10 @@ def test_bad_values_file_is_a_usage_error(tmp_path):
         apply_overrides({}, (str(f),))
 
 
-def test_fit_warnings_name_the_numbers():
-    planned = {"gpu": {"count": 4, "type": "A100-80GB"},
-               "engine": {"maxModelLen": 262144, "gpuMemoryUtilization": 0.95}}
-    assert fit_warnings(planned, {"gpu": {"count": 4}}) == []
-    (w,) = fit_warnings(planned, {"gpu": {"count": 2}})
-    assert w.startswith("--set gpu.count=2 is below the planned 4 GPUs")
-    # the sized engine numbers live in engine.args: overriding the informational key is called out as such
-    (w,) = fit_warnings(planned, {"engine": {"maxModelLen": 300000}})
-    assert "--max-model-len stays 262144" in w and "--context-length" in w
-    assert fit_warnings(planned, {"engine": {"maxModelLen": 262144}}) == []
-
-
-def test_override_below_the_planned_gpus_asks_the_planner_again(monkeypatch):
-    """The planner re-checks the forced GPU count: 1 x 8 GiB cannot hold Qwen3-8B, so the add warns it."""
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    from kubectl_llm.cli.planning import build_request, load_source, make_plan, planned_values
-
-    request = build_request({"gpu_memory": "8GiB"}, None)
-    source = load_source("Qwen/Qwen3-8B", None)
-    plan = make_plan(source, request)
-    assert plan.fits and plan.to_dict()["gpu"]["count"] >= 2
-    planned = planned_values(source, request, plan, (), ("gpu.count=1",), ())
-    assert planned.values["gpu"]["count"] == 1
-    assert any(w.startswith("with your overrides the plan does NOT fit") for w in planned.warnings)
+def test_plan_owned_keys_are_found_at_any_depth():
+    assert plan_owned({"gpu": {"count": 4}, "storage": {"size": "9Gi"}}) == [("gpu.count", PLAN_OWNED["gpu.count"])]
+    assert [k for k, _ in plan_owned({"gpu": None})] == ["gpu.count", "gpu.type", "gpu.resource"]
+    assert [k for k, _ in plan_owned({"engine": {"args": [None, "x"], "image": "v"}})] == ["engine.args"]
+    assert plan_owned({"engine": {"image": "vllm/vllm-openai:v0.18.0", "env": []}, "scheduling": {}}) == []
+    with pytest.raises(UsageError, match="gpu.count, resources.cpu are planned"):
+        refuse_plan_owned({"gpu": {"count": 4}, "resources": {"cpu": "10"}})

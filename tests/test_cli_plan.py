@@ -84,7 +84,7 @@ def test_plan_that_does_not_fit_prints_its_document_and_exits_5():
     (["--gpu-memory", "80XB"], 2, "error: unknown size unit in '80XB'"),
     (["--gpu-memory", "lots"], 2, "error: cannot read size 'lots'"),
     (["--gpu", "L40", "--gpu-memory", "48GiB"], 2, "error: --gpu and --gpu-memory are mutually exclusive"),
-    (["--context", "65536", "--max-model-len", "8192"], 2, "are mutually exclusive"),
+    (["--context-length", "65536", "--max-model-len", "8192"], 2, "are mutually exclusive"),
     (["--gpu", "XYZ"], 4, "error: unknown GPU type 'XYZ'"),
 ])
 def test_bad_plan_inputs_give_one_error_line_a_hint_and_their_exit_code(args, code, message):

@@ -29,6 +29,7 @@ def starting_pod(monkeypatch):
     monkeypatch.setattr(cluster.Cluster, "gateway", lambda self, name, ns: cluster.GatewayView(
         name, ns, found=True, address="203.0.113.10"))
     monkeypatch.setattr(cluster.Cluster, "route", lambda self, name, ns: cluster.RouteView(True, True, ""))
+    monkeypatch.setattr(cluster.Cluster, "workload_problems", lambda self, name, ns: [])
     return pod
 
 

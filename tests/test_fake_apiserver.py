@@ -333,3 +333,74 @@ def test_generic_store_semantics(api: FakeApiServer) -> None:
     api.forbidden = lambda request: request["verb"] == "delete"
     assert _raw(api, "DELETE", f"{cms}/c")[1]["reason"] == "Forbidden"
     assert _raw(api, "GET", "/apis")[0] == 200, "discovery stays readable"
+
+
+# --- admission, storage classes and finalizers (issue 9, item 7) ---------------------------------------------------
+def events_of(api: FakeApiServer, name: str) -> list[tuple[str, str, str, int]]:
+    with api._lock:  # noqa: SLF001 - read the store directly: events carry no labels
+        evs = [o for k, o in api._store.items() if k[1] == "events" and o["involvedObject"]["name"] == name]  # noqa: SLF001
+    return [(e["type"], e["reason"], e["message"], e["count"]) for e in evs]
+
+
+def test_a_missing_priority_class_refuses_the_pod(helm_bin: str, env: dict[str, str], api: FakeApiServer) -> None:
+    install(helm_bin, env, "--set", "scheduling.priorityClassName=gold")
+    assert [k for k, _ in api.objects(f"{MODEL_LABEL}={RELEASE}") if k == "Pod"] == []
+    (rs_name,) = [n for k, n in api.objects(f"{MODEL_LABEL}={RELEASE}") if k == "ReplicaSet"]
+    rs = api.get_object("ReplicaSet", rs_name, "llm")
+    (cond,) = rs["status"]["conditions"]
+    message = f'pods "{rs_name}-" is forbidden: no PriorityClass with name gold was found'
+    assert (cond["type"], cond["status"], cond["reason"], cond["message"]) == ("ReplicaFailure", "True",
+                                                                               "FailedCreate", message)
+    dep = api.get_object("Deployment", RELEASE, "llm")
+    failure = {c["type"]: c for c in dep["status"]["conditions"]}["ReplicaFailure"]
+    assert (failure["status"], failure["reason"], failure["message"]) == ("True", "FailedCreate", message)
+    assert ("Warning", "FailedCreate", f"Error creating: {message}") in [e[:3] for e in events_of(api, rs_name)]
+    # the admin creates the class: the controller's retry lets the Pod in
+    api.create_object({"apiVersion": "scheduling.k8s.io/v1", "kind": "PriorityClass", "metadata": {"name": "gold"},
+                       "value": 10})
+    pods = [n for k, n in api.objects(f"{MODEL_LABEL}={RELEASE}") if k == "Pod"]
+    assert len(pods) == 1 and api.get_object("Pod", pods[0], "llm")["status"]["phase"] == "Running"
+
+
+def test_a_claim_of_an_unknown_storage_class_stays_pending(helm_bin: str, env: dict[str, str],
+                                                           api: FakeApiServer) -> None:
+    install(helm_bin, env, "--set", "storage.storageClass=rook-ceph")
+    pvc = api.get_object("PersistentVolumeClaim", RELEASE, "llm")
+    assert pvc["status"]["phase"] == "Pending"
+    assert ("Warning", "ProvisioningFailed", 'storageclass.storage.k8s.io "rook-ceph" not found') in \
+        [e[:3] for e in events_of(api, RELEASE)]
+    (pod_name,) = [n for k, n in api.objects(f"{MODEL_LABEL}={RELEASE}") if k == "Pod"]
+    pod = api.get_object("Pod", pod_name, "llm")
+    assert pod["status"]["phase"] == "Pending"
+    assert "pod has unbound immediate PersistentVolumeClaims" in pod["status"]["conditions"][0]["message"]
+    api.create_object({"apiVersion": "storage.k8s.io/v1", "kind": "StorageClass", "metadata": {"name": "rook-ceph"},
+                       "provisioner": "rook-ceph.rbd.csi.ceph.com"})
+    assert api.get_object("PersistentVolumeClaim", RELEASE, "llm")["status"]["phase"] == "Bound"
+    assert api.get_object("Pod", pod_name, "llm")["status"]["phase"] == "Running"
+
+
+def test_a_claim_in_use_stays_terminating_until_its_pod_is_gone(api: FakeApiServer) -> None:
+    api.create_object({"apiVersion": "v1", "kind": "PersistentVolumeClaim",
+                       "metadata": {"name": "weights", "namespace": "llm"},
+                       "spec": {"accessModes": ["ReadWriteOnce"], "storageClassName": "standard",
+                                "resources": {"requests": {"storage": "1Gi"}}}})
+    assert api.get_object("PersistentVolumeClaim", "weights", "llm")["metadata"]["finalizers"] == \
+        ["kubernetes.io/pvc-protection"]
+    api.create_object({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "debug", "namespace": "llm"},
+                       "spec": {"containers": [{"name": "c", "image": "busybox"}],
+                                "volumes": [{"name": "w", "persistentVolumeClaim": {"claimName": "weights"}}]},
+                       "status": {"phase": "Running"}})
+    api.delete_object("PersistentVolumeClaim", "weights", "llm")
+    pvc = api.get_object("PersistentVolumeClaim", "weights", "llm")
+    assert pvc is not None and pvc["metadata"]["deletionTimestamp"]       # Terminating
+    api.delete_object("Pod", "debug", "llm")
+    assert api.get_object("PersistentVolumeClaim", "weights", "llm") is None
+
+
+def test_removing_the_last_finalizer_completes_a_delete(api: FakeApiServer, core) -> None:
+    api.create_object({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {
+        "name": "held", "namespace": "llm", "finalizers": ["example.com/hold"]}, "data": {"a": "b"}})
+    core.delete_namespaced_config_map("held", "llm")
+    assert api.get_object("ConfigMap", "held", "llm")["metadata"]["deletionTimestamp"]
+    core.patch_namespaced_config_map("held", "llm", {"metadata": {"finalizers": None}})
+    assert api.get_object("ConfigMap", "held", "llm") is None

@@ -62,13 +62,16 @@ def run(*args: str) -> "object":
 
 
 def planned_values() -> dict:
-    """What chart_values() gives for the embedded Qwen/Qwen3-8B with default options (the add under test)."""
+    """What chart_values() gives for the embedded Qwen/Qwen3-8B with default options (the add under test), plus
+    the user layer that records that nothing was set by the user."""
     from kubectl_llm.adapters.hub import load_model
     from kubectl_llm.planner.plan import make_plan
     from kubectl_llm.planner.request import PlanRequest
     from kubectl_llm.planner.values import chart_values
 
-    return json.loads(json.dumps(chart_values(make_plan(load_model("Qwen/Qwen3-8B"), PlanRequest()))))
+    values = chart_values(make_plan(load_model("Qwen/Qwen3-8B"), PlanRequest()))
+    values["userLayer"] = {"model": "Qwen/Qwen3-8B", "flags": {}, "values": {}}
+    return json.loads(json.dumps(values))
 
 
 def test_fresh_add_sends_one_upgrade_install_with_the_planned_values(fake_helm):
@@ -181,7 +184,7 @@ def test_rm_uninstalls_and_reports_the_objects(fake_helm):
     result = run("rm", "qwen3-8b", "-n", NS, "-o", "json")
     assert result.exit_code == 0, result.stderr
     assert json.loads(result.stdout) == {
-        "name": "qwen3-8b", "namespace": NS, "kept": [],
+        "name": "qwen3-8b", "namespace": NS, "kept": [], "terminating": [],
         "removed": ["PersistentVolumeClaim/qwen3-8b", "Deployment/qwen3-8b", "AIGatewayRoute/qwen3-8b"]}
     assert fake_helm.last("uninstall")["argv"] == ["uninstall", "qwen3-8b", "--timeout", "5m", "--namespace", NS]
     assert "upgrade" not in fake_helm.verbs()
@@ -229,7 +232,16 @@ def test_upgrade_replans_the_deployed_model_with_new_options(fake_helm):
     assert json.loads(result.stdout)["action"] == "upgraded"
     sent = json.loads(fake_helm.last("upgrade")["stdin"])
     assert sent["model"]["id"] == "Qwen/Qwen3-8B" and sent["engine"]["maxModelLen"] == 16384
-    assert sent["gpu"]["type"] == planned_values()["gpu"]["type"]   # the GPU type stays
+    # The same plan a fresh `add --max-model-len 16384` makes: the GPU type was never named, so it is re-planned
+    # (no gpu.product rule appears), and the user layer records the flag.
+    from kubectl_llm.adapters.hub import load_model
+    from kubectl_llm.planner.plan import make_plan
+    from kubectl_llm.planner.request import PlanRequest
+
+    fresh = make_plan(load_model("Qwen/Qwen3-8B"), PlanRequest(max_model_len=16384)).to_dict()
+    assert sent["gpu"]["type"] == fresh["gpu"]["type"]
+    assert "nvidia.com/gpu.product" not in [e["key"] for e in sent["scheduling"]["nodeAffinity"]]
+    assert sent["userLayer"] == {"model": "Qwen/Qwen3-8B", "flags": {"max-model-len": 16384}, "values": {}}
 
 
 def test_list_reads_helm_rows_and_values(fake_helm):

@@ -189,9 +189,10 @@ class Cluster:
         oldest_first = sorted(result.items, key=lambda p: (str(p.metadata.creation_timestamp or ""), p.metadata.name))
         return [pod_view(p) for p in oldest_first]
 
-    def events(self, pod: str, namespace: str, limit: int = 8) -> list[EventView]:
+    def events(self, pod: str, namespace: str, limit: int = 8, kind: str = "Pod") -> list[EventView]:
+        """Events of one object (a Pod unless ``kind`` says otherwise: a Deployment and its PVC share a name)."""
         result = self._call(lambda: self.core.list_namespaced_event(
-            namespace, field_selector=f"involvedObject.name={pod}", _request_timeout=15))
+            namespace, field_selector=f"involvedObject.name={pod},involvedObject.kind={kind}", _request_timeout=15))
         views = [EventView(type=e.type or "", reason=e.reason or "", message=(e.message or "").strip(),
                            count=e.count or 1,
                            last=str(e.last_timestamp or e.event_time or e.first_timestamp or ""))
@@ -223,6 +224,77 @@ class Cluster:
                 yield chunk.decode(errors="replace")
         finally:
             resp.release_conn()
+
+    def workload_problems(self, release: str, namespace: str) -> list[Problem]:
+        """Why the release's pod does not exist or cannot start, as the controllers report it: a ReplicaSet whose
+        pods admission refuses (FailedCreate: missing PriorityClass, quota, Pod Security), a claim Pending on its
+        storage class (ProvisioningFailed), a claim still Terminating. Kubernetes shows none of these on a pod."""
+        from kubernetes import client
+
+        apps = client.AppsV1Api(self._client())
+        selector = f"{INSTANCE_LABEL}={release}"
+        problems: list[Problem] = []
+        sets = self._call(lambda: apps.list_namespaced_replica_set(
+            namespace, label_selector=f"{selector},{COMPONENT_LABEL}=inference", _request_timeout=15)).items
+        for rs in sets:
+            if not (rs.spec and rs.spec.replicas):
+                continue  # an old pod template, scaled to zero
+            failed = [c for c in (rs.status.conditions or []) if c.type == "ReplicaFailure" and c.status == "True"]
+            created = [e for e in self.events(rs.metadata.name, namespace, kind="ReplicaSet")
+                       if e.reason == "FailedCreate"]
+            missing = (rs.status.replicas or 0) < rs.spec.replicas   # events outlive the failure: only when short
+            if failed or (created and missing):
+                message = created[-1].message if created else failed[0].message or ""
+                problems.append(Problem("ReplicaSet", rs.metadata.name, "FailedCreate", message,
+                                        created[-1].count if created else 1))
+        if not problems:  # the Deployment repeats its ReplicaSet's failure; read it when the ReplicaSet said none
+            deps = self._call(lambda: apps.list_namespaced_deployment(
+                namespace, label_selector=f"{selector},{COMPONENT_LABEL}=inference", _request_timeout=15)).items
+            for dep in deps:
+                for c in (dep.status.conditions if dep.status else None) or []:
+                    if c.type == "ReplicaFailure" and c.status == "True":
+                        problems.append(Problem("Deployment", dep.metadata.name, c.reason or "ReplicaFailure",
+                                                c.message or ""))
+        for pvc in self._call(lambda: self.core.list_namespaced_persistent_volume_claim(
+                namespace, label_selector=selector, _request_timeout=15)).items:
+            name = pvc.metadata.name
+            if pvc.metadata.deletion_timestamp:
+                users = self.claim_users(name, namespace)
+                problems.append(Problem("PersistentVolumeClaim", name, "Terminating",
+                                        "still terminating (finalizer kubernetes.io/pvc-protection)"
+                                        + (f": pod {', '.join(users)} still mounts it" if users else "")))
+            elif (pvc.status.phase if pvc.status else None) == "Pending":
+                warnings = [e for e in self.events(name, namespace, kind="PersistentVolumeClaim")
+                            if e.type == "Warning"]
+                problems.append(Problem("PersistentVolumeClaim", name, warnings[-1].reason if warnings else "Pending",
+                                        warnings[-1].message if warnings else
+                                        f"Pending (storage class {pvc.spec.storage_class_name or 'default'})",
+                                        warnings[-1].count if warnings else 1))
+        return problems
+
+    def claim_users(self, claim: str, namespace: str) -> list[str]:
+        """Pods (not finished) that mount the claim: what keeps a deleted PVC Terminating."""
+        pods = self._call(lambda: self.core.list_namespaced_pod(namespace, _request_timeout=15)).items
+        return sorted(p.metadata.name for p in pods if (p.status and p.status.phase) not in ("Succeeded", "Failed")
+                      and any(v.persistent_volume_claim and v.persistent_volume_claim.claim_name == claim
+                              for v in (p.spec.volumes or [])))
+
+    def terminating_claims(self, names: list[str], namespace: str) -> list[Problem]:
+        """Of the named PVCs, those still Terminating (after `rm`), with the pods that hold them."""
+        out: list[Problem] = []
+        for name in names:
+            try:
+                pvc = self._call(lambda n=name: self.core.read_namespaced_persistent_volume_claim(
+                    n, namespace, _request_timeout=10))
+            except ReleaseNotFound:
+                continue  # gone
+            if pvc.metadata.deletion_timestamp:
+                users = self.claim_users(name, namespace)
+                out.append(Problem("PersistentVolumeClaim", name, "Terminating",
+                                   "still terminating (finalizer kubernetes.io/pvc-protection)"
+                                   + (f": pod {', '.join(users)} still mounts it; it goes when that pod has stopped"
+                                      if users else "")))
+        return out
 
     def secret_exists(self, name: str, namespace: str) -> bool | None:
         """Whether a Secret exists (its data is read by the API call but never kept); None when not readable."""
@@ -306,6 +378,21 @@ class Cluster:
         last = conditions[-1]
         accepted = last.get("type") == "Accepted" and str(last.get("status")) == "True"
         return RouteView(found=True, accepted=accepted, message=str(last.get("message") or last.get("reason") or ""))
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Something a controller reported that keeps the release from running (see Cluster.workload_problems)."""
+
+    kind: str
+    name: str
+    reason: str
+    message: str
+    count: int = 1
+
+    def text(self) -> str:
+        return f"{self.kind}/{self.name} {self.reason}: {self.message}" + (f" (x{self.count})" if self.count > 1
+                                                                            else "")
 
 
 @dataclass(frozen=True)

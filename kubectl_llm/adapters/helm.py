@@ -171,10 +171,32 @@ def map_helm_error(exc: BaseException, *, release: str = "", namespace: str = ""
         return MissingCRDs(f"the cluster lacks the gateway CRDs: {line}")
     if isinstance(exc, herr.ResourceAlreadyExistsError) or "invalid ownership metadata" in low:
         return ReleaseConflict(f"an object of release {release!r} already exists outside it: {line}",
-                               "pick another --name, or remove the object that holds the name")
+                               cluster_scoped_hint(stderr, release) or "pick another --name, or remove the object that "
+                                                              "holds the name")
     if isinstance(exc, herr.FailedToRenderChartError):
         return HelmError(f"the chart did not render: {line}", "check your --set/-f overrides against the chart values")
     return HelmError(f"helm failed: {line}")
+
+
+def cluster_scoped_hint(stderr: str, release: str = "") -> str | None:
+    """The hint for an ownership conflict on a cluster-scoped object (namespace ""): another --name does not help,
+    since the object's name comes from values; say which release owns it and how to share it or name another."""
+    m = re.search(r'(\w+) "([^"]+)" in namespace "" exists', stderr)
+    if not m:
+        return None
+    kind, name = m.groups()
+    owner = re.search(r'release-name" must equal "[^"]*": current value is "([^"]*)"', stderr)
+    owner_ns = re.search(r'release-namespace" must equal "[^"]*": current value is "([^"]*)"', stderr)
+    # Helm names only the annotations that differ: no release-name line means the owner has this release's name.
+    owner_name = owner.group(1) if owner else (release if owner_ns else "")
+    held = (f"release {owner_name!r}" if owner_name else "another release") + \
+        (f" in namespace {owner_ns.group(1)!r}" if owner_ns else "")
+    if kind == "GatewayClass":
+        return (f"GatewayClass {name!r} is cluster-wide and belongs to {held}: share it with "
+                f"--set gatewayClass.create=false,gatewayClass.name={name}, or leave gatewayClass.name empty so this "
+                f"release creates its own (<name>-<namespace>)")
+    return (f"{kind} {name!r} is cluster-wide and belongs to {held}; another --name does not rename it: give it "
+            f"another name in this release's values, or reuse the existing one")
 
 
 class Helm:
@@ -307,10 +329,11 @@ class Helm:
     # --- writes ----------------------------------------------------------------------------------------------
     def install_or_upgrade(self, name: str, chart_dir: Path, values: dict[str, Any], namespace: str, *,
                            chart_name: str, wait: bool, timeout: str, description: str | None = None,
-                           ) -> Outcome:
+                           check_current: Callable[[dict[str, Any]], None] | None = None) -> Outcome:
         """Idempotent `helm upgrade --install`: no new revision when chart version and values are unchanged.
 
-        Refuses (ReleaseConflict) when NAME is held by a release of another chart; repairs a release stuck in a
+        Refuses (ReleaseConflict) when NAME is held by a release of another chart; ``check_current`` may refuse
+        the existing release's values too (add: another model under the same name). Repairs a release stuck in a
         pending state (pyhelm3 ``get_proceedable_revision``) before acting.
         """
         values = normalise(values)
@@ -328,6 +351,8 @@ class Helm:
                     raise ReleaseConflict(
                         f"release {name!r} in namespace {namespace!r} belongs to chart {held_by!r}, "
                         f"not {chart_name!r}")
+                if check_current is not None:
+                    check_current(await current.values())
                 current = await client.get_proceedable_revision(name, namespace=namespace, timeout=timeout)
             chart = await client.get_chart(chart_dir)
             if not await client.should_install_or_upgrade_release(current, chart, values):

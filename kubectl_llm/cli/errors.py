@@ -42,12 +42,38 @@ def report(exc: BaseException, debug: bool) -> int:
     return INTERNAL_EXIT
 
 
+def report_usage(exc: click.UsageError) -> int:
+    """click's usage errors in our form: `error: <what>` + `hint: <the command's --help>`, exit 2."""
+    path = exc.ctx.command_path if exc.ctx else "kubectl llm"
+    output.error(exc.format_message().rstrip("."), f"see '{path} --help'")
+    return exc.exit_code
+
+
+def _shows_help(exc: click.UsageError) -> bool:
+    """A group called with no subcommand prints its help (click's NoArgsIsHelpError): not an error to reword."""
+    return type(exc).__name__ == "NoArgsIsHelpError"
+
+
 class LlmGroup(click.Group):
-    """click.Group that turns our errors (and unexpected ones) into error/hint lines and exit codes."""
+    """click.Group that turns our errors (and unexpected ones) and click's usage errors into error/hint lines
+    and exit codes."""
+
+    def make_context(self, info_name: str | None, args: list[str], parent: click.Context | None = None,
+                     **extra: Any) -> click.Context:
+        try:
+            return super().make_context(info_name, args, parent=parent, **extra)
+        except click.UsageError as exc:
+            if _shows_help(exc):
+                raise
+            raise click.exceptions.Exit(report_usage(exc)) from exc
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
+        except click.UsageError as exc:
+            if _shows_help(exc):
+                raise
+            ctx.exit(report_usage(exc))
         except (click.exceptions.Exit, click.ClickException, click.Abort):
             raise
         except (LlmError, KeyboardInterrupt, Exception) as exc:  # noqa: BLE001 - the one place that catches all

@@ -19,7 +19,8 @@ from kubectl_llm.cli.overrides import get_path
 from kubectl_llm.cli.progress import parse_engine_log, pod_stage
 from kubectl_llm.cli.release_cmds import require_model_release
 from kubectl_llm.cli.session import Session
-from kubectl_llm.errors import PermissionDenied, UsageError
+from kubectl_llm.cli.userlayer import UserLayer, describe
+from kubectl_llm.errors import LlmError, PermissionDenied, UsageError
 
 
 def route_name(name: str, values: dict[str, Any]) -> str | None:
@@ -41,7 +42,14 @@ def release_row(r: Any) -> dict[str, Any]:
             "targets": fleet.alias_targets(v) if kind == fleet.MODE_ALIAS else None,
             "gpu": gpu, "replicas": int(get_path(v, "replicas") or 1), "context": get_path(v, "engine.maxModelLen"),
             "route": route_name(r.name, v), "status": r.status, "revision": r.revision, "chart": r.chart,
-            "created": rfc3339(r.created), "updated": rfc3339(r.updated), "age": age(r.created or r.updated)}
+            "created": rfc3339(r.created), "updated": rfc3339(r.updated), "age": age(r.created or r.updated),
+            "user": user_doc(v)}
+
+
+def user_doc(values: dict[str, Any]) -> dict[str, Any] | None:
+    """What the user set on the release (model, plan flags, -f/--set values); None for a release without it."""
+    layer = UserLayer.from_values(values)
+    return layer.to_values() if layer else None
 
 
 @click.command("list", epilog="""\b
@@ -146,6 +154,14 @@ def status_command(name: str, namespace: str | None, kube_context: str | None, k
                       "weights_gib": progress.weights_gib, "kv_cache_gib": progress.kv_cache_gib,
                       "kv_cache_tokens": progress.kv_cache_tokens, "max_concurrency": progress.max_concurrency,
                       "error": progress.error, "summary": progress.summary()}
+    # What no pod shows: admission refusing it (FailedCreate), its claim Pending or Terminating.
+    try:
+        found = session.cluster.workload_problems(name, ns)
+    except LlmError as exc:  # e.g. no right to list ReplicaSets: the rest of the status still helps
+        out.warn(f"cannot read the controllers' view of {name} ({exc.message})")
+        found = []
+    problems = [{"kind": p.kind, "name": p.name, "reason": p.reason, "message": p.message, "count": p.count}
+                for p in found]
     route = route_name(name, values)
     address = get_path(values, "gateway.url")
     route_doc: dict[str, Any] | None = None
@@ -175,8 +191,9 @@ def status_command(name: str, namespace: str | None, kube_context: str | None, k
            "failing": {"pod": failing["name"], "stage": failing["stage"], "detail": failing["detail"]}
            if failing else None,
            "model": get_path(values, "model.id"), "served_name": get_path(values, "model.servedName"),
-           "pods": pod_docs, "engine": engine or None, "route": route, "route_status": route_doc,
-           "gateway": gateway_doc, "curl": curl_line(address, route) if route else None}
+           "pods": pod_docs, "problems": problems, "engine": engine or None, "route": route, "route_status": route_doc,
+           "gateway": gateway_doc, "curl": curl_line(address, route) if route else None,
+           "user": user_doc(values)}
     if output:
         out.data(doc, output)
         return
@@ -185,6 +202,8 @@ def status_command(name: str, namespace: str | None, kube_context: str | None, k
     lines.append(f"replicas  {ready}/{desired} ready" + (f" (groups of {size} pods, one per node)" if size > 1 else ""))
     if failing and len(pod_docs) > 1:
         lines.append(f"first not ready  {failing['name']}: {failing['stage']} - {failing['detail']}")
+    if doc["user"]:
+        lines.append(f"user      {describe(UserLayer.from_values(values))}")  # type: ignore[arg-type]
     if not pod_docs:
         lines.append("pods      none yet")
     for p in pod_docs:
@@ -195,6 +214,9 @@ def status_command(name: str, namespace: str | None, kube_context: str | None, k
         for e in p["events"]:
             lines.append(f"  event   {e['type']} {e['reason']}: {e['message']}" + (f" (x{e['count']})"
                                                                                    if e["count"] > 1 else ""))
+    for pr in problems:
+        lines.append(f"problem   {pr['kind']}/{pr['name']} {pr['reason']}: {pr['message']}"
+                     + (f" (x{pr['count']})" if pr["count"] > 1 else ""))
     if engine:
         lines.append(f"engine    {engine['summary']}")
         if engine.get("kv_cache_tokens"):

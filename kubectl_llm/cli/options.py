@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
+import re
+
 import click
 
 from kubectl_llm.planner.rules import KV_DTYPES
@@ -26,10 +28,35 @@ def _stack(*decorators: Callable[[F], F]) -> Callable[[F], F]:
     return apply
 
 
-namespace = click.option("-n", "--namespace", default=None, metavar="NS",
+_NS_RE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+
+
+def _check_namespace(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """A namespace is a DNS-1123 label of at most 63 characters (kubectl would only fail at the API server)."""
+    from kubectl_llm.errors import UsageError
+
+    if value is not None and (len(value) > 63 or not _NS_RE.match(value)):
+        fixed = re.sub(r"[^a-z0-9-]+", "-", value.lower()).strip("-")[:63].strip("-")
+        raise UsageError(f"namespace {value!r} is not a DNS-1123 label (lower-case letters, digits and '-', "
+                         f"starting and ending with a letter or digit, at most 63 characters)",
+                         f"try -n {fixed}" if fixed else "'kubectl get namespaces' lists them")
+    return value
+
+
+def _check_context(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """--context is the kubeconfig context on every command; a number was meant as the token count."""
+    from kubectl_llm.errors import UsageError
+
+    if value is not None and value.strip().isdigit():
+        raise UsageError(f"--context {value} names a kubeconfig context, and {value} looks like a token count",
+                         f"use --context-length {value} (or --max-model-len {value}) for the context in tokens")
+    return value
+
+
+namespace = click.option("-n", "--namespace", default=None, metavar="NS", callback=_check_namespace,
                          help="Namespace (default: the kubeconfig context's namespace, like kubectl).")
 all_namespaces = click.option("-A", "--all-namespaces", is_flag=True, help="Across all namespaces.")
-context = click.option("--context", "kube_context", default=None, metavar="CTX",
+context = click.option("--context", "kube_context", default=None, metavar="CTX", callback=_check_context,
                        help="kubeconfig context to use (default: the current context).")
 kubeconfig = click.option("--kubeconfig", default=None, metavar="PATH", type=click.Path(dir_okay=False),
                           help="Path to the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config).")
@@ -74,9 +101,10 @@ site = click.option("--site", "site", default=None, metavar="FILE", type=click.P
 
 
 def plan_options(*, cluster: bool) -> Callable[[F], F]:
-    """The plan flags of issue 2. ``cluster=True`` (add/upgrade): ``--context`` is kubectl's context there, so
-    the token context is spelled ``--context-length``; `plan` (no cluster) keeps issue 2's ``--context N``."""
-    ctx_names = ("--context-length", "--ctx") if cluster else ("--context", "--context-length")
+    """The plan flags of issue 2, spelled the same on plan, add and upgrade: the token context is
+    ``--context-length`` (``--context`` is kubectl's context on every command; `plan` still reads a numeric
+    ``--context N`` as the token count, with a deprecation warning, see ``plan_context``)."""
+    ctx_names = ("--context-length", "--ctx")
     return _stack(
         click.option("--gpu", "gpu", default=None, metavar="TYPE",
                      help="GPU type from 'kubectl llm gpus' (default: try the catalog's types); auto: among the types "
@@ -100,10 +128,10 @@ def plan_options(*, cluster: bool) -> Callable[[F], F]:
                      help="Tokens per engine step (default: vLLM's for the card; sizes the profile run)."),
         click.option("--gpu-memory-utilization", type=click.FloatRange(0.05, 0.99), default=None, metavar="F",
                      help="Fraction of each GPU vLLM may use (0.05-0.99)."),
-        click.option("--kv-cache-dtype", type=click.Choice(KV_DTYPES), default="auto", show_default=True,
-                     help="KV cache dtype."),
-        click.option("--engine", type=click.Choice(ENGINES), default="vllm", show_default=True,
-                     help="Inference engine."),
+        click.option("--kv-cache-dtype", type=click.Choice(KV_DTYPES), default=None,
+                     help="KV cache dtype (default auto)."),
+        click.option("--engine", type=click.Choice(ENGINES), default=None,
+                     help="Inference engine (default vllm)."),
         click.option("--nodes", type=click.IntRange(min=1), default=None, metavar="N",
                      help="Force the node count (default: one node when the model fits, else the fewest whole "
                           "nodes: TP within a node, PP across nodes, one LeaderWorkerSet pod per node)."),
@@ -115,3 +143,19 @@ def plan_options(*, cluster: bool) -> Callable[[F], F]:
         revision,
         site,
     )
+
+
+def _plan_context(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    from kubectl_llm.cli import output
+
+    if value is not None and value.strip().isdigit():
+        output.warn(f"--context {value} as the token count is deprecated: use --context-length {value} "
+                    f"(--context is the kubeconfig context on every command)")
+    return value
+
+
+# `plan` touches no cluster: --context is accepted for flags copied from add (ignored), and a number is the old
+# spelling of --context-length (kept working, with a warning).
+plan_context = click.option("--context", "plan_context", default=None, metavar="CTX", callback=_plan_context,
+                            help="kubeconfig context (plan needs none: ignored); a number is read as "
+                                 "--context-length (deprecated).")

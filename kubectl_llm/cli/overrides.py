@@ -163,35 +163,55 @@ def get_path(values: dict[str, Any], dotted: str) -> Any:
     return node
 
 
-# Override keys that change what the plan sized, mapped to the PlanRequest field a re-plan would force. The
-# engine's own sized numbers (--max-model-len, --gpu-memory-utilization, --max-num-seqs, parallel sizes) live in
-# the ready-made engine.args: they change through plan flags (--context-length, --gpus, --tp, ...), not --set.
-REPLAN_KEYS = {
-    "gpu.count": "gpus",
-    "gpu.type": "gpu_type",
+# Values the planner owns, with the flag that changes them. Set behind the planner's back they break the handbook
+# rules (`--set gpu.count=4` would render 4 GPUs with the CPU of one and no large-GPU toleration), so an override
+# of one of them is refused with the plan flag that re-plans instead.
+PLAN_OWNED = {
+    "gpu.count": "--gpus N (the CPU, memory, tolerations and parallel sizes follow the GPU count)",
+    "gpu.type": "--gpu TYPE, or --gpu-memory SIZE for a card not in 'kubectl llm gpus'",
+    "gpu.resource": "--gpu TYPE (the extended resource follows the GPU type)",
+    "engine.args": "the plan flags: --context-length, --max-model-len, --gpus, --tp, --pp, --dcp, --max-num-seqs, "
+                   "--gpu-memory-utilization, --kv-cache-dtype, --engine, --revision",
+    "engine.command": "--engine vllm|sglang",
+    "engine.name": "--engine vllm|sglang",
+    "engine.maxModelLen": "--context-length N (RoPE scaling above the native context) or --max-model-len N",
+    "resources.cpu": "--gpus N (the handbook's CPU is 2 x GPUs + 2)",
+    "model.id": "the MODEL argument (for a local directory: --model-id ORG/NAME)",
+    "model.servedName": "--name NAME",
+    "gateway.routeName": "--name NAME",
+    "probes.weightBytes": "nothing: it is the checkpoint's size, read from the model",
+    "replicas": "--replicas N (each copy is planned alike)",
+    "group": "--nodes N (a multi-node group is planned: TP within a node, PP across nodes)",
 }
 
 
-def fit_warnings(planned: dict[str, Any], user: dict[str, Any]) -> list[str]:
-    """Compare the key numbers an override changed with the plan's; say how each one endangers the fit."""
+def plan_owned(user: dict[str, Any]) -> list[tuple[str, str]]:
+    """(key, flag hint) for every planner-owned value an override sets (a parent map counts: `gpu: {...}`)."""
+    hits: list[tuple[str, str]] = []
+    for key in _leaf_keys(user):
+        for owned, hint in PLAN_OWNED.items():
+            if key == owned or key.startswith(owned + ".") or key.startswith(owned + "[") \
+                    or owned.startswith(key + "."):
+                if (owned, hint) not in hits:
+                    hits.append((owned, hint))
+    return hits
+
+
+def refuse_plan_owned(user: dict[str, Any]) -> None:
+    """UsageError naming the plan flag when an override sets a value the planner owns."""
+    hits = plan_owned(user)
+    if hits:
+        keys = ", ".join(k for k, _ in hits)
+        raise UsageError(f"{keys} {'is' if len(hits) == 1 else 'are'} planned, not overridable with -f/--set: "
+                         f"the planner keeps GPUs, CPU, tolerations and engine arguments consistent",
+                         "; ".join(f"for {k} use {h}" for k, h in hits))
+
+
+def _leaf_keys(values: dict[str, Any], prefix: str = "") -> list[str]:
     out: list[str] = []
-
-    def changed(key: str) -> tuple[Any, Any] | None:
-        new = get_path(user, key)
-        old = get_path(planned, key)
-        return (old, new) if new is not None and new != old else None
-
-    if c := changed("gpu.count"):
-        old, new = c
-        if isinstance(old, int) and isinstance(new, int) and new < old:
-            out.append(f"--set gpu.count={new} is below the planned {old} GPUs: the weights plus one "
-                       f"full-length request were sized for {old}; the engine may not start")
-        elif isinstance(old, int) and isinstance(new, int) and new > old:
-            out.append(f"--set gpu.count={new} differs from the planned {old}; the engine's parallel sizes "
-                       f"still use {old} GPUs unless you override them too")
-    if c := changed("engine.maxModelLen"):
-        out.append(f"engine.maxModelLen={c[1]} only changes what 'kubectl llm list' shows: the engine's "
-                   f"--max-model-len stays {c[0]} (it is in engine.args); use --context-length instead")
-    if c := changed("gpu.type"):
-        out.append(f"gpu.type={c[1]} differs from the planned {c[0]}: re-plan with --gpu {c[1]} instead")
+    for k, v in values.items():
+        if isinstance(v, dict) and v:
+            out += _leaf_keys(v, f"{prefix}{k}.")
+        else:
+            out.append(f"{prefix}{k}")
     return out

@@ -14,7 +14,7 @@ EXAMPLES = """\b
 Examples:
   kubectl llm plan Qwen/Qwen3-8B                       # the embedded default, works offline
   kubectl llm plan Qwen/Qwen3-8B --gpu L40 -o json     # the JSON contract, for scripts
-  kubectl llm plan MiniMaxAI/MiniMax-M2.5 --gpu A100-80GB --context 262144
+  kubectl llm plan MiniMaxAI/MiniMax-M2.5 --gpu A100-80GB --context-length 262144
   kubectl llm plan ./my-model-dir --gpu-memory 23.58GiB --max-model-len 32768
   kubectl llm plan meta-llama/Llama-3.1-405B --gpu H100-80GB     # 2 nodes x 8: TP 8 x PP 2
   kubectl llm plan Qwen/Qwen3-30B-A3B --gpu A100-80GB --data-parallel 2   # DP attention + EP vs TP 2
@@ -28,11 +28,16 @@ Exit codes: 0 fits, 5 does not fit (the plan is still printed), 2 bad flags, 3 m
 @click.argument("model")
 @options.plan_options(cluster=False)
 @options.name
+@options.plan_context
 @options.output("text", "yaml", "json", default="text")
-def plan_command(model: str, name: str | None, output: str, hf_revision: str | None, **plan_opts: Any) -> None:
+def plan_command(model: str, name: str | None, output: str, hf_revision: str | None, plan_context: str | None,
+                 **plan_opts: Any) -> None:
     """Plan how to serve MODEL (a Hugging Face repo id or a local directory): GPUs, parallelism, KV cache,
     context, engine arguments and Kubernetes sizing, each with its reason. Touches no cluster."""
-    request = build_request(plan_opts, name)
+    if plan_context and plan_context.strip().isdigit():
+        if plan_opts.get("context_length") is None:
+            plan_opts["context_length"] = int(plan_context)   # the deprecated spelling (warned by the option)
+    request = build_request(plan_opts, name, hf_revision)
     source = load_source(model, hf_revision)
     if request.gpu_type == "auto":   # the cluster's GPU types (kubeconfig as kubectl finds it)
         from kubectl_llm.cli.gpu_cluster import resolve_auto

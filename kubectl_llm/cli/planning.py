@@ -7,17 +7,17 @@ fit. Planner, Hub adapter and values builder are imported lazily so `--help` sta
 
 from __future__ import annotations
 
-import dataclasses
 import re
 from dataclasses import dataclass
 from typing import Any
 
-from kubectl_llm.errors import DoesNotFit, InvalidName, LlmError, UsageError
+from kubectl_llm.errors import DoesNotFit, InvalidName, UsageError
 from kubectl_llm.planner.request import PlanRequest
 
 # Helm caps release names at 53 characters; the name is also the route and a DNS-1123 label.
 MAX_NAME = 53
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+_REPO_ID = re.compile(r"^[A-Za-z0-9][-A-Za-z0-9_.]*/[A-Za-z0-9][-A-Za-z0-9_.]*$")
 
 
 def validate_name(name: str) -> str:
@@ -32,7 +32,7 @@ def validate_name(name: str) -> str:
     return name
 
 
-def build_request(opts: dict[str, Any], name: str | None) -> PlanRequest:
+def build_request(opts: dict[str, Any], name: str | None, revision: str | None = None) -> PlanRequest:
     """PlanRequest from the parsed plan options; refuses flag pairs that contradict each other."""
     from kubectl_llm.planner.quantity import parse_gpu_memory
 
@@ -52,7 +52,7 @@ def build_request(opts: dict[str, Any], name: str | None) -> PlanRequest:
         max_model_len=opts.get("max_model_len"), gpu_memory_utilization=opts.get("gpu_memory_utilization"),
         kv_cache_dtype=opts.get("kv_cache_dtype") or "auto", engine=opts.get("engine") or "vllm", name=name,
         max_num_seqs=opts.get("max_num_seqs"), max_num_batched_tokens=opts.get("max_num_batched_tokens"),
-        site=site, nodes=opts.get("nodes"), replicas=opts.get("replicas") or 1,
+        revision=revision, site=site, nodes=opts.get("nodes"), replicas=opts.get("replicas") or 1,
         data_parallel=opts.get("data_parallel"))
 
 
@@ -64,13 +64,47 @@ def load_site(option: str | None) -> Any:
     return adapter_load_site(option)
 
 
-def load_source(model: str, revision: str | None, check_token: bool = False) -> Any:
+def load_source(model: str, revision: str | None, check_token: bool = False, model_id: str | None = None) -> Any:
     """The model from the Hub, the local cache, a local directory or the embedded catalog (hub adapter);
-    ``check_token`` also asks the Hub whether the pod will need a token to download it."""
+    ``check_token`` also asks the Hub whether the pod will need a token to download it. ``model_id``: the repo id
+    a local directory stands for (what the pod loads, its served name and route)."""
+    import dataclasses
+
     from kubectl_llm.adapters.hub import load_model
     from kubectl_llm.cli import output
 
-    return load_model(model, revision=revision, warn=output.warn, check_token=check_token)
+    source = load_model(model, revision=revision, warn=output.warn, check_token=check_token)
+    if model_id and source.origin == "local":
+        source = dataclasses.replace(source, model_id=model_id)
+    return source
+
+
+def deployable_model(model: str, model_id: str | None) -> tuple[str, str | None]:
+    """(repo id the pod loads, local directory planned from or None) for add's MODEL and --model-id.
+
+    The pod cannot read this machine's disk: a local directory is planned from here, but the pod downloads the
+    repo id. A path (./x, /x, ~/x) needs --model-id; a repo id that also exists as a folder here stands for itself.
+    """
+    import os
+
+    from kubectl_llm.adapters.hub import is_local_ref
+
+    if model_id is not None and not _REPO_ID.match(model_id):
+        raise UsageError(f"--model-id {model_id!r} is not a Hugging Face repo id",
+                         "write it as ORG/NAME, e.g. --model-id Qwen/Qwen3-8B")
+    if not is_local_ref(model):
+        if model_id is not None and model_id != model:
+            raise UsageError(f"--model-id is for a local directory; {model} is already a repo id",
+                             f"drop --model-id, or pass the directory to plan from as MODEL")
+        return model, None
+    local = os.path.abspath(os.path.expanduser(model))
+    if model_id:
+        return model_id, local
+    if _REPO_ID.match(model) and not model.startswith((".", "/", "~")):
+        return model, local   # ./ORG/NAME mirrored here: the pod downloads ORG/NAME
+    raise UsageError(f"{model} is a directory on this machine: the pod cannot load it from there",
+                     "name the Hugging Face repo id the pod should download: --model-id ORG/NAME (the plan still "
+                     "reads config.json and the weights' sizes from the directory)")
 
 
 def make_plan(source: Any, request: PlanRequest) -> Any:
@@ -111,33 +145,16 @@ class Planned:
     warnings: list[str]
 
 
-def planned_values(source: Any, request: PlanRequest, plan: Any, files: tuple[str, ...], sets: tuple[str, ...],
-                   set_strings: tuple[str, ...]) -> Planned:
-    """Chart values for the plan, user overrides merged the way Helm merges, and fit warnings for them."""
-    from kubectl_llm.cli.overrides import REPLAN_KEYS, apply_overrides, fit_warnings, get_path
+def planned_values(plan: Any, user: dict[str, Any], layer: Any | None = None) -> Planned:
+    """Chart values for the plan with the user's overrides merged the way Helm merges, and the user layer stored
+    beside them (``userLayer``) so a later upgrade re-applies it. Overrides of planner-owned values are refused."""
+    from kubectl_llm.cli.overrides import deep_merge, refuse_plan_owned
+    from kubectl_llm.cli.userlayer import KEY
     from kubectl_llm.planner.values import chart_values
 
-    base = chart_values(plan)
-    values, user = apply_overrides(base, files, sets, set_strings)
+    refuse_plan_owned(user)
+    values = deep_merge(chart_values(plan), user)
+    if layer is not None:
+        values[KEY] = layer.to_values()
     warnings = list(getattr(plan, "warnings", []) or [])
-    warnings += fit_warnings(base, user)
-    forced = {field: get_path(user, key) for key, field in REPLAN_KEYS.items() if get_path(user, key) is not None}
-    size = int(get_path(values, "group.size") or 1)
-    if isinstance(forced.get("gpus"), int) and size > 1:     # gpu.count is per pod; the planner counts them all
-        forced["gpus"] *= size
-    if forced:
-        warnings += _recheck(source, request, forced)
     return Planned(plan=plan, name=plan_name(plan), values=values, user=user, warnings=warnings)
-
-
-def _recheck(source: Any, request: PlanRequest, forced: dict[str, Any]) -> list[str]:
-    """Ask the planner whether the plan still fits with the overridden numbers forced; say so when it does not."""
-    try:
-        changes = {k: v for k, v in forced.items() if k in {f.name for f in dataclasses.fields(PlanRequest)}}
-        replan = make_plan(source, dataclasses.replace(request, **changes))
-    except (LlmError, TypeError, ValueError) as exc:
-        return [f"the planner cannot re-check your overrides ({getattr(exc, 'message', exc)})"]
-    if getattr(replan, "fits", True):
-        return []
-    reasons = list(getattr(replan, "reasons", None) or replan.to_dict().get("reasons") or [])
-    return ["with your overrides the plan does NOT fit" + (f": {reasons[0]}" if reasons else "")]

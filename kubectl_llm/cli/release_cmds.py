@@ -9,17 +9,19 @@ from __future__ import annotations
 
 import re
 import time
-from typing import Any
+from typing import Any, Callable
 
 import click
 
-from kubectl_llm.adapters.charts import MODEL_CHART, chart_path
+from kubectl_llm.adapters.charts import MODEL_CHART, chart_path, schema_violations
 from kubectl_llm.cli import fleet_cmds, options
 from kubectl_llm.cli import output as out
 from kubectl_llm.cli.overrides import get_path
-from kubectl_llm.cli.planning import build_request, load_source, make_plan, planned_values, validate_name, why_not
+from kubectl_llm.cli.planning import (build_request, deployable_model, load_source, make_plan, planned_values,
+                                      validate_name, why_not)
 from kubectl_llm.cli.session import Session
-from kubectl_llm.errors import HelmError, ReleaseConflict, ReleaseNotFound, UsageError
+from kubectl_llm.cli.userlayer import UserLayer, given_flags, legacy_layer
+from kubectl_llm.errors import HelmError, InvalidValues, LlmError, ReleaseConflict, ReleaseNotFound, UsageError
 
 ADD_EXAMPLES = """\b
 Examples:
@@ -28,6 +30,7 @@ Examples:
   kubectl llm add Qwen/Qwen3-8B --gpu L40 --wait                 # live progress until it serves
   kubectl llm add MiniMaxAI/MiniMax-M2.5 --gpu A100-80GB --context-length 262144 --name minimax
   kubectl llm add Qwen/Qwen3-8B --name qwen3-8b-east --set storage.storageClass=linstor-unl -f my-values.yaml
+  kubectl llm add ./my-model-dir --model-id Qwen/Qwen3-8B --name qwen3-8b-local --revision main
   kubectl llm add --external https://llm.sdsc.example.org/v1 --served-name Qwen/Qwen3-8B --api-key-secret sdsc-apikey --name qwen3-nairr
   kubectl llm add meta-llama/Llama-3.1-405B --gpu H100-80GB --dry-run=client -o yaml   # a LeaderWorkerSet, 2 nodes
 
@@ -46,11 +49,18 @@ def _mode_gateway(values: dict[str, Any]) -> bool:
 
 
 def deploy(session: Session, name: str, chart_name: str, values: dict[str, Any], *, dry_run: str, wait: bool,
-           timeout: str, output: str | None, description: str, needs_gateway: bool, needs_lws: bool = False) -> None:
+           timeout: str, output: str | None, description: str, needs_gateway: bool, needs_lws: bool = False,
+           check_current: Callable[[dict[str, Any]], None] | None = None) -> None:
     """Render (client dry run), server-dry-run, or install/upgrade one release, then report on stdout."""
     from kubectl_llm.cli.waiting import run_with_progress
 
     chart = chart_path(chart_name)
+    violations = schema_violations(chart_name, values)
+    if violations:  # before helm, which would only say "values don't meet the specifications of the schema(s)"
+        raise InvalidValues(f"{len(violations)} value{'s' if len(violations) > 1 else ''} break the {chart_name} "
+                            f"chart's values.schema.json: " + "; ".join(violations),
+                            f"fix {'them' if len(violations) > 1 else 'it'} in your -f/--set; every key is "
+                            f"documented in 'helm show values {chart}'")
     if dry_run in ("client", "server"):
         if dry_run == "client":
             objs = session.helm.template(name, chart, values, session.namespace)
@@ -74,7 +84,8 @@ def deploy(session: Session, name: str, chart_name: str, values: dict[str, Any],
     def work() -> Any:
         started = time.monotonic()
         outcome = session.helm.install_or_upgrade(name, chart, values, ns, chart_name=chart_name, wait=wait,
-                                                  timeout=timeout, description=description)
+                                                  timeout=timeout, description=description,
+                                                  check_current=check_current)
         if wait and needs_lws and outcome.action != "unchanged":
             wait_for_groups(session, name, values, outcome.action, timeout, started)
         return outcome
@@ -132,32 +143,63 @@ def wait_for_groups(session: Session, name: str, values: dict[str, Any], action:
                     f"kubectl llm status {name} -n {session.namespace} shows the pod that is not ready")
 
 
-def _plan_and_deploy(model: str, name: str | None, plan_opts: dict[str, Any], hf_revision: str | None,
-                     session: Session, *, values_files: tuple[str, ...], set_values: tuple[str, ...],
-                     set_string_values: tuple[str, ...], dry_run: str, wait: bool, timeout: str,
-                     output: str | None, verb: str) -> None:
-    request = build_request(plan_opts, name)
-    # Read the override files before the (possibly slow) model lookup: a typo fails in milliseconds.
-    from kubectl_llm.cli.overrides import apply_overrides
+def user_overrides(values_files: tuple[str, ...], set_values: tuple[str, ...],
+                   set_string_values: tuple[str, ...]) -> dict[str, Any]:
+    """This call's -f/--set/--set-string merged in Helm's order; planner-owned keys refused before any lookup."""
+    from kubectl_llm.cli.overrides import apply_overrides, refuse_plan_owned
 
-    apply_overrides({}, values_files, set_values, set_string_values)
-    source = load_source(model, hf_revision, check_token=dry_run != "client")
+    user = apply_overrides({}, values_files, set_values, set_string_values)[1]
+    refuse_plan_owned(user)
+    return user
+
+
+def _plan_and_deploy(layer: UserLayer, name: str | None, session: Session, *, dry_run: str, wait: bool,
+                     timeout: str, output: str | None, verb: str) -> None:
+    """Plan from the user layer (model, flags, overrides), render, deploy; the layer is stored in the release."""
+    import os
+
+    flags = dict(layer.flags)
+    hf_revision = flags.pop("hf_revision", None)
+    request = build_request(flags, name, hf_revision)
+    # Plan from the local directory while it exists here; elsewhere from the repo id the pod loads.
+    model = layer.source if layer.source and os.path.isdir(layer.source) else layer.model
+    source = load_source(model, hf_revision, check_token=dry_run != "client", model_id=layer.model)
     if request.gpu_type == "auto":
+        import dataclasses
+
         from kubectl_llm.cli.gpu_cluster import resolve_auto
 
         request = resolve_auto(source, request, session)
+        # the layer keeps the type the cluster could take now: a later upgrade with nothing new stays a no-op
+        layer = dataclasses.replace(layer, flags={**layer.flags, "gpu": request.gpu_type})
     plan = make_plan(source, request)
     if not plan.fits:
         out.info(plan.to_text())
         raise why_not(model, plan)
-    planned = planned_values(source, request, plan, values_files, set_values, set_string_values)
+    planned = planned_values(plan, layer.values, layer)
     for warning in planned.warnings:
         out.warn(warning)
     if source.requires_token and dry_run != "client":
         warn_missing_token_secret(session, model, planned.values)
     deploy(session, planned.name, MODEL_CHART, planned.values, dry_run=dry_run, wait=wait, timeout=timeout,
-           output=output, description=f"kubectl llm {verb} {model}", needs_gateway=_mode_gateway(planned.values),
-           needs_lws=int(get_path(planned.values, "group.size") or 1) > 1)
+           output=output, description=f"kubectl llm {verb} {layer.model}",
+           needs_gateway=_mode_gateway(planned.values),
+           needs_lws=int(get_path(planned.values, "group.size") or 1) > 1,
+           check_current=same_model(planned.name, layer.model, session) if verb == "add" else None)
+
+
+def same_model(name: str, model: str, session: Session) -> Callable[[dict[str, Any]], None]:
+    """add must not turn release NAME into another model: that is a second model, which needs its own name."""
+
+    def check(deployed: dict[str, Any]) -> None:
+        held = (UserLayer.from_values(deployed) or legacy_layer(deployed)).model
+        if held and held != model:
+            ns = session.namespace
+            raise ReleaseConflict(f"release {name!r} in namespace {ns!r} already serves {held}, not {model}",
+                                  f"add {model} under another --name, or remove {held} first "
+                                  f"(kubectl llm rm {name} -n {ns}); 'kubectl llm upgrade {name}' changes its options")
+
+    return check
 
 
 def warn_missing_token_secret(session: Session, model: str, values: dict[str, Any]) -> None:
@@ -180,6 +222,9 @@ def warn_missing_token_secret(session: Session, model: str, values: dict[str, An
 
 @click.command("add", epilog=ADD_EXAMPLES)
 @click.argument("model", required=False)
+@click.option("--model-id", default=None, metavar="ORG/NAME",
+              help="For MODEL a local directory: the Hugging Face repo id the pod downloads and serves (the plan "
+                   "reads config.json and weight sizes from the directory).")
 @options.plan_options(cluster=True)
 @fleet_cmds.external_options
 @options.name
@@ -189,8 +234,9 @@ def warn_missing_token_secret(session: Session, model: str, values: dict[str, An
 @options.wait
 @options.timeout
 @options.output("yaml", "json")
-def add_command(model: str | None, name: str | None, namespace: str | None, kube_context: str | None,
-                kubeconfig: str | None, values_files: tuple[str, ...], set_values: tuple[str, ...],
+def add_command(model: str | None, model_id: str | None, name: str | None, namespace: str | None,
+                kube_context: str | None, kubeconfig: str | None, values_files: tuple[str, ...],
+                set_values: tuple[str, ...],
                 set_string_values: tuple[str, ...], dry_run: str, wait: bool, timeout: str, output: str | None,
                 hf_revision: str | None, **plan_opts: Any) -> None:
     """Plan MODEL and install it as one Helm release (inference + gateway objects), rolled back on failure.
@@ -201,6 +247,9 @@ def add_command(model: str | None, name: str | None, namespace: str | None, kube
         if not external["external"]:
             raise UsageError("--served-name, --api-key-secret, --insecure and --owned-by only go with --external URL",
                              "add --external https://host/v1 --served-name MODEL --name ROUTE")
+        if model_id:
+            raise UsageError("--model-id is for a local MODEL directory; --external serves none here",
+                             "drop --model-id")
         return fleet_cmds.add_external(model, name, external, plan_opts, session, hf_revision=hf_revision,
                                        values_files=values_files, set_values=set_values,
                                        set_string_values=set_string_values, dry_run=dry_run, wait=wait,
@@ -208,9 +257,12 @@ def add_command(model: str | None, name: str | None, namespace: str | None, kube
     if not model:
         raise UsageError("missing MODEL (a Hugging Face repo id or a local directory)",
                          "kubectl llm add Qwen/Qwen3-8B, or add --external URL --served-name MODEL --name ROUTE")
-    _plan_and_deploy(model, name, plan_opts, hf_revision, session, values_files=values_files,
-                     set_values=set_values, set_string_values=set_string_values, dry_run=dry_run, wait=wait,
-                     timeout=timeout, output=output, verb="add")
+    # Read the override files before the (possibly slow) model lookup: a typo fails in milliseconds.
+    model_id, local = deployable_model(model, model_id)
+    user = user_overrides(values_files, set_values, set_string_values)
+    layer = UserLayer(model=model_id, flags=given_flags({**plan_opts, "hf_revision": hf_revision}), values=user,
+                      source=local)
+    _plan_and_deploy(layer, name, session, dry_run=dry_run, wait=wait, timeout=timeout, output=output, verb="add")
 
 
 def require_model_release(session: Session, name: str) -> tuple[str, str, str]:
@@ -230,37 +282,42 @@ Examples:
   kubectl llm upgrade qwen3-8b --context-length 65536     # re-plan the deployed model with a new context
   kubectl llm upgrade qwen3-8b --gpus 2 --wait
 
-The model id comes from the release; the GPU type stays unless --gpu/--gpu-memory says otherwise.
+  kubectl llm upgrade qwen3-8b                             # nothing new: no new revision, no restart
+
+The model id, the plan flags and the -f/--set overrides of earlier add/upgrade calls come from the release (its
+user layer, shown by 'kubectl llm status'); this call's options are applied on top. `--set key=null` forgets an
+earlier override of key; --reset-values forgets them all.
 """)
 @click.argument("name")
 @options.plan_options(cluster=True)
 @options.connection
 @options.overrides
+@click.option("--reset-values", is_flag=True,
+              help="Forget the flags and -f/--set overrides stored by earlier add/upgrade calls; keep only this "
+                   "call's.")
 @options.dry_run
 @options.wait
 @options.timeout
 @options.output("yaml", "json")
 def upgrade_command(name: str, namespace: str | None, kube_context: str | None, kubeconfig: str | None,
                     values_files: tuple[str, ...], set_values: tuple[str, ...], set_string_values: tuple[str, ...],
-                    dry_run: str, wait: bool, timeout: str, output: str | None, hf_revision: str | None,
-                    **plan_opts: Any) -> None:
-    """Re-plan the model of release NAME with new options and upgrade it."""
+                    reset_values: bool, dry_run: str, wait: bool, timeout: str, output: str | None,
+                    hf_revision: str | None, **plan_opts: Any) -> None:
+    """Re-plan the model of release NAME with what the user set before plus this call's options, and upgrade it
+    (nothing new: no new revision)."""
     session = Session(namespace, kube_context, kubeconfig)
+    user = user_overrides(values_files, set_values, set_string_values)
     require_model_release(session, name)
     deployed = session.helm.values(name, session.namespace)
-    model = get_path(deployed, "model.id")
     if get_path(deployed, "mode") in ("external", "alias"):
         raise UsageError(f"release {name!r} is an {get_path(deployed, 'mode')}: there is no model to re-plan",
                          "change it with the command that made it (add --external ... / alias NAME --to ...)")
-    if not model:
+    stored = UserLayer.from_values(deployed) or legacy_layer(deployed)
+    if not stored.model:
         raise ReleaseConflict(f"release {name!r} has no model.id value", "it was not installed by kubectl llm add")
-    gpu_type = get_path(deployed, "gpu.type")
-    if not plan_opts.get("gpu") and not plan_opts.get("gpu_memory") and gpu_type and \
-            not str(gpu_type).startswith("custom"):
-        plan_opts["gpu"] = gpu_type
-    _plan_and_deploy(str(model), name, plan_opts, hf_revision, session, values_files=values_files,
-                     set_values=set_values, set_string_values=set_string_values, dry_run=dry_run, wait=wait,
-                     timeout=timeout, output=output, verb="upgrade")
+    layer = stored.updated({**plan_opts, "hf_revision": hf_revision}, user, reset=reset_values)
+    _plan_and_deploy(layer, name, session, dry_run=dry_run, wait=wait, timeout=timeout, output=output,
+                     verb="upgrade")
 
 
 @click.command("rm", epilog="""\b
@@ -297,7 +354,15 @@ def rm_command(name: str, keep_cache: bool, namespace: str | None, kube_context:
         for pvc in protected:  # kept by an earlier --keep-cache: the user now asked for everything to go
             session.cluster.delete_pvc(pvc["metadata"]["name"], ns)
     removed = [_object_ref(o) for o in objs if o not in kept]
-    doc = {"name": name, "namespace": ns, "removed": removed, "kept": [_object_ref(o) for o in kept]}
+    # A claim a pod still mounts stays Terminating (pvc-protection): say so, or a quick re-add fails oddly.
+    try:
+        terminating = session.cluster.terminating_claims([o["metadata"]["name"] for o in pvcs if o not in kept], ns)
+    except LlmError:  # the release is gone already; not being able to look is no failure of rm
+        terminating = []
+    doc = {"name": name, "namespace": ns, "removed": removed, "kept": [_object_ref(o) for o in kept],
+           "terminating": [p.text() for p in terminating]}
+    for p in terminating:
+        out.warn(p.text())
     if output:
         out.data(doc, output)
         return

@@ -2,7 +2,8 @@
 
 Helm blocks until the release is ready (or rolls it back); meanwhile the main thread polls the release's pod and
 its log and redraws one line on stderr: pending -> scheduled -> image pulled -> downloading weights (bytes) ->
-loading -> KV cache allocated -> ready. Stdout is untouched, so `-o json` stays parseable.
+loading -> KV cache allocated -> ready; "blocked" when a controller says why no pod can start (admission refused
+it: FailedCreate; its claim is Pending on a storage class). Stdout is untouched, so `-o json` stays parseable.
 """
 
 from __future__ import annotations
@@ -27,10 +28,16 @@ def observe(cluster: Cluster, name: str, namespace: str, previous: frozenset[str
     so an old, ready pod never makes an upgrade look done."""
     pods = cluster.pods(name, namespace)
     fresh = [p for p in pods if p.name not in previous]
-    if not fresh and pods:
-        return "updating", f"pod {pods[-1].name} from before this change still runs; waiting for helm"
     leaders = [p for p in fresh if p.worker_index in (None, 0)]   # a group's leader runs the API server
     pod: PodView | None = (leaders or fresh)[-1] if fresh else None
+    if pod is None or not pod.scheduled:
+        # No pod, or one the scheduler cannot place: admission refusing pods (FailedCreate) or a claim that does
+        # not bind is reported by the controllers, never on a pod.
+        problems = cluster.workload_problems(name, namespace)
+        if problems:
+            return "blocked", "; ".join(p.text() for p in problems)
+    if not fresh and pods:
+        return "updating", f"pod {pods[-1].name} from before this change still runs; waiting for helm"
     progress = None
     if pod is not None and any(c.state in ("running", "terminated") for c in pod.containers):
         progress = parse_engine_log(cluster.logs(pod.name, namespace, tail=300))

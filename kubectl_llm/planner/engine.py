@@ -134,6 +134,7 @@ class EngineSettings:
     hf_overrides: Mapping[str, Any] | None
     kv_cache_dtype: str
     recipe: Recipe
+    revision: str | None = None     # pinned HF revision: the pod loads what was planned, not the default branch
     max_num_batched_tokens: int | None = None    # None: the engine's default for the card
 
 
@@ -157,8 +158,12 @@ def vllm_args(s: EngineSettings) -> list[str]:
     """The vLLM OpenAI server arguments, in the handbook's order."""
     r = s.recipe
     a = ["--port", str(ENGINE_PORT), "--host", "0.0.0.0", "--download-dir", DOWNLOAD_DIR,
-         "--model", s.model_id, "--served-model-name", s.served_name,
-         "--tensor-parallel-size", str(s.tp)]
+         "--model", s.model_id, "--served-model-name", s.served_name]
+    if s.revision:  # weights, tokenizer and (remote) code from the same revision
+        a += ["--revision", s.revision, "--tokenizer-revision", s.revision]
+        if r.trust_remote_code:
+            a += ["--code-revision", s.revision]
+    a += ["--tensor-parallel-size", str(s.tp)]
     if s.pp > 1:
         a += ["--pipeline-parallel-size", str(s.pp)]
     if s.dcp > 1:
@@ -217,8 +222,10 @@ def sglang_args(s: EngineSettings) -> list[str]:
     """The SGLang equivalent (sglang.launch_server)."""
     r = s.recipe
     a = ["--port", str(ENGINE_PORT), "--host", "0.0.0.0", "--download-dir", DOWNLOAD_DIR,
-         "--model-path", s.model_id, "--served-model-name", s.served_name,
-         "--tp-size", str(s.tp * s.dp)]            # DP attention splits SGLang's TP group into dp ranks
+         "--model-path", s.model_id, "--served-model-name", s.served_name]
+    if s.revision:
+        a += ["--revision", s.revision]
+    a += ["--tp-size", str(s.tp * s.dp)]           # DP attention splits SGLang's TP group into dp ranks
     if s.pp > 1:
         a += ["--pp-size", str(s.pp)]
     if s.dp > 1:

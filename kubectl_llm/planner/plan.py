@@ -799,7 +799,8 @@ def make_plan(source: ModelSource, req: PlanRequest, site: Site | None = None) -
             engine=req.engine, model_id=f.model_id, served_name=f.model_id, tp=best.layout.tp, pp=best.layout.pp,
             dcp=best.layout.dcp, dp=best.layout.dp, ep=best.layout.ep, max_model_len=L,
             max_num_seqs=best.max_num_seqs, gpu_memory_utilization=best.util, hf_overrides=ctx.hf_overrides,
-            kv_cache_dtype=req.kv_cache_dtype, recipe=recipe, max_num_batched_tokens=req.max_num_batched_tokens)
+            kv_cache_dtype=req.kv_cache_dtype, recipe=recipe, revision=req.revision,
+            max_num_batched_tokens=req.max_num_batched_tokens)
         plan.args = eng.vllm_args(settings) if req.engine == "vllm" else eng.sglang_args(settings)
         if plan.nodes > 1:
             plan.args, plan.worker_args = eng.group_args(settings, plan.args, plan.nodes, plan.gpus_per_pod)

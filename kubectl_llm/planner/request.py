@@ -24,6 +24,7 @@ class PlanRequest:
     engine: str = "vllm"                   # vllm | sglang
     name: str | None = None                # release / route name; default derived from the model id
     max_num_seqs: int | None = None
+    revision: str | None = None            # --revision: HF branch/tag/commit the engine must load (pinned in its args)
     max_num_batched_tokens: int | None = None   # None = vLLM's default for the card (memory.engine_batch_defaults)
     nodes: int | None = None               # forced node count (None = one node when it fits, else the fewest)
     replicas: int = 1                      # copies behind the same Service/route; each is planned alike

@@ -12,9 +12,10 @@ What it is
 What it is NOT
     Not a conformant API server. There is no admission, no schema/CEL validation (``fieldValidation`` is accepted
     and ignored), no defaulting beyond a few fields (Service clusterIP/type, Deployment replicas), no version
-    conversion (one stored object is served at every served version of its resource), no finalizers (deletes are
-    immediate), no RBAC (see ``forbidden``), no real scheduling, and no controllers except the tiny simulated ones
-    below. Server-side apply is an approximation: field ownership is tracked per leaf path (lists are atomic),
+    conversion (one stored object is served at every served version of its resource), no RBAC (see
+    ``forbidden``), no real scheduling, and no controllers except the tiny simulated ones below. Deletes honour
+    ``metadata.finalizers``: such an object only gets a ``deletionTimestamp`` (Terminating) and goes when its last
+    finalizer is removed. Server-side apply is an approximation: field ownership is tracked per leaf path (lists are atomic),
     fields a manager stopped applying are removed, conflicts with other managers are reported unless ``force``.
 
 Simulated controllers (``controllers=True``, the default)
@@ -23,7 +24,15 @@ Simulated controllers (``controllers=True``, the default)
       ReplicaSet status filled so that kstatus (Helm 4 ``--wait``) and Helm 3's ready checker call them ready.
       ``pod_mode="unschedulable"`` keeps Pods Pending with a ``FailedScheduling`` Event instead
       (``Insufficient nvidia.com/gpu``); ``pod_ready_delay`` makes Pods go ContainerCreating -> Running later.
-    * PersistentVolumeClaim -> ``status.phase: Bound``.
+    * PersistentVolumeClaim -> ``status.phase: Bound`` when its storage class exists (``storage_classes``; no
+      class named binds too); a claim of an unknown class stays ``Pending`` with a ``ProvisioningFailed`` Event
+      and binds once the StorageClass is created. Pods that mount an unbound claim stay Pending
+      (``FailedScheduling``: unbound PersistentVolumeClaims).
+    * Admission of Pods: a ``priorityClassName`` without its PriorityClass (``priority_classes``) refuses the Pod;
+      the ReplicaSet gets a ``ReplicaFailure`` condition and a ``FailedCreate`` Event, the Deployment the
+      ``ReplicaFailure`` condition (as the real controllers do); creating the PriorityClass lets the Pod in.
+    * PVC protection: every claim gets the ``kubernetes.io/pvc-protection`` finalizer; deleting a claim that a
+      Pod still mounts leaves it Terminating until that Pod is gone.
     * Garbage collection: deleting an object deletes its dependents (``ownerReferences``) unless
       ``propagationPolicy=Orphan``; deleting a Namespace deletes everything in it.
 
@@ -193,6 +202,8 @@ _BUILTINS: tuple[tuple, ...] = (
     ("rbac.authorization.k8s.io", "v1", "RoleBinding", "rolebindings", True, (), ()),
     ("rbac.authorization.k8s.io", "v1", "ClusterRole", "clusterroles", False, (), ()),
     ("rbac.authorization.k8s.io", "v1", "ClusterRoleBinding", "clusterrolebindings", False, (), ()),
+    ("storage.k8s.io", "v1", "StorageClass", "storageclasses", False, ("sc",), ()),
+    ("scheduling.k8s.io", "v1", "PriorityClass", "priorityclasses", False, ("pc",), ()),
 )
 
 
@@ -687,6 +698,8 @@ class FakeApiServer:
         forbidden: True, or a predicate on the request dict, answers 403 Forbidden for non-discovery requests.
         user: user name shown in Forbidden messages.
         kube_version: gitVersion of /version.
+        storage_classes: StorageClasses that exist at start; None = every class binds (no StorageClass check).
+        priority_classes: PriorityClasses that exist at start; None = no PriorityClass admission check.
     """
 
     def __init__(self, crd_dir: str | Path | None = None, *, served_groups: Iterable[str] | None = None,
@@ -694,7 +707,9 @@ class FakeApiServer:
                  pod_ready_delay: float = 0.0, unschedulable_message: str = DEFAULT_UNSCHEDULABLE_MESSAGE,
                  node_name: str = "gpu-node-1", pod_log: str = DEFAULT_POD_LOG, log_follow_delay: float = 0.01,
                  forbidden: bool | Callable[[dict], bool] = False, user: str = "fake-user",
-                 kube_version: str = "v1.33.1") -> None:
+                 kube_version: str = "v1.33.1",
+                 storage_classes: Iterable[str] | None = ("standard", "linstor-igrok", "linstor-unl"),
+                 priority_classes: Iterable[str] | None = ("owner",)) -> None:
         self.crd_dir = Path(crd_dir) if crd_dir else DEFAULT_CRD_DIR
         self.controllers = controllers
         self.pod_mode = pod_mode
@@ -705,6 +720,8 @@ class FakeApiServer:
         self.forbidden = forbidden
         self.user = user
         self.kube_version = kube_version
+        self.check_storage_classes = storage_classes is not None
+        self.check_priority_classes = priority_classes is not None
         self._default_log = pod_log
         self._pod_logs: dict[str, str] = {}
         self._failures: list[_Failure] = []
@@ -731,6 +748,12 @@ class FakeApiServer:
         self._by_plural = {(r.group, r.plural): r for r in self.resources}
         for ns in (*DEFAULT_NAMESPACES, *namespaces):
             self.create_object({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})
+        for sc in storage_classes or ():
+            self.create_object({"apiVersion": "storage.k8s.io/v1", "kind": "StorageClass", "metadata": {"name": sc},
+                                "provisioner": "fake.csi.example"})
+        for pc in priority_classes or ():
+            self.create_object({"apiVersion": "scheduling.k8s.io/v1", "kind": "PriorityClass",
+                                "metadata": {"name": pc}, "value": 1000})
 
     # ---- lifecycle -------------------------------------------------------------------------------------------
     def start(self) -> FakeApiServer:
@@ -1386,6 +1409,11 @@ class FakeApiServer:
             meta["namespace"] = ns
         for k in ("uid", "creationTimestamp", "generation"):
             meta[k] = old_meta.get(k)
+        for k in ("deletionTimestamp", "deletionGracePeriodSeconds"):
+            if k in old_meta:
+                meta[k] = old_meta[k]
+            else:
+                meta.pop(k, None)
         if subresource == "status":
             status = new.get("status")
             new = copy.deepcopy(old)
@@ -1430,6 +1458,9 @@ class FakeApiServer:
         meta["resourceVersion"] = self._next_rv()
         self._store[key] = new
         self._emit(res, ns, "MODIFIED", copy.deepcopy(new), copy.deepcopy(old))
+        if meta.get("deletionTimestamp") and not meta.get("finalizers"):  # the last finalizer went: delete now
+            self._delete(res, ns, name)
+            return new
         if subresource is None:
             self._after_write(res, key, old, new)
         return new
@@ -1555,13 +1586,23 @@ class FakeApiServer:
         return self._finish_update(res, key, old, new, subresource=subresource, dry_run=dry_run), 200
 
     def _delete(self, res: Resource, ns: str, name: str, *, propagation: str = "Background",
-                dry_run: bool = False) -> dict:
+                dry_run: bool = False, force: bool = False) -> dict:
         key = self._key(res, ns, name)
         obj = self._store.get(key)
         if obj is None:
             raise self._not_found(res, name)
         if dry_run:
             return obj
+        if obj["metadata"].get("finalizers") and not force:
+            if not obj["metadata"].get("deletionTimestamp"):  # Terminating until the last finalizer is removed
+                new = copy.deepcopy(obj)
+                new["metadata"].update(deletionTimestamp=_now(), deletionGracePeriodSeconds=0)
+                new["metadata"]["resourceVersion"] = self._next_rv()
+                self._store[key] = new
+                self._emit(res, ns, "MODIFIED", copy.deepcopy(new), copy.deepcopy(obj))
+            if self.controllers and res.plural == "persistentvolumeclaims":
+                self._pvc_protection(ns)
+            return copy.deepcopy(self._store.get(key) or obj)
         del self._store[key]
         self._owners.pop(key, None)
         gone = copy.deepcopy(obj)
@@ -1571,7 +1612,7 @@ class FakeApiServer:
             for k in [k for k in self._store if k[2] == name]:
                 r = self._by_plural[(k[0], k[1])]
                 if k in self._store:
-                    self._delete(r, name, k[3], propagation="Orphan")
+                    self._delete(r, name, k[3], propagation="Orphan", force=True)
         if propagation != "Orphan":
             uid = obj["metadata"].get("uid")
             for k, dep in list(self._store.items()):
@@ -1585,6 +1626,8 @@ class FakeApiServer:
             dep = self._controller_owner(rs, "Deployment") if rs else None
             if dep:
                 self._reconcile_deployment(ns, dep)
+        if self.controllers and res.plural == "pods":
+            self._pvc_protection(ns)
         return gone
 
     # ---- watch ---------------------------------------------------------------------------------------------
@@ -1717,16 +1760,72 @@ class FakeApiServer:
             self._reconcile_deployment(key[2], key[3])
         elif res.plural == "leaderworkersets" and (old is None or old.get("spec") != new.get("spec")):
             self._reconcile_lws(key[2], key[3])
-        elif res.plural == "persistentvolumeclaims" and (new.get("status") or {}).get("phase") != "Bound":
-            spec = new.get("spec") or {}
-            status = {"phase": "Bound", "accessModes": spec.get("accessModes") or ["ReadWriteOnce"],
-                      "capacity": {"storage": ((spec.get("resources") or {}).get("requests") or {}).get(
-                          "storage", "1Gi")}}
-            self._controller_write(res, key, status=status, spec_patch={"volumeName": f"pvc-{new['metadata']['uid']}"})
+        elif res.plural == "persistentvolumeclaims":
+            self._bind_claim(key)
+        elif res.plural in ("storageclasses", "priorityclasses") and old is None:
+            # the provisioner / ReplicaSet controller retry: claims of this class bind, refused Pods get in
+            for k in [k for k in self._store if k[:2] == ("", "persistentvolumeclaims")]:
+                self._bind_claim(k)
+            for k in [k for k in self._store if k[:2] == ("apps", "deployments")]:
+                self._reconcile_deployment(k[2], k[3])
+
+    def _bind_claim(self, key: tuple) -> None:
+        """PVC protection's finalizer, then Bound, or Pending + ProvisioningFailed for an unknown storage class."""
+        res = self._by_plural[("", "persistentvolumeclaims")]
+        pvc = self._store.get(key)
+        if pvc is None or pvc["metadata"].get("deletionTimestamp"):
+            return
+        if "kubernetes.io/pvc-protection" not in (pvc["metadata"].get("finalizers") or []):
+            self._controller_write(res, key, meta_patch={"finalizers": [
+                *(pvc["metadata"].get("finalizers") or []), "kubernetes.io/pvc-protection"]})
+            pvc = self._store[key]
+        if (pvc.get("status") or {}).get("phase") == "Bound":
+            return
+        spec = pvc.get("spec") or {}
+        sc = spec.get("storageClassName")
+        if sc and self.check_storage_classes and ("storage.k8s.io", "storageclasses", "", sc) not in self._store:
+            if (pvc.get("status") or {}).get("phase") != "Pending":
+                self._controller_write(res, key, status={"phase": "Pending"})
+            self._event(self._store[key], "Warning", "ProvisioningFailed",
+                        f'storageclass.storage.k8s.io "{sc}" not found', "persistentvolume-controller")
+            return
+        status = {"phase": "Bound", "accessModes": spec.get("accessModes") or ["ReadWriteOnce"],
+                  "capacity": {"storage": ((spec.get("resources") or {}).get("requests") or {}).get(
+                      "storage", "1Gi")}}
+        self._controller_write(res, key, status=status, spec_patch={"volumeName": f"pvc-{pvc['metadata']['uid']}"})
+        for (group, plural, ns, name), pod in list(self._store.items()):  # Pods waiting for this claim schedule
+            if (group, plural, ns) == ("", "pods", key[2]) and key[3] in self._claims(pod) \
+                    and (pod.get("status") or {}).get("phase") == "Pending" and self._unbound_claims(pod) == []:
+                self._set_pod_state(("", "pods", ns, name), self._initial_pod_state())
+
+    @staticmethod
+    def _claims(pod: dict) -> list[str]:
+        return [(v.get("persistentVolumeClaim") or {}).get("claimName") for v in
+                (pod.get("spec") or {}).get("volumes") or [] if v.get("persistentVolumeClaim")]
+
+    def _unbound_claims(self, pod: dict) -> list[str]:
+        ns = pod["metadata"]["namespace"]
+        return [c for c in self._claims(pod) if ((self._store.get(("", "persistentvolumeclaims", ns, c)) or {})
+                                                 .get("status") or {}).get("phase") != "Bound"]
+
+    def _pvc_protection(self, ns: str) -> None:
+        """kube-controller-manager's pvc-protection: a deleted claim that no Pod mounts loses its finalizer."""
+        res = self._by_plural[("", "persistentvolumeclaims")]
+        used = {c for k, p in self._store.items() if k[:3] == ("", "pods", ns)
+                and (p.get("status") or {}).get("phase") not in ("Succeeded", "Failed") for c in self._claims(p)}
+        for key, pvc in list(self._store.items()):
+            meta = pvc["metadata"]
+            if key[:3] != ("", "persistentvolumeclaims", ns) or not meta.get("deletionTimestamp") \
+                    or key[3] in used or "kubernetes.io/pvc-protection" not in (meta.get("finalizers") or []):
+                continue
+            rest = [f for f in meta["finalizers"] if f != "kubernetes.io/pvc-protection"]
+            self._controller_write(res, key, meta_patch={"finalizers": rest})
+            if not rest:
+                self._delete(res, ns, key[3])
 
     def _controller_write(self, res: Resource, key: tuple, *, status: dict | None = None,
-                          spec_patch: dict | None = None) -> None:
-        """A controller's write: status (and optionally spec fields) without generation/ownership churn."""
+                          spec_patch: dict | None = None, meta_patch: dict | None = None) -> None:
+        """A controller's write: status (and optionally spec/metadata fields) without generation/ownership churn."""
         old = self._store.get(key)
         if old is None:
             return
@@ -1735,6 +1834,10 @@ class FakeApiServer:
             new["status"] = status
         if spec_patch:
             new.setdefault("spec", {}).update(spec_patch)
+        if meta_patch:
+            new["metadata"].update(meta_patch)
+            if not new["metadata"].get("finalizers"):
+                new["metadata"].pop("finalizers", None)
         if new == old:
             return
         new["metadata"]["resourceVersion"] = self._next_rv()
@@ -1794,18 +1897,23 @@ class FakeApiServer:
         pods = sorted(pods_of(rs), key=lambda kp: kp[1]["metadata"]["creationTimestamp"])
         for pk, _pod in pods[replicas:]:
             self._delete(pods_res, ns, pk[3])
+        refused = None
         for _ in range(replicas - len(pods)):
-            self._create_pod(rs, ns)
+            refused = self._create_pod(rs, ns) or refused
         if restate:
             for pk, pod in pods_of(rs):
-                self._set_pod_state(pk, self._initial_pod_state())
+                self._set_pod_state(pk, self._pod_state(pod))
         # status of the ReplicaSet and the Deployment, from the Pods
         pods = [p for _k, p in pods_of(rs)]
         ready = sum(1 for p in pods if self._pod_ready(p))
-        self._controller_write(rsets, rs_key, status={
+        rs_status: dict[str, Any] = {
             k: v for k, v in {"replicas": len(pods), "fullyLabeledReplicas": len(pods), "readyReplicas": ready,
                               "availableReplicas": ready,
-                              "observedGeneration": rs["metadata"].get("generation", 1)}.items() if v})
+                              "observedGeneration": rs["metadata"].get("generation", 1)}.items() if v or k == "replicas"}
+        if refused:
+            rs_status["conditions"] = [{"type": "ReplicaFailure", "status": "True", "reason": "FailedCreate",
+                                        "message": refused, "lastTransitionTime": _now()}]
+        self._controller_write(rsets, rs_key, status=rs_status)
         self._update_deployment_status(ns, name)
 
     # LeaderWorkerSet (leaderworkerset.x-k8s.io/v1), a tiny controller: groups of `size` pods named like the real one
@@ -1953,6 +2061,10 @@ class FakeApiServer:
                  "progressed.") if available and len(new_pods) == replicas else
             cond("Progressing", "True", "ReplicaSetUpdated", f"ReplicaSet \"{rs_name}\" is progressing."),
         ]
+        failure = next((c for c in ((current or {}).get("status") or {}).get("conditions") or []
+                        if c.get("type") == "ReplicaFailure" and c.get("status") == "True"), None)
+        if failure:
+            conditions.append(cond("ReplicaFailure", "True", "FailedCreate", failure.get("message", "")))
         status = {"observedGeneration": dep["metadata"].get("generation", 1), "replicas": len(all_pods),
                   "updatedReplicas": len(new_pods), "readyReplicas": ready, "availableReplicas": ready,
                   "unavailableReplicas": max(0, replicas - ready), "conditions": conditions}
@@ -1969,11 +2081,18 @@ class FakeApiServer:
             return "unschedulable"
         return "creating" if self.pod_ready_delay > 0 else "running"
 
-    def _create_pod(self, rs: dict, ns: str) -> None:
+    def _create_pod(self, rs: dict, ns: str) -> str | None:
+        """Create one Pod of the ReplicaSet; the admission error message (FailedCreate) when it is refused."""
         pods_res = self._by_plural[("", "pods")]
         template = copy.deepcopy((rs.get("spec") or {}).get("template") or {})
         tmeta = template.get("metadata") or {}
         rs_name = rs["metadata"]["name"]
+        pclass = (template.get("spec") or {}).get("priorityClassName")
+        if pclass and self.check_priority_classes and \
+                ("scheduling.k8s.io", "priorityclasses", "", pclass) not in self._store:
+            message = f'pods "{rs_name}-" is forbidden: no PriorityClass with name {pclass} was found'
+            self._event(rs, "Warning", "FailedCreate", f"Error creating: {message}", "replicaset-controller")
+            return message
         name = f"{rs_name}-{_rand()}"
         while ("", "pods", ns, name) in self._store:
             name = f"{rs_name}-{_rand()}"
@@ -1989,19 +2108,26 @@ class FakeApiServer:
         if not pod["metadata"]["annotations"]:
             del pod["metadata"]["annotations"]
         created = self._create(pods_res, ns, pod, manager="kube-controller-manager")
-        self._set_pod_state(("", "pods", ns, created["metadata"]["name"]), self._initial_pod_state())
-        if self._initial_pod_state() == "creating":
+        state = self._pod_state(created)
+        self._set_pod_state(("", "pods", ns, created["metadata"]["name"]), state)
+        if state == "creating":
             timer = threading.Timer(self.pod_ready_delay, self._pod_timer, args=(ns, created["metadata"]["name"],
                                                                                   created["metadata"]["uid"]))
             timer.daemon = True
             self._timers.append(timer)
             timer.start()
+        return None
+
+    def _pod_state(self, pod: dict) -> str:
+        """The initial state of this Pod: unschedulable while a claim it mounts is not Bound."""
+        return "unbound" if self.controllers and self._unbound_claims(pod) else self._initial_pod_state()
 
     def _pod_timer(self, ns: str, name: str, uid: str) -> None:
         with self._lock:
             key = ("", "pods", ns, name)
             pod = self._store.get(key)
-            if self._stopping or pod is None or pod["metadata"]["uid"] != uid or self.pod_mode != "running":
+            if self._stopping or pod is None or pod["metadata"]["uid"] != uid or self.pod_mode != "running" \
+                    or self._unbound_claims(pod):
                 return
             self._set_pod_state(key, "running")
 
@@ -2017,12 +2143,16 @@ class FakeApiServer:
         old_status = pod.get("status") or {}
         qos = "Guaranteed" if containers and all((c.get("resources") or {}).get("limits") for c in containers) \
             else "Burstable"
-        if state == "unschedulable":
+        if state in ("unschedulable", "unbound"):
+            message = self.unschedulable_message if state == "unschedulable" else (
+                "0/3 nodes are available: pod has unbound immediate PersistentVolumeClaims. preemption: 0/3 nodes "
+                "are available: 3 Preemption is not helpful for scheduling.")
             status = {"phase": "Pending", "qosClass": qos, "conditions": [
                 {"type": "PodScheduled", "status": "False", "reason": "Unschedulable",
-                 "message": self.unschedulable_message, "lastProbeTime": None, "lastTransitionTime": now}]}
-            if old_status.get("phase") != "Pending" or "containerStatuses" in old_status or not old_status:
-                self._event(pod, "Warning", "FailedScheduling", self.unschedulable_message, "default-scheduler")
+                 "message": message, "lastProbeTime": None, "lastTransitionTime": now}]}
+            if old_status.get("phase") != "Pending" or "containerStatuses" in old_status or not old_status \
+                    or (old_status.get("conditions") or [{}])[0].get("message") != message:
+                self._event(pod, "Warning", "FailedScheduling", message, "default-scheduler")
         else:
             running = state == "running"
             ip = f"10.244.0.{random.randint(2, 254)}"
@@ -2078,7 +2208,7 @@ class FakeApiServer:
                                    status={k: v for k, v in {
                                        "replicas": len(pods), "fullyLabeledReplicas": len(pods),
                                        "readyReplicas": ready, "availableReplicas": ready,
-                                       "observedGeneration": rs["metadata"].get("generation", 1)}.items() if v})
+                                       "observedGeneration": rs["metadata"].get("generation", 1)}.items() if v or k == "replicas"})
         if dep:
             self._update_deployment_status(key[2], dep)
 
@@ -2086,10 +2216,20 @@ class FakeApiServer:
         events = self._by_plural[("", "events")]
         meta = obj["metadata"]
         now = _now()
+        for key, ev in self._store.items():  # the same event again: counted, as the event recorder does
+            if key[:3] == ("", "events", meta["namespace"]) and ev.get("reason") == reason \
+                    and ev.get("message") == message and (ev.get("involvedObject") or {}).get("uid") == meta["uid"]:
+                new = copy.deepcopy(ev)
+                new.update(count=(ev.get("count") or 1) + 1, lastTimestamp=now)
+                new["metadata"]["resourceVersion"] = self._next_rv()
+                self._store[key] = new
+                self._emit(events, key[2], "MODIFIED", copy.deepcopy(new), copy.deepcopy(ev))
+                return
         self._create(events, meta["namespace"], {
             "apiVersion": "v1", "kind": "Event",
             "metadata": {"name": f"{meta['name']}.{uuid.uuid4().hex[:16]}", "namespace": meta["namespace"]},
-            "involvedObject": {"apiVersion": "v1", "kind": obj.get("kind", "Pod"), "name": meta["name"],
+            "involvedObject": {"apiVersion": obj.get("apiVersion", "v1"), "kind": obj.get("kind", "Pod"),
+                               "name": meta["name"],
                                "namespace": meta["namespace"], "uid": meta["uid"],
                                "resourceVersion": meta.get("resourceVersion")},
             "reason": reason, "message": message, "type": etype, "count": 1, "firstTimestamp": now,

@@ -19,10 +19,12 @@ llm-gateway.chart: "name-version" for the helm.sh/chart label.
 {{- end -}}
 
 {{/*
-llm-gateway.gatewayClassName: the GatewayClass the Gateway uses ("" = the fullname).
+llm-gateway.gatewayClassName: the GatewayClass the Gateway uses; "" = "<fullname>-<namespace>". GatewayClasses are
+cluster-scoped and this one points at the EnvoyProxy of its own namespace, so each namespace's release gets its own
+class by default: a second namespace never collides with the first (one DNS label: at most 63 characters).
 */}}
 {{- define "llm-gateway.gatewayClassName" -}}
-{{- default (include "llm-gateway.fullname" .) .Values.gatewayClass.name -}}
+{{- default (printf "%s-%s" (include "llm-gateway.fullname" .) .Release.Namespace | trunc 63 | trimSuffix "-") .Values.gatewayClass.name -}}
 {{- end -}}
 
 {{/*

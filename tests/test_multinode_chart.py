@@ -53,8 +53,9 @@ def _container(tpl: dict) -> dict:
     ("GLM5", "H100-80GB", 3, "8", "3"),
 ])
 def test_multi_node_models_render_a_leaderworkerset(model, gpu, size, tp, pp, tmp_path):
-    ref = glm5_dir(tmp_path) if model == "GLM5" else model
-    kinds = render(ref, "--gpu", gpu)
+    # a local directory needs the repo id the pod loads (issue 9: no path of this machine reaches the pod)
+    ref = [glm5_dir(tmp_path), "--model-id", "zai-org/GLM-5"] if model == "GLM5" else [model]
+    kinds = render(*ref, "--gpu", gpu)
     assert "Deployment" not in kinds and "PersistentVolumeClaim" not in kinds
     lws = kinds["LeaderWorkerSet"]
     spec = lws["spec"]

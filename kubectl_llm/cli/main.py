@@ -32,6 +32,8 @@ COMMANDS: dict[str, str] = {
     "alias": "kubectl_llm.cli.fleet_cmds:alias_command",
     "chatbox": "kubectl_llm.cli.fleet_cmds:chatbox_command",
     "test": "kubectl_llm.cli.test_cmd:test_command",
+    "export": "kubectl_llm.cli.sync_cmd:export_command",
+    "sync": "kubectl_llm.cli.sync_cmd:sync_command",
 }
 
 EPILOG = """\b

@@ -1,0 +1,200 @@
+"""`export` and `sync`: a folder of YAML files (one per release) is the record of a namespace, deletions included.
+
+Why: the handbook keeps its gateway objects in git but cannot run CI on it "since we need to handle objects
+deletions too". Here each release is one file holding what the user set (kubectl_llm/record.py); `sync` adds,
+upgrades (re-planning models from their user layer, exactly like `upgrade`) and, with --prune, removes releases of
+this tool whose file is gone. It never touches a release of another chart: the inventory is the namespace's
+llm-model and llm-gateway releases, and `add` already refuses a name held by another chart.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from kubectl_llm import fleet, record
+from kubectl_llm.adapters.charts import GATEWAY_CHART, MODEL_CHART
+from kubectl_llm.cli import options
+from kubectl_llm.cli import output as out
+from kubectl_llm.cli.session import Session
+from kubectl_llm.errors import UsageError
+
+EXIT_CHANGES = 8   # sync: there were changes (made, or pending with --dry-run); 0 = nothing to do
+
+
+def current_records(session: Session, *, warn: bool = False) -> dict[str, dict[str, Any]]:
+    """The namespace's releases of this tool as records, by file name (llm-model and llm-gateway only)."""
+    from kubectl_llm.cli.userlayer import KEY, legacy_layer
+
+    ns = session.namespace
+    records: dict[str, dict[str, Any]] = {}
+    for r in session.helm.list(MODEL_CHART, ns, False):
+        values = r.values or {}
+        kind = fleet.release_kind(values)
+        if kind == fleet.MODE_MODEL:
+            layer = values.get(KEY)
+            if not isinstance(layer, dict) or not layer.get("model"):
+                legacy = legacy_layer(values)
+                layer = legacy.to_values()
+                if warn:
+                    out.warn(f"release {r.name} has no user layer (installed before kubectl llm kept one): only its "
+                             f"model and GPU type are recorded; re-add it with its -f/--set to record those")
+            doc = record.model_record(r.name, layer)
+        else:
+            doc = record.values_record(kind, r.name, values)
+        records[record.file_name(doc)] = doc
+    for r in session.helm.list(GATEWAY_CHART, ns, False):
+        doc = record.values_record("gateway", r.name, r.values or {})
+        records[record.file_name(doc)] = doc
+    return records
+
+
+def read_folder(folder: Path) -> dict[str, dict[str, Any]]:
+    if not folder.is_dir():
+        raise UsageError(f"{folder} is not a directory", "kubectl llm export DIR writes one; sync reads it")
+    docs = {}
+    for path in sorted(folder.glob("*.yaml")):
+        docs[path.name] = record.parse(path.name, path.read_text())
+    return docs
+
+
+@click.command("export", epilog="""\b
+Examples:
+  kubectl llm export models/ -n nrp-llm          # one file per release (+ the gateway), then git add/commit
+  kubectl llm export models/ -n nrp-llm -o json  # what was written, for scripts
+
+Each file holds what the user set (model id, plan flags, -f/--set values), not the computed plan, keys sorted:
+an unchanged namespace exports byte-identical files. Files of releases that no longer exist are removed, so the
+folder mirrors the namespace. The namespace itself is not written: a folder can be synced into another one.
+""")
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@options.connection
+@options.output("yaml", "json")
+def export_command(directory: Path, namespace: str | None, kube_context: str | None, kubeconfig: str | None,
+                   output: str | None) -> None:
+    """Write the namespace's releases to DIRECTORY, one YAML file each (the record `sync` reads)."""
+    session = Session(namespace, kube_context, kubeconfig)
+    records = current_records(session, warn=True)
+    directory.mkdir(parents=True, exist_ok=True)
+    files: list[dict[str, str]] = []
+    for name in sorted(records):
+        path = directory / name
+        text = record.dump(records[name])
+        action = "unchanged" if path.exists() and path.read_text() == text else \
+            ("updated" if path.exists() else "written")
+        if action != "unchanged":
+            path.write_text(text)
+        files.append({"file": str(path), "action": action, "kind": records[name]["kind"]})
+    for path in sorted(directory.glob("*.yaml")):
+        if path.name in records:
+            continue
+        try:
+            record.parse(path.name, path.read_text())
+        except UsageError:
+            continue   # not one of ours: leave it alone
+        path.unlink()
+        files.append({"file": str(path), "action": "removed", "kind": "-"})
+    doc = {"namespace": session.namespace, "directory": str(directory), "files": files}
+    if output:
+        out.data(doc, output)
+        return
+    if not files:
+        out.info(f"nothing to export: no releases of kubectl llm in namespace {session.namespace}")
+    out.text("\n".join(f"{f['action']:<10} {f['file']}" for f in files))
+
+
+def _apply(session: Session, change: record.Change, doc: dict[str, Any] | None, timeout: str) -> None:
+    """Make one release what its record says (doc), or remove it; helm's own messages go to stderr."""
+    from kubectl_llm.adapters.charts import chart_path
+    from kubectl_llm.cli.release_cmds import _plan_and_deploy, deploy
+    from kubectl_llm.cli.userlayer import KEY, UserLayer
+
+    ns = session.namespace
+    if change.action == "remove":
+        if change.kind == "gateway":
+            session.helm.uninstall(change.name, ns, timeout=timeout)
+            return
+        objs = session.helm.manifest(change.name, ns)
+        session.helm.uninstall(change.name, ns, timeout=timeout)
+        for pvc in objs:   # a PVC kept by an earlier rm --keep-cache: the record says the model is gone
+            meta = pvc.get("metadata") or {}
+            if pvc.get("kind") == "PersistentVolumeClaim" and \
+                    (meta.get("annotations") or {}).get("helm.sh/resource-policy") == "keep":
+                session.cluster.delete_pvc(meta["name"], ns)
+        return
+    assert doc is not None
+    with contextlib.redirect_stdout(sys.stderr):   # each deploy's own report is progress here
+        if change.kind == "model":
+            layer = UserLayer.from_values({KEY: {k: doc[k] for k in ("model", "source", "flags", "values")
+                                                 if k in doc}})
+            assert layer is not None
+            _plan_and_deploy(layer, change.name, session, dry_run="none", wait=False, timeout=timeout,
+                             output=None, verb="sync")
+        else:
+            chart = GATEWAY_CHART if change.kind == "gateway" else MODEL_CHART
+            chart_path(chart)
+            deploy(session, change.name, chart, doc["values"], dry_run="none", wait=False, timeout=timeout,
+                   output=None, description=f"kubectl llm sync ({change.kind})",
+                   needs_gateway=change.kind != "gateway")
+
+
+@click.command("sync", epilog="""\b
+Examples:
+  kubectl llm sync models/ -n nrp-llm --dry-run          # what would change: add / upgrade / remove / unchanged
+  kubectl llm sync models/ -n nrp-llm                    # add new files, upgrade changed ones
+  kubectl llm sync models/ -n nrp-llm --prune            # ... and remove releases whose file is gone
+
+Exit code: 0 = the namespace already matched the folder, 8 = there were changes (made, or pending with
+--dry-run), anything else = an error (as for every command). Only releases of kubectl llm's charts (llm-model,
+llm-gateway) are ever upgraded or removed; a name held by another Helm release is refused, never taken over.
+Models are re-planned from their file's user layer, like 'kubectl llm upgrade'.
+""")
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--prune", is_flag=True, help="Remove releases of kubectl llm whose file is not in DIRECTORY.")
+@click.option("--dry-run", is_flag=True, help="Print the changes, change nothing.")
+@click.option("--timeout", default="10m", show_default=True, metavar="DURATION", help="Helm timeout per release.")
+@options.connection
+@options.output("yaml", "json")
+def sync_command(directory: Path, prune: bool, dry_run: bool, timeout: str, namespace: str | None,
+                 kube_context: str | None, kubeconfig: str | None, output: str | None) -> None:
+    """Make the namespace match DIRECTORY (files written by `kubectl llm export`)."""
+    desired = read_folder(directory)
+    session = Session(namespace, kube_context, kubeconfig)
+    current = current_records(session)
+    changes = record.diff(desired, current, prune=prune)
+    by_name = {(d["kind"], d["name"]): d for d in desired.values()}
+    changed = [c for c in changes if c.action != "unchanged"]
+    if not dry_run:
+        removed = {c.name for c in changed if c.action == "remove"}
+        for change in changed:
+            if change.action == "remove" and change.kind != "gateway":
+                aliases = [a for a in fleet.aliases_pointing_at(change.name, {d["name"]: d.get("values", {})
+                                                                             for d in desired.values()})
+                           if a not in removed]
+                if aliases:
+                    out.warn(f"{change.name} is removed but alias{'es' if len(aliases) > 1 else ''} "
+                             f"{', '.join(aliases)} in the folder still route to it")
+            out.info(f"{change.action} {change.kind} {change.name} ...")
+            _apply(session, change, by_name.get((change.kind, change.name)), timeout)
+    doc = {"namespace": session.namespace, "directory": str(directory), "dry_run": dry_run, "prune": prune,
+           "changed": bool(changed), "changes": [c.to_dict() for c in changes]}
+    if output:
+        out.data(doc, output)
+    else:
+        verb = "would " if dry_run else ""
+        lines = [f"{c.action:<10} {c.kind:<9} {c.name}" for c in changes]
+        summary = {a: sum(c.action == a for c in changes) for a in ("add", "upgrade", "remove", "unchanged")}
+        lines.append(f"{verb}add {summary['add']}, {verb}upgrade {summary['upgrade']}, {verb}remove "
+                     f"{summary['remove']}, unchanged {summary['unchanged']} in namespace {session.namespace}")
+        if not prune:
+            extra = [k for k in current if k not in desired]
+            if extra:
+                lines.append(f"not in the folder (kept; --prune removes them): "
+                             f"{', '.join(current[k]['name'] for k in sorted(extra))}")
+        out.text("\n".join(lines))
+    if changed:
+        click.get_current_context().exit(EXIT_CHANGES)

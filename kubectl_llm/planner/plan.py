@@ -16,7 +16,7 @@ from typing import Any
 
 from kubectl_llm.errors import BadModelConfig, PlanError, UsageError
 from kubectl_llm.planner import engine as eng
-from kubectl_llm.planner import sizing
+from kubectl_llm.planner import parsers, sizing
 from kubectl_llm.planner.context import ContextDecision, decide_context
 from kubectl_llm.planner.facts import CHUNKED, LINEAR, MAMBA, SLIDING, ModelFacts, dtype_bytes, from_config
 from kubectl_llm.planner.gpus import GpuType, custom_gpu, find_gpu, load_gpu_catalog
@@ -121,15 +121,18 @@ class Plan:
                 "max_context_that_fits": self.max_context_that_fits,
             },
             "serving": {
-                "engine": self.request.engine, "image": eng_defaults["image"],
+                "engine": self.request.engine, "image": eng.engine_image(self.recipe, self.request.engine),
+                "engine_version": eng.version_text(eng.engine_version(self.recipe, self.request.engine)),
                 "command": list(eng_defaults["command"]),
                 "max_model_len": self.context.max_model_len,
                 "gpu_memory_utilization": b.util if b else None,
                 "max_num_seqs": b.max_num_seqs if b else None,
                 "hf_overrides": self.context.hf_overrides,
                 "rope": {"type": self.context.rope_type, "factor": self.context.factor} if self.context.rope_type else None,
-                "tool_call_parser": self.recipe.tool_call_parser,
-                "reasoning_parser": self.recipe.reasoning_parser,
+                "tool_call_parser": self.recipe.tool_call_parser if self.request.engine == "vllm"
+                else self.recipe.sglang.get("tool_call_parser"),
+                "reasoning_parser": self.recipe.reasoning_parser if self.request.engine == "vllm"
+                else self.recipe.sglang.get("reasoning_parser"),
                 "trust_remote_code": self.recipe.trust_remote_code,
                 "args": list(self.args),
                 "env": [{"name": k, "value": v} for k, v in self.env],
@@ -409,7 +412,9 @@ def make_plan(source: ModelSource, req: PlanRequest) -> Plan:
         raise UsageError("--gpu-memory-utilization must be between 0.1 and 0.99")
 
     f = from_config(source.config, source.model_id)
-    recipe = eng.find_recipe(f)
+    chosen = parsers.choose(eng.find_recipe(f), f.model_id, f.architecture, source.chat_template,
+                            source.chat_template_source, req.engine)
+    recipe = chosen.recipe
     total, loaded, wsrc, parts, wnotes = _weights(source, f)
     rope = recipe.rope or {}
     rope_original = rope.get("original") if (not rope.get("when_native")
@@ -456,7 +461,7 @@ def make_plan(source: ModelSource, req: PlanRequest) -> Plan:
                 recipe=recipe, best=best, per_gpu_type=outcomes, kv_dtype=kv_name,
                 gpu_named=bool(req.gpu_type))
     plan.name = sizing.check_name(req.name) if req.name else sizing.default_name(f.model_id)
-    _explain(plan, wnotes, len(gpus) > 1)
+    _explain(plan, wnotes, len(gpus) > 1, chosen)
     if best is not None:
         settings = eng.EngineSettings(
             engine=req.engine, model_id=f.model_id, served_name=f.model_id, tp=best.layout.tp, pp=best.layout.pp,
@@ -474,7 +479,7 @@ def make_plan(source: ModelSource, req: PlanRequest) -> Plan:
     return plan
 
 
-def _explain(plan: Plan, wnotes: list[str], chose_type: bool) -> None:
+def _explain(plan: Plan, wnotes: list[str], chose_type: bool, chosen: parsers.ParserChoice | None = None) -> None:
     f, b, r = plan.facts, plan.best, plan.reasons
     r.append(f"weights {human(plan.weight_bytes)}: {plan.weight_bytes_source}")
     r.extend(wnotes)
@@ -516,9 +521,9 @@ def _explain(plan: Plan, wnotes: list[str], chose_type: bool) -> None:
     if lay.ep:
         r.append("expert parallel: " + ("the recipe asks for it" if plan.recipe.expert_parallel in ("always", "above_4")
                                         else "TP alone would split experts below the FP8 block size"))
-    if plan.recipe.tool_call_parser or plan.recipe.reasoning_parser:
-        r.append(f"parsers from the {plan.recipe.key} recipe: tool-call {plan.recipe.tool_call_parser or '-'}, "
-                 f"reasoning {plan.recipe.reasoning_parser or '-'}")
+    if chosen is not None:                           # parsers, their source, and the engine version they need
+        r.extend(chosen.reasons)
+        plan.warnings.extend(chosen.warnings)
     for s in plan.recipe.suggest:
         r.append(f"worth trying: {s}")
     r.append(f"max-num-seqs {b.max_num_seqs}: room for ~2K-token sequences in {b.kv_tokens} KV tokens (cap 256)")

@@ -329,3 +329,10 @@ def test_hub_fetches_only_the_template_files(tmp_path: Path):
     assert any("confirms the qwen3_coder" in r for r in d["reasons"])
     plain = load_model("Qwen/Qwen3-8B", hub=FakeHub(tmp_path / "other"))  # a repo without template files
     assert plain.chat_template is None
+
+
+def test_architecture_md_family_table_matches_the_data():
+    from kubectl_llm.planner.families_table import block
+
+    doc = (HERE.parent / "ARCHITECTURE.md").read_text(encoding="utf-8")
+    assert block() in doc, "regenerate with: python -m kubectl_llm.planner.families_table"

@@ -303,6 +303,7 @@ def test_plugin_only_parser_is_a_warning_not_a_flag():
 
 # --- adapters hand the template over ----------------------------------------------------------------------------------
 def test_local_directory_reads_tokenizer_config_and_prefers_chat_template_jinja(tmp_path: Path):
+    # a local directory never touches the Hub, whatever the environment
     d = tmp_path / "Qwen3-8B"
     d.mkdir()
     (d / "config.json").write_text(json.dumps(json.loads(catalog.find("Qwen/Qwen3-8B").read_text())["config"]))
@@ -315,11 +316,14 @@ def test_local_directory_reads_tokenizer_config_and_prefers_chat_template_jinja(
     assert src.chat_template_source == "chat_template.jinja of Qwen3-8B" and "<tool_call>" in src.chat_template
 
 
-def test_hub_fetches_only_the_template_files(tmp_path: Path):
+def test_hub_fetches_only_the_template_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     from fixtures.hub.fake_hub import FakeHub
 
+    for name in ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "HF_HUB_OFFLINE", "HF_HOME", "HUGGINGFACE_HUB_CACHE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hf-cache"))
     hub = FakeHub(tmp_path / "fakehub")
-    src = load_model("Qwen/Qwen3-Coder-30B-A3B-Instruct", hub=hub)
+    src = load_model("Qwen/Qwen3-Coder-30B-A3B-Instruct", hub=hub, offline=False)
     assert src.chat_template_source == "tokenizer_config.json of Qwen/Qwen3-Coder-30B-A3B-Instruct"
     assert detect_tool_format(src.chat_template).parser == "qwen3_coder"      # type: ignore[union-attr]
     fetched = [c for c in hub.calls if c[0] == "download_file"]
@@ -327,7 +331,7 @@ def test_hub_fetches_only_the_template_files(tmp_path: Path):
     d = make_plan(src, PlanRequest(gpu_type="H100")).to_dict()
     assert (d["serving"]["tool_call_parser"], d["serving"]["reasoning_parser"]) == ("qwen3_coder", None)
     assert any("confirms the qwen3_coder" in r for r in d["reasons"])
-    plain = load_model("Qwen/Qwen3-8B", hub=FakeHub(tmp_path / "other"))  # a repo without template files
+    plain = load_model("Qwen/Qwen3-8B", hub=FakeHub(tmp_path / "other"), offline=False)  # a repo without template files
     assert plain.chat_template is None
 
 

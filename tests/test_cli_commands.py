@@ -17,7 +17,10 @@ from kubectl_llm.cli.planning import validate_name
 
 def all_commands(group: click.Group = cli, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
     out = []
-    for name, cmd in group.commands.items():
+    ctx = click.Context(group)
+    for name in group.list_commands(ctx):           # the lazy group imports each command here
+        cmd = group.get_command(ctx, name)
+        assert cmd is not None, name
         out.append(prefix + (name,))
         if isinstance(cmd, click.Group):
             out += all_commands(cmd, prefix + (name,))
@@ -31,7 +34,7 @@ def test_every_command_has_help(path):
     assert result.stdout.startswith(f"Usage: kubectl llm {' '.join(path)}")
     cmd = cli
     for part in path:
-        cmd = cmd.commands[part]
+        cmd = cmd.get_command(click.Context(cmd), part)
     if path not in (("version",), ("gateway", "install"), ("gateway", "upgrade"), ("gateway", "uninstall")):
         assert "kubectl llm " in (cmd.epilog or ""), f"{path} has no example"
 
@@ -128,3 +131,15 @@ def test_ctrl_c_is_one_error_line_with_what_to_do_next(monkeypatch):
     assert result.stderr.splitlines()[0] == "error: interrupted"
     assert "'kubectl llm list' shows the release's state" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_plan_imports_neither_helm_nor_the_kubernetes_client() -> None:
+    """`plan` loads only what planning needs (lazy command group): the benchmark's plan-vs-template goal."""
+    code = ("import sys; from kubectl_llm.cli.main import cli; cli.get_command(None, 'plan'); "
+            "bad = [m for m in ('kubectl_llm.adapters.helm', 'pyhelm3', 'kubernetes', 'asyncio', 'ssl') "
+            "if m in sys.modules]; print(bad)")
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert proc.stdout.strip() == "[]"

@@ -582,7 +582,9 @@ def test_every_example_in_the_help_runs(tmp_path: Path, monkeypatch: pytest.Monk
     commands: dict[str, Any] = {}
 
     def walk(group: click.Group, prefix: str = "") -> None:
-        for name, cmd in group.commands.items():
+        ctx = click.Context(group)
+        for name in group.list_commands(ctx):      # the lazy group imports each command here
+            cmd = group.get_command(ctx, name)
             commands[prefix + name] = cmd
             if isinstance(cmd, click.Group):
                 walk(cmd, prefix + name + " ")

@@ -11,7 +11,6 @@ from __future__ import annotations
 import copy
 import json
 import math
-import time
 from pathlib import Path
 from typing import Any
 
@@ -485,16 +484,3 @@ def test_unknown_model_type_is_estimated_and_says_so() -> None:
 ])
 def test_module_patterns(pattern: str, name: str, expected: bool) -> None:
     assert _Patterns([pattern]).match(name) is expected
-
-
-# --- speed ----------------------------------------------------------------------------------------------------
-def test_all_configs_estimate_well_under_100ms() -> None:
-    configs = [_fixture(n) for n in _fixture_names()]
-    assert len(configs) >= 30
-    best = math.inf
-    for _ in range(3):
-        t0 = time.perf_counter()
-        for c in configs:
-            estimate_weights(c)
-        best = min(best, time.perf_counter() - t0)
-    assert best < 0.1, best

@@ -12,11 +12,23 @@ import click
 
 from kubectl_llm import __version__
 from kubectl_llm.cli.errors import LlmGroup
-from kubectl_llm.cli.gateway_cmd import gateway_group
-from kubectl_llm.cli.inspect_cmds import list_command, logs_command, status_command
-from kubectl_llm.cli.misc_cmds import completion_command, gpus_command, version_command
-from kubectl_llm.cli.plan_cmd import plan_command
-from kubectl_llm.cli.release_cmds import add_command, rm_command, rollback_command, upgrade_command
+
+# command name -> "module:attribute". Modules are imported only when their command runs (or for --help /
+# completion), so `kubectl llm plan` never loads the helm adapter, asyncio or the kubernetes client.
+COMMANDS: dict[str, str] = {
+    "plan": "kubectl_llm.cli.plan_cmd:plan_command",
+    "add": "kubectl_llm.cli.release_cmds:add_command",
+    "upgrade": "kubectl_llm.cli.release_cmds:upgrade_command",
+    "rm": "kubectl_llm.cli.release_cmds:rm_command",
+    "rollback": "kubectl_llm.cli.release_cmds:rollback_command",
+    "list": "kubectl_llm.cli.inspect_cmds:list_command",
+    "status": "kubectl_llm.cli.inspect_cmds:status_command",
+    "logs": "kubectl_llm.cli.inspect_cmds:logs_command",
+    "gateway": "kubectl_llm.cli.gateway_cmd:gateway_group",
+    "gpus": "kubectl_llm.cli.misc_cmds:gpus_command",
+    "version": "kubectl_llm.cli.misc_cmds:version_command",
+    "completion": "kubectl_llm.cli.misc_cmds:completion_command",
+}
 
 EPILOG = """\b
 Examples:
@@ -30,7 +42,25 @@ Errors print one `error:` line and a `hint:`; --debug (or KUBECTL_LLM_DEBUG=1) a
 """
 
 
-@click.group(cls=LlmGroup, epilog=EPILOG, context_settings={"help_option_names": ["-h", "--help"],
+class LazyLlmGroup(LlmGroup):
+    """LlmGroup whose subcommands are imported on first use (click's documented lazy-loading pattern)."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        target = COMMANDS.get(cmd_name)
+        if target is None:
+            return None
+        import importlib
+
+        module, attr = target.split(":")
+        command = getattr(importlib.import_module(module), attr)
+        assert isinstance(command, click.Command) and command.name == cmd_name, target
+        return command
+
+
+@click.group(cls=LazyLlmGroup, epilog=EPILOG, context_settings={"help_option_names": ["-h", "--help"],
                                                            "max_content_width": 110})
 @click.option("--debug", is_flag=True, help="Show tracebacks (same as KUBECTL_LLM_DEBUG=1).")
 @click.version_option(__version__, "--version", prog_name="kubectl-llm")
@@ -45,11 +75,6 @@ def cli(debug: bool) -> None:
     logging.getLogger("pyhelm3").setLevel(logging.DEBUG if debug else logging.CRITICAL)
     # urllib3 warns "Retrying (...)" on each failed connection attempt before the one error line we print.
     logging.getLogger("urllib3").setLevel(logging.DEBUG if debug else logging.CRITICAL)
-
-
-for command in (plan_command, add_command, upgrade_command, rm_command, rollback_command, list_command,
-                status_command, logs_command, gateway_group, gpus_command, version_command, completion_command):
-    cli.add_command(command)
 
 
 def prog_name(argv0: str) -> str:

@@ -123,6 +123,14 @@ def _sglang_name(kind: str, name: str) -> str | None:
     return entry.get("sglang")
 
 
+def _short_source(source: str) -> str:
+    """'https://github.com/vllm-project/recipes/blob/<commit>/models/Qwen/Qwen3-32B.yaml' -> 'recipes Qwen/Qwen3-32B'."""
+    out = re.sub(r"https://github\.com/vllm-project/recipes/blob/[^/]+/(?:models/)?", "recipes ", source)
+    out = re.sub(r"\.ya?ml\b", "", out)
+    return out.replace("https://docs.vllm.ai/en/latest/features/tool_calling.html", "vLLM tool-calling docs").replace(
+        "https://docs.vllm.ai/en/latest/features/reasoning_outputs.html", "vLLM reasoning docs")
+
+
 def choose(recipe: eng.Recipe, model_id: str, architecture: str, template: str | None, template_source: str | None,
            engine: str) -> ParserChoice:
     """The parsers a plan passes, with the reasons and warnings that explain them."""
@@ -153,7 +161,7 @@ def choose(recipe: eng.Recipe, model_id: str, architecture: str, template: str |
     if recipe.note:
         warnings.append(recipe.note)
     if tool or reasoning:
-        src = f" ({recipe.source})" if recipe.source else ""
+        src = f" ({_short_source(recipe.source)})" if recipe.source else ""
         reasons.append(f"parsers for the {recipe.key} family{src}: tool-call {tool or '-'}"
                        f"{' (from the chat template)' if origin != 'recipe' else ''}, reasoning {reasoning or '-'}")
     if not tool:

@@ -110,3 +110,10 @@ class HelmError(ClusterError):
 class ToolMissing(LlmError):
     exit_code = 7
     default_hint = "run ./install.sh, or install helm >= 3.8 and kubectl and put them on PATH"
+
+
+class SiteError(UsageError):
+    """A site file that is missing, not YAML, or not what site.schema.json allows."""
+
+    default_hint = ("fix the site file (schema: kubectl_llm/sites/site.schema.json; 'kubectl llm site show -o yaml' "
+                    "prints a complete one), or unset --site / $KUBECTL_LLM_SITE to use the default")

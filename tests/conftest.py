@@ -23,6 +23,8 @@ import tests.manifest_validation as _manifest_validation  # noqa: E402
 # tests/ is on sys.path too (pytest rootdir conftest), so `import manifest_validation` would load a second copy
 # with its own validator caches and exception classes: make both spellings the same module.
 sys.modules.setdefault("manifest_validation", _manifest_validation)
+# The tests expect the shipped site profile (NRP) unless they pass --site: a developer's own one must not leak in.
+os.environ.pop("KUBECTL_LLM_SITE", None)
 TOOLS_BIN = REPO_ROOT / ".tools" / "bin"
 HELM_BINARIES = ("helm", "helm3")  # Helm 4.1 and Helm 3.17: the charts must work with both
 

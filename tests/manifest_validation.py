@@ -6,10 +6,11 @@ surface as a field the API server prunes at install time. So:
 
 * core kinds are checked with ``kubernetes_validate.validate(obj, version, strict=True)`` (unknown fields fail; a
   missing schema is a failure, never a skip);
-* custom kinds are checked against the ``openAPIV3Schema`` of the real CRDs in ``../shared/crds/`` (override with
-  ``$KUBECTL_LLM_CRD_DIR``), version picked by ``apiVersion`` (absent or not-served versions fail), after adding
-  ``additionalProperties: false`` to every object node that lists ``properties`` and does not opt out, which is
-  what the API server's strict field validation does; their ``metadata`` is checked against kubernetes-validate's
+* custom kinds are checked against the ``openAPIV3Schema`` of the real CRDs vendored in ``tests/data/crds/``
+  (byte copies of ``../shared/crds``, see its SOURCES.md; override with ``$KUBECTL_LLM_CRD_DIR``), version
+  picked by ``apiVersion`` (absent or not-served versions fail), after adding ``additionalProperties: false``
+  to every object node that lists ``properties`` and does not opt out, which is what the API server's strict field
+  validation does; their ``metadata`` is checked against kubernetes-validate's
   ObjectMeta definition;
 * a kind with no schema anywhere fails.
 
@@ -39,7 +40,8 @@ from referencing import Registry, Resource
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 CHARTS_DIR = REPO_ROOT / "charts"
-DEFAULT_CRD_DIR = REPO_ROOT.parent / "shared" / "crds"
+DEFAULT_CRD_DIR = REPO_ROOT / "tests" / "data" / "crds"   # vendored copies of ../shared/crds (SOURCES.md)
+LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)   # libyaml: the CRDs are MBs of YAML
 OBJECT_META_REF = "https://kubernetes.io/api/_definitions.json#/$defs/io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"
 
 
@@ -53,7 +55,7 @@ class HelmTemplateError(AssertionError):
 
 # --- CRDs ------------------------------------------------------------------------------------------------------
 def crd_dir() -> Path:
-    """Where the CRD YAMLs live: $KUBECTL_LLM_CRD_DIR or ../shared/crds beside the repository."""
+    """Where the CRD YAMLs live: $KUBECTL_LLM_CRD_DIR or the vendored tests/data/crds."""
     return Path(os.environ.get("KUBECTL_LLM_CRD_DIR", DEFAULT_CRD_DIR))
 
 
@@ -67,7 +69,7 @@ def _crd_index() -> dict[tuple[str, str], dict[str, Any]]:
     index: dict[tuple[str, str], dict[str, Any]] = {}
     for path in files:
         with path.open() as fh:
-            for doc in yaml.safe_load_all(fh):  # ai-gateway files start with an empty document
+            for doc in yaml.load_all(fh, Loader=LOADER):  # ai-gateway files start with an empty document
                 if doc and doc.get("kind") == "CustomResourceDefinition":
                     spec = doc["spec"]
                     index[(spec["group"], spec["names"]["kind"])] = doc
@@ -220,7 +222,7 @@ def render_chart(
     for api_version in api_versions:
         args += ["--api-versions", api_version]
     out = run_helm([*args, *extra_args], values or {}, helm=helm)
-    return [doc for doc in yaml.safe_load_all(out) if doc]
+    return [doc for doc in yaml.load_all(out, Loader=LOADER) if doc]
 
 
 # --- chart values ------------------------------------------------------------------------------------------------

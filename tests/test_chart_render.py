@@ -143,14 +143,21 @@ def test_default_deployment_wires_values_into_the_pod(rendered_scenarios) -> Non
     }
     assert {v["name"]: v for v in pod["volumes"]}["shm"]["emptyDir"] == {"medium": "Memory", "sizeLimit": "16Gi"}
     assert {v["name"]: v for v in pod["volumes"]}["cache"]["persistentVolumeClaim"] == {"claimName": "r"}
-    assert pod["priorityClassName"] == "owner"
+    # cluster-neutral defaults: no priority class, no tolerations, the cluster's default StorageClass (a site
+    # profile fills NRP's through the planner, tests/test_site.py)
+    assert "priorityClassName" not in pod and "tolerations" not in pod
+    assert pod["securityContext"] == {"runAsUser": 0, "runAsGroup": 0, "runAsNonRoot": False}
+    assert c["securityContext"] == {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]},
+                                    "runAsNonRoot": False}
+    for key in ("imagePullSecrets", "nodeSelector", "serviceAccountName", "runtimeClassName"):
+        assert key not in pod
     terms = pod["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]["nodeSelectorTerms"]
     assert terms == [{"matchExpressions": [{"key": "nvidia.com/gpu.memory", "operator": "Gt", "values": ["80000"]}]}]
     svc = by_kind(objs, "Service")
     assert svc["spec"]["ports"] == [{"name": "http", "port": 5000, "targetPort": "http", "protocol": "TCP"}]
     pvc = by_kind(objs, "PersistentVolumeClaim")
     assert pvc["spec"]["resources"]["requests"]["storage"] == "20Gi"
-    assert pvc["spec"]["storageClassName"] == "linstor-igrok"
+    assert "storageClassName" not in pvc["spec"]
 
 
 def test_gpu_resource_name_from_values_in_requests_and_limits(rendered_scenarios) -> None:
@@ -220,13 +227,13 @@ def test_default_gateway_objects(rendered_scenarios) -> None:
     assert asb["apiVersion"] == "aigateway.envoyproxy.io/v1alpha1"
     assert asb["spec"] == {"schema": {"name": "OpenAI"}, "backendRef": {"name": "r", "kind": "Backend", "group": "gateway.envoyproxy.io"}}
     route = by_kind(objs, "AIGatewayRoute")["spec"]
-    assert route["parentRefs"] == [{"name": "envoy-ai-gateway-nrp", "kind": "Gateway", "group": "gateway.networking.k8s.io"}]
+    assert route["parentRefs"] == [{"name": "envoy-ai-gateway", "kind": "Gateway", "group": "gateway.networking.k8s.io"}]
     assert route["rules"] == [
         {
             "matches": [{"headers": [{"type": "Exact", "name": "x-ai-eg-model", "value": "r"}]}],
             "backendRefs": [{"name": "r", "modelNameOverride": "Qwen/Qwen3-8B"}],
             "timeouts": {"request": "1200s"},
-            "modelsOwnedBy": "NRP",
+            "modelsOwnedBy": "kubectl-llm",
         }
     ]
     assert [c["type"] for c in route["llmRequestCosts"]] == ["InputToken", "OutputToken", "TotalToken"]
@@ -351,7 +358,7 @@ def test_gateway_chart_rules(helm_bin, values, message) -> None:
 
 def test_gateway_chart_objects(rendered_scenarios) -> None:
     objs = rendered_scenarios[("helm", "llm-gateway", "02-auth-ratelimit-values.yaml")]
-    gateway_ref = [{"group": "gateway.networking.k8s.io", "kind": "Gateway", "name": "envoy-ai-gateway-nrp"}]
+    gateway_ref = [{"group": "gateway.networking.k8s.io", "kind": "Gateway", "name": "envoy-ai-gateway"}]
     assert by_kind(objs, "GatewayClass")["spec"]["parametersRef"] == {
         "group": "gateway.envoyproxy.io", "kind": "EnvoyProxy", "name": "r", "namespace": "nrp-llm",
     }
@@ -427,4 +434,4 @@ def test_notes_render_for_every_scenario(helm_bin, chart, scenario) -> None:
         assert f"kubectl llm rm {release} -n nrp-llm" in notes
         assert "/v1/chat/completions" in notes and '"model":"' in notes
     else:
-        assert "kubectl -n nrp-llm get gateway envoy-ai-gateway-nrp" in notes
+        assert "kubectl -n nrp-llm get gateway envoy-ai-gateway" in notes

@@ -52,9 +52,9 @@ def test_completion_scripts(shell, marker):
 
 
 def test_gpus_table_and_json_come_from_the_catalog():
-    from kubectl_llm.planner.gpus import load_gpu_catalog
+    from kubectl_llm.planner.site import default_site
 
-    catalog = load_gpu_catalog()
+    catalog = default_site().gpu_catalog          # the built-in catalog with NRP's site types merged in
     result = CliRunner().invoke(cli, ["gpus", "-o", "json"])
     rows = json.loads(result.stdout)
     assert [r["name"] for r in rows] == [g.name for g in catalog]

@@ -575,6 +575,7 @@ def test_every_example_in_the_help_runs(tmp_path: Path, monkeypatch: pytest.Monk
 
     monkeypatch.chdir(tmp_path)
     (tmp_path / "my-values.yaml").write_text("scheduling: {}\n")
+    (tmp_path / "my-site.yaml").write_text("name: my-site\nstorageClass: ceph\n")
     (tmp_path / "my-model-dir").mkdir()
     (tmp_path / "my-model-dir" / "config.json").write_text(json.dumps(
         json.loads((Path(__file__).parents[1] / "kubectl_llm" / "catalog" / "models" / "Qwen__Qwen3-8B.json")
@@ -590,7 +591,7 @@ def test_every_example_in_the_help_runs(tmp_path: Path, monkeypatch: pytest.Monk
                 walk(cmd, prefix + name + " ")
 
     walk(cli)
-    order = ["plan", "gpus", "completion", "gateway", "add", "list", "status", "logs", "upgrade", "rollback", "rm"]
+    order = ["plan", "gpus", "site", "site show", "completion", "gateway", "add", "list", "status", "logs", "upgrade", "rollback", "rm"]
     with FakeApiServer(namespaces=["nrp-llm"], pod_log=VLLM_LOG) as api:
         for key, value in client_env(tmp_path, api.write_kubeconfig(tmp_path / "kc", namespace="nrp-llm")).items():
             monkeypatch.setenv(key, value)

@@ -29,9 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Awaitable, Callable, Iterable, TypeVar
 
-import yaml
-
-from kubectl_llm import __version__
+from kubectl_llm import __version__, yamlio
 from kubectl_llm.errors import (
     ClusterUnreachable,
     HelmError,
@@ -108,7 +106,7 @@ def normalise(values: dict[str, Any]) -> dict[str, Any]:
 
 def parse_manifest(text: str) -> list[dict[str, Any]]:
     """Multi-document YAML from helm -> list of objects (empty documents dropped)."""
-    return [doc for doc in yaml.safe_load_all(text) if isinstance(doc, dict) and doc]
+    return [doc for doc in yamlio.load_all(text) if isinstance(doc, dict) and doc]
 
 
 def _first_line(stderr: str) -> str:

@@ -32,16 +32,26 @@ def gateway_group() -> None:
 
 def _install(name: str, namespace: str | None, kube_context: str | None, kubeconfig: str | None,
              values_files: tuple[str, ...], set_values: tuple[str, ...], set_string_values: tuple[str, ...],
-             dry_run: str, wait: bool, timeout: str, output: str | None, verb: str) -> None:
+             dry_run: str, wait: bool, timeout: str, output: str | None, verb: str, site: str | None = None) -> None:
     validate_name(name)
-    values, _ = apply_overrides({}, values_files, set_values, set_string_values)
+    values, _ = apply_overrides(site_values(site), values_files, set_values, set_string_values)
     session = Session(namespace, kube_context, kubeconfig)
     deploy(session, name, GATEWAY_CHART, values, dry_run=dry_run, wait=wait, timeout=timeout, output=output,
            description=f"kubectl llm gateway {verb}", needs_gateway=False)
 
 
+def site_values(option: str | None) -> dict[str, Any]:
+    """The gateway chart's values the site profile decides: the Gateway is named after the site's first gateway
+    parentRef, the one llm-model routes attach to (install it in that ref's namespace when it names one)."""
+    from kubectl_llm.cli.planning import load_site
+
+    refs = load_site(option).site.gateway_parent_refs
+    return {"gateway": {"name": refs[0]["name"]}} if refs else {}
+
+
 def _install_options(fn: Any) -> Any:
-    for dec in reversed([release_name, options.connection, options.overrides, options.dry_run, options.wait,
+    for dec in reversed([release_name, options.connection, options.site, options.overrides, options.dry_run,
+                         options.wait,
                          click.option("--timeout", default="5m", show_default=True, metavar="DURATION",
                                       help="Helm timeout."), options.output("yaml", "json")]):
         fn = dec(fn)

@@ -26,6 +26,7 @@ COMMANDS: dict[str, str] = {
     "logs": "kubectl_llm.cli.inspect_cmds:logs_command",
     "gateway": "kubectl_llm.cli.gateway_cmd:gateway_group",
     "gpus": "kubectl_llm.cli.misc_cmds:gpus_command",
+    "site": "kubectl_llm.cli.misc_cmds:site_group",
     "version": "kubectl_llm.cli.misc_cmds:version_command",
     "completion": "kubectl_llm.cli.misc_cmds:completion_command",
 }

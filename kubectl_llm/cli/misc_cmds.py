@@ -14,20 +14,91 @@ from kubectl_llm.cli import output as out
 @click.command("gpus", epilog="""\b
 Examples:
   kubectl llm gpus
+  kubectl llm gpus -o yaml          # entries in the fields a site file's gpus: takes
   kubectl llm gpus -o json
+
+The types are the built-in catalog with the site profile's gpus: added (or only those, gpusMode: replace).
 """)
 @options.output("yaml", "json")
-def gpus_command(output: str | None) -> None:
-    """The GPU types the planner knows (name for --gpu, memory, node label, Kubernetes resource)."""
-    from kubectl_llm.planner.gpus import load_gpu_catalog
+@options.site
+def gpus_command(output: str | None, site: str | None) -> None:
+    """The GPU types the planner knows on this site (name for --gpu, memory, node label, Kubernetes resource)."""
+    from kubectl_llm.cli.planning import load_site
 
-    rows = [{"name": g.name, "memory_bytes": g.memory_bytes, "memory_gib": round(g.memory_bytes / 2**30, 2),
-             "product": g.product, "resource": g.resource} for g in load_gpu_catalog()]
+    catalog = load_site(site).site.gpu_catalog
     if output:
-        out.data(rows, output)
+        out.data([g.to_entry() for g in catalog], output)
         return
     out.text(out.table(["name", "memory", "product", "resource"],
-                       [[r["name"], f"{r['memory_gib']:g} GiB", r["product"] or "-", r["resource"]] for r in rows]))
+                       [[g.name, f"{g.memory_bytes / 2**30:.4g} GiB", g.product or "-", g.resource]
+                        for g in catalog]))
+
+
+SITE_ORDER = """A site profile is looked up in this order: --site FILE, $KUBECTL_LLM_SITE, ~/.config/kubectl-llm/site.yaml,
+and NRP Nautilus's (shipped in the package). Its schema: kubectl_llm/sites/site.schema.json (unknown keys are
+errors). plan, add, upgrade, gpus and gateway install take --site too."""
+
+
+@click.group("site", epilog=f"""\b
+Examples:
+  kubectl llm site show
+
+{SITE_ORDER}
+""")
+def site_group() -> None:
+    """Site profiles: the cluster's storage and priority class, tolerations, GPU labels and types, gateway."""
+
+
+@site_group.command("show", epilog=f"""\b
+Examples:
+  kubectl llm site show                         # the profile in effect and where it comes from
+  kubectl llm site show -o yaml > my-site.yaml  # a complete site file to edit for another cluster
+  kubectl llm site show --site my-site.yaml     # check a site file (unknown keys and bad values are errors)
+  KUBECTL_LLM_SITE=my-site.yaml kubectl llm plan Qwen/Qwen3-8B
+
+{SITE_ORDER}
+""")
+@options.output("yaml", "json")
+@options.site
+def site_show(output: str | None, site: str | None) -> None:
+    """Print the site profile in effect and where it came from (-o yaml|json: the profile alone, a valid site
+    file)."""
+    from kubectl_llm.cli.planning import load_site
+
+    loaded = load_site(site)
+    doc = loaded.site.to_document()
+    if output:
+        out.data(doc, output)
+        return
+    s = loaded.site
+    affinity = ", ".join(f"{k}={v}" for k, v in doc["nodeLabels"].items() if v) or "-"
+    tol = "; ".join(_toleration(t) for t in s.tolerations) or "-"
+    large = ("; ".join(_toleration(t) for t in s.large_gpu.tolerations) + " for " +
+             " or ".join(str(n) for n in s.large_gpu.gpu_counts) + " GPUs") if s.large_gpu.gpu_counts else "-"
+    refs = ", ".join(r["name"] + (f" (namespace {r['namespace']})" if r.get("namespace") else "")
+                     for r in s.gateway_parent_refs)
+    rows = [
+        ("site", f"{s.name}" + (f": {s.description}" if s.description else "")),
+        ("from", loaded.origin),
+        ("storage class", s.storage_class or "(the cluster's default)"),
+        ("priority class", s.priority_class_name or "(none)"),
+        ("tolerations", tol),
+        ("large GPUs", large),
+        ("node labels", affinity),
+        ("driver rule", {"image": "driver major above the engine image's minimum", "none": "(none)"}.get(
+            str(s.driver_rule), f"driver major above {s.driver_rule}")),
+        ("gpus", f"{s.gpus_mode}: " + (", ".join(f"{g.name} ({g.resource})" for g in s.gpus) or "-")
+         + f" -> {len(s.gpu_catalog)} types (kubectl llm gpus)"),
+        ("gateway", refs + (f", owned_by {s.models_owned_by}" if s.models_owned_by else "")),
+        ("cluster domain", s.cluster_domain),
+        ("image mirror", s.image_registry or "(none)"),
+    ]
+    out.text("\n".join(f"{k:<15} {v}" for k, v in rows))
+
+
+def _toleration(t: dict) -> str:
+    value = f"={t['value']}" if t.get("value") else ""
+    return f"{t.get('key', '*')}{value}:{t.get('effect', '*')}" + (" (exists)" if t.get("operator") == "Exists" else "")
 
 
 @click.command("version")

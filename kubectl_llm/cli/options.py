@@ -65,6 +65,10 @@ name = click.option("--name", default=None, metavar="NAME",
                          "the model id).")
 revision = click.option("--revision", "hf_revision", default=None, metavar="REV",
                         help="Hugging Face branch, tag or commit of the model.")
+site = click.option("--site", "site", default=None, metavar="FILE", type=click.Path(dir_okay=False),
+                    help="Site profile (YAML) of the cluster: storage/priority class, tolerations, GPU types, "
+                         "gateway (default: $KUBECTL_LLM_SITE, ~/.config/kubectl-llm/site.yaml, else NRP's; "
+                         "'kubectl llm site show').")
 
 
 
@@ -97,4 +101,5 @@ def plan_options(*, cluster: bool) -> Callable[[F], F]:
         click.option("--engine", type=click.Choice(ENGINES), default="vllm", show_default=True,
                      help="Inference engine."),
         revision,
+        site,
     )

@@ -45,12 +45,21 @@ def build_request(opts: dict[str, Any], name: str | None) -> PlanRequest:
     if name is not None:
         validate_name(name)
     gpu_memory = parse_bytes(opts["gpu_memory"]) if opts.get("gpu_memory") else None
+    site = load_site(opts.get("site")).site
     return PlanRequest(
         gpu_type=opts.get("gpu"), gpu_memory_bytes=gpu_memory, gpus=opts.get("gpus"), tp=opts.get("tp"),
         pp=opts.get("pp"), dcp=opts.get("dcp"), context=opts.get("context_length"),
         max_model_len=opts.get("max_model_len"), gpu_memory_utilization=opts.get("gpu_memory_utilization"),
         kv_cache_dtype=opts.get("kv_cache_dtype") or "auto", engine=opts.get("engine") or "vllm", name=name,
-        max_num_seqs=opts.get("max_num_seqs"))
+        max_num_seqs=opts.get("max_num_seqs"), site=site)
+
+
+def load_site(option: str | None) -> Any:
+    """The site profile in effect: --site FILE, $KUBECTL_LLM_SITE, ~/.config/kubectl-llm/site.yaml, else NRP's
+    (site adapter; validated against kubectl_llm/sites/site.schema.json)."""
+    from kubectl_llm.adapters.site import load_site as adapter_load_site
+
+    return adapter_load_site(option)
 
 
 def load_source(model: str, revision: str | None, check_token: bool = False) -> Any:

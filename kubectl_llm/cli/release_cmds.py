@@ -107,9 +107,9 @@ def _plan_and_deploy(model: str, name: str | None, plan_opts: dict[str, Any], hf
 
 def warn_missing_token_secret(session: Session, model: str, values: dict[str, Any]) -> None:
     """The Hub refuses MODEL without a token: say so now if the pod will have none, not after a crash loop."""
-    import yaml
+    from kubectl_llm import yamlio
 
-    defaults = yaml.safe_load((chart_path(MODEL_CHART) / "values.yaml").read_text())
+    defaults = yamlio.load((chart_path(MODEL_CHART) / "values.yaml").read_text())
     name, key = (get_path(values, f"engine.hfTokenSecret.{k}") for k in ("name", "key"))
     name = get_path(defaults, "engine.hfTokenSecret.name") if name is None else name   # the chart's default
     key = key or get_path(defaults, "engine.hfTokenSecret.key") or "token"

@@ -1,6 +1,7 @@
-"""The GPU catalog (``data/gpus.yaml``) as typed records, and the GPU a plan is sized for.
+"""The built-in GPU catalog (``data/gpus.yaml``, cluster-neutral) as typed records, and the GPU a plan is sized for.
 
-Reading a data file that ships inside the package is the only file access of the planner; it is cached.
+A site profile (``planner/site.py``) adds types to it or replaces it (NRP's site renames two resources). Reading
+data files that ship inside the package is the only file access of the planner; it is cached.
 """
 
 from __future__ import annotations
@@ -31,6 +32,20 @@ class GpuType:
     def product(self) -> str | None:
         return self.products[0] if self.products else None
 
+    def to_entry(self) -> dict:
+        """The type as a catalog / site-file entry (the fields of data/gpus.yaml; `kubectl llm gpus -o yaml`)."""
+        return {"name": self.name, "memory_mib": self.memory_mib, "usable_gib": round(self.memory_bytes / GiB, 3),
+                "products": list(self.products), "resource": self.resource, "compute": f"{self.compute:.1f}",
+                "nvlink": self.nvlink}
+
+
+def gpu_from_entry(g: dict) -> GpuType:
+    """One catalog / site-file entry -> GpuType."""
+    return GpuType(name=str(g["name"]), memory_bytes=int(float(g["usable_gib"]) * GiB),
+                   memory_mib=int(g["memory_mib"]), products=tuple(str(p) for p in g.get("products") or ()),
+                   resource=str(g.get("resource") or "nvidia.com/gpu"), compute=float(g.get("compute") or 0),
+                   nvlink=bool(g.get("nvlink", False)))
+
 
 @lru_cache(maxsize=1)
 def load_gpu_catalog() -> tuple[GpuType, ...]:
@@ -39,14 +54,7 @@ def load_gpu_catalog() -> tuple[GpuType, ...]:
     text = resources.files("kubectl_llm.planner").joinpath("data/gpus.yaml").read_text()
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     data = yaml.load(text, Loader=loader)
-    out = []
-    for g in data["gpus"]:
-        out.append(GpuType(
-            name=g["name"], memory_bytes=int(float(g["usable_gib"]) * GiB), memory_mib=int(g["memory_mib"]),
-            products=tuple(g.get("products", ())), resource=g["resource"], compute=float(g["compute"]),
-            nvlink=bool(g.get("nvlink", False)),
-        ))
-    return tuple(out)
+    return tuple(gpu_from_entry(g) for g in data["gpus"])
 
 
 def _norm(name: str) -> str:
@@ -54,7 +62,8 @@ def _norm(name: str) -> str:
 
 
 def find_gpu(name: str) -> GpuType:
-    """Look up a type by catalog name or product label, forgiving case, spaces and underscores."""
+    """Look up a type of the built-in catalog by name or product label, forgiving case, spaces and underscores
+    (the planner asks its site instead: ``Site.find_gpu``)."""
     want = _norm(name)
     for g in load_gpu_catalog():
         if _norm(g.name) == want or any(_norm(p) == want for p in g.products):

@@ -19,11 +19,12 @@ from kubectl_llm.planner import engine as eng
 from kubectl_llm.planner import parsers, sizing
 from kubectl_llm.planner.context import ContextDecision, decide_context
 from kubectl_llm.planner.facts import CHUNKED, LINEAR, MAMBA, SLIDING, ModelFacts, dtype_bytes, from_config
-from kubectl_llm.planner.gpus import GpuType, custom_gpu, find_gpu, load_gpu_catalog
+from kubectl_llm.planner.gpus import GpuType, custom_gpu
 from kubectl_llm.planner.memory import (Layout, WeightParts, activation_peak_bytes, cudagraph_bytes, expert_kernel_scale,
                                         non_torch_bytes, stage_kv, stage_layers, weights_per_gpu)
 from kubectl_llm.planner.quantity import GiB, human
 from kubectl_llm.planner.request import PlanRequest
+from kubectl_llm.planner.site import Site, default_site
 from kubectl_llm.planner.source import ModelSource
 
 GPU_COUNTS = (1, 2, 3, 4, 6, 8)        # one node; 5 and 7 never divide heads of real models
@@ -72,6 +73,7 @@ class Plan:
     env: list[tuple[str, str]] = field(default_factory=list)
     gpu_named: bool = False
     max_context_that_fits: int | None = None
+    site: Site = field(default_factory=default_site)
 
     @property
     def fits(self) -> bool:
@@ -121,7 +123,8 @@ class Plan:
                 "max_context_that_fits": self.max_context_that_fits,
             },
             "serving": {
-                "engine": self.request.engine, "image": eng.engine_image(self.recipe, self.request.engine),
+                "engine": self.request.engine,
+                "image": self.site.image(eng.engine_image(self.recipe, self.request.engine)),
                 "engine_version": eng.version_text(eng.engine_version(self.recipe, self.request.engine)),
                 "command": list(eng_defaults["command"]),
                 "max_model_len": self.context.max_model_len,
@@ -140,15 +143,17 @@ class Plan:
             "resources": {
                 "cpu": str(sizing.cpu(gpus)) if gpus else None,
                 "memory_request": mem_req, "memory_limit": mem_lim,
-                "storage": sizing.storage(self.weight_bytes), "storage_class": sizing.STORAGE_CLASS,
+                "storage": sizing.storage(self.weight_bytes), "storage_class": self.site.storage_class,
                 "shm": sizing.shm(gpus) if gpus else None,
             },
             "scheduling": {
-                "node_affinity": sizing.node_affinity(gpu, self.gpu_named, int(eng_defaults["cuda_driver_gt"]))
-                if gpu else [],
-                "tolerations": sizing.tolerations(gpus),
-                "priority_class": sizing.PRIORITY_CLASS,
+                "node_affinity": sizing.node_affinity(gpu, self.gpu_named, int(eng_defaults["cuda_driver_gt"]),
+                                                      self.site) if gpu else [],
+                "tolerations": sizing.tolerations(gpus, self.site),
+                "priority_class": self.site.priority_class_name,
             },
+            "site": {"name": self.site.name, "gateway_parent_refs": [dict(r) for r in self.site.gateway_parent_refs],
+                     "cluster_domain": self.site.cluster_domain},
             "route": {"name": self.name, "served_model_name": f.model_id, "timeout": ROUTE_TIMEOUT},
         }
 
@@ -392,7 +397,9 @@ def _max_context(f: ModelFacts, parts: WeightParts, e: Evaluation, kv_dsz: float
     return lo or None
 
 
-def make_plan(source: ModelSource, req: PlanRequest) -> Plan:
+def make_plan(source: ModelSource, req: PlanRequest, site: Site | None = None) -> Plan:
+    """Plan ``source`` for ``req`` on ``site`` (default: ``req.site``, else the shipped profile, NRP)."""
+    site = site or req.site or default_site()
     if req.engine not in ("vllm", "sglang"):
         raise UsageError(f"unknown engine {req.engine!r}", "use --engine vllm or --engine sglang")
     if req.kv_cache_dtype not in KV_DTYPES:
@@ -429,11 +436,11 @@ def make_plan(source: ModelSource, req: PlanRequest) -> Plan:
     kv_dsz = dtype_bytes(kv_name)
 
     if req.gpu_type:
-        gpus = [find_gpu(req.gpu_type)]
+        gpus = [site.find_gpu(req.gpu_type)]
     elif req.gpu_memory_bytes:
         gpus = [custom_gpu(req.gpu_memory_bytes)]
     else:
-        gpus = list(load_gpu_catalog())
+        gpus = list(site.gpu_catalog)
 
     outcomes: dict[str, str] = {}
     fitting: list[Evaluation] = []
@@ -459,7 +466,7 @@ def make_plan(source: ModelSource, req: PlanRequest) -> Plan:
 
     plan = Plan(facts=f, source=source, request=req, weight_bytes=total, weight_bytes_source=wsrc, context=ctx,
                 recipe=recipe, best=best, per_gpu_type=outcomes, kv_dtype=kv_name,
-                gpu_named=bool(req.gpu_type))
+                gpu_named=bool(req.gpu_type), site=site)
     plan.name = sizing.check_name(req.name) if req.name else sizing.default_name(f.model_id)
     _explain(plan, wnotes, len(gpus) > 1, chosen)
     if best is not None:

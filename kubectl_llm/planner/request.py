@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from kubectl_llm.planner.site import Site
 
 
 @dataclass(frozen=True)
@@ -20,3 +24,6 @@ class PlanRequest:
     engine: str = "vllm"                   # vllm | sglang
     name: str | None = None                # release / route name; default derived from the model id
     max_num_seqs: int | None = None
+    # The cluster the plan is for (storage/priority class, tolerations, GPU types, gateway ...); None = the site
+    # profile shipped in the package (NRP). The CLI always passes the one in effect (adapters/site.py).
+    site: Site | None = field(default=None, compare=False)

@@ -5,11 +5,9 @@ Handbook rules, written down once:
 * RAM request slightly over half the loaded model (55 %; 70 % for multimodal models, whose processors and
   encoder caches live in host memory), limit slightly over all of it (110 %), never below 8 Gi / 16 Gi;
 * PVC 15 % over the weights (the handbook's 10-20 %), whole Gi, rounded up to 8 Gi steps above 64 Gi;
-* node affinity: ``nvidia.com/gpu.memory Gt`` one GB under the card's size (the handbook's "80000" for 80 GB
-  cards), ``nvidia.com/cuda.driver.major Gt`` the image's minimum, ``nvidia.com/gpu.product In`` only when the
-  admin named a type and it is not one of NRP's dedicated resources (nvidia.com/a100, nvidia.com/rtxa6000);
-* tolerations: the nrp-llm reservation, PreferNoSchedule on nvidia.com/gpu, and ``nautilus.io/hardware=large-gpu``
-  only for 4 or 8 GPUs.
+* node affinity and tolerations depend on the cluster: the site profile answers them (``planner/site.py``:
+  ``Site.node_affinity``, ``Site.tolerations_for``; the default profile, ``kubectl_llm/sites/nrp.yaml``, says
+  which labels, taints and large-GPU counts the handbook uses).
 """
 
 from __future__ import annotations
@@ -19,10 +17,9 @@ import re
 
 from kubectl_llm.errors import InvalidName
 from kubectl_llm.planner.gpus import GpuType
+from kubectl_llm.planner.site import Site
 from kubectl_llm.planner.quantity import GiB
 
-STORAGE_CLASS = "linstor-igrok"
-PRIORITY_CLASS = "owner"
 DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 MAX_RELEASE_NAME = 53          # Helm's limit for release names
 
@@ -49,22 +46,12 @@ def shm(gpus: int) -> str:
     return f"{2 * gpus + 4}Gi"
 
 
-def node_affinity(gpu: GpuType, named: bool, cuda_driver_gt: int) -> list[dict]:
-    exprs: list[dict] = []
-    if named and gpu.products and gpu.resource == "nvidia.com/gpu":
-        exprs.append({"key": "nvidia.com/gpu.product", "operator": "In", "values": list(gpu.products)})
-    exprs.append({"key": "nvidia.com/gpu.memory", "operator": "Gt",
-                  "values": [str(max(0, gpu.memory_mib // 1000 - 1) * 1000)]})
-    exprs.append({"key": "nvidia.com/cuda.driver.major", "operator": "Gt", "values": [str(cuda_driver_gt)]})
-    return exprs
+def node_affinity(gpu: GpuType, named: bool, cuda_driver_gt: int, site: Site) -> list[dict]:
+    return site.node_affinity(gpu, named, cuda_driver_gt)
 
 
-def tolerations(gpus: int) -> list[dict]:
-    t = [{"key": "nautilus.io/reservation", "operator": "Equal", "value": "nrp-llm", "effect": "NoSchedule"},
-         {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "PreferNoSchedule"}]
-    if gpus in (4, 8):
-        t.append({"key": "nautilus.io/hardware", "operator": "Equal", "value": "large-gpu", "effect": "NoSchedule"})
-    return t
+def tolerations(gpus: int, site: Site) -> list[dict]:
+    return site.tolerations_for(gpus)
 
 
 def default_name(model_id: str) -> str:

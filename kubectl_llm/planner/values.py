@@ -1,7 +1,8 @@
 """Plan -> values of charts/llm-model. The chart renders exactly what is decided here (thin templates). Pure.
 
-Only planned facts are written; chart defaults (gateway parentRefs, costs, test pod, ...) stay in the chart's
-values.yaml so an admin's ``-f``/``--set`` can change them. ``values.schema.json`` of the chart must accept every
+Only planned facts and the site profile's names (storage and priority class, tolerations, node labels, gateway
+parentRefs, cluster domain, image mirror) are written; other chart defaults (costs, test pod, ...) stay in the
+chart's values.yaml, whose defaults are cluster-neutral. An admin's ``-f``/``--set`` still wins over both. ``values.schema.json`` of the chart must accept every
 document this function returns (tests/test_planner_values.py checks it for every model in the catalog).
 """
 
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from kubectl_llm.planner import engine as eng
 from kubectl_llm.planner.plan import Plan
 
 DOWNLOAD_BYTES_PER_SECOND = 50_000_000    # ~400 Mbit/s from the Hub: pessimistic on purpose (startup budget)
@@ -31,7 +33,7 @@ def chart_values(plan: Plan) -> dict[str, Any]:
         "model": {"id": d["model"]["id"], "servedName": d["route"]["served_model_name"]},
         "engine": {
             "name": d["serving"]["engine"],
-            "image": d["serving"]["image"],
+            "image": eng.engine_image(plan.recipe, plan.request.engine),   # family-pinned; the chart applies imageRegistry
             "command": d["serving"]["command"],
             "args": d["serving"]["args"],
             "env": d["serving"]["env"],
@@ -47,5 +49,16 @@ def chart_values(plan: Plan) -> dict[str, Any]:
                        "priorityClassName": d["scheduling"]["priority_class"]},
         "probes": {"weightBytes": plan.weight_bytes, "downloadBytesPerSecond": DOWNLOAD_BYTES_PER_SECOND,
                    "loadSeconds": load_seconds(b.weights_per_gpu, gpus)},
-        "gateway": {"routeName": d["route"]["name"], "timeout": d["route"]["timeout"]},
+        "gateway": _gateway(plan, d),
+        "clusterDomain": plan.site.cluster_domain,
+        "imageRegistry": plan.site.image_registry,
     }
+
+
+def _gateway(plan: Plan, d: dict[str, Any]) -> dict[str, Any]:
+    """The route name and timeout the plan chose, and the site's gateway (parentRefs, owned_by)."""
+    gw: dict[str, Any] = {"routeName": d["route"]["name"], "timeout": d["route"]["timeout"],
+                          "parentRefs": [dict(r) for r in plan.site.gateway_parent_refs]}
+    if plan.site.models_owned_by:
+        gw["modelsOwnedBy"] = plan.site.models_owned_by
+    return gw

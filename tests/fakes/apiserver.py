@@ -68,7 +68,7 @@ from urllib.parse import parse_qs, urlsplit
 import yaml
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_CRD_DIR = REPO_ROOT.parent / "shared" / "crds"
+DEFAULT_CRD_DIR = REPO_ROOT / "tests" / "data" / "crds"   # vendored copies of ../shared/crds (SOURCES.md)
 ALL_VERBS = ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]
 DEFAULT_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
 DEFAULT_UNSCHEDULABLE_MESSAGE = (
@@ -674,7 +674,7 @@ class FakeApiServer:
     """A fake kube-apiserver; see the module docstring. Use as a context manager (or call start()/stop()).
 
     Args:
-        crd_dir: folder with CustomResourceDefinition YAMLs (default `<repo>/../shared/crds`).
+        crd_dir: folder with CustomResourceDefinition YAMLs (default `<repo>/tests/data/crds`).
         served_groups: CRD API groups to serve; None = all found in crd_dir. Built-in groups are always served.
         namespaces: namespaces that exist at start, besides default/kube-system/kube-public/kube-node-lease.
         controllers: run the simulated Deployment/ReplicaSet/Pod/PVC controllers.

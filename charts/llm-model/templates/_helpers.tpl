@@ -99,10 +99,33 @@ llm-model.routeName: the x-ai-eg-model header value clients put in "model"; defa
 {{- end -}}
 
 {{/*
-llm-model.serviceHost: in-cluster FQDN of the engine Service, the handbook's Backend hostname.
+llm-model.serviceHost: in-cluster FQDN of the engine Service, the handbook's Backend hostname
+(<name>.<namespace>.svc.<clusterDomain>).
 */}}
 {{- define "llm-model.serviceHost" -}}
-{{- printf "%s.%s.svc.cluster.local" (include "llm-model.fullname" .) .Release.Namespace -}}
+{{- printf "%s.%s.svc.%s" (include "llm-model.fullname" .) .Release.Namespace .Values.clusterDomain -}}
+{{- end -}}
+
+{{/*
+llm-model.image: an image reference through the registry mirror imageRegistry ("" = unchanged). A reference that
+names its registry (first part with "." or ":" or "localhost") has that registry replaced by the mirror:
+  vllm/vllm-openai:v0.17.0 + mirror.example.org/hub -> mirror.example.org/hub/vllm/vllm-openai:v0.17.0
+  ghcr.io/org/img:1        + mirror.example.org/hub -> mirror.example.org/hub/org/img:1
+Usage: {{ include "llm-model.image" (dict "image" .Values.engine.image "context" $) }}
+*/}}
+{{- define "llm-model.image" -}}
+{{- $mirror := trimSuffix "/" .context.Values.imageRegistry -}}
+{{- if $mirror -}}
+{{- $parts := splitn "/" 2 .image -}}
+{{- $first := $parts._0 -}}
+{{- if and $parts._1 (or (contains "." $first) (contains ":" $first) (eq $first "localhost")) -}}
+{{- printf "%s/%s" $mirror $parts._1 -}}
+{{- else -}}
+{{- printf "%s/%s" $mirror .image -}}
+{{- end -}}
+{{- else -}}
+{{- .image -}}
+{{- end -}}
 {{- end -}}
 
 {{/*

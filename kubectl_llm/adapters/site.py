@@ -1,0 +1,108 @@
+"""Find, read and validate the site profile (the only I/O around it; the planner gets a ready Site).
+
+Where the site comes from, first match wins:
+  1. ``--site FILE``;
+  2. ``$KUBECTL_LLM_SITE`` (a file path);
+  3. ``$XDG_CONFIG_HOME/kubectl-llm/site.yaml`` (``~/.config/kubectl-llm/site.yaml``) when it exists;
+  4. the profile shipped in the package: NRP Nautilus (``kubectl_llm/sites/nrp.yaml``).
+A user file is validated against ``kubectl_llm/sites/site.schema.json`` (draft-07, closed objects): every
+violation is reported with its key path (``tolerations[0].effct: unknown key``), and the first becomes the one
+``error:`` line. The shipped file is validated by the tests, not on every run (jsonschema costs ~0.1 s to import).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from kubectl_llm.errors import SiteError
+from kubectl_llm.planner.site import DEFAULT_SITE_RESOURCE, Site, default_site, site_from_document
+
+ENV_VAR = "KUBECTL_LLM_SITE"
+SCHEMA_RESOURCE = "sites/site.schema.json"
+
+
+@dataclass(frozen=True)
+class LoadedSite:
+    site: Site
+    origin: str          # "--site FILE", "$KUBECTL_LLM_SITE (FILE)", "FILE (user config)", "built-in (...)"
+    path: str | None     # the file read, None for the built-in profile
+
+
+def user_config_path(environ: dict[str, str] | None = None) -> Path:
+    env = os.environ if environ is None else environ
+    base = env.get("XDG_CONFIG_HOME") or os.path.join(env.get("HOME") or os.path.expanduser("~"), ".config")
+    return Path(base) / "kubectl-llm" / "site.yaml"
+
+
+def load_site(option: str | None = None, environ: dict[str, str] | None = None) -> LoadedSite:
+    """The site in effect for this command (see the module docstring for the order)."""
+    env = os.environ if environ is None else environ
+    if option:
+        return _from_file(Path(option), f"--site {option}")
+    if env.get(ENV_VAR):
+        return _from_file(Path(env[ENV_VAR]), f"${ENV_VAR} ({env[ENV_VAR]})")
+    user = user_config_path(env)
+    if user.is_file():
+        return _from_file(user, f"{user} (user config)")
+    return LoadedSite(default_site(), f"built-in ({DEFAULT_SITE_RESOURCE} in the kubectl_llm package)", None)
+
+
+def schema() -> dict[str, Any]:
+    return json.loads(resources.files("kubectl_llm").joinpath(SCHEMA_RESOURCE).read_text())
+
+
+def violations(doc: Any) -> list[str]:
+    """Every way ``doc`` breaks site.schema.json, as 'path: reason' lines (empty when valid)."""
+    import jsonschema
+
+    validator = jsonschema.Draft7Validator(schema())
+    out = []
+    for err in sorted(validator.iter_errors(doc), key=lambda e: [str(p) for p in e.absolute_path]):
+        out.extend(_explain(err))
+    return out
+
+
+def _path(parts: Any) -> str:
+    text = ""
+    for p in parts:
+        text += f"[{p}]" if isinstance(p, int) else (f".{p}" if text else str(p))
+    return text
+
+
+def _explain(err: Any) -> list[str]:
+    where = _path(err.absolute_path)
+    if err.validator == "additionalProperties":
+        known = sorted((err.schema.get("properties") or {}).keys())
+        extra = sorted(set(err.instance) - set(known)) if isinstance(err.instance, dict) else []
+        return [f"{_path([*err.absolute_path, k])}: unknown key (allowed here: {', '.join(known)})" for k in extra]
+    if err.validator == "oneOf" and err.context:
+        return [f"{where or '(top)'}: {err.context[0].message}"]
+    return [f"{where or '(top)'}: {err.message}"]
+
+
+def _from_file(path: Path, origin: str) -> LoadedSite:
+    from kubectl_llm import yamlio
+
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise SiteError(f"site file {path} not found ({origin})",
+                        "pass an existing file with --site, or unset $KUBECTL_LLM_SITE") from None
+    except OSError as exc:
+        raise SiteError(f"cannot read site file {path}: {exc.strerror}") from None
+    try:
+        doc = yamlio.load(text)
+    except yamlio.YAMLError as exc:
+        raise SiteError(f"site file {path} is not valid YAML: {str(exc).splitlines()[0]}") from None
+    if doc is None:
+        doc = {}
+    problems = violations(doc)
+    if problems:
+        more = f" (and {len(problems) - 1} more: {'; '.join(problems[1:4])})" if len(problems) > 1 else ""
+        raise SiteError(f"site file {path}: {problems[0]}{more}")
+    return LoadedSite(site_from_document(doc), origin, str(path))

@@ -79,11 +79,12 @@ def main() -> int:
             ok &= ratio <= PLAN_VS_TEMPLATE and t_dry <= DRY_RUN_S
             print(f"{mid:34s} {t_plan * 1000:6.0f}ms {t_tpl * 1000:7.0f}ms {ratio:5.1f}x {t_dry * 1000:6.0f}ms")
     configs = [json.loads(catalog.find(m).read_text())["config"] for m in catalog.model_ids()]
-    from kubectl_llm.planner.params import estimate_weights
+    from kubectl_llm.planner.facts import checkpoint_shapes
+    from kubectl_llm.planner.weights import estimate_weights
 
     t = time.perf_counter()
     for c in configs:
-        estimate_weights(c)
+        estimate_weights(checkpoint_shapes(c))
     print(f"weight estimate of all {len(configs)} catalog configs in-process: {(time.perf_counter() - t) * 1000:.0f} ms")
     print(f"goals: plan <= {PLAN_VS_TEMPLATE:.0f}x helm template, add --dry-run=client <= {DRY_RUN_S * 1000:.0f} ms: "
           f"{'met' if ok else 'MISSED'}")

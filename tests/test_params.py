@@ -1,4 +1,4 @@
-"""Weight estimates from config.json alone (kubectl_llm/planner/params.py).
+"""Weight estimates from config.json alone (kubectl_llm/planner/weights/, fed by facts.checkpoint_shapes).
 
 Expected totals come from the checkpoints themselves (meta.json: safetensors index total_size / sum of file bytes)
 or from the parameter counts the model cards publish. The trimmed fixtures under tests/fixtures/configs/ carry the
@@ -17,10 +17,18 @@ from typing import Any
 import pytest
 
 from kubectl_llm.errors import BadModelConfig
-from kubectl_llm.planner.params import WeightEstimate, _Patterns, estimate_weights
+from kubectl_llm.planner.facts import checkpoint_shapes
+from kubectl_llm.planner.weights import WeightEstimate
+from kubectl_llm.planner.weights import estimate_weights as _estimate
+from kubectl_llm.planner.weights.quant import Patterns as _Patterns
 
 FIXTURES = Path(__file__).parent / "fixtures" / "configs"
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "models"
+
+
+def estimate_weights(config: Any) -> WeightEstimate:
+    """The estimate of a raw config.json: parsed once by facts.py, priced by planner/weights/."""
+    return _estimate(checkpoint_shapes(config))
 
 
 def _fixture(name: str) -> dict[str, Any]:

@@ -10,7 +10,7 @@ RoPE block.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Mapping
 
 from kubectl_llm.errors import BadModelConfig
@@ -93,6 +93,7 @@ class ModelFacts:
     tie_word_embeddings: bool = False
     mtp_layers: int = 0
     notes: tuple[str, ...] = field(default_factory=tuple)
+    checkpoint: Checkpoint | None = None   # tensor shapes for the weight estimate (planner/weights/)
 
     @property
     def is_moe(self) -> bool:
@@ -143,7 +144,7 @@ def text_config(config: Mapping[str, Any]) -> tuple[Mapping[str, Any], str]:
 
 
 def _quantization(config: Mapping[str, Any], tc: Mapping[str, Any]) -> Quantization:
-    q = config.get("quantization_config") or tc.get("quantization_config")
+    q = _quant_block(config, tc)
     if not isinstance(q, Mapping):
         return Quantization()
     method = str(q.get("quant_method") or q.get("quant_algo") or "").lower() or None
@@ -336,6 +337,7 @@ def from_config(config: Mapping[str, Any], model_id: str) -> ModelFacts:
         tie_word_embeddings=bool(_get(config, "tie_word_embeddings", default=False)
                                  or tc.get("tie_word_embeddings", False)),
         mtp_layers=int(_get(tc, "num_nextn_predict_layers", "mtp_num_hidden_layers", default=0) or 0),
+        checkpoint=checkpoint_shapes(config),
     )
     if facts.kv_heads_per_layer is None and not mla and facts.num_kv_heads <= 0:
         raise BadModelConfig(f"{model_id}: num_key_value_heads must be positive")
@@ -350,3 +352,414 @@ def dtype_bytes(name: str) -> float:
     if n == "nvfp4":
         return 0.5625        # head/2 + head/16 bytes per head element pair: 4 bits + fp8 scale per 16
     return _DTYPE_BYTES.get(n, 2)
+
+
+# --- checkpoint shapes: what the weight estimator (planner/weights/) prices ---------------------------------------
+# Parsed once here, leniently: a field the config omits is None, a malformed one is None plus a line in
+# ``Checkpoint.problems``; ``from_config`` never fails because of them. The estimator raises the first problem,
+# and names a missing field only when the layout it builds needs that field.
+
+# transformers defaults for configs that omit fields (the official Gemma 3 config is sparse)
+_TEXT_DEFAULTS: dict[str, dict[str, Any]] = {
+    "gemma3_text": {"vocab_size": 262208, "tie_word_embeddings": True, "head_dim": 256},
+    "gemma3": {"vocab_size": 262208, "tie_word_embeddings": True, "head_dim": 256},
+    "gemma2": {"tie_word_embeddings": True},
+    "gemma": {"tie_word_embeddings": True},
+}
+
+
+@dataclass(frozen=True)
+class QuantGroup:
+    """One compressed-tensors / modelopt ``config_groups`` entry: how its weights are stored."""
+
+    has_weights: bool                      # the group has a "weights" scheme object
+    num_bits: int | None = None
+    kind: str = "int"                      # "int" | "float"
+    strategy: str = ""                     # channel | group | tensor | block | tensor_group ...
+    group_size: int | None = None
+    block: tuple[int, int] | None = None   # block_structure
+    symmetric: bool = True
+    targets: tuple[str, ...] = ("Linear",)
+
+
+@dataclass(frozen=True)
+class QuantConfig:
+    """The checkpoint's quantization_config (or compression_config), as stored."""
+
+    method: str                            # quant_method, lower case; "modelopt" when only quant_algo is given
+    algo: str                              # quant_algo, upper case ("" if none)
+    skip: tuple[str, ...]                  # modules_to_not_convert + ignored_layers + ignore + exclude_modules
+    weight_block_size: tuple[int, int] | None = None
+    static_activations: bool = False       # activation_scheme: static (fp8 per-tensor stores an input scale)
+    bits: int | None = None                # AWQ / GPTQ: bits or w_bit
+    group_size: int | None = None
+    q_group_size: int | None = None        # AWQ's name for group_size
+    lm_head: bool = False                  # GPTQ lm_head: true
+    groups: tuple[QuantGroup, ...] = ()
+
+
+@dataclass(frozen=True)
+class DeciBlock:
+    """One DeciLM (Nemotron-NAS) block_configs entry."""
+
+    attention: str                         # "gqa" | "linear" (replace_with_linear) | "none" (no_op)
+    heads_in_group: int | None             # n_heads_in_group (None: missing or not a positive int)
+    ffn: str                               # "mlp" | "linear" | "none"
+    ffn_mult: float | None
+
+
+@dataclass(frozen=True)
+class VisionShapes:
+    """The vision_config fields the vision-tower estimate uses (each tower type reads its own)."""
+
+    model_type: str
+    hidden_size: int | None = None
+    embed_dim: int | None = None
+    depth: int | None = None
+    num_hidden_layers: int | None = None
+    num_layers: int | None = None
+    intermediate_size: int | None = None
+    out_hidden_size: int | None = None
+    patch_size: int | None = None
+    temporal_patch_size: int | None = None
+    in_channels: int | None = None
+    num_channels: int | None = None
+    spatial_merge_size: int | None = None
+    num_position_embeddings: int | None = None
+    image_size: int | None = None
+    projector_input_dim: int | None = None
+    projector_output_dim: int | None = None
+    vision_output_dim: int | None = None
+    pixel_shuffle_ratio: float | None = None
+    deepstack_layers: int = 0
+    use_head: bool = False
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """Tensor shapes of the checkpoint as config.json declares them: aliases resolved, transformers' defaults
+    applied. Unlike ModelFacts (what vLLM's KV accounting sees), MLA here means "has kv_lora_rank" whatever the
+    model type, and the dtype is the stored one (float32 stays float32)."""
+
+    model_type: str                        # text model_type, lower case
+    top_model_type: str                    # the outer model_type of a multimodal config
+    nested: bool                           # the language model sits in text_config / llm_config / language_config
+    dtype: str                             # dtype the unquantized tensors are stored in
+    attention_kinds: tuple[str, ...]       # per layer: FULL (any softmax attention), MLA or LINEAR
+    problems: tuple[str, ...] = ()
+    quant: QuantConfig | None = None
+    vision: VisionShapes | None = None
+    hidden_size: int | None = None
+    num_layers: int | None = None
+    num_heads: int | None = None
+    num_kv_heads: int | None = None
+    head_dim: int | None = None
+    attention_head_dim: int | None = None
+    vocab_size: int | None = None
+    tie_word_embeddings: bool = False
+    hidden_act: str = "silu"
+    mlp_bias: bool = False
+    attention_bias: bool = False
+    qkv_bias: bool = False
+    use_qk_norm: bool = False
+    qk_norm_type: str = ""
+    attn_output_gate: bool = False
+    intermediate_size: int | None = None
+    ffn_hidden_size: int | None = None     # ffn_hidden_size / n_inner (when intermediate_size is absent)
+    intermediate_size_mlp: int | None = None
+    # MLA
+    q_lora_rank: int | None = None
+    kv_lora_rank: int | None = None
+    qk_nope_head_dim: int | None = None
+    qk_rope_head_dim: int | None = None
+    v_head_dim: int | None = None
+    # Gated DeltaNet
+    linear_num_key_heads: int | None = None
+    linear_key_head_dim: int | None = None
+    linear_num_value_heads: int | None = None
+    linear_value_head_dim: int | None = None
+    linear_conv_kernel_dim: int | None = None
+    # Mamba2
+    mamba_num_heads: int | None = None
+    mamba_head_dim: int | None = None
+    n_groups: int | None = None
+    ssm_state_size: int | None = None
+    conv_kernel: int | None = None
+    mamba_proj_bias: bool = False
+    use_bias: bool = False
+    use_conv_bias: bool = True
+    # MoE
+    num_experts: int | None = None
+    moe_intermediate_size: int | None = None
+    shared_intermediate_size: int | None = None              # MiniMax / Mixtral-style shared MLP
+    shared_expert_intermediate_size: int | None = None       # Qwen
+    moe_shared_expert_intermediate_size: int | None = None   # Nemotron-H
+    n_shared_experts: int | None = None
+    use_routing_bias: bool = False
+    topk_method: str = ""
+    moe_layers: tuple[int, ...] | None = None                # Llama 4
+    interleave_moe_layer_step: int | None = None
+    first_k_dense_replace: int | None = None
+    moe_layer_freq: int | None = None
+    mlp_only_layers: tuple[int, ...] = ()
+    decoder_sparse_step: int | None = None
+    # layouts of their own
+    block_configs: tuple[DeciBlock, ...] | None = None
+    hybrid_override_pattern: str | None = None
+    # MTP
+    num_nextn_predict_layers: int | None = None
+    mtp_num_hidden_layers: int | None = None
+    use_mtp: bool = False
+
+
+class _Fields:
+    """Reads numbers and flags of one config object with alias lists, recording malformed values as problems."""
+
+    def __init__(self, d: Mapping[str, Any], defaults: Mapping[str, Any], problems: list[str],
+                 where: str = "") -> None:
+        self.d, self.defaults, self.problems, self.where = d, defaults, problems, where
+
+    def raw(self, *keys: str) -> Any:
+        for k in keys:
+            v = self.d.get(k)
+            if v is not None:
+                return v
+        for k in keys:
+            if k in self.defaults:
+                return self.defaults[k]
+        return None
+
+    def int(self, *keys: str) -> int | None:
+        v = self.raw(*keys)
+        if v is None:
+            return None
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or v != v or v < 0 or v == float("inf"):
+            self.problems.append(f"config.json field {self.where}{keys[0]!r} is not a non-negative number: {v!r}")
+            return None
+        return int(v)
+
+    def flag(self, key: str, default: bool = False) -> bool:
+        v = self.d.get(key)
+        return default if v is None else bool(v)
+
+    def text(self, *keys: str) -> str:
+        v = self.raw(*keys)
+        return str(v) if v else ""
+
+    def ints(self, key: str) -> tuple[int, ...] | None:
+        v = self.d.get(key)
+        if v is None:
+            return None
+        if not isinstance(v, list) or not all(isinstance(x, (int, float)) and not isinstance(x, bool)
+                                              and x == x and abs(x) != float("inf") for x in v):
+            self.problems.append(f"config.json field {self.where}{key!r} is not a list of layer numbers")
+            return None
+        return tuple(int(x) for x in v)
+
+
+def _quant_block(config: Mapping[str, Any], tc: Mapping[str, Any]) -> Any:
+    """The quantization block a checkpoint declares: quantization_config, compression_config, or the text config's."""
+    q = config.get("quantization_config")
+    if q is None:
+        q = config.get("compression_config")
+    if q is None and tc is not config:
+        q = tc.get("quantization_config")
+    return q
+
+
+def _quant_config(q: Any, problems: list[str]) -> QuantConfig | None:
+    if q is None:
+        return None
+    if not isinstance(q, Mapping):
+        problems.append("quantization_config is not a JSON object")
+        return None
+
+    def num(d: Mapping[str, Any], key: str, where: str = "quantization_config") -> int | None:
+        v = d.get(key)
+        if v is None:
+            return None
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or v != v or abs(v) == float("inf"):
+            problems.append(f"{where}.{key} is not a number: {v!r}")
+            return None
+        return int(v)
+
+    method = str(q.get("quant_method") or "").lower()
+    algo = str(q.get("quant_algo") or "").upper()
+    if not method and algo:
+        method = "modelopt"
+    skip: list[str] = []
+    for key in ("modules_to_not_convert", "ignored_layers", "ignore", "exclude_modules"):
+        v = q.get(key) or []
+        if not isinstance(v, (list, tuple)):
+            problems.append(f"quantization_config.{key} is not a list")
+            continue
+        skip += [p for p in v if isinstance(p, str)]
+    wbs = q.get("weight_block_size")
+    block = None
+    if wbs is not None:
+        if isinstance(wbs, (list, tuple)) and len(wbs) == 2 and all(isinstance(x, int) and not isinstance(x, bool)
+                                                                    and x > 0 for x in wbs):
+            block = (int(wbs[0]), int(wbs[1]))
+        elif method == "fp8":
+            problems.append(f"quantization_config.weight_block_size must be [n, k], got {wbs!r}")
+    groups: list[QuantGroup] = []
+    cg = q.get("config_groups")
+    for g in cg.values() if isinstance(cg, Mapping) else ():
+        w = g.get("weights") if isinstance(g, Mapping) else None
+        if not isinstance(w, Mapping):
+            groups.append(QuantGroup(has_weights=False))
+            continue
+        assert isinstance(g, Mapping)
+        bs = w.get("block_structure")
+        gblock = None
+        if isinstance(bs, (list, tuple)) and len(bs) == 2:
+            if all(isinstance(x, (int, float)) and not isinstance(x, bool) and x >= 1 for x in bs):
+                gblock = (int(bs[0]), int(bs[1]))
+            else:
+                problems.append(f"compressed-tensors block_structure must be two positive numbers, got {bs!r}")
+        targets = g.get("targets") or ["Linear"]
+        groups.append(QuantGroup(
+            has_weights=True, num_bits=num(w, "num_bits", "config_groups.weights"),
+            kind=str(w.get("type", "int")).lower(), strategy=str(w.get("strategy") or "").lower(),
+            group_size=num(w, "group_size", "config_groups.weights"), block=gblock,
+            symmetric=w.get("symmetric", True) is not False,
+            targets=tuple(t for t in targets if isinstance(t, str)) if isinstance(targets, list) else ("Linear",)))
+    return QuantConfig(
+        method=method, algo=algo, skip=tuple(skip), weight_block_size=block,
+        static_activations=str(q.get("activation_scheme", "dynamic")).lower() == "static",
+        bits=num(q, "bits") or num(q, "w_bit"), group_size=num(q, "group_size"), q_group_size=num(q, "q_group_size"),
+        lm_head=q.get("lm_head") is True, groups=tuple(groups))
+
+
+def _vision_shapes(vc: Any, problems: list[str]) -> VisionShapes | None:
+    if vc is None:
+        return None
+    if not isinstance(vc, Mapping):
+        problems.append("config.json vision_config is not an object")
+        return None
+    f = _Fields(vc, {}, problems, "vision_config.")
+    ratio = vc.get("pixel_shuffle_ratio")
+    if ratio is not None and (isinstance(ratio, bool) or not isinstance(ratio, (int, float)) or not ratio > 0
+                              or ratio == float("inf")):
+        problems.append("config.json vision_config.pixel_shuffle_ratio is not a positive number")
+        ratio = None
+    deep = vc.get("deepstack_visual_indexes") or []
+    return VisionShapes(
+        model_type=str(vc.get("model_type") or "").lower(),
+        hidden_size=f.int("hidden_size"), embed_dim=f.int("embed_dim"), depth=f.int("depth"),
+        num_hidden_layers=f.int("num_hidden_layers"), num_layers=f.int("num_layers"),
+        intermediate_size=f.int("intermediate_size"), out_hidden_size=f.int("out_hidden_size"),
+        patch_size=f.int("patch_size"), temporal_patch_size=f.int("temporal_patch_size"),
+        in_channels=f.int("in_channels"), num_channels=f.int("num_channels"),
+        spatial_merge_size=f.int("spatial_merge_size"), num_position_embeddings=f.int("num_position_embeddings"),
+        image_size=f.int("image_size"), projector_input_dim=f.int("projector_input_dim"),
+        projector_output_dim=f.int("projector_output_dim"), vision_output_dim=f.int("vision_output_dim"),
+        pixel_shuffle_ratio=float(ratio) if ratio is not None else None,
+        deepstack_layers=len(deep) if isinstance(deep, (list, tuple)) else 0,
+        use_head=bool(vc.get("vision_use_head")))
+
+
+def _deci_blocks(blocks: Any, problems: list[str]) -> tuple[DeciBlock, ...] | None:
+    if not isinstance(blocks, list):
+        return None
+    out = []
+    for i, b in enumerate(blocks):
+        att, ffn = (b.get("attention") or {}, b.get("ffn") or {}) if isinstance(b, Mapping) else (None, None)
+        if not isinstance(att, Mapping) or not isinstance(ffn, Mapping):
+            problems.append(f"config.json block_configs[{i}] is not an object")
+            return None
+        g, mult = att.get("n_heads_in_group"), ffn.get("ffn_mult")
+        out.append(DeciBlock(
+            attention="linear" if att.get("replace_with_linear") else "none" if att.get("no_op") else "gqa",
+            heads_in_group=g if isinstance(g, int) and not isinstance(g, bool) and g > 0 else None,
+            ffn="linear" if ffn.get("replace_with_linear") else "none" if ffn.get("no_op") else "mlp",
+            ffn_mult=float(mult) if isinstance(mult, (int, float)) and not isinstance(mult, bool) and mult > 0
+            and mult != float("inf") else None))
+    return tuple(out)
+
+
+def _checkpoint_kinds(tc: Mapping[str, Any], c: Checkpoint, problems: list[str]) -> tuple[str, ...]:
+    """Per-layer attention tensors: MLA (kv_lora_rank given), Gated DeltaNet (LINEAR) or softmax attention (FULL)."""
+    n = c.num_layers or 0
+    if c.kv_lora_rank is not None:
+        return (MLA,) * n
+    types = tc.get("layer_types")
+    if c.linear_num_value_heads is None and isinstance(types, list) and "linear_attention" in map(str, types):
+        problems.append("config.json declares linear_attention layers but no linear_* head fields")
+    if c.linear_num_value_heads is not None and not (isinstance(types, list) and len(types) == n) \
+            and not tc.get("full_attention_interval"):
+        problems.append("config.json has linear attention fields but neither layer_types nor full_attention_interval")
+        return (FULL,) * n
+    try:
+        kinds, _, _ = _layer_kinds(tc, n, False, c.model_type)
+    except (TypeError, ValueError, ZeroDivisionError, IndexError, OverflowError):
+        problems.append("config.json has layer fields (layer_types, full_attention_interval, sliding_window) "
+                        "the weight estimate cannot use")
+        return (FULL,) * n
+    return tuple(k if k == LINEAR else FULL for k in kinds)
+
+
+def checkpoint_shapes(config: Mapping[str, Any]) -> Checkpoint:
+    """The checkpoint's tensor shapes from a raw config.json. Never raises BadModelConfig for a field: malformed
+    values become ``problems`` (the weight estimator raises them); only a non-object config is refused."""
+    if not isinstance(config, Mapping):
+        raise BadModelConfig("config.json is not a JSON object")
+    problems: list[str] = []
+    tc, container = text_config(config)
+    model_type = str(tc.get("model_type") or config.get("model_type") or "").lower()
+    f = _Fields(tc, _TEXT_DEFAULTS.get(model_type, {}), problems)
+    dtype = "bfloat16"
+    for d in (tc, config):
+        v = next((d.get(k) for k in ("torch_dtype", "dtype") if isinstance(d.get(k), str)
+                  and str(d.get(k)).lower().removeprefix("torch.") in _DTYPE_BYTES), None)
+        if v is not None:
+            dtype = str(v).lower().removeprefix("torch.")
+            break
+    vocab = f.int("vocab_size", "padded_vocab_size") or _Fields(config, {}, problems).int("vocab_size")
+    tied = config.get("tie_word_embeddings")
+    if tied is None:
+        tied = f.raw("tie_word_embeddings")
+    c = Checkpoint(
+        model_type=model_type, top_model_type=str(config.get("model_type") or "").lower(),
+        nested=tc is not config, dtype=dtype, attention_kinds=(),
+        quant=_quant_config(_quant_block(config, tc), problems),
+        vision=_vision_shapes(config.get("vision_config"), problems),
+        hidden_size=f.int("hidden_size", "d_model", "n_embd"),
+        num_layers=f.int("num_hidden_layers", "num_layers", "n_layer"),
+        num_heads=f.int("num_attention_heads", "n_head", "num_heads"),
+        num_kv_heads=f.int("num_key_value_heads", "num_kv_heads", "n_head_kv", "multi_query_group_num"),
+        head_dim=f.int("head_dim", "attention_head_dim"), attention_head_dim=f.int("attention_head_dim", "head_dim"),
+        vocab_size=vocab, tie_word_embeddings=bool(tied),
+        hidden_act=(f.text("hidden_act", "mlp_hidden_act", "activation_function") or "silu").lower(),
+        mlp_bias=f.flag("mlp_bias"), attention_bias=f.flag("attention_bias"), qkv_bias=f.flag("qkv_bias"),
+        use_qk_norm=f.flag("use_qk_norm"), qk_norm_type=f.text("qk_norm_type"),
+        attn_output_gate=f.flag("attn_output_gate"),
+        intermediate_size=f.int("intermediate_size"), ffn_hidden_size=f.int("ffn_hidden_size", "n_inner"),
+        intermediate_size_mlp=f.int("intermediate_size_mlp"),
+        q_lora_rank=f.int("q_lora_rank"), kv_lora_rank=f.int("kv_lora_rank"),
+        qk_nope_head_dim=f.int("qk_nope_head_dim"), qk_rope_head_dim=f.int("qk_rope_head_dim"),
+        v_head_dim=f.int("v_head_dim"),
+        linear_num_key_heads=f.int("linear_num_key_heads"), linear_key_head_dim=f.int("linear_key_head_dim"),
+        linear_num_value_heads=f.int("linear_num_value_heads"),
+        linear_value_head_dim=f.int("linear_value_head_dim"), linear_conv_kernel_dim=f.int("linear_conv_kernel_dim"),
+        mamba_num_heads=f.int("mamba_num_heads"), mamba_head_dim=f.int("mamba_head_dim"), n_groups=f.int("n_groups"),
+        ssm_state_size=f.int("ssm_state_size"), conv_kernel=f.int("conv_kernel"),
+        mamba_proj_bias=f.flag("mamba_proj_bias"), use_bias=f.flag("use_bias"),
+        use_conv_bias=f.flag("use_conv_bias", True),
+        num_experts=f.int("n_routed_experts", "num_local_experts", "num_experts", "moe_num_experts"),
+        moe_intermediate_size=f.int("moe_intermediate_size", "expert_intermediate_size"),
+        shared_intermediate_size=f.int("shared_intermediate_size"),
+        shared_expert_intermediate_size=f.int("shared_expert_intermediate_size"),
+        moe_shared_expert_intermediate_size=f.int("moe_shared_expert_intermediate_size"),
+        n_shared_experts=f.int("n_shared_experts", "num_shared_experts"),
+        use_routing_bias=f.flag("use_routing_bias"), topk_method=f.text("topk_method"),
+        moe_layers=f.ints("moe_layers"), interleave_moe_layer_step=f.int("interleave_moe_layer_step"),
+        first_k_dense_replace=f.int("first_k_dense_replace"), moe_layer_freq=f.int("moe_layer_freq"),
+        mlp_only_layers=f.ints("mlp_only_layers") or (), decoder_sparse_step=f.int("decoder_sparse_step"),
+        block_configs=_deci_blocks(f.raw("block_configs"), problems),
+        hybrid_override_pattern=p if isinstance(p := f.raw("hybrid_override_pattern"), str) else None,
+        num_nextn_predict_layers=f.int("num_nextn_predict_layers"),
+        mtp_num_hidden_layers=f.int("mtp_num_hidden_layers"), use_mtp=f.flag("use_mtp"),
+    )
+    c = replace(c, attention_kinds=_checkpoint_kinds(tc, c, problems))
+    return replace(c, problems=tuple(problems))

@@ -26,6 +26,7 @@ from kubectl_llm.planner.quantity import GiB, human
 from kubectl_llm.planner.request import PlanRequest
 from kubectl_llm.planner.site import Site, default_site
 from kubectl_llm.planner.source import ModelSource
+from kubectl_llm.planner.weights import estimate_weights
 
 GPU_COUNTS = (1, 2, 3, 4, 6, 8)        # one node; 5 and 7 never divide heads of real models
 DEFAULT_UTILIZATION = 0.95             # the handbook's value
@@ -196,13 +197,13 @@ def _num(x: float) -> float | int:
 
 
 # --- weights ------------------------------------------------------------------------------------------------------
-def _weights(source: ModelSource, facts: ModelFacts) -> tuple[int, int, str, WeightParts, list[str]]:
-    """(checkpoint bytes = what the PVC stores, loaded bytes = what the GPUs hold, source, split, notes)."""
-    from kubectl_llm.planner.params import estimate_weights
-
+def _weights(source: ModelSource, facts: ModelFacts) -> tuple[int, int, str, WeightParts, list[str], list[str]]:
+    """(checkpoint bytes = what the PVC stores, loaded bytes = what the GPUs hold, source, split, notes,
+    warnings)."""
     notes: list[str] = []
+    warnings: list[str] = []
     try:
-        est = estimate_weights(source.config)
+        est = estimate_weights(facts)
     except BadModelConfig:
         if source.weights is None:
             raise
@@ -218,11 +219,12 @@ def _weights(source: ModelSource, facts: ModelFacts) -> tuple[int, int, str, Wei
         src = "estimated from config.json (no safetensors metadata)"
         detail = [n.split("): ", 1)[-1] if n.startswith("estimated from config.json") else n for n in est.notes]
         notes.append(f"{est.total_params / 1e9:.1f}B parameters: " + "; ".join(detail))
+        warnings.extend(est.warnings)
     if est is not None:
         parts = WeightParts.from_estimate(loaded, dict(est.bytes_by_part), est_loaded or est.total_bytes)
     else:
         parts = WeightParts(total=loaded, embeddings=0, lm_head=0, vision=0, experts=0, layers=loaded)
-    return total, loaded, src, parts, notes
+    return total, loaded, src, parts, notes, warnings
 
 
 # --- layouts ------------------------------------------------------------------------------------------------------
@@ -422,7 +424,7 @@ def make_plan(source: ModelSource, req: PlanRequest, site: Site | None = None) -
     chosen = parsers.choose(eng.find_recipe(f), f.model_id, f.architecture, source.chat_template,
                             source.chat_template_source, req.engine)
     recipe = chosen.recipe
-    total, loaded, wsrc, parts, wnotes = _weights(source, f)
+    total, loaded, wsrc, parts, wnotes, wwarnings = _weights(source, f)
     rope = recipe.rope or {}
     rope_original = rope.get("original") if (not rope.get("when_native")
                                              or rope.get("when_native") == f.native_context) else None
@@ -469,6 +471,7 @@ def make_plan(source: ModelSource, req: PlanRequest, site: Site | None = None) -
                 gpu_named=bool(req.gpu_type), site=site)
     plan.name = sizing.check_name(req.name) if req.name else sizing.default_name(f.model_id)
     _explain(plan, wnotes, len(gpus) > 1, chosen)
+    plan.warnings.extend(wwarnings)
     if best is not None:
         settings = eng.EngineSettings(
             engine=req.engine, model_id=f.model_id, served_name=f.model_id, tp=best.layout.tp, pp=best.layout.pp,

@@ -135,7 +135,8 @@ def test_failed_install_without_wait_is_removed_by_our_rollback_path(fake_helm, 
 def test_failed_upgrade_rolls_back_to_the_deployed_revision(fake_helm, monkeypatch):
     assert run("add", "Qwen/Qwen3-8B", "-n", NS).exit_code == 0
     monkeypatch.setenv("FAKE_HELM_FAIL", "1")
-    result = run("add", "Qwen/Qwen3-8B", "-n", NS, "--max-num-seqs", "16")
+    # 12: never the planner's own choice (a power of two), so this is an upgrade whatever GPU the plan picks
+    result = run("add", "Qwen/Qwen3-8B", "-n", NS, "--max-num-seqs", "12")
     assert result.exit_code == 6
     assert "(rolled back to revision 1)" in result.stderr
     argv = fake_helm.last("rollback")["argv"]

@@ -262,7 +262,7 @@ CONTRACT = {
     "gpu": {"type", "memory_bytes", "count", "resource", "product"},
     "parallelism": {"tensor", "pipeline", "decode_context", "data", "expert"},
     "memory": {"weights_per_gpu_bytes", "kv_bytes_per_token", "state_bytes_per_sequence", "kv_cache_bytes_per_gpu",
-               "kv_cache_tokens", "max_concurrency"},
+               "kv_cache_tokens", "max_concurrency", "overhead_bytes_per_gpu", "margin_bytes", "overhead"},
     "serving": {"engine", "image", "max_model_len", "gpu_memory_utilization", "max_num_seqs", "hf_overrides",
                 "tool_call_parser", "reasoning_parser", "trust_remote_code", "args"},
     "resources": {"cpu", "memory_request", "memory_limit", "storage", "storage_class"},

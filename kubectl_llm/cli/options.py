@@ -94,6 +94,8 @@ def plan_options(*, cluster: bool) -> Callable[[F], F]:
                      help="Cap the context without RoPE scaling (<= native)."),
         click.option("--max-num-seqs", type=click.IntRange(min=1), default=None, metavar="N",
                      help="Concurrent sequences per replica."),
+        click.option("--max-num-batched-tokens", type=click.IntRange(min=1), default=None, metavar="N",
+                     help="Tokens per engine step (default: vLLM's for the card; sizes the profile run)."),
         click.option("--gpu-memory-utilization", type=click.FloatRange(0.05, 0.99), default=None, metavar="F",
                      help="Fraction of each GPU vLLM may use (0.05-0.99)."),
         click.option("--kv-cache-dtype", type=click.Choice(KV_DTYPES), default="auto", show_default=True,

@@ -51,7 +51,8 @@ def build_request(opts: dict[str, Any], name: str | None) -> PlanRequest:
         pp=opts.get("pp"), dcp=opts.get("dcp"), context=opts.get("context_length"),
         max_model_len=opts.get("max_model_len"), gpu_memory_utilization=opts.get("gpu_memory_utilization"),
         kv_cache_dtype=opts.get("kv_cache_dtype") or "auto", engine=opts.get("engine") or "vllm", name=name,
-        max_num_seqs=opts.get("max_num_seqs"), site=site)
+        max_num_seqs=opts.get("max_num_seqs"), max_num_batched_tokens=opts.get("max_num_batched_tokens"),
+        site=site)
 
 
 def load_site(option: str | None) -> Any:

@@ -196,6 +196,7 @@ class EngineSettings:
     hf_overrides: Mapping[str, Any] | None
     kv_cache_dtype: str
     recipe: Recipe
+    max_num_batched_tokens: int | None = None    # None: the engine's default for the card
 
 
 def vllm_args(s: EngineSettings) -> list[str]:
@@ -216,6 +217,7 @@ def vllm_args(s: EngineSettings) -> list[str]:
         a += ["--trust-remote-code"]
     a += ["--enable-chunked-prefill", "--enable-prefix-caching",
           "--max-num-seqs", str(s.max_num_seqs),
+          *(["--max-num-batched-tokens", str(s.max_num_batched_tokens)] if s.max_num_batched_tokens else []),
           "--gpu-memory-utilization", f"{s.gpu_memory_utilization:.2f}",
           "--max-model-len", str(s.max_model_len)]
     if s.hf_overrides:
@@ -244,6 +246,7 @@ def sglang_args(s: EngineSettings) -> list[str]:
     if r.trust_remote_code:
         a += ["--trust-remote-code"]
     a += ["--max-running-requests", str(s.max_num_seqs),
+          *(["--chunked-prefill-size", str(s.max_num_batched_tokens)] if s.max_num_batched_tokens else []),
           "--mem-fraction-static", f"{s.gpu_memory_utilization - 0.07:.2f}",
           "--context-length", str(s.max_model_len)]
     if s.hf_overrides:

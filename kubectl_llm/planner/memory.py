@@ -9,8 +9,9 @@ Follows ``notes/vllm-memory-model.md`` (vLLM 0.10-0.33 V1 engine):
   the tokens a rank stores by D;
 * per-sequence state of linear-attention (GDN) and Mamba2 layers, with vLLM's hybrid page alignment;
 * the hybrid KV manager's grouping (group size = smallest bucket, padded groups share one block pool);
-* available KV = total x utilisation - weights - activation peak - non-torch memory (CUDA graphs come out of the
-  (1 - utilisation) slack in the v0.17 image we ship; ``cudagraph_bytes`` checks that slack).
+* available KV = total x utilisation - weights - overhead, the overhead a function of the model, the layout, the
+  engine's batch limits and its version (``overhead``: activation / sampler peak, non-torch, safety margin, and
+  CUDA graphs from vLLM 0.21 on; before 0.21 they must fit the (1 - utilisation) slack).
 Pure: no I/O.
 """
 
@@ -195,16 +196,49 @@ def stage_kv(facts: ModelFacts, layout: Layout, kv_dsz: float, layers: range,
 
 
 # --- overhead ------------------------------------------------------------------------------------------------
-def activation_peak_bytes(facts: ModelFacts, tp: int, max_num_seqs: int,
-                          tokens: int = MAX_NUM_BATCHED_TOKENS) -> int:
-    """Transient peak of vLLM's profile run (one dummy batch of max_num_batched_tokens), per GPU.
+# Everything vLLM keeps on a GPU besides the weights and the KV cache, per GPU. ARCHITECTURE.md (Planner, step 4)
+# gives the formulas with the evidence; tests/test_calibration.py checks them against real start-up logs
+# (tests/data/vllm_observed.yaml). The model is built to be pessimistic: a plan that says "fits" must start.
+GRAPHS_IN_BUDGET_FROM = (0, 21)      # vLLM >= 0.21 profiles CUDA graphs and subtracts them before sizing the KV cache
+V1_PROFILER_FROM = (0, 7)            # V0 (< 0.7) charged ~1.8 GiB of CUDA context as non-torch memory at TP 1
+ACT_BYTES = 2                        # bf16 activations
+SAMPLER_BYTES_PER_LOGIT = 24         # fp32 logits + temperature-scaled copy + top-k/top-p sort (fp32 values, int64 ids)
+CONTEXT_BYTES = int(0.5 * GiB)       # CUDA context growth, cuBLAS / attention-backend workspaces
+COMM_BYTES = int(0.5 * GiB)          # NCCL communicators + custom all-reduce buffers, any TP/PP > 1 ...
+COMM_BYTES_PER_RANK = int(0.125 * GiB)  # ... plus this per extra rank of the group (x2 both in the V0 profiler)
+GRAPH_POOL_BYTES = int(0.25 * GiB)   # CUDA graph pool: a fixed part ...
+GRAPH_BYTES_PER_LAYER_SIZE = int(0.6 * MiB)  # ... plus this per (layer on the stage x captured batch size)
+RUNTIME_RESERVE_BYTES = int(0.25 * GiB)  # allocated after start-up, outside every vLLM budget (grows with TP below)
+MARGIN_BYTES = int(0.5 * GiB)        # rank-to-rank and build-to-build swings of the profiler
+BIG_MOE_MARGIN = 0.05                # extra margin: this share of the weights per GPU for large MoE / multimodal
 
-    A documented function of the model, not a constant: hidden states and residual (~6 live copies of
-    tokens x hidden), the attention projections (q + kv sharded by TP), the MLP intermediate (gate+up+act,
-    sharded by TP), the fused-MoE workspaces (tokens x top_k x (2 x moe_intermediate / TP + hidden)), and the
-    sampler's fp32 logits for max_num_seqs x vocab. bf16 activations.
+
+def engine_batch_defaults(gpu_memory_bytes: int, gpu_name: str) -> tuple[int, int]:
+    """(max_num_batched_tokens, max_num_seqs) that vLLM's OpenAI server uses when neither flag is given.
+
+    ``EngineArgs.get_batch_defaults``: a card of >= 70 GiB that is not an A100 gets 8192 tokens / 1024 sequences,
+    every other card 2048 / 256."""
+    if gpu_memory_bytes >= 70 * GiB and "a100" not in gpu_name.lower():
+        return 8192, 1024
+    return 2048, 256
+
+
+def graphs_in_budget(version: tuple[int, ...]) -> bool:
+    """Whether this vLLM version subtracts CUDA-graph memory before sizing the KV cache (on by default from 0.21)."""
+    return tuple(version) >= GRAPHS_IN_BUDGET_FROM
+
+
+def activation_peak_bytes(facts: ModelFacts, tp: int, tokens: int, ep: bool = False) -> int:
+    """Forward-pass peak of vLLM's profile run (one dummy batch of ``tokens`` = max_num_batched_tokens), per GPU.
+
+    T = tokens, h = hidden size, a = 2 (bf16):
+      hidden states / residual / norm outputs   6 x T x h x a
+      attention q + k + v (sharded by TP)       T x (heads + 2 x kv_heads) x head_dim x a / TP
+      dense MLP gate + up + act (by TP)         3 x T x intermediate x a / TP
+      fused MoE caches (top-k copies)           T x k x (3 x I_moe / TP' + h) x a, TP' = 1 with EP
+      router logits                             T x experts x 4
     """
-    a = 2
+    a = ACT_BYTES
     h = facts.hidden_size
     hidden_states = 6 * tokens * h * a
     qkv = tokens * (facts.num_attention_heads + 2 * max(1, facts.num_kv_heads)) * facts.head_dim * a // tp
@@ -212,27 +246,120 @@ def activation_peak_bytes(facts: ModelFacts, tp: int, max_num_seqs: int,
     moe = 0
     if facts.is_moe:
         k = max(1, facts.experts_per_token)
-        moe = tokens * k * (2 * facts.moe_intermediate_size // tp + h) * a
-    logits = max_num_seqs * facts.vocab_size * 4 + tokens * facts.vocab_size * a // tp // 8
-    mm = 0
-    if facts.multimodal:
-        mm = 2 * GiB            # one dummy multimodal batch through the encoder (encoder budget)
-    return int(hidden_states + qkv + mlp + moe + logits + mm)
+        inter = facts.moe_intermediate_size or facts.intermediate_size
+        moe = tokens * k * (3 * inter // (1 if ep else tp) + h) * a + tokens * facts.num_experts * 4
+    return int(hidden_states + qkv + mlp + moe)
 
 
-def non_torch_bytes(world_size: int) -> int:
-    """CUDA context growth, cuBLAS/attention workspaces; NCCL and custom all-reduce buffers when distributed."""
-    return int(0.6 * GiB + (0.5 * GiB if world_size > 1 else 0))
+def sampler_peak_bytes(facts: ModelFacts, max_num_seqs: int, tokens: int) -> int:
+    """vLLM's dummy sampler run at the end of the profile (last PP stage only): min(max_num_seqs, T) rows of the
+    full vocabulary (gathered on every TP rank), SAMPLER_BYTES_PER_LOGIT bytes each. This is the term that makes
+    vLLM's defaults on >= 70 GiB cards (1024 sequences) cost 4-6 GiB on 150-200k vocabularies."""
+    return int(min(max_num_seqs, tokens) * facts.vocab_size * SAMPLER_BYTES_PER_LOGIT)
+
+
+def encoder_bytes(facts: ModelFacts, tokens: int) -> int:
+    """One dummy multimodal batch through the vision encoder (the encoder budget is >= max_num_batched_tokens
+    embeddings): 2 GiB + 12 live copies of T x h. Thin evidence (27B VLM: 2.2-2.8 GiB at T = 2048), hence the
+    extra margin and a warning for multimodal models."""
+    if not facts.multimodal:
+        return 0
+    return int(2 * GiB + 12 * tokens * facts.hidden_size * ACT_BYTES)
+
+
+def non_torch_bytes(layout: Layout, version: tuple[int, ...] = (0, 17, 0)) -> int:
+    """CUDA context growth and workspaces (CONTEXT_BYTES) + NCCL / custom all-reduce buffers when the worker talks to
+    others: COMM_BYTES + COMM_BYTES_PER_RANK x (ranks - 1), ranks = TP x PP x DP. The V0 profiler (< 0.7) counted
+    far more: 1.8 GiB of context at TP 1 and 1.8 GiB more at TP 2 (vllm#10511), so both parts are 1.8 GiB / x2 there."""
+    v0 = tuple(version) < V1_PROFILER_FROM
+    ctx = int(1.8 * GiB) if v0 else CONTEXT_BYTES
+    ranks = layout.tp * layout.pp * layout.dp
+    comm = 0
+    if ranks > 1:
+        comm = (int(1.8 * GiB) if v0 else COMM_BYTES) + COMM_BYTES_PER_RANK * (2 if v0 else 1) * (ranks - 1)
+    return int(ctx + comm)
+
+
+def capture_sizes(max_num_seqs: int) -> int:
+    """How many batch sizes vLLM captures: 1, 2, 4, then steps of 8 to 256, then of 16, up to
+    min(2 x max_num_seqs, 512) (``max_cudagraph_capture_size``)."""
+    top = min(2 * max_num_seqs, 512)
+    n = sum(1 for s in (1, 2, 4) if s <= top)
+    n += len(range(8, min(top, 255) + 1, 8))
+    n += len(range(256, top + 1, 16))
+    return max(1, n)
 
 
 def cudagraph_bytes(layers_on_stage: int, max_num_seqs: int) -> int:
-    """CUDA graph pool: ~0.3-2 GiB in vLLM logs; grows with the graphs captured (layers x batch sizes)."""
-    sizes = min(67, 3 + max_num_seqs // 8)          # capture sizes 1,2,4,8,16,...,max_num_seqs (step 8)
-    return int(256 * MiB + layers_on_stage * sizes * 0.25 * MiB)
+    """CUDA graph pool: GRAPH_POOL_BYTES + GRAPH_BYTES_PER_LAYER_SIZE x layers x captured sizes (gpt-oss-120b,
+    36 layers, 83 sizes: 1.88 GiB logged, 2.0 GiB here)."""
+    return int(GRAPH_POOL_BYTES + layers_on_stage * capture_sizes(max_num_seqs) * GRAPH_BYTES_PER_LAYER_SIZE)
+
+
+def runtime_reserve_bytes(layout: Layout) -> int:
+    """Memory vLLM allocates after the KV cache, outside its budget (NCCL lazily created, sampler/async buffers):
+    RUNTIME_RESERVE_BYTES + 0.2 GiB per extra TP rank (gpt-oss-120b TP 8, vLLM 0.28: 1.37 GiB over its budget)."""
+    return int(RUNTIME_RESERVE_BYTES + 0.2 * GiB * (layout.tp - 1))
+
+
+def large_moe(facts: ModelFacts, weights_per_gpu: int) -> bool:
+    """Where the evidence says the profile run swings the most: MoE models holding >= 20 GiB per GPU."""
+    return facts.is_moe and weights_per_gpu >= 20 * GiB
+
+
+@dataclass(frozen=True)
+class Overhead:
+    """The non-KV memory of one GPU, by part (bytes)."""
+
+    activation: int        # forward peak of the profile run (incl. the multimodal encoder)
+    sampler: int           # dummy sampler peak (0 off the last PP stage)
+    non_torch: int         # CUDA context, workspaces, communication buffers
+    cudagraphs: int        # CUDA graph pool
+    graphs_in_budget: bool
+    runtime_reserve: int   # allocated after start-up, outside the budget
+    margin: int            # the plan's safety margin
+    tokens: int            # max_num_batched_tokens the profile used
+    notes: tuple[str, ...] = ()
+
+    @property
+    def in_budget(self) -> int:
+        """What comes off utilisation x memory before the KV cache is sized (the margin included)."""
+        return (max(self.activation, self.sampler) + self.non_torch + self.margin
+                + (self.cudagraphs if self.graphs_in_budget else 0))
+
+    @property
+    def outside_budget(self) -> int:
+        """What (1 - utilisation) x memory must hold."""
+        return self.runtime_reserve + (0 if self.graphs_in_budget else self.cudagraphs)
+
+
+def overhead(facts: ModelFacts, layout: Layout, *, layers_on_stage: int, last_stage: bool, weights_per_gpu: int,
+             max_num_seqs: int, max_num_batched_tokens: int, version: tuple[int, ...]) -> Overhead:
+    """The overhead model (ARCHITECTURE.md, Planner step 4). Peak = max(forward, sampler): the sampler runs after the
+    forward pass has freed its activations. The margin is MARGIN_BYTES, plus BIG_MOE_MARGIN x the weights per GPU
+    for large MoE models and multimodal models, where the logs show 3-9 GiB that no part above explains."""
+    t = max_num_batched_tokens
+    act = activation_peak_bytes(facts, layout.tp, t, layout.ep) + encoder_bytes(facts, t)
+    smp = sampler_peak_bytes(facts, max_num_seqs, t) + 2 * t * facts.hidden_size * ACT_BYTES if last_stage else 0
+    notes: list[str] = []
+    margin = MARGIN_BYTES
+    thin = []
+    if large_moe(facts, weights_per_gpu):
+        thin.append(f"a large MoE model ({weights_per_gpu / GiB:.0f} GiB of weights per GPU)")
+    if facts.multimodal:
+        thin.append("a multimodal encoder")
+    if thin:
+        margin += int(BIG_MOE_MARGIN * weights_per_gpu)
+        notes.append("memory: " + " and ".join(thin) + " - few vLLM logs to calibrate on, vLLM's profile swings by "
+                     f"several GiB here; the plan keeps a {margin / GiB:.1f} GiB safety margin per GPU")
+    return Overhead(activation=act, sampler=smp, non_torch=non_torch_bytes(layout, version),
+                    cudagraphs=cudagraph_bytes(layers_on_stage, max_num_seqs),
+                    graphs_in_budget=graphs_in_budget(version), runtime_reserve=runtime_reserve_bytes(layout),
+                    margin=margin, tokens=t, notes=tuple(notes))
 
 
 # --- weights ---------------------------------------------------------------------------------------------------
-MARLIN_BEFORE_COMPUTE = 9.0   # vLLM runs MXFP4 MoE through Marlin below Hopper (Triton/FlashInfer kernels from 9.0)
+MARLIN_BEFORE_COMPUTE = 10.0  # MXFP4 MoE: Marlin-padded sizes below Blackwell (Hopper: Marlin in 0.10, Triton later)
 
 
 def _round_up(x: int, m: int) -> int:
@@ -246,8 +373,10 @@ def expert_kernel_scale(facts: ModelFacts, gpu_compute: float, tp: int, ep: bool
     k % 128: vLLM's ``Mxfp4MoEMethod.create_weights`` pads hidden_size up to a multiple of 256 and the per-GPU
     intermediate size up to 128, in both expert matrices (gpt-oss 2880 x 2880 -> 3072 x 2944, +9.0 %). Checked
     against vLLM logs: gpt-oss-20b on an A100 "Model loading took 13.72 GiB" (12.82 GiB unpadded);
-    tests/test_calibration.py. Hopper and newer use kernels that pad to 64 only (no change for gpt-oss); an unknown
-    card (compute 0) is treated like Marlin, the larger of the two.
+    tests/test_calibration.py. Hopper is held at the same padded size: vLLM 0.10.1 ran gpt-oss on an H100 through
+    Marlin ("Model loading took 65.97 GiB", vllm#23278, the padded size), 0.14.1 through Triton kernels (64.38 GiB,
+    vllm#33155), both well above the 60.8 GiB checkpoint; Marlin's is the larger. Blackwell kernels pad to 64 only
+    (no change for gpt-oss); an unknown card (compute 0) is treated like Marlin, the larger.
     """
     if facts.quant.method != "mxfp4" or not facts.is_moe or not facts.moe_intermediate_size:
         return 1.0

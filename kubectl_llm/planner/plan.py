@@ -20,8 +20,8 @@ from kubectl_llm.planner import parsers, sizing
 from kubectl_llm.planner.context import ContextDecision, decide_context
 from kubectl_llm.planner.facts import CHUNKED, LINEAR, MAMBA, SLIDING, ModelFacts, dtype_bytes, from_config
 from kubectl_llm.planner.gpus import GpuType, custom_gpu
-from kubectl_llm.planner.memory import (Layout, WeightParts, activation_peak_bytes, cudagraph_bytes, expert_kernel_scale,
-                                        non_torch_bytes, stage_kv, stage_layers, weights_per_gpu)
+from kubectl_llm.planner.memory import (Layout, Overhead, WeightParts, engine_batch_defaults, expert_kernel_scale,
+                                        overhead, stage_kv, stage_layers, weights_per_gpu)
 from kubectl_llm.planner.quantity import GiB, human
 from kubectl_llm.planner.request import PlanRequest
 from kubectl_llm.planner.site import Site, default_site
@@ -30,7 +30,6 @@ from kubectl_llm.planner.weights import estimate_weights
 
 GPU_COUNTS = (1, 2, 3, 4, 6, 8)        # one node; 5 and 7 never divide heads of real models
 DEFAULT_UTILIZATION = 0.95             # the handbook's value
-CUDAGRAPH_MARGIN = int(0.25 * GiB)
 ROUTE_TIMEOUT = "1200s"
 KV_DTYPES = ("auto", "bfloat16", "float16", "fp8", "fp8_e4m3", "fp8_e5m2")
 
@@ -52,7 +51,9 @@ class Evaluation:
     fits: bool
     duplicated_kv: bool
     why: str                       # reason it does not fit / is invalid ("" if fits)
-    overhead_bytes: int = 0
+    overhead_bytes: int = 0        # taken off utilisation x memory before the KV cache (margin included)
+    overhead: Overhead | None = None
+    available_bytes: int = 0       # utilisation x memory - weights - overhead on the limiting GPU (< 0: none left)
 
 
 @dataclass
@@ -121,6 +122,8 @@ class Plan:
                 "kv_cache_tokens": b.kv_tokens if b else None,
                 "max_concurrency": round(b.concurrency, 2) if b else None,
                 "overhead_bytes_per_gpu": b.overhead_bytes if b else None,
+                "margin_bytes": b.overhead.margin if b and b.overhead else None,
+                "overhead": _overhead_dict(b.overhead) if b and b.overhead else None,
                 "max_context_that_fits": self.max_context_that_fits,
             },
             "serving": {
@@ -176,6 +179,7 @@ class Plan:
                 f"kv       {_num(b.kv_bytes_per_token)} B/token/GPU ({self.kv_dtype}), "
                 f"{human(b.kv_cache_bytes)} KV cache per GPU = {b.kv_tokens} tokens, "
                 f"max concurrency {b.concurrency:.2f} at full length",
+                _overhead_line(b),
                 f"engine   {self.request.engine}  max-num-seqs {b.max_num_seqs}, "
                 f"gpu-memory-utilization {b.util:.2f}",
                 f"k8s      cpu {d['resources']['cpu']}, memory {d['resources']['memory_request']}/"
@@ -190,6 +194,24 @@ class Plan:
             lines.append("per GPU type")
             lines += [f"  - {k}: {v}" for k, v in self.per_gpu_type.items()]
         return "\n".join(lines) + "\n"
+
+
+def _overhead_dict(o: Overhead) -> dict[str, Any]:
+    return {"activation_bytes": o.activation, "sampler_bytes": o.sampler, "non_torch_bytes": o.non_torch,
+            "cuda_graph_bytes": o.cudagraphs, "cuda_graphs_in_budget": o.graphs_in_budget,
+            "outside_budget_bytes": o.outside_budget, "max_num_batched_tokens": o.tokens}
+
+
+def _overhead_line(b: Evaluation) -> str:
+    o = b.overhead
+    if o is None:
+        return f"overhead {human(b.overhead_bytes)} per GPU"
+    graphs = (f"CUDA graphs {human(o.cudagraphs)} " + ("inside the budget" if o.graphs_in_budget
+                                                      else "in the (1 - utilisation) slack"))
+    return (f"overhead {human(b.overhead_bytes)} per GPU = activation/sampler peak "
+            f"{human(max(o.activation, o.sampler))} + non-torch {human(o.non_torch)}"
+            + (f" + {graphs}" if o.graphs_in_budget else "") + f" + safety margin {human(o.margin)}"
+            + ("" if o.graphs_in_budget else f"; {graphs}"))
 
 
 def _num(x: float) -> float | int:
@@ -311,45 +333,55 @@ def _evaluate(f: ModelFacts, parts: WeightParts, gpu: GpuType, layout: Layout, L
                                expert_kernel_scale(f, gpu.compute, layout.tp, layout.ep))
     stages = stage_layers(f.num_layers, layout.pp)
     seqs_guess = seqs or req.max_num_seqs or 256
+    tokens = req.max_num_batched_tokens or engine_batch_defaults(gpu.memory_bytes, gpu.name)[0]
+    version = eng.engine_version(recipe, req.engine)
     util = req.gpu_memory_utilization or DEFAULT_UTILIZATION
-    world = layout.gpus
+    overheads = [overhead(f, layout, layers_on_stage=len(rng), last_stage=s == len(stages) - 1,
+                          weights_per_gpu=w_stages[s], max_num_seqs=seqs_guess, max_num_batched_tokens=tokens,
+                          version=version) for s, rng in enumerate(stages)]
+    outside = max(o.outside_budget for o in overheads)
+    if req.gpu_memory_utilization is None and gpu.memory_bytes * (1 - util) < outside:
+        util = min(util, math.floor((1 - outside / gpu.memory_bytes) * 100) / 100)
     worst = None
     for s, rng in enumerate(stages):
-        cg = cudagraph_bytes(len(rng), seqs_guess)
-        if req.gpu_memory_utilization is None:
-            slack_needed = cg + CUDAGRAPH_MARGIN
-            if gpu.memory_bytes * (1 - util) < slack_needed:
-                util = min(util, math.floor((1 - slack_needed / gpu.memory_bytes) * 100) / 100)
-    for s, rng in enumerate(stages):
-        kv = stage_kv(f, layout, kv_dsz, rng)
-        overhead = activation_peak_bytes(f, layout.tp, seqs_guess) + non_torch_bytes(world)
-        avail = int(gpu.memory_bytes * util - w_stages[s] - overhead)
+        kv = stage_kv(f, layout, kv_dsz, rng, max_num_batched_tokens=tokens)
+        avail = int(gpu.memory_bytes * util - w_stages[s] - overheads[s].in_budget)
         blocks = max(0, avail // kv.bytes_per_block)
         need = kv.blocks_for(L)
         conc = (blocks - 1) / need if need else 0.0
-        cand = (conc, s, kv, avail, blocks, need, overhead)
+        cand = (conc, s, kv, avail, blocks, need)
         if worst is None or conc < worst[0]:
             worst = cand
-    conc, s, kv, avail, blocks, need, overhead = worst
+    conc, s, kv, avail, blocks, need = worst
+    ov = overheads[s]
     kv_tokens = int(max(0.0, conc) * L)
     per_tok = kv.growing_bytes_per_token / layout.dcp
-    fits = avail > 0 and blocks - 1 >= need
+    slack = int(gpu.memory_bytes * (1 - util))
+    fits = avail > 0 and blocks - 1 >= need and slack >= outside
     why = ""
-    if not fits:
-        if avail <= 0:
-            why = (f"weights {human(w_stages[s])} + overhead {human(overhead)} per GPU exceed "
-                   f"{util:.2f} x {human(gpu.memory_bytes)}")
-        else:
-            why = (f"KV cache {human(max(avail, 0))} per GPU holds {kv_tokens} tokens, less than one "
-                   f"request of {L}")
+    if avail <= 0:
+        why = (f"weights {human(w_stages[s])} + overhead {human(ov.in_budget)} per GPU exceed "
+               f"{util:.2f} x {human(gpu.memory_bytes)}")
+    elif blocks - 1 < need:
+        why = f"KV cache {human(max(avail, 0))} per GPU holds {kv_tokens} tokens, less than one request of {L}"
+    elif slack < outside:
+        why = (f"(1 - {util:.2f}) x {human(gpu.memory_bytes)} = {human(slack)} cannot hold the {human(outside)} "
+               f"vLLM allocates outside --gpu-memory-utilization"
+               + (" (CUDA graphs, communication buffers)" if not ov.graphs_in_budget else " (communication buffers)"))
     kv_dup = (layout.tp > layout.dcp) if f.uses_mla else (layout.tp > f.num_kv_heads * layout.dcp)
     ev = Evaluation(gpu=gpu, layout=layout, util=util, max_num_seqs=seqs_guess, weights_per_gpu=max(w_stages),
                     kv_bytes_per_token=per_tok, state_bytes_per_sequence=kv.state_bytes_per_sequence,
                     kv_cache_bytes=max(0, avail), kv_tokens=kv_tokens, concurrency=max(0.0, conc), fits=fits,
-                    duplicated_kv=kv_dup, why=why, overhead_bytes=overhead)
-    if seqs is None and fits and not req.max_num_seqs:
-        ms = _max_num_seqs(kv_tokens, None)
-        if ms != seqs_guess:
+                    duplicated_kv=kv_dup, why=why, overhead_bytes=ov.in_budget, overhead=ov, available_bytes=avail)
+    if seqs is None and not req.max_num_seqs:
+        if not fits:
+            # the sampler and the CUDA graphs grow with max-num-seqs: retry with the fewest the plan would choose
+            fewest = _evaluate(f, parts, gpu, layout, L, kv_dsz, recipe, req, seqs=_max_num_seqs(0, None))
+            if not fewest.fits:
+                return ev
+            ev = fewest
+        ms = _max_num_seqs(ev.kv_tokens, None)
+        if ms != ev.max_num_seqs:
             again = _evaluate(f, parts, gpu, layout, L, kv_dsz, recipe, req, seqs=ms)
             if again.fits:
                 return again
@@ -477,7 +509,7 @@ def make_plan(source: ModelSource, req: PlanRequest, site: Site | None = None) -
             engine=req.engine, model_id=f.model_id, served_name=f.model_id, tp=best.layout.tp, pp=best.layout.pp,
             dcp=best.layout.dcp, dp=best.layout.dp, ep=best.layout.ep, max_model_len=L,
             max_num_seqs=best.max_num_seqs, gpu_memory_utilization=best.util, hf_overrides=ctx.hf_overrides,
-            kv_cache_dtype=req.kv_cache_dtype, recipe=recipe)
+            kv_cache_dtype=req.kv_cache_dtype, recipe=recipe, max_num_batched_tokens=req.max_num_batched_tokens)
         plan.args = eng.vllm_args(settings) if req.engine == "vllm" else eng.sglang_args(settings)
         plan.env = list(ctx.env)
         if not best.fits:
@@ -508,9 +540,9 @@ def _explain(plan: Plan, wnotes: list[str], chose_type: bool, chosen: parsers.Pa
     lay = b.layout
     scale = expert_kernel_scale(f, b.gpu.compute, lay.tp, lay.ep)
     if scale != 1.0:
-        r.append(f"MXFP4 experts held {scale:.3f}x their checkpoint size on {b.gpu.name}: below compute 9.0 vLLM "
-                 f"runs them through Marlin, which pads hidden to a multiple of 256 and the per-GPU intermediate "
-                 f"to 128")
+        r.append(f"MXFP4 experts held {scale:.3f}x their checkpoint size on {b.gpu.name}: below Blackwell vLLM "
+                 f"runs them through Marlin (or, on Hopper, Triton kernels of nearly the same size); Marlin pads "
+                 f"hidden to a multiple of 256 and the per-GPU intermediate to 128")
     if chose_type and plan.fits:
         r.append(f"GPU type {b.gpu.name}: the least GPU memory reserved among the catalog types that fit "
                  f"({lay.gpus} x {human(b.gpu.memory_bytes)})")
@@ -537,6 +569,14 @@ def _explain(plan: Plan, wnotes: list[str], chose_type: bool, chosen: parsers.Pa
     for s in plan.recipe.suggest:
         r.append(f"worth trying: {s}")
     r.append(f"max-num-seqs {b.max_num_seqs}: room for ~2K-token sequences in {b.kv_tokens} KV tokens (cap 256)")
+    if b.overhead:
+        o = b.overhead
+        r.append(f"memory model of vLLM {'.'.join(map(str, eng.engine_version(plan.recipe, plan.request.engine)))}: "
+                 + ("CUDA graphs are subtracted before the KV cache (>= 0.21)" if o.graphs_in_budget else
+                    f"CUDA graphs (~{human(o.cudagraphs)}) live outside --gpu-memory-utilization (< 0.21), so "
+                    f"(1 - utilisation) x memory must hold them")
+                 + f"; profile run of {o.tokens} tokens (vLLM's max-num-batched-tokens on {b.gpu.name})")
+        plan.warnings.extend(o.notes)
     if b.gpu.compute and f.quant.method == "fp8" and not b.gpu.native_fp8:
         plan.warnings.append(f"{b.gpu.name} (compute {b.gpu.compute}) has no native FP8: vLLM runs the FP8 weights "
                              "through Marlin weight-only kernels (works, slower prefill)")

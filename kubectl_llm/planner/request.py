@@ -24,6 +24,7 @@ class PlanRequest:
     engine: str = "vllm"                   # vllm | sglang
     name: str | None = None                # release / route name; default derived from the model id
     max_num_seqs: int | None = None
+    max_num_batched_tokens: int | None = None   # None = vLLM's default for the card (memory.engine_batch_defaults)
     # The cluster the plan is for (storage/priority class, tolerations, GPU types, gateway ...); None = the site
     # profile shipped in the package (NRP). The CLI always passes the one in effect (adapters/site.py).
     site: Site | None = field(default=None, compare=False)

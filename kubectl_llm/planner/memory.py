@@ -199,6 +199,7 @@ def stage_kv(facts: ModelFacts, layout: Layout, kv_dsz: float, layers: range,
 # Everything vLLM keeps on a GPU besides the weights and the KV cache, per GPU. ARCHITECTURE.md (Planner, step 4)
 # gives the formulas with the evidence; tests/test_calibration.py checks them against real start-up logs
 # (tests/data/vllm_observed.yaml). The model is built to be pessimistic: a plan that says "fits" must start.
+GDN_TRANSIENT_FROM = (0, 26)         # vllm#50780: an mnbt-linear transient charged as graph memory on GDN hybrids
 GRAPHS_IN_BUDGET_FROM = (0, 21)      # vLLM >= 0.21 profiles CUDA graphs and subtracts them before sizing the KV cache
 V1_PROFILER_FROM = (0, 7)            # V0 (< 0.7) charged ~1.8 GiB of CUDA context as non-torch memory at TP 1
 ACT_BYTES = 2                        # bf16 activations
@@ -337,11 +338,12 @@ def overhead(facts: ModelFacts, layout: Layout, *, layers_on_stage: int, last_st
              max_num_seqs: int, max_num_batched_tokens: int, version: tuple[int, ...]) -> Overhead:
     """The overhead model (ARCHITECTURE.md, Planner step 4). Peak = max(forward, sampler): the sampler runs after the
     forward pass has freed its activations. The margin is MARGIN_BYTES, plus BIG_MOE_MARGIN x the weights per GPU
-    for large MoE models and multimodal models, where the logs show 3-9 GiB that no part above explains."""
+    for large MoE models and multimodal models, where the logs show 3-9 GiB that no part above explains. Versions
+    whose profiler is known to swing add to it: from 0.21 the CUDA-graph estimate counts twice (VERSION_SWINGS)."""
     t = max_num_batched_tokens
     act = activation_peak_bytes(facts, layout.tp, t, layout.ep) + encoder_bytes(facts, t)
     smp = sampler_peak_bytes(facts, max_num_seqs, t) + 2 * t * facts.hidden_size * ACT_BYTES if last_stage else 0
-    notes: list[str] = []
+    graphs = cudagraph_bytes(layers_on_stage, max_num_seqs)
     margin = MARGIN_BYTES
     thin = []
     if large_moe(facts, weights_per_gpu):
@@ -350,10 +352,22 @@ def overhead(facts: ModelFacts, layout: Layout, *, layers_on_stage: int, last_st
         thin.append("a multimodal encoder")
     if thin:
         margin += int(BIG_MOE_MARGIN * weights_per_gpu)
-        notes.append("memory: " + " and ".join(thin) + " - few vLLM logs to calibrate on, vLLM's profile swings by "
-                     f"several GiB here; the plan keeps a {margin / GiB:.1f} GiB safety margin per GPU")
-    return Overhead(activation=act, sampler=smp, non_torch=non_torch_bytes(layout, version),
-                    cudagraphs=cudagraph_bytes(layers_on_stage, max_num_seqs),
+    swings = []
+    if graphs_in_budget(version):
+        margin += graphs
+        swings.append(f"vLLM {'.'.join(map(str, version))} estimates CUDA-graph memory before the KV cache and logs "
+                      "show the estimate off by GiBs both ways (vllm#53013, PR #51590): the graphs count twice")
+    if tuple(version) >= GDN_TRANSIENT_FROM and LINEAR in facts.layer_kinds:
+        extra = int(2 * GiB * t / 8192)
+        margin += extra
+        swings.append(f"from vLLM 0.26 the profile charges a transient growing with max-num-batched-tokens to "
+                      f"Gated-DeltaNet hybrids (vllm#50780: 18-24 % less KV): {extra / GiB:.1f} GiB more")
+    notes = []
+    if thin or swings:
+        notes.append("memory: " + "; ".join(
+            ([" and ".join(thin) + " - few vLLM logs to calibrate on, vLLM's profile swings by several GiB here"]
+             if thin else []) + swings) + f"; the plan keeps a {margin / GiB:.1f} GiB safety margin per GPU")
+    return Overhead(activation=act, sampler=smp, non_torch=non_torch_bytes(layout, version), cudagraphs=graphs,
                     graphs_in_budget=graphs_in_budget(version), runtime_reserve=runtime_reserve_bytes(layout),
                     margin=margin, tokens=t, notes=tuple(notes))
 

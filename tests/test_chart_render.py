@@ -30,7 +30,7 @@ EXPECTED_KINDS = {
     ("llm-model", "03-qwen3-handbook-values.yaml"): sorted(MODEL_KINDS + ["BackendSecurityPolicy"]),
     ("llm-model", "04-external-apikey-values.yaml"): ["AIGatewayRoute", "AIServiceBackend", "Backend", "BackendSecurityPolicy"],
     ("llm-model", "05-alias-roundrobin-values.yaml"): ["AIGatewayRoute"],
-    ("llm-model", "06-alias-priority-values.yaml"): ["AIGatewayRoute"],
+    ("llm-model", "06-alias-priority-values.yaml"): ["AIGatewayRoute", "BackendTrafficPolicy"],
     ("llm-model", "07-v1beta1-values.yaml"): sorted(MODEL_KINDS + ["BackendSecurityPolicy"]),
     ("llm-model", "08-sglang-values.yaml"): MODEL_KINDS,
     ("llm-gateway", "01-default-values.yaml"): ["ClientTrafficPolicy", "ConfigMap", "EnvoyProxy", "Gateway", "GatewayClass"],

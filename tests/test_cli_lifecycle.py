@@ -591,7 +591,7 @@ def test_every_example_in_the_help_runs(tmp_path: Path, monkeypatch: pytest.Monk
                 walk(cmd, prefix + name + " ")
 
     walk(cli)
-    order = ["plan", "gpus", "site", "site show", "completion", "gateway", "add", "list", "status", "logs", "upgrade", "rollback", "rm"]
+    order = ["plan", "gpus", "site", "site show", "completion", "gateway", "add", "alias", "list", "chatbox", "status", "logs", "upgrade", "rollback", "rm"]
     with FakeApiServer(namespaces=["nrp-llm"], pod_log=VLLM_LOG) as api:
         for key, value in client_env(tmp_path, api.write_kubeconfig(tmp_path / "kc", namespace="nrp-llm")).items():
             monkeypatch.setenv(key, value)

@@ -244,7 +244,7 @@ def test_list_reads_helm_rows_and_values(fake_helm):
     argv = fake_helm.last("list")["argv"]
     assert "--deployed" in argv and "--failed" in argv and "--pending" in argv and NS in argv
     table = run("list", "-n", NS)
-    assert table.stdout.splitlines()[0].split() == ["NAME", "MODEL", "GPUS", "CONTEXT", "ROUTE", "STATUS", "AGE"]
+    assert table.stdout.splitlines()[0].split() == ["NAME", "KIND", "MODEL", "GPUS", "CONTEXT", "ROUTE", "STATUS", "AGE"]
 
 
 def test_rm_of_an_unknown_release_says_so(fake_helm):

@@ -10,6 +10,7 @@ from typing import Any
 
 import click
 
+from kubectl_llm import fleet
 from kubectl_llm.adapters.charts import MODEL_CHART
 from kubectl_llm.adapters.helm import age, rfc3339
 from kubectl_llm.cli import options
@@ -31,7 +32,9 @@ def route_name(name: str, values: dict[str, Any]) -> str | None:
 def release_row(r: Any) -> dict[str, Any]:
     v = r.values
     count, gtype = get_path(v, "gpu.count"), get_path(v, "gpu.type")
-    return {"name": r.name, "namespace": r.namespace, "model": get_path(v, "model.id"),
+    kind = fleet.release_kind(v)
+    return {"name": r.name, "namespace": r.namespace, "kind": kind, "model": get_path(v, "model.id"),
+            "targets": fleet.alias_targets(v) if kind == fleet.MODE_ALIAS else None,
             "gpu": {"type": gtype, "count": count}, "context": get_path(v, "engine.maxModelLen"),
             "route": route_name(r.name, v), "status": r.status, "revision": r.revision, "chart": r.chart,
             "created": rfc3339(r.created), "updated": rfc3339(r.updated), "age": age(r.created or r.updated)}
@@ -69,10 +72,12 @@ def list_command(namespace: str | None, all_namespaces: bool, kube_context: str 
     if not rows:
         out.info(f"no models in {'any namespace' if all_namespaces else f'namespace {ns}'}")
         return
-    headers = (["namespace"] if all_namespaces else []) + ["name", "model", "gpus", "context", "route", "status",
-                                                           "age"]
+    headers = (["namespace"] if all_namespaces else []) + ["name", "kind", "model", "gpus", "context", "route",
+                                                           "status", "age"]
     body = [([r["namespace"]] if all_namespaces else [])
-            + [r["name"], r["model"] or "-",
+            + [r["name"], r["kind"],
+               ("-> " + fleet.describe_targets({"gateway": {"alias": {"backends": r["targets"]}}})
+                if r["kind"] == fleet.MODE_ALIAS else r["model"] or "-"),
                f"{r['gpu']['count']} x {r['gpu']['type']}" if r["gpu"]["count"] else "-",
                r["context"] or "-", r["route"] or "-", r["status"], r["age"]] for r in rows]
     out.text(out.table(headers, body))

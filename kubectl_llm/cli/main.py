@@ -29,6 +29,9 @@ COMMANDS: dict[str, str] = {
     "site": "kubectl_llm.cli.misc_cmds:site_group",
     "version": "kubectl_llm.cli.misc_cmds:version_command",
     "completion": "kubectl_llm.cli.misc_cmds:completion_command",
+    "alias": "kubectl_llm.cli.fleet_cmds:alias_command",
+    "chatbox": "kubectl_llm.cli.fleet_cmds:chatbox_command",
+    "test": "kubectl_llm.cli.test_cmd:test_command",
 }
 
 EPILOG = """\b

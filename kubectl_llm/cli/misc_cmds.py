@@ -16,14 +16,30 @@ Examples:
   kubectl llm gpus
   kubectl llm gpus -o yaml          # entries in the fields a site file's gpus: takes
   kubectl llm gpus -o json
+  kubectl llm gpus --cluster           # the cluster's GPU nodes: type, memory, driver, taints, free GPUs
+  kubectl llm gpus --cluster -o yaml
 
 The types are the built-in catalog with the site profile's gpus: added (or only those, gpusMode: replace).
+--cluster lists the nodes instead (cluster-wide read of nodes and pods); requested = GPUs of pods bound to the
+node; a node's TYPE is the site catalog's name for its nvidia.com/gpu.product label.
 """)
+@click.option("--cluster", "cluster", is_flag=True, help="List the cluster's GPU nodes instead of the catalog.")
+@options.context
+@options.kubeconfig
 @options.output("yaml", "json")
 @options.site
-def gpus_command(output: str | None, site: str | None) -> None:
-    """The GPU types the planner knows on this site (name for --gpu, memory, node label, Kubernetes resource)."""
+def gpus_command(cluster: bool, kube_context: str | None, kubeconfig: str | None, output: str | None,
+                 site: str | None) -> None:
+    """The GPU types the planner knows on this site (name for --gpu, memory, node label, Kubernetes resource), or
+    with --cluster the cluster's GPU nodes with allocatable and requested GPUs."""
     from kubectl_llm.cli.planning import load_site
+
+    if cluster:
+        from kubectl_llm.cli.gpu_cluster import show_cluster
+        from kubectl_llm.cli.session import Session
+
+        show_cluster(Session(None, kube_context, kubeconfig), output, load_site(site).site)
+        return
 
     catalog = load_site(site).site.gpu_catalog
     if output:

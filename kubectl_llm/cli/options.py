@@ -78,7 +78,8 @@ def plan_options(*, cluster: bool) -> Callable[[F], F]:
     ctx_names = ("--context-length", "--ctx") if cluster else ("--context", "--context-length")
     return _stack(
         click.option("--gpu", "gpu", default=None, metavar="TYPE",
-                     help="GPU type from 'kubectl llm gpus' (default: try the catalog's types)."),
+                     help="GPU type from 'kubectl llm gpus' (default: try the catalog's types); auto: among the types "
+                          "the cluster's nodes have, preferring one with the GPUs free on one node."),
         click.option("--gpu-memory", default=None, metavar="SIZE",
                      help="Memory of a GPU not in the catalog: 80GiB, 80Gi, 23.58GiB or 80GB."),
         click.option("--gpus", type=click.IntRange(min=1), default=None, metavar="N", help="Force the GPU count."),

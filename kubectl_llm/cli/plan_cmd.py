@@ -16,6 +16,7 @@ Examples:
   kubectl llm plan Qwen/Qwen3-8B --gpu L40 -o json     # the JSON contract, for scripts
   kubectl llm plan MiniMaxAI/MiniMax-M2.5 --gpu A100-80GB --context 262144
   kubectl llm plan ./my-model-dir --gpu-memory 23.58GiB --max-model-len 32768
+  kubectl llm plan Qwen/Qwen3-8B --gpu auto            # among the GPU types the cluster has (reads nodes)
 
 Exit codes: 0 fits, 5 does not fit (the plan is still printed), 2 bad flags, 3 model not found, 4 cannot plan.
 """
@@ -31,6 +32,11 @@ def plan_command(model: str, name: str | None, output: str, hf_revision: str | N
     context, engine arguments and Kubernetes sizing, each with its reason. Touches no cluster."""
     request = build_request(plan_opts, name)
     source = load_source(model, hf_revision)
+    if request.gpu_type == "auto":   # the cluster's GPU types (kubeconfig as kubectl finds it)
+        from kubectl_llm.cli.gpu_cluster import resolve_auto
+        from kubectl_llm.cli.session import Session
+
+        request = resolve_auto(source, request, Session())
     plan = make_plan(source, request)
     if output == "text":
         out.text(plan.to_text())

@@ -12,12 +12,12 @@ from typing import Any
 import click
 
 from kubectl_llm.adapters.charts import MODEL_CHART, chart_path
-from kubectl_llm.cli import options
+from kubectl_llm.cli import fleet_cmds, options
 from kubectl_llm.cli import output as out
 from kubectl_llm.cli.overrides import get_path
 from kubectl_llm.cli.planning import build_request, load_source, make_plan, planned_values, validate_name, why_not
 from kubectl_llm.cli.session import Session
-from kubectl_llm.errors import ReleaseConflict, ReleaseNotFound
+from kubectl_llm.errors import ReleaseConflict, ReleaseNotFound, UsageError
 
 ADD_EXAMPLES = """\b
 Examples:
@@ -26,6 +26,7 @@ Examples:
   kubectl llm add Qwen/Qwen3-8B --gpu L40 --wait                 # live progress until it serves
   kubectl llm add MiniMaxAI/MiniMax-M2.5 --gpu A100-80GB --context-length 262144 --name minimax
   kubectl llm add Qwen/Qwen3-8B --name qwen3-8b-east --set storage.storageClass=linstor-unl -f my-values.yaml
+  kubectl llm add --external https://llm.sdsc.example.org/v1 --served-name Qwen/Qwen3-8B --api-key-secret sdsc-apikey --name qwen3-nairr
 
 Running the same add twice changes nothing; different options upgrade the release. A failed add leaves nothing
 behind; a release left pending by a killed helm is repaired first. For a gated/private model, add warns when the
@@ -78,7 +79,7 @@ def deploy(session: Session, name: str, chart_name: str, values: dict[str, Any],
                  f"same chart version and values")
     else:
         out.text(f"release {name} {outcome.action} in namespace {ns} (revision {outcome.revision})")
-    if chart_name == MODEL_CHART and not wait:
+    if chart_name == MODEL_CHART and not wait and values.get("mode", "model") == "model":
         out.info(f"follow it: kubectl llm status {name} -n {ns}")
 
 
@@ -92,6 +93,10 @@ def _plan_and_deploy(model: str, name: str | None, plan_opts: dict[str, Any], hf
 
     apply_overrides({}, values_files, set_values, set_string_values)
     source = load_source(model, hf_revision, check_token=dry_run != "client")
+    if request.gpu_type == "auto":
+        from kubectl_llm.cli.gpu_cluster import resolve_auto
+
+        request = resolve_auto(source, request, session)
     plan = make_plan(source, request)
     if not plan.fits:
         out.info(plan.to_text())
@@ -124,8 +129,9 @@ def warn_missing_token_secret(session: Session, model: str, values: dict[str, An
 
 
 @click.command("add", epilog=ADD_EXAMPLES)
-@click.argument("model")
+@click.argument("model", required=False)
 @options.plan_options(cluster=True)
+@fleet_cmds.external_options
 @options.name
 @options.connection
 @options.overrides
@@ -133,12 +139,25 @@ def warn_missing_token_secret(session: Session, model: str, values: dict[str, An
 @options.wait
 @options.timeout
 @options.output("yaml", "json")
-def add_command(model: str, name: str | None, namespace: str | None, kube_context: str | None,
+def add_command(model: str | None, name: str | None, namespace: str | None, kube_context: str | None,
                 kubeconfig: str | None, values_files: tuple[str, ...], set_values: tuple[str, ...],
                 set_string_values: tuple[str, ...], dry_run: str, wait: bool, timeout: str, output: str | None,
                 hf_revision: str | None, **plan_opts: Any) -> None:
-    """Plan MODEL and install it as one Helm release (inference + gateway objects), rolled back on failure."""
+    """Plan MODEL and install it as one Helm release (inference + gateway objects), rolled back on failure.
+    With --external URL: route to a model served elsewhere instead (gateway objects only)."""
     session = Session(namespace, kube_context, kubeconfig)
+    external = fleet_cmds.pop_external(plan_opts)
+    if any(external.values()):
+        if not external["external"]:
+            raise UsageError("--served-name, --api-key-secret, --insecure and --owned-by only go with --external URL",
+                             "add --external https://host/v1 --served-name MODEL --name ROUTE")
+        return fleet_cmds.add_external(model, name, external, plan_opts, session, hf_revision=hf_revision,
+                                       values_files=values_files, set_values=set_values,
+                                       set_string_values=set_string_values, dry_run=dry_run, wait=wait,
+                                       timeout=timeout, output=output)
+    if not model:
+        raise UsageError("missing MODEL (a Hugging Face repo id or a local directory)",
+                         "kubectl llm add Qwen/Qwen3-8B, or add --external URL --served-name MODEL --name ROUTE")
     _plan_and_deploy(model, name, plan_opts, hf_revision, session, values_files=values_files,
                      set_values=set_values, set_string_values=set_string_values, dry_run=dry_run, wait=wait,
                      timeout=timeout, output=output, verb="add")
@@ -180,6 +199,9 @@ def upgrade_command(name: str, namespace: str | None, kube_context: str | None, 
     require_model_release(session, name)
     deployed = session.helm.values(name, session.namespace)
     model = get_path(deployed, "model.id")
+    if get_path(deployed, "mode") in ("external", "alias"):
+        raise UsageError(f"release {name!r} is an {get_path(deployed, 'mode')}: there is no model to re-plan",
+                         "change it with the command that made it (add --external ... / alias NAME --to ...)")
     if not model:
         raise ReleaseConflict(f"release {name!r} has no model.id value", "it was not installed by kubectl llm add")
     gpu_type = get_path(deployed, "gpu.type")
@@ -212,6 +234,7 @@ def rm_command(name: str, keep_cache: bool, namespace: str | None, kube_context:
     session = Session(namespace, kube_context, kubeconfig)
     ns = session.namespace
     require_model_release(session, name)
+    fleet_cmds.warn_aliases(session, name)
     objs = session.helm.manifest(name, ns)
     pvcs = [o for o in objs if o.get("kind") == "PersistentVolumeClaim"]
     protected = [o for o in pvcs if ((o.get("metadata") or {}).get("annotations") or {})

@@ -40,6 +40,19 @@ def test_plan_json_has_every_key_of_the_issue_2_contract():
     assert doc["serving"]["args"][doc["serving"]["args"].index("--max-model-len") + 1] == "40960"
 
 
+def test_plan_states_its_margin_and_passes_max_num_batched_tokens():
+    """-o json carries memory.margin_bytes (0.5 GiB for a small dense model) and the overhead parts; the text output
+    prints the overhead line; --max-num-batched-tokens sizes the profile and reaches vLLM's command line."""
+    doc = json.loads(run("plan", "Qwen/Qwen3-8B", "--gpu", "L40", "--max-num-batched-tokens", "4096",
+                         "-o", "json").stdout)
+    assert doc["memory"]["margin_bytes"] == 2 ** 29
+    assert doc["memory"]["overhead"]["max_num_batched_tokens"] == 4096
+    args = doc["serving"]["args"]
+    assert args[args.index("--max-num-batched-tokens") + 1] == "4096"
+    text = run("plan", "Qwen/Qwen3-8B", "--gpu", "L40").stdout
+    assert "safety margin 512 MiB" in text and "CUDA graphs" in text
+
+
 def test_plan_yaml_is_the_same_document_as_json():
     as_json = json.loads(run("plan", "Qwen/Qwen3-8B", "--gpu", "L40", "-o", "json").stdout)
     result = run("plan", "Qwen/Qwen3-8B", "--gpu", "L40", "-o", "yaml")

@@ -231,11 +231,9 @@ def test_context_rules():
         plan("meta-llama/Llama-3.1-8B-Instruct", context=262144)
     d = plan("Qwen/Qwen3-8B", gpu_type="A100-80GB", max_model_len=8192).to_dict()
     assert d["serving"]["max_model_len"] == 8192 and d["serving"]["hf_overrides"] is None
-    # DeepSeek already uses YaRN (factor 40 over 4096): extending keeps its keys, raises the factor to 80
-    d = plan("deepseek-ai/DeepSeek-V3", gpu_type="H200", gpus=8, context=327680).to_dict()
-    rs = d["serving"]["hf_overrides"]["rope_scaling"]
-    assert rs["type"] == "yarn" and rs["factor"] == 80.0 and rs["original_max_position_embeddings"] == 4096
-    assert rs["beta_fast"] == 32
+    # DeepSeek already uses YaRN (factor 40 over 4096 = 163840, its card's maximum): not silently re-scaled to 80
+    with pytest.raises(PlanError, match="already uses YaRN factor 40"):
+        plan("deepseek-ai/DeepSeek-V3", gpu_type="H200", gpus=8, context=327680)
 
 
 # --- Kubernetes sizing -----------------------------------------------------------------------------------------

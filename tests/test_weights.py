@@ -139,9 +139,9 @@ def test_plan_carries_the_estimate_warning() -> None:
 
 
 def test_malformed_field_is_kept_out_of_from_config() -> None:
-    # a bad value only the weight estimate reads does not stop the planner's parse; the estimate names it
+    # a malformed FP8 block size: the layout rules read it too (TP must keep whole blocks), so the config check
+    # that from_config runs first (planner/validate.py) stops with the field named, before any estimate
     cfg = _fixture("meta-llama__Llama-3.1-8B-Instruct")
     cfg["quantization_config"] = {"quant_method": "fp8", "weight_block_size": [128]}
-    facts = from_config(cfg, "m")
-    with pytest.raises(BadModelConfig, match="weight_block_size"):
-        estimate_weights(facts)
+    with pytest.raises(BadModelConfig, match=r"weight_block_size is \[128\], not \[n, k\]"):
+        estimate_weights(from_config(cfg, "m"))

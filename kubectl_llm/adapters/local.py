@@ -117,15 +117,21 @@ def weights_from_counts(params_by_dtype: Mapping[str, int], source: str) -> Weig
                           bytes_by_dtype=by_bytes, params_by_dtype=dict(params_by_dtype))
 
 
-def _index(directory: Path) -> dict[str, Any] | None:
+def _index(directory: Path, problems: list[str]) -> dict[str, Any] | None:
+    """The parsed index, or None; a broken index is not fatal (the shard headers, else the config-based estimate,
+    say the same thing), but it is said in ``problems``."""
     path = directory / INDEX_FILE
     if not path.is_file():
         return None
     try:
         index = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None  # a broken index is not fatal: the shard headers still say the same thing
-    return index if isinstance(index, dict) else None
+    except (OSError, ValueError) as exc:
+        problems.append(f"{INDEX_FILE} is not valid JSON: ignored ({exc.__class__.__name__})")
+        return None
+    if not isinstance(index, dict):
+        problems.append(f"{INDEX_FILE} is not a JSON object: ignored")
+        return None
+    return index
 
 
 def _complete(files: list[Path]) -> bool:
@@ -135,15 +141,22 @@ def _complete(files: list[Path]) -> bool:
     return all(len(sharded) == total for total in totals)
 
 
-def read_weights(directory: Path) -> WeightMetadata | None:
-    """Weight bytes of the checkpoint in ``directory``, or None when it holds no usable safetensors metadata."""
-    index = _index(directory)
+def read_weights(directory: Path, problems: list[str] | None = None) -> WeightMetadata | None:
+    """Weight bytes of the checkpoint in ``directory``, or None when it holds no usable safetensors metadata.
+    What had to be ignored on the way (a corrupt index, a negative total) is appended to ``problems``."""
+    problems = problems if problems is not None else []
+    index = _index(directory, problems)
     if index is not None:
         weight_map = index.get("weight_map")
-        shards = sorted({directory / f for f in weight_map.values()}) if isinstance(weight_map, dict) else []
+        shards = sorted({directory / f for f in weight_map.values() if isinstance(f, str)}) \
+            if isinstance(weight_map, dict) else []
         have_all = bool(shards) and all(f.is_file() for f in shards)
-        total = (index.get("metadata") or {}).get("total_size")
-        if isinstance(total, (int, float)) and total > 0:
+        metadata = index.get("metadata")
+        total = metadata.get("total_size") if isinstance(metadata, dict) else None
+        valid = isinstance(total, (int, float)) and not isinstance(total, bool) and math.isfinite(total) and total > 0
+        if total is not None and not valid:
+            problems.append(f"{INDEX_FILE} metadata.total_size is {total!r}, not a byte count: ignored")
+        if valid:
             detail = weights_from_headers(shards) if have_all else None
             return WeightMetadata(
                 total_bytes=int(total), source=f"{INDEX_FILE} metadata.total_size",
@@ -191,7 +204,11 @@ def load_local(ref: str) -> ModelSource:
                             hint="pass a directory holding config.json, or a Hugging Face repo id such as Qwen/Qwen3-8B")
     directory = directory.resolve()
     config = read_config(directory)
+    problems: list[str] = []
+    weights = read_weights(directory, problems)
+    if problems and weights is None:
+        problems = [p + "; the weights are estimated from config.json" for p in problems]
     template, template_source = read_chat_template(directory, directory.name)
-    return ModelSource(model_id=str(directory), config=config, weights=read_weights(directory),
-                       origin="local", local_path=str(directory), chat_template=template,
-                       chat_template_source=template_source)
+    return ModelSource(model_id=str(directory), config=config, weights=weights,
+                       origin="local", local_path=str(directory), warnings=tuple(problems),
+                       chat_template=template, chat_template_source=template_source)

@@ -34,9 +34,9 @@ def validate_name(name: str) -> str:
 
 def build_request(opts: dict[str, Any], name: str | None) -> PlanRequest:
     """PlanRequest from the parsed plan options; refuses flag pairs that contradict each other."""
-    from kubectl_llm.planner.quantity import parse_bytes
+    from kubectl_llm.planner.quantity import parse_gpu_memory
 
-    if opts.get("gpu") and opts.get("gpu_memory"):
+    if opts.get("gpu") and opts.get("gpu_memory") is not None:
         raise UsageError("--gpu and --gpu-memory are mutually exclusive",
                          "name a catalog type with --gpu, or give the memory of another card with --gpu-memory")
     if opts.get("context_length") and opts.get("max_model_len"):
@@ -44,7 +44,7 @@ def build_request(opts: dict[str, Any], name: str | None) -> PlanRequest:
                          "--context-length may exceed the native context (RoPE scaling); --max-model-len only caps")
     if name is not None:
         validate_name(name)
-    gpu_memory = parse_bytes(opts["gpu_memory"]) if opts.get("gpu_memory") else None
+    gpu_memory = parse_gpu_memory(opts["gpu_memory"]) if opts.get("gpu_memory") is not None else None
     site = load_site(opts.get("site")).site
     return PlanRequest(
         gpu_type=opts.get("gpu"), gpu_memory_bytes=gpu_memory, gpus=opts.get("gpus"), tp=opts.get("tp"),
@@ -79,16 +79,19 @@ def make_plan(source: Any, request: PlanRequest) -> Any:
 
 
 def why_not(model: str, plan: Any) -> DoesNotFit:
-    """DoesNotFit with the reason of the closest GPU type (the plan's per-type candidates), else its last reason."""
+    """DoesNotFit with the reason of the closest GPU type tried (the plan's own type among its per-type candidates),
+    else its last reason; the hint is the plan's, naming only changes that can make it fit."""
     doc = plan.to_dict()
     candidates = (doc.get("gpu") or {}).get("candidates")
     if isinstance(candidates, dict) and candidates:
-        gpu, why = next(iter(candidates.items()))
+        gpu = (doc.get("gpu") or {}).get("type")
+        gpu, why = (gpu, candidates[gpu]) if gpu in candidates else next(iter(candidates.items()))
         reason = f"{gpu}: {why}"
     else:
         reasons = list(doc.get("reasons") or [])
         reason = reasons[-1] if reasons else ""
-    return DoesNotFit(f"{model} does not fit" + (f" ({reason})" if reason else ""))
+    hint = plan.fit_hint() if hasattr(plan, "fit_hint") else None
+    return DoesNotFit(f"{model} does not fit" + (f" ({reason})" if reason else ""), hint or None)
 
 
 def plan_name(plan: Any) -> str:

@@ -89,6 +89,28 @@ def engine_image(recipe: "Recipe", engine: str) -> str:
     return f"{d['image'].rsplit(':', 1)[0]}:v{version_text(version)}"
 
 
+def checkpoint_format(facts: ModelFacts) -> str | None:
+    """The checkpoint format key of ``checkpoint_gpus`` in recipes.yaml ("nvfp4"), or None."""
+    if facts.quant.weight_bits == 4 and facts.quant.method in ("modelopt", "modelopt_fp4"):
+        return "nvfp4"
+    return None
+
+
+def checkpoint_gpus(facts: ModelFacts) -> Mapping[str, Any] | None:
+    """The ``checkpoint_gpus`` rule of recipes.yaml for this checkpoint ({min_compute, needs}), or None."""
+    fmt = checkpoint_format(facts)
+    return (_data().get("checkpoint_gpus") or {}).get(fmt) if fmt else None
+
+
+def gpu_cannot_run(facts: ModelFacts, compute: float) -> str:
+    """Why a GPU of this compute capability cannot run the checkpoint ('' if it can, or if compute is unknown)."""
+    rule = checkpoint_gpus(facts)
+    if not rule or not compute or compute >= float(rule["min_compute"]):
+        return ""
+    return (f"cannot run the {str(checkpoint_format(facts)).upper()} checkpoint: the recipes list {rule['needs']}, "
+            f"this card is compute {compute}")
+
+
 def _is_instruct(model_id: str, markers: list[str] | None) -> bool:
     mid = model_id.lower()
     return any(m in mid for m in (markers or ["instruct", "-it", "chat", "thinking"]))
@@ -199,6 +221,22 @@ class EngineSettings:
     max_num_batched_tokens: int | None = None    # None: the engine's default for the card
 
 
+def engine_env(engine: str, context_extended: bool) -> list[tuple[str, str]]:
+    """Environment the engine needs for the plan: above the native context vLLM refuses a longer max-model-len
+    unless VLLM_ALLOW_LONG_MAX_MODEL_LEN=1; SGLang's counterpart is SGLANG_ALLOW_OVERWRITE_LONGER_CONTEXT_LEN=1."""
+    if not context_extended:
+        return []
+    if engine == "sglang":
+        return [("SGLANG_ALLOW_OVERWRITE_LONGER_CONTEXT_LEN", "1")]
+    return [("VLLM_ALLOW_LONG_MAX_MODEL_LEN", "1")]
+
+
+def mem_fraction_static(gpu_memory_utilization: float) -> float:
+    """SGLang's --mem-fraction-static for a vLLM-style utilisation: 0.07 lower (SGLang's budget excludes the
+    activations and CUDA graphs that vLLM's utilisation includes)."""
+    return round(gpu_memory_utilization - 0.07, 2)
+
+
 def vllm_args(s: EngineSettings) -> list[str]:
     """The vLLM OpenAI server arguments, in the handbook's order."""
     r = s.recipe
@@ -247,7 +285,7 @@ def sglang_args(s: EngineSettings) -> list[str]:
         a += ["--trust-remote-code"]
     a += ["--max-running-requests", str(s.max_num_seqs),
           *(["--chunked-prefill-size", str(s.max_num_batched_tokens)] if s.max_num_batched_tokens else []),
-          "--mem-fraction-static", f"{s.gpu_memory_utilization - 0.07:.2f}",
+          "--mem-fraction-static", f"{mem_fraction_static(s.gpu_memory_utilization):.2f}",
           "--context-length", str(s.max_model_len)]
     if s.hf_overrides:
         a += ["--json-model-override-args", json_arg(s.hf_overrides)]

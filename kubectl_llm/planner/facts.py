@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Mapping
 
 from kubectl_llm.errors import BadModelConfig
+from kubectl_llm.planner.validate import MLA_MODEL_TYPES, validate_config
 
 # Layer kinds (one per decoder layer)
 FULL = "full"            # full attention: KV grows with the context
@@ -25,9 +26,13 @@ MAMBA = "mamba"          # Mamba2 (Nemotron-H): fixed state per sequence
 NONE = "none"            # no attention cache (MLP-only layer, no-op attention)
 
 # model_type values vLLM treats as DeepSeek-style MLA (when kv_lora_rank is set); `is_deepseek_mla`.
-_MLA_MODEL_TYPES = {
-    "deepseek_v2", "deepseek_v3", "deepseek_v32", "deepseek_mtp", "kimi_k2", "kimi_vl", "longcat_flash",
-    "glm4_moe_lite", "glm_moe_dsa", "kimi_linear", "pangu_ultra_moe", "mistral_large_3",
+_MLA_MODEL_TYPES = MLA_MODEL_TYPES
+
+# model_type values whose attention has no rotary position embedding (Nemotron-H and Jamba take positions from
+# their Mamba layers, pure Mamba has no attention, GPT-2/BigCode/OPT learn absolute positions, BLOOM/MPT use ALiBi):
+# a RoPE/YaRN override cannot extend their context.
+_NO_ROPE_MODEL_TYPES = {
+    "nemotron_h", "jamba", "mamba", "mamba2", "falcon_mamba", "gpt2", "gpt_bigcode", "opt", "bloom", "mpt",
 }
 
 _DTYPE_BYTES = {"float32": 4, "float": 4, "fp32": 4, "bfloat16": 2, "bf16": 2, "float16": 2, "fp16": 2, "half": 2}
@@ -89,10 +94,12 @@ class ModelFacts:
     rope_container: str = ""          # "" (top level) or "text_config": where max_position_embeddings lives
     rope_dialect: str = "rope_scaling"  # "rope_scaling" | "rope_parameters"
     rope_block: Mapping[str, Any] | None = None   # the model's own rope_scaling / rope_parameters
+    has_rope: bool = True             # False: no rotary embedding (see _NO_ROPE_MODEL_TYPES)
     multimodal: bool = False
     tie_word_embeddings: bool = False
     mtp_layers: int = 0
     notes: tuple[str, ...] = field(default_factory=tuple)
+    config_warnings: tuple[str, ...] = ()   # values validate_config ignored safely (each says what was assumed)
     checkpoint: Checkpoint | None = None   # tensor shapes for the weight estimate (planner/weights/)
 
     @property
@@ -250,9 +257,10 @@ def _family(arch: str, model_type: str, model_id: str) -> str:
 
 
 def from_config(config: Mapping[str, Any], model_id: str) -> ModelFacts:
-    """Normalise a raw config.json. Raises BadModelConfig naming the missing field."""
-    if not isinstance(config, Mapping):
-        raise BadModelConfig(f"{model_id}: config.json is not a JSON object")
+    """Normalise a raw config.json. Raises BadModelConfig naming the missing or malformed field (validate.py checks
+    every value read here first; what it ignores safely is in ``config_warnings``)."""
+    checked = validate_config(config, model_id)
+    config = checked.config
     archs = config.get("architectures") or []
     arch = str(archs[0]) if archs else str(config.get("model_type", "unknown"))
     tc, container = text_config(config)
@@ -333,10 +341,12 @@ def from_config(config: Mapping[str, Any], model_id: str) -> ModelFacts:
         rope_container=container,
         rope_dialect=rope_dialect,
         rope_block=rope_block,
+        has_rope=model_type not in _NO_ROPE_MODEL_TYPES,
         multimodal=bool(config.get("vision_config") or container),
         tie_word_embeddings=bool(_get(config, "tie_word_embeddings", default=False)
                                  or tc.get("tie_word_embeddings", False)),
         mtp_layers=int(_get(tc, "num_nextn_predict_layers", "mtp_num_hidden_layers", default=0) or 0),
+        config_warnings=checked.warnings,
         checkpoint=checkpoint_shapes(config),
     )
     if facts.kv_heads_per_layer is None and not mla and facts.num_kv_heads <= 0:

@@ -11,7 +11,7 @@ Without --gpu, every catalog type is tried and the one reserving the least GPU m
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from kubectl_llm.errors import BadModelConfig, PlanError, UsageError
@@ -26,6 +26,7 @@ from kubectl_llm.planner.quantity import GiB, human
 from kubectl_llm.planner.request import PlanRequest
 from kubectl_llm.planner.site import Site, default_site
 from kubectl_llm.planner.source import ModelSource
+from kubectl_llm.planner.validate import validate_config
 from kubectl_llm.planner.weights import estimate_weights
 
 GPU_COUNTS = (1, 2, 3, 4, 6, 8)        # one node; 5 and 7 never divide heads of real models
@@ -54,6 +55,7 @@ class Evaluation:
     overhead_bytes: int = 0        # taken off utilisation x memory before the KV cache (margin included)
     overhead: Overhead | None = None
     available_bytes: int = 0       # utilisation x memory - weights - overhead on the limiting GPU (< 0: none left)
+    layout_reason: str = ""        # why TP x PP and not more TP (set by the search; "" without PP)
 
 
 @dataclass
@@ -80,6 +82,42 @@ class Plan:
     @property
     def fits(self) -> bool:
         return bool(self.best and self.best.fits)
+
+    def fit_hint(self) -> str:
+        """For a plan that does not fit: only the changes that can make it fit ('' when it fits)."""
+        b, f, req = self.best, self.facts, self.request
+        if b is None or self.fits:
+            return ""
+        lay = b.layout
+        need = b.weights_per_gpu + b.overhead_bytes if b.kv_cache_bytes <= 0 else b.gpu.memory_bytes * b.util
+        more_memory = [g.name for g in sorted(self.site.gpu_catalog, key=lambda g: g.memory_bytes)
+                       if g.memory_bytes * b.util > need and not eng.gpu_cannot_run(f, g.compute)
+                       ] if len(self.per_gpu_type) == 1 else []      # all types tried: another type cannot help
+        more_gpus = req.gpus is not None and req.gpus < max(GPU_COUNTS) or lay.gpus < max(GPU_COUNTS)
+        tips: list[str] = []
+        if b.kv_cache_bytes <= 0:           # the weights (+ overhead) alone do not fit: KV settings cannot help
+            head = (f"the weights alone need {human(b.weights_per_gpu)} per GPU on {lay.gpus} x {b.gpu.name}: ")
+            if more_gpus:
+                tips.append("more --gpus" if req.gpus or req.tp or req.pp else f"up to {max(GPU_COUNTS)} GPUs")
+            if more_memory:
+                tips.append(f"a larger GPU (--gpu {more_memory[0]})")
+            if f.quant.weight_bits >= 16:
+                tips.append("a quantized (FP8 / NVFP4) checkpoint of the model")
+            if not more_gpus:
+                tips.append(f"more GPUs than one node's {max(GPU_COUNTS)}")
+            return head + "try " + ", or ".join(tips)
+        if self.max_context_that_fits:
+            tips.append(f"--max-model-len {self.max_context_that_fits}")
+        if dtype_bytes(self.kv_dtype) > 1:
+            tips.append("--kv-cache-dtype fp8 (half the KV bytes)")
+        if more_gpus:
+            tips.append("more --gpus")
+        if more_memory:
+            tips.append(f"a larger GPU (--gpu {more_memory[0]})")
+        if req.gpu_memory_utilization and req.gpu_memory_utilization < DEFAULT_UTILIZATION:
+            tips.append(f"--gpu-memory-utilization {DEFAULT_UTILIZATION}")
+        return (f"the KV cache for one {self.context.max_model_len}-token request does not fit: try "
+                + ", or ".join(tips or ["a smaller --context"]))
 
     # -- documents ---------------------------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
@@ -180,8 +218,10 @@ class Plan:
                 f"{human(b.kv_cache_bytes)} KV cache per GPU = {b.kv_tokens} tokens, "
                 f"max concurrency {b.concurrency:.2f} at full length",
                 _overhead_line(b),
-                f"engine   {self.request.engine}  max-num-seqs {b.max_num_seqs}, "
-                f"gpu-memory-utilization {b.util:.2f}",
+                f"engine   vllm  max-num-seqs {b.max_num_seqs}, gpu-memory-utilization {b.util:.2f}"
+                if self.request.engine == "vllm" else
+                f"engine   sglang  max-running-requests {b.max_num_seqs}, "
+                f"mem-fraction-static {eng.mem_fraction_static(b.util):.2f}",
                 f"k8s      cpu {d['resources']['cpu']}, memory {d['resources']['memory_request']}/"
                 f"{d['resources']['memory_limit']}, pvc {d['resources']['storage']}",
             ]
@@ -296,8 +336,9 @@ def _layouts(f: ModelFacts, n: int, recipe: eng.Recipe, req: PlanRequest) -> tup
         if why:
             problems.append(why)
             continue
-        ep = f.is_moe and n > 1 and (need_ep or recipe.expert_parallel == "always"
-                                     or (recipe.expert_parallel == "above_4" and n > 4))
+        # EP places whole experts on the TP x DP ranks: with one rank (TP 1, pure PP) there is nothing to place
+        ep = f.is_moe and tp > 1 and (need_ep or recipe.expert_parallel == "always"
+                                      or (recipe.expert_parallel == "above_4" and n > 4))
         kv = 1 if f.uses_mla else f.num_kv_heads
         dcps = [1]
         if tp > kv and _dcp_supported(f, recipe, req.engine):
@@ -388,8 +429,50 @@ def _evaluate(f: ModelFacts, parts: WeightParts, gpu: GpuType, layout: Layout, L
     return ev
 
 
-def _preference(e: Evaluation) -> tuple:
-    return (not e.fits, e.layout.gpus, e.duplicated_kv, e.layout.pp, -e.layout.dcp)
+def _preference(e: Evaluation, f: ModelFacts) -> tuple:
+    """Fits, then fewer GPUs, then no duplicated KV cache, then fewer pipeline stages, then more DCP.
+
+    A duplicate counts only when TP could have stopped at the KV heads with TP >= 2: with one KV head (MLA, MQA)
+    and no DCP, only TP 1 x PP N avoids it, giving up tensor and expert parallelism, so TP goes as far as valid
+    (the recipes' TP 8 + EP for DeepSeek/Kimi) and PP only covers what TP cannot."""
+    avoidable = e.duplicated_kv and (1 if f.uses_mla else f.num_kv_heads) > 1
+    return (not e.fits, e.layout.gpus, avoidable, e.layout.pp, -e.layout.dcp)
+
+
+def _closeness(e: Evaluation) -> tuple:
+    """How close a layout that does not fit came: more KV tokens, more KV memory, then the smallest share of the
+    GPU the weights + overhead need (so when the weights fit nowhere, the largest GPU count tried is shown)."""
+    return (e.kv_tokens, e.kv_cache_bytes, -(e.weights_per_gpu + e.overhead_bytes) / e.gpu.memory_bytes)
+
+
+def _layout_reason(f: ModelFacts, top: Evaluation, evals: list[Evaluation], recipe: eng.Recipe,
+                   req: PlanRequest) -> str:
+    """Why a pipeline-parallel layout was chosen over more TP, from what was actually tried ('' without PP)."""
+    lay = top.layout
+    if lay.pp == 1:
+        return ""
+    head = f"TP {lay.tp} x PP {lay.pp}: "
+    if req.tp or req.pp:
+        return head + " and ".join(f"--{k} {v} was asked for" for k, v in (("tp", req.tp), ("pp", req.pp)) if v)
+    n = lay.gpus
+    kv = 1 if f.uses_mla else f.num_kv_heads
+    invalid, dup, unfit = [], [], []
+    for tp in [d for d in range(n, lay.tp, -1) if n % d == 0]:
+        problem, _ = _layout_problem(f, tp, n // tp, recipe, n)
+        tried = [e for e in evals if e.layout.tp == tp]
+        if problem:
+            invalid.append(problem)
+        elif tried and top.fits and not tried[0].fits:
+            unfit.append(f"TP {tp} x PP {n // tp} does not fit ({tried[0].why})")
+        elif tried and tried[0].duplicated_kv:
+            dup.append(tp)
+    if dup and not invalid and not unfit:
+        return head + (f"TP stops at the {kv} KV heads (more TP would duplicate the KV cache; "
+                       f"{'vLLM has no DCP for this architecture' if req.engine == 'vllm' else 'SGLang has no DCP'}"
+                       f"), pipeline parallel shards the rest")
+    parts = invalid + unfit + ([f"TP {', '.join(map(str, dup))} would duplicate the KV cache"] if dup else [])
+    return head + "; ".join(parts) + f", so pipeline parallel covers the other factor {lay.pp} (the handbook's " \
+        f"TP x PP for GPU counts TP alone cannot use, e.g. 6 GPUs as TP 2 x PP 3)"
 
 
 def _search_gpu(f: ModelFacts, parts: WeightParts, gpu: GpuType, L: int, kv_dsz: float, recipe: eng.Recipe,
@@ -408,11 +491,12 @@ def _search_gpu(f: ModelFacts, parts: WeightParts, gpu: GpuType, L: int, kv_dsz:
         if not layouts:
             last_why = f"{n} GPUs: " + ("; ".join(dict.fromkeys(problems)) or "no valid layout")
             continue
-        evals = sorted((_evaluate(f, parts, gpu, lay, L, kv_dsz, recipe, req) for lay in layouts), key=_preference)
-        top = evals[0]
+        evals = sorted((_evaluate(f, parts, gpu, lay, L, kv_dsz, recipe, req) for lay in layouts),
+                       key=lambda e: _preference(e, f))
+        top = replace(evals[0], layout_reason=_layout_reason(f, evals[0], evals, recipe, req))
         if top.fits:
             return top, ""
-        if best is None or top.kv_tokens > best.kv_tokens or (best.kv_cache_bytes <= 0 < top.kv_cache_bytes):
+        if best is None or _closeness(top) > _closeness(best):
             best = top
         last_why = f"{n} GPUs: {top.why}"
     return best, last_why or "no GPU count fits"
@@ -438,8 +522,11 @@ def make_plan(source: ModelSource, req: PlanRequest, site: Site | None = None) -
         raise UsageError(f"unknown engine {req.engine!r}", "use --engine vllm or --engine sglang")
     if req.kv_cache_dtype not in KV_DTYPES:
         raise UsageError(f"unknown --kv-cache-dtype {req.kv_cache_dtype!r}", f"one of {', '.join(KV_DTYPES)}")
-    if req.gpu_type and req.gpu_memory_bytes:
+    if req.gpu_type and req.gpu_memory_bytes is not None:
         raise UsageError("--gpu and --gpu-memory are exclusive", "--gpu names a known type; --gpu-memory any other")
+    if req.gpu_memory_bytes is not None and req.gpu_memory_bytes < GiB:
+        raise UsageError(f"--gpu-memory of {req.gpu_memory_bytes} bytes is not a GPU size",
+                         "give the card's memory, e.g. --gpu-memory 80GiB")
     for flag, v in (("--gpus", req.gpus), ("--tp", req.tp), ("--pp", req.pp), ("--dcp", req.dcp)):
         if v is not None and v < 1:
             raise UsageError(f"{flag} must be at least 1")
@@ -452,6 +539,8 @@ def make_plan(source: ModelSource, req: PlanRequest, site: Site | None = None) -
     if req.gpu_memory_utilization is not None and not (0.1 <= req.gpu_memory_utilization <= 0.99):
         raise UsageError("--gpu-memory-utilization must be between 0.1 and 0.99")
 
+    checked = validate_config(source.config, source.model_id)      # the estimator reads the same checked config
+    source = replace(source, config=checked.config)
     f = from_config(source.config, source.model_id)
     chosen = parsers.choose(eng.find_recipe(f), f.model_id, f.architecture, source.chat_template,
                             source.chat_template_source, req.engine)
@@ -461,7 +550,9 @@ def make_plan(source: ModelSource, req: PlanRequest, site: Site | None = None) -
     rope_original = rope.get("original") if (not rope.get("when_native")
                                              or rope.get("when_native") == f.native_context) else None
     ctx = decide_context(f, context=req.context, max_model_len=req.max_model_len, rope_method=rope.get("method"),
-                         rope_original=rope_original, yarn_supported=recipe.yarn)
+                         rope_original=rope_original, yarn_supported=recipe.yarn, rope_factor=rope.get("factor"),
+                         rope_max_context=rope.get("max_context"),
+                         rescale_existing=bool(rope.get("rescale_existing")))
     L = ctx.max_model_len
     if req.kv_cache_dtype == "auto":
         kv_name = f.quant.kv_cache_dtype or f.dtype
@@ -471,7 +562,7 @@ def make_plan(source: ModelSource, req: PlanRequest, site: Site | None = None) -
 
     if req.gpu_type:
         gpus = [site.find_gpu(req.gpu_type)]
-    elif req.gpu_memory_bytes:
+    elif req.gpu_memory_bytes is not None:
         gpus = [custom_gpu(req.gpu_memory_bytes)]
     else:
         gpus = list(site.gpu_catalog)
@@ -480,13 +571,17 @@ def make_plan(source: ModelSource, req: PlanRequest, site: Site | None = None) -
     fitting: list[Evaluation] = []
     closest: Evaluation | None = None
     for g in gpus:
+        cannot = eng.gpu_cannot_run(f, g.compute)
+        if cannot:
+            outcomes[g.name] = cannot
+            continue
         e, why = _search_gpu(f, parts, g, L, kv_dsz, recipe, req)
         if e and e.fits:
             fitting.append(e)
             outcomes[g.name] = f"fits on {e.layout.gpus} GPU(s)"
         else:
             outcomes[g.name] = why
-            if e and (closest is None or e.kv_tokens > closest.kv_tokens):
+            if e and (closest is None or _closeness(e) > _closeness(closest)):
                 closest = e
     if fitting:
         best = min(fitting, key=lambda e: (e.layout.gpus * e.gpu.memory_mib, e.layout.gpus))
@@ -495,6 +590,11 @@ def make_plan(source: ModelSource, req: PlanRequest, site: Site | None = None) -
     if best is None:
         forced = any(v is not None for v in (req.gpus, req.tp, req.pp, req.dcp))
         detail = "; ".join(f"{k}: {v}" for k, v in outcomes.items())
+        if all(eng.gpu_cannot_run(f, g.compute) for g in gpus):
+            able = [g.name for g in site.gpu_catalog if not eng.gpu_cannot_run(f, g.compute)]
+            raise PlanError(f"{f.model_id} cannot run on {detail}",
+                            f"pick a GPU that can: --gpu {' or --gpu '.join(able)}" if able else
+                            "no catalog GPU type can run this checkpoint; pass --gpu-memory SIZE for such a card")
         raise PlanError(f"no valid layout for {f.model_id}: {detail}",
                         "drop or change --gpus/--tp/--pp/--dcp" if forced else "try another --gpu type")
 
@@ -502,6 +602,7 @@ def make_plan(source: ModelSource, req: PlanRequest, site: Site | None = None) -
                 recipe=recipe, best=best, per_gpu_type=outcomes, kv_dtype=kv_name,
                 gpu_named=bool(req.gpu_type), site=site)
     plan.name = sizing.check_name(req.name) if req.name else sizing.default_name(f.model_id)
+    plan.warnings.extend(list(source.warnings) + list(checked.warnings) + list(ctx.warnings))
     _explain(plan, wnotes, len(gpus) > 1, chosen)
     plan.warnings.extend(wwarnings)
     if best is not None:
@@ -511,7 +612,7 @@ def make_plan(source: ModelSource, req: PlanRequest, site: Site | None = None) -
             max_num_seqs=best.max_num_seqs, gpu_memory_utilization=best.util, hf_overrides=ctx.hf_overrides,
             kv_cache_dtype=req.kv_cache_dtype, recipe=recipe, max_num_batched_tokens=req.max_num_batched_tokens)
         plan.args = eng.vllm_args(settings) if req.engine == "vllm" else eng.sglang_args(settings)
-        plan.env = list(ctx.env)
+        plan.env = eng.engine_env(req.engine, ctx.extended)
         if not best.fits:
             plan.max_context_that_fits = _max_context(f, parts, best, kv_dsz, recipe, req, L)
             if plan.max_context_that_fits:
@@ -553,13 +654,18 @@ def _explain(plan: Plan, wnotes: list[str], chose_type: bool, chosen: parsers.Pa
     if lay.dcp > 1:
         r.append(f"decode-context-parallel {lay.dcp}: TP {lay.tp} exceeds {kv} KV head(s); DCP x KV heads = TP, so "
                  f"each rank stores 1/{lay.dcp} of the tokens instead of a duplicate")
-    elif lay.pp > 1 and lay.tp <= kv and f.num_kv_heads < lay.gpus and not f.uses_mla:
-        r.append(f"TP {lay.tp} x PP {lay.pp}: TP stops at the {kv} KV heads (more TP would duplicate the KV "
-                 f"cache; vLLM has no DCP for this architecture), pipeline parallel shards the rest")
-    elif lay.pp > 1:
-        r.append(f"TP {lay.tp} x PP {lay.pp}: TP {lay.gpus} is not valid for this model")
-    elif b.duplicated_kv:
-        plan.warnings.append(f"TP {lay.tp} > {kv} KV heads: the KV cache is duplicated {lay.tp // kv}x")
+    if b.layout_reason:
+        r.append(b.layout_reason)
+    if b.duplicated_kv:
+        dup = lay.tp // (kv * lay.dcp)
+        if kv == 1:
+            no_dcp = ("SGLang has no decode-context-parallel" if plan.request.engine == "sglang" else
+                      "--dcp 1 was asked for" if plan.request.dcp == 1 else "no decode-context-parallel here")
+            plan.warnings.append(f"TP {lay.tp} > 1 KV head ({'MLA latent' if f.uses_mla else 'MQA'}) and {no_dcp}: "
+                                 f"the KV cache is duplicated {dup}x on every TP rank (TP 1 x PP {lay.gpus} would "
+                                 f"avoid it at the cost of tensor and expert parallelism)")
+        else:
+            plan.warnings.append(f"TP {lay.tp} > {kv} KV heads: the KV cache is duplicated {dup}x")
     if lay.ep:
         r.append("expert parallel: " + ("the recipe asks for it" if plan.recipe.expert_parallel in ("always", "above_4")
                                         else "TP alone would split experts below the FP8 block size"))
@@ -580,7 +686,9 @@ def _explain(plan: Plan, wnotes: list[str], chose_type: bool, chosen: parsers.Pa
     if b.gpu.compute and f.quant.method == "fp8" and not b.gpu.native_fp8:
         plan.warnings.append(f"{b.gpu.name} (compute {b.gpu.compute}) has no native FP8: vLLM runs the FP8 weights "
                              "through Marlin weight-only kernels (works, slower prefill)")
-    if f.quant.weight_bits == 4 and f.quant.method in ("modelopt", "modelopt_fp4") and b.gpu.compute and b.gpu.compute < 10:
-        plan.warnings.append(f"NVFP4 weights on {b.gpu.name}: native kernels need Blackwell (compute >= 10)")
+    rule = eng.checkpoint_gpus(f)
+    if rule and not b.gpu.compute:
+        plan.warnings.append(f"{str(eng.checkpoint_format(f)).upper()} checkpoint on a --gpu-memory card of unknown "
+                             f"compute capability: the recipes list {rule['needs']}; make sure it is one")
     if not plan.fits:
         plan.warnings.append("the plan does not fit: see 'per GPU type'")

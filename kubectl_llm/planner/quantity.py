@@ -1,8 +1,9 @@
 """Byte sizes and Kubernetes quantities: parse what admins type, format what Kubernetes reads. Pure.
 
-Accepted inputs for sizes (``--gpu-memory``): ``80GiB``, ``80Gi``, ``23.58GiB``, ``80GB`` (decimal, 10^9),
-``80G`` (decimal, as Kubernetes reads it), ``81920MiB``, plain bytes ``85899345920``. Case of the unit is
-forgiven except that ``m`` (milli) is not a size unit here.
+Accepted inputs for sizes: ``80GiB``, ``80Gi``, ``23.58GiB``, ``80GB`` (decimal, 10^9), ``80G`` (decimal, as
+Kubernetes reads it), ``81920MiB``, plain bytes ``85899345920``. Case of the unit is forgiven except that ``m``
+(milli) is not a size unit here. ``--gpu-memory`` (``parse_gpu_memory``) insists on a unit and a GPU-sized value:
+``--gpu-memory 80`` (bytes? GiB?) and ``--gpu-memory 0`` are usage errors that suggest ``80GiB``.
 """
 
 from __future__ import annotations
@@ -48,6 +49,25 @@ def parse_bytes(text: str | int) -> int:
     else:
         raise UsageError(f"unknown size unit in {text!r}", "use B, KiB/Ki, MiB/Mi, GiB/Gi, TiB/Ti or KB, MB, GB, TB")
     return int(number * factor)
+
+
+GPU_MEMORY_RANGE = (GiB, 4096 * GiB)     # no card that serves an LLM has less than 1 GiB, none has 4 TiB
+
+
+def parse_gpu_memory(text: str) -> int:
+    """``--gpu-memory``: a size WITH a unit (a bare ``80`` is ambiguous: bytes? GiB?) between 1 GiB and 4 TiB."""
+    m = _SIZE_RE.match(str(text))
+    example = "--gpu-memory 80GiB (binary) or 80GB (decimal)"
+    if m and Decimal(m.group(1)) == 0:
+        raise UsageError(f"--gpu-memory {text} is not a GPU size", f"give the card's memory, e.g. {example}")
+    if m and not m.group(2):
+        raise UsageError(f"--gpu-memory {text} has no unit",
+                         f"write --gpu-memory {m.group(1)}GiB (binary) or {m.group(1)}GB (decimal)")
+    n = parse_bytes(text)
+    if not GPU_MEMORY_RANGE[0] <= n <= GPU_MEMORY_RANGE[1]:
+        raise UsageError(f"--gpu-memory {text} is not a GPU size (1 GiB to 4 TiB)",
+                         f"give the card's memory, e.g. {example}")
+    return n
 
 
 def gib(n_bytes: float) -> float:

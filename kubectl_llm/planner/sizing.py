@@ -3,8 +3,11 @@
 Handbook rules, written down once:
 * CPU = 2 x GPUs + 2 (request = limit);
 * RAM request slightly over half the loaded model (55 %; 70 % for multimodal models, whose processors and
-  encoder caches live in host memory), limit slightly over all of it (110 %), never below 8 Gi / 16 Gi;
-* PVC 15 % over the weights (the handbook's 10-20 %), whole Gi, rounded up to 8 Gi steps above 64 Gi;
+  encoder caches live in host memory), limit slightly over all of it (110 %, whole Gi up), never below 8 Gi /
+  12 Gi (the engine's own processes; only models under ~11 GiB meet these floors);
+* PVC 15 % over the weights (the handbook's "10-20 % more than the model weight size"), whole Gi up; when that
+  rounding would pass 20 % (weights under 20 GiB), 10 % over, whole Gi up; never below 10 Gi. Both stay inside
+  10-20 % for every weight total above ~11 GiB (tested at every 1/8 GiB step).
 * node affinity and tolerations depend on the cluster: the site profile answers them (``planner/site.py``:
   ``Site.node_affinity``, ``Site.tolerations_for``; the default profile, ``kubectl_llm/sites/nrp.yaml``, says
   which labels, taints and large-GPU counts the handbook uses).
@@ -28,17 +31,22 @@ def cpu(gpus: int) -> int:
     return 2 * gpus + 2
 
 
+MEMORY_REQUEST_FLOOR_GI = 8
+MEMORY_LIMIT_FLOOR_GI = 12
+STORAGE_FLOOR_GI = 10
+
+
 def memory(weight_bytes: int, multimodal: bool) -> tuple[str, str]:
-    req = max(8, math.ceil(weight_bytes * (0.70 if multimodal else 0.55) / GiB))
-    lim = max(16, math.ceil(weight_bytes * 1.10 / GiB), req + 4)
+    req = max(MEMORY_REQUEST_FLOOR_GI, math.ceil(weight_bytes * (0.70 if multimodal else 0.55) / GiB))
+    lim = max(MEMORY_LIMIT_FLOOR_GI, math.ceil(weight_bytes * 1.10 / GiB), req + 4)
     return f"{req}Gi", f"{lim}Gi"
 
 
 def storage(weight_bytes: int) -> str:
-    gi = max(10, math.ceil(weight_bytes * 1.15 / GiB))
-    if gi > 64:
-        gi = 8 * math.ceil(gi / 8)
-    return f"{gi}Gi"
+    gi = math.ceil(weight_bytes * 1.15 / GiB)
+    if gi * GiB > weight_bytes * 1.20:
+        gi = math.ceil(weight_bytes * 1.10 / GiB)
+    return f"{max(STORAGE_FLOOR_GI, gi)}Gi"
 
 
 def shm(gpus: int) -> str:

@@ -33,6 +33,8 @@ EXPECTED_KINDS = {
     ("llm-model", "06-alias-priority-values.yaml"): ["AIGatewayRoute", "BackendTrafficPolicy"],
     ("llm-model", "07-v1beta1-values.yaml"): sorted(MODEL_KINDS + ["BackendSecurityPolicy"]),
     ("llm-model", "08-sglang-values.yaml"): MODEL_KINDS,
+    ("llm-model", "09-multinode-lws-values.yaml"): ["AIGatewayRoute", "AIServiceBackend", "Backend", "LeaderWorkerSet",
+                                                   "Pod", "Service"],
     ("llm-gateway", "01-default-values.yaml"): ["ClientTrafficPolicy", "ConfigMap", "EnvoyProxy", "Gateway", "GatewayClass"],
     ("llm-gateway", "02-auth-ratelimit-values.yaml"): [
         "BackendTrafficPolicy", "ClientTrafficPolicy", "ConfigMap", "EnvoyProxy", "Gateway", "GatewayClass", "SecurityPolicy",
@@ -84,6 +86,10 @@ def test_every_model_object_carries_the_model_label(rendered_scenarios, scenario
         assert obj["metadata"]["namespace"] == "nrp-llm"
         if obj["kind"] == "Deployment":  # the Pods too, so `kubectl get pods -l` finds them
             assert obj["spec"]["template"]["metadata"]["labels"]["llm.nrp-nautilus.io/model"] == release
+        if obj["kind"] == "LeaderWorkerSet":  # leader, workers and their PVCs
+            lwt = obj["spec"]["leaderWorkerTemplate"]
+            for tmpl in (lwt["leaderTemplate"], lwt["workerTemplate"], *lwt["volumeClaimTemplates"]):
+                assert tmpl["metadata"]["labels"]["llm.nrp-nautilus.io/model"] == release
 
 
 @pytest.mark.parametrize("scenario", GATEWAY_SCENARIOS)

@@ -652,8 +652,12 @@ def test_upgrade_wait_never_shows_the_old_pod_as_the_result(fake: FakeApiServer,
     assert json.loads(result.stdout)["revision"] == 2
     stages = [line.split(f"{NAME}: ", 1)[1] for line in result.stderr.splitlines() if f"] {NAME}: " in line]
     assert stages[-1] == "ready - every object of the release is ready"
-    assert not any(s.startswith("ready") for s in stages[:-1]), stages
-    assert any("ContainerCreating" in s or s.startswith("updating") for s in stages), stages
+    # 'ready' may be said only of the new pod: after the line has seen it being created, never while only the old
+    # (ready) pod exists. Under load the new pod can turn ready before helm returns, so 'ready - serving' may
+    # precede the final line.
+    first_new = next(i for i, s in enumerate(stages) if "ContainerCreating" in s)
+    assert all(s.startswith("updating - pod ") for s in stages[:first_new]), stages
+    assert not any(s.startswith("ready") for s in stages[:first_new]), stages
 
     unchanged = kllm("upgrade", NAME, "--context-length", "16384", "--wait", "--timeout", "60s")
     assert "unchanged" in unchanged.stdout

@@ -234,3 +234,15 @@ def test_mutated_real_configs_never_escape_as_internal_errors(model_id):
         else:
             json.dumps(p.to_dict())                  # the document serialises (no NaN sneaks into -o json)
             assert p.to_text()
+
+
+def test_an_estimate_that_fails_beside_real_weights_is_a_warning_not_silence():
+    # the checkpoint's total (safetensors metadata) stands, but the per-part split is lost: the plan says so
+    from kubectl_llm.planner.source import WeightMetadata
+
+    c = with_({"quantization_config": {"quant_method": "weird"}})
+    src = ModelSource(model_id="m", config=c, weights=WeightMetadata(total_bytes=16 * GiB, source="test"),
+                      origin="local")
+    p = make_plan(src, PlanRequest(gpu_type="H100-80GB"))
+    assert p.weight_bytes == 16 * GiB
+    assert any("weight split could not be estimated" in w and "'weird'" in w for w in p.warnings), p.warnings

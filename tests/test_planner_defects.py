@@ -142,12 +142,12 @@ def test_qwen3_vl_follows_the_recipe_factor_for_one_million_tokens():
 
 # --- a plan that does not fit shows the closest layout tried, and hints that can help ---------------------------
 def test_weights_that_fit_nowhere_show_the_largest_layout_tried_and_no_kv_hint():
-    # DeepSeek-V3 (641 GiB estimated) on A10 (21.9 GiB): even 8 cards hold 80 GiB of weights each
+    # DeepSeek-V3 (641 GiB estimated) on A10 (21.9 GiB): even 8 nodes x 8 cards do not hold it with one request
     p = plan("deepseek-ai/DeepSeek-V3", gpu_type="A10")
     d = p.to_dict()
-    assert d["fits"] is False and d["gpu"]["count"] == 8
-    assert d["memory"]["weights_per_gpu_bytes"] < d["model"]["weight_bytes"] / 4   # sharded 8 ways, not 1
-    assert "8 x A10" in p.to_text()
+    assert d["fits"] is False and d["gpu"]["count"] == 64 and d["gpu"]["nodes"] == 8    # the largest tried
+    assert d["memory"]["weights_per_gpu_bytes"] < d["model"]["weight_bytes"] / 32   # sharded 64 ways, not 1
+    assert "64 x A10 = 8 nodes x 8" in p.to_text()
     hint = p.fit_hint()
     assert "--kv-cache-dtype" not in hint and "--context" not in hint and "--max-model-len" not in hint
     assert "weights" in hint

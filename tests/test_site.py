@@ -96,7 +96,7 @@ def test_gpus_o_yaml_entries_are_site_file_entries() -> None:
     a100 = next(e for e in entries if e["name"] == "A100-80GB")
     assert a100 == {"name": "A100-80GB", "memory_mib": 81920, "usable_gib": 79.25,
                     "products": ["NVIDIA-A100-SXM4-80GB", "NVIDIA-A100-80GB-PCIe"], "resource": "nvidia.com/a100",
-                    "compute": "8.0", "nvlink": True}
+                    "compute": "8.0", "nvlink": True, "per_node": 8}
 
 
 # --- the same model under two sites ------------------------------------------------------------------------------

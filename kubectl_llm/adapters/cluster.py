@@ -23,6 +23,10 @@ INSTANCE_LABEL = "app.kubernetes.io/instance"
 COMPONENT_LABEL = "app.kubernetes.io/component"
 # API groups the llm-model chart's gateway objects need (AIGatewayRoute/AIServiceBackend, Backend).
 GATEWAY_GROUPS = ("aigateway.envoyproxy.io", "gateway.envoyproxy.io")
+LWS_GROUP = "leaderworkerset.x-k8s.io"
+LWS_INSTALL_HINT = ("a cluster admin installs LeaderWorkerSet (controller + CRD, v0.10.0 or newer): kubectl apply "
+                    "--server-side -f https://github.com/kubernetes-sigs/lws/releases/download/v0.10.0/manifests.yaml"
+                    "; or plan fewer GPUs with --nodes 1")
 
 
 def resolve_namespace(namespace: str | None, kubeconfig: str | None, context: str | None) -> str:
@@ -66,6 +70,8 @@ class PodView:
     ready: bool
     containers: list[ContainerView] = field(default_factory=list)
     unschedulable_message: str = ""
+    group_index: int | None = None         # LeaderWorkerSet pods: which copy (replica) and which rank;
+    worker_index: int | None = None        # the leader is worker 0, the one that serves
 
 
 @dataclass(frozen=True)
@@ -156,6 +162,15 @@ class Cluster:
         groups = self._call(lambda: client.ApisApi(self._client()).get_api_versions(_request_timeout=10))
         served = {g.name for g in groups.groups or []}
         return [g for g in GATEWAY_GROUPS if g not in served]
+
+    def require_lws_crd(self) -> None:
+        """A model spanning nodes is a LeaderWorkerSet: refuse before Helm installs half of the release."""
+        from kubernetes import client
+
+        groups = self._call(lambda: client.ApisApi(self._client()).get_api_versions(_request_timeout=10))
+        if LWS_GROUP not in {g.name for g in groups.groups or []}:
+            raise MissingCRDs(f"the cluster does not serve {LWS_GROUP} (the LeaderWorkerSet CRD a model spanning "
+                              f"nodes needs)", LWS_INSTALL_HINT)
 
     def require_gateway_crds(self) -> None:
         missing = self.missing_gateway_groups()
@@ -319,8 +334,15 @@ def pod_view(pod: Any) -> PodView:
             reason = cs.state.waiting.reason or ""
         containers.append(ContainerView(cs.name, bool(cs.ready), state, reason, cs.restart_count or 0))
     ready = conditions.get("Ready")
+    labels = pod.metadata.labels or {}
+
+    def index(key: str) -> int | None:
+        value = labels.get(f"leaderworkerset.sigs.k8s.io/{key}")
+        return int(value) if value is not None and str(value).isdigit() else None
+
     return PodView(
         name=pod.metadata.name, phase=status.phase or "Unknown", node=pod.spec.node_name,
         scheduled=bool(sched and sched.status == "True"), ready=bool(ready and ready.status == "True"),
         containers=containers,
-        unschedulable_message=(sched.message or "") if sched and sched.status != "True" else "")
+        unschedulable_message=(sched.message or "") if sched and sched.status != "True" else "",
+        group_index=index("group-index"), worker_index=index("worker-index"))

@@ -32,10 +32,14 @@ def route_name(name: str, values: dict[str, Any]) -> str | None:
 def release_row(r: Any) -> dict[str, Any]:
     v = r.values
     count, gtype = get_path(v, "gpu.count"), get_path(v, "gpu.type")
+    nodes = int(get_path(v, "group.size") or 1)
+    gpu: dict[str, Any] = {"type": gtype, "count": count * nodes if count else count}
+    if nodes > 1:
+        gpu.update(nodes=nodes, per_node=count)
     kind = fleet.release_kind(v)
     return {"name": r.name, "namespace": r.namespace, "kind": kind, "model": get_path(v, "model.id"),
             "targets": fleet.alias_targets(v) if kind == fleet.MODE_ALIAS else None,
-            "gpu": {"type": gtype, "count": count}, "context": get_path(v, "engine.maxModelLen"),
+            "gpu": gpu, "replicas": int(get_path(v, "replicas") or 1), "context": get_path(v, "engine.maxModelLen"),
             "route": route_name(r.name, v), "status": r.status, "revision": r.revision, "chart": r.chart,
             "created": rfc3339(r.created), "updated": rfc3339(r.updated), "age": age(r.created or r.updated)}
 
@@ -78,9 +82,25 @@ def list_command(namespace: str | None, all_namespaces: bool, kube_context: str 
             + [r["name"], r["kind"],
                ("-> " + fleet.describe_targets({"gateway": {"alias": {"backends": r["targets"]}}})
                 if r["kind"] == fleet.MODE_ALIAS else r["model"] or "-"),
-               f"{r['gpu']['count']} x {r['gpu']['type']}" if r["gpu"]["count"] else "-",
+               gpus_cell(r),
                r["context"] or "-", r["route"] or "-", r["status"], r["age"]] for r in rows]
     out.text(out.table(headers, body))
+
+
+def gpus_cell(r: dict[str, Any]) -> str:
+    """'1 x L40', '16 x H100-80GB (2 nodes)', '2 x (1 x L40)' for replicas."""
+    g = r["gpu"]
+    if not g["count"]:
+        return "-"
+    cell = f"{g['count']} x {g['type']}" + (f" ({g['nodes']} nodes)" if g.get("nodes") else "")
+    return f"{r['replicas']} x ({cell})" if r.get("replicas", 1) > 1 else cell
+
+
+def group_order(pods: list[Any]) -> list[Any]:
+    """A LeaderWorkerSet's pods by copy, leader (worker 0) first; a Deployment's stay oldest first."""
+    if not any(p.worker_index is not None for p in pods):
+        return pods
+    return sorted(pods, key=lambda p: (p.group_index or 0, p.worker_index or 0))
 
 
 def curl_line(address: str | None, route: str) -> str:
@@ -105,7 +125,7 @@ def status_command(name: str, namespace: str | None, kube_context: str | None, k
     ns = session.namespace
     _, version, helm_status = require_model_release(session, name)
     values = session.helm.values(name, ns, computed=True)   # chart defaults too: gateway.parentRefs
-    pods = session.cluster.pods(name, ns)
+    pods = group_order(session.cluster.pods(name, ns))
     pod_docs = []
     engine: dict[str, Any] = {}
     for pod in pods:
@@ -114,11 +134,13 @@ def status_command(name: str, namespace: str | None, kube_context: str | None, k
         stage, detail = pod_stage(pod, progress)
         events = session.cluster.events(pod.name, ns)
         pod_docs.append({"name": pod.name, "phase": pod.phase, "node": pod.node, "ready": pod.ready,
-                         "stage": stage, "detail": detail,
+                         "stage": stage, "detail": detail, "group": pod.group_index,
+                         "role": None if pod.worker_index is None else (
+                             "leader" if pod.worker_index == 0 else f"worker {pod.worker_index}"),
                          "restarts": sum(c.restarts for c in pod.containers),
                          "events": [{"type": e.type, "reason": e.reason, "message": e.message, "count": e.count}
                                     for e in events]})
-        if progress is not None:
+        if progress is not None and (pod.worker_index in (None, 0) or not engine):   # a group: the leader's
             engine = {"stage": progress.stage, "downloaded_bytes": progress.downloaded_bytes,
                       "download_total_bytes": progress.download_total_bytes,
                       "weights_gib": progress.weights_gib, "kv_cache_gib": progress.kv_cache_gib,
@@ -141,7 +163,17 @@ def status_command(name: str, namespace: str | None, kube_context: str | None, k
             gv = session.cluster.gateway(ref["name"], ref.get("namespace") or ns)
             gateway_doc = {"name": gv.name, "namespace": gv.namespace, "found": gv.found, "address": gv.address}
             address = address or gv.address
+    size = int(get_path(values, "group.size") or 1)
+    desired = int(get_path(values, "replicas") or 1)
+    groups: dict[Any, list[dict[str, Any]]] = {}
+    for p in pod_docs:                      # a Deployment's pod is a copy of its own
+        groups.setdefault(p["name"] if p["group"] is None else p["group"], []).append(p)
+    ready = sum(1 for g in groups.values() if len(g) == size and all(p["ready"] for p in g))
+    failing = next((p for p in pod_docs if not p["ready"]), None)
     doc = {"name": name, "namespace": ns, "release": {"status": helm_status, "chart_version": version},
+           "replicas": {"ready": ready, "desired": desired, "pods_per_replica": size},
+           "failing": {"pod": failing["name"], "stage": failing["stage"], "detail": failing["detail"]}
+           if failing else None,
            "model": get_path(values, "model.id"), "served_name": get_path(values, "model.servedName"),
            "pods": pod_docs, "engine": engine or None, "route": route, "route_status": route_doc,
            "gateway": gateway_doc, "curl": curl_line(address, route) if route else None}
@@ -150,10 +182,14 @@ def status_command(name: str, namespace: str | None, kube_context: str | None, k
         return
     lines = [f"release   {name} ({helm_status}, chart {MODEL_CHART}-{version}) in namespace {ns}",
              f"model     {doc['model']}"]
+    lines.append(f"replicas  {ready}/{desired} ready" + (f" (groups of {size} pods, one per node)" if size > 1 else ""))
+    if failing and len(pod_docs) > 1:
+        lines.append(f"first not ready  {failing['name']}: {failing['stage']} - {failing['detail']}")
     if not pod_docs:
         lines.append("pods      none yet")
     for p in pod_docs:
-        lines.append(f"pod       {p['name']}: {p['phase']}{' ready' if p['ready'] else ''}"
+        lines.append(f"pod       {p['name']}{' (' + p['role'] + ')' if p['role'] else ''}: "
+                     f"{p['phase']}{' ready' if p['ready'] else ''}"
                      f" on {p['node'] or '-'}, restarts {p['restarts']}")
         lines.append(f"stage     {p['stage']}: {p['detail']}")
         for e in p["events"]:
@@ -199,20 +235,31 @@ def gateway_verdict(g: dict[str, Any]) -> str:
 Examples:
   kubectl llm logs qwen3-8b --tail 100
   kubectl llm logs qwen3-8b -f
+  kubectl llm logs qwen3-8b --worker 0                # a group spanning nodes: 0 = the leader, 1.. the workers
 """)
 @click.argument("name")
 @click.option("-f", "--follow", is_flag=True, help="Stream the log.")
 @click.option("--tail", type=int, default=-1, show_default=True, help="Lines from the end (-1: all).")
+@click.option("--worker", type=click.IntRange(min=0), default=None, metavar="N",
+              help="A model spanning nodes: the log of worker N of the group (0 = the leader, the default).")
 @options.connection
-def logs_command(name: str, follow: bool, tail: int, namespace: str | None, kube_context: str | None,
-                 kubeconfig: str | None) -> None:
-    """Print the inference server's log of release NAME (newest pod)."""
+def logs_command(name: str, follow: bool, tail: int, worker: int | None, namespace: str | None,
+                 kube_context: str | None, kubeconfig: str | None) -> None:
+    """Print the inference server's log of release NAME (newest pod; a group's leader unless --worker)."""
     session = Session(namespace, kube_context, kubeconfig)
     ns = session.namespace
     require_model_release(session, name)
     pods = session.cluster.pods(name, ns)
     if not pods:
         raise UsageError(f"release {name!r} has no pod yet", f"kubectl llm status {name} -n {ns}")
+    if any(p.worker_index is not None for p in pods) or worker:
+        ranks = sorted({p.worker_index for p in pods if p.worker_index is not None})
+        chosen = [p for p in pods if p.worker_index == (worker or 0)]
+        if not chosen:
+            raise UsageError(f"release {name!r} has no worker {worker}" + (
+                f" (its group has workers {', '.join(map(str, ranks))}; 0 is the leader)" if ranks else
+                " (it runs on one node: no workers)"), f"kubectl llm status {name} -n {ns}")
+        pods = chosen
     pod = pods[-1].name
     tail_lines = None if tail < 0 else tail
     if not any(c.state in ("running", "terminated") for c in pods[-1].containers):

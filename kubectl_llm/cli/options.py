@@ -10,10 +10,11 @@ from typing import Any, Callable
 
 import click
 
+from kubectl_llm.planner.rules import KV_DTYPES
+
 F = Callable[..., Any]
 
 ENGINES = ("vllm", "sglang")
-KV_DTYPES = ("auto", "bfloat16", "float16", "fp8", "fp8_e4m3", "fp8_e5m2")
 
 
 def _stack(*decorators: Callable[[F], F]) -> Callable[[F], F]:
@@ -103,6 +104,14 @@ def plan_options(*, cluster: bool) -> Callable[[F], F]:
                      help="KV cache dtype."),
         click.option("--engine", type=click.Choice(ENGINES), default="vllm", show_default=True,
                      help="Inference engine."),
+        click.option("--nodes", type=click.IntRange(min=1), default=None, metavar="N",
+                     help="Force the node count (default: one node when the model fits, else the fewest whole "
+                          "nodes: TP within a node, PP across nodes, one LeaderWorkerSet pod per node)."),
+        click.option("--replicas", type=click.IntRange(min=1), default=None, metavar="N",
+                     help="Copies behind the same Service and route, each planned alike (default 1)."),
+        click.option("--data-parallel", "data_parallel", type=click.IntRange(min=1), default=None, metavar="N",
+                     help="MoE: N DP attention ranks + expert parallel (vLLM --data-parallel-size with "
+                          "--enable-expert-parallel; SGLang --enable-dp-attention)."),
         revision,
         site,
     )

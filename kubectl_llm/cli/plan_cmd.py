@@ -16,6 +16,8 @@ Examples:
   kubectl llm plan Qwen/Qwen3-8B --gpu L40 -o json     # the JSON contract, for scripts
   kubectl llm plan MiniMaxAI/MiniMax-M2.5 --gpu A100-80GB --context 262144
   kubectl llm plan ./my-model-dir --gpu-memory 23.58GiB --max-model-len 32768
+  kubectl llm plan meta-llama/Llama-3.1-405B --gpu H100-80GB     # 2 nodes x 8: TP 8 x PP 2
+  kubectl llm plan Qwen/Qwen3-30B-A3B --gpu A100-80GB --data-parallel 2   # DP attention + EP vs TP 2
   kubectl llm plan Qwen/Qwen3-8B --gpu auto            # among the GPU types the cluster has (reads nodes)
 
 Exit codes: 0 fits, 5 does not fit (the plan is still printed), 2 bad flags, 3 model not found, 4 cannot plan.

@@ -52,7 +52,8 @@ def build_request(opts: dict[str, Any], name: str | None) -> PlanRequest:
         max_model_len=opts.get("max_model_len"), gpu_memory_utilization=opts.get("gpu_memory_utilization"),
         kv_cache_dtype=opts.get("kv_cache_dtype") or "auto", engine=opts.get("engine") or "vllm", name=name,
         max_num_seqs=opts.get("max_num_seqs"), max_num_batched_tokens=opts.get("max_num_batched_tokens"),
-        site=site)
+        site=site, nodes=opts.get("nodes"), replicas=opts.get("replicas") or 1,
+        data_parallel=opts.get("data_parallel"))
 
 
 def load_site(option: str | None) -> Any:
@@ -121,6 +122,9 @@ def planned_values(source: Any, request: PlanRequest, plan: Any, files: tuple[st
     warnings = list(getattr(plan, "warnings", []) or [])
     warnings += fit_warnings(base, user)
     forced = {field: get_path(user, key) for key, field in REPLAN_KEYS.items() if get_path(user, key) is not None}
+    size = int(get_path(values, "group.size") or 1)
+    if isinstance(forced.get("gpus"), int) and size > 1:     # gpu.count is per pod; the planner counts them all
+        forced["gpus"] *= size
     if forced:
         warnings += _recheck(source, request, forced)
     return Planned(plan=plan, name=plan_name(plan), values=values, user=user, warnings=warnings)

@@ -7,6 +7,8 @@ inventory. The release name is the route name, validated before anything runs.
 
 from __future__ import annotations
 
+import re
+import time
 from typing import Any
 
 import click
@@ -17,7 +19,7 @@ from kubectl_llm.cli import output as out
 from kubectl_llm.cli.overrides import get_path
 from kubectl_llm.cli.planning import build_request, load_source, make_plan, planned_values, validate_name, why_not
 from kubectl_llm.cli.session import Session
-from kubectl_llm.errors import ReleaseConflict, ReleaseNotFound, UsageError
+from kubectl_llm.errors import HelmError, ReleaseConflict, ReleaseNotFound, UsageError
 
 ADD_EXAMPLES = """\b
 Examples:
@@ -27,6 +29,7 @@ Examples:
   kubectl llm add MiniMaxAI/MiniMax-M2.5 --gpu A100-80GB --context-length 262144 --name minimax
   kubectl llm add Qwen/Qwen3-8B --name qwen3-8b-east --set storage.storageClass=linstor-unl -f my-values.yaml
   kubectl llm add --external https://llm.sdsc.example.org/v1 --served-name Qwen/Qwen3-8B --api-key-secret sdsc-apikey --name qwen3-nairr
+  kubectl llm add meta-llama/Llama-3.1-405B --gpu H100-80GB --dry-run=client -o yaml   # a LeaderWorkerSet, 2 nodes
 
 Running the same add twice changes nothing; different options upgrade the release. A failed add leaves nothing
 behind; a release left pending by a killed helm is repaired first. For a gated/private model, add warns when the
@@ -43,7 +46,7 @@ def _mode_gateway(values: dict[str, Any]) -> bool:
 
 
 def deploy(session: Session, name: str, chart_name: str, values: dict[str, Any], *, dry_run: str, wait: bool,
-           timeout: str, output: str | None, description: str, needs_gateway: bool) -> None:
+           timeout: str, output: str | None, description: str, needs_gateway: bool, needs_lws: bool = False) -> None:
     """Render (client dry run), server-dry-run, or install/upgrade one release, then report on stdout."""
     from kubectl_llm.cli.waiting import run_with_progress
 
@@ -54,6 +57,8 @@ def deploy(session: Session, name: str, chart_name: str, values: dict[str, Any],
         else:
             if needs_gateway:
                 session.cluster.require_gateway_crds()
+            if needs_lws:
+                session.cluster.require_lws_crd()
             objs = session.helm.dry_run_server(name, chart, values, session.namespace)
         if output:
             out.manifests(objs, output)
@@ -62,11 +67,17 @@ def deploy(session: Session, name: str, chart_name: str, values: dict[str, Any],
         return
     if needs_gateway:
         session.cluster.require_gateway_crds()
+    if needs_lws:
+        session.cluster.require_lws_crd()        # nothing is installed before the CRD is there
     ns = session.namespace
 
     def work() -> Any:
-        return session.helm.install_or_upgrade(name, chart, values, ns, chart_name=chart_name, wait=wait,
-                                               timeout=timeout, description=description)
+        started = time.monotonic()
+        outcome = session.helm.install_or_upgrade(name, chart, values, ns, chart_name=chart_name, wait=wait,
+                                                  timeout=timeout, description=description)
+        if wait and needs_lws and outcome.action != "unchanged":
+            wait_for_groups(session, name, values, outcome.action, timeout, started)
+        return outcome
 
     outcome = run_with_progress(work, session.cluster, name, ns) if wait else work()
     doc = {"name": name, "namespace": ns, "chart": chart_name, "action": outcome.action,
@@ -81,6 +92,44 @@ def deploy(session: Session, name: str, chart_name: str, values: dict[str, Any],
         out.text(f"release {name} {outcome.action} in namespace {ns} (revision {outcome.revision})")
     if chart_name == MODEL_CHART and not wait and values.get("mode", "model") == "model":
         out.info(f"follow it: kubectl llm status {name} -n {ns}")
+
+
+def _seconds(duration: str) -> float:
+    """Go duration (90s, 30m, 1h30m) -> seconds."""
+    units = {"h": 3600, "m": 60, "s": 1, "ms": 0.001}
+    parts = re.findall(r"(\d+(?:\.\d+)?)(ms|h|m|s)", duration)
+    return sum(float(n) * units[u] for n, u in parts) if parts else 1800.0
+
+
+GROUP_POLL_SECONDS = 3.0
+
+
+def wait_for_groups(session: Session, name: str, values: dict[str, Any], action: str, timeout: str,
+                    started: float) -> None:
+    """Helm's --wait counts a LeaderWorkerSet ready as soon as it exists (no readiness rule for custom kinds): wait
+    for every pod of every group to be Ready within the same --timeout; on timeout undo like Helm would."""
+    size = int(get_path(values, "group.size") or 1)
+    desired = int(get_path(values, "replicas") or 1)
+    deadline = started + _seconds(timeout)
+    while True:
+        pods = session.cluster.pods(name, session.namespace)
+        groups: dict[Any, list[Any]] = {}
+        for p in pods:
+            groups.setdefault(p.group_index, []).append(p)
+        ready = sum(1 for g in groups.values() if len(g) == size and all(p.ready for p in g))
+        if ready >= desired:
+            return
+        if time.monotonic() >= deadline:
+            break
+        time.sleep(GROUP_POLL_SECONDS)
+    if action == "installed":
+        session.helm.uninstall(name, session.namespace)
+        undone = "the install was removed"
+    else:
+        session.helm.rollback(name, session.namespace, None, wait=False, timeout=timeout)
+        undone = "rolled back to the previous revision"
+    raise HelmError(f"release {name}: {ready}/{desired} groups of {size} pods ready after {timeout} ({undone})",
+                    f"kubectl llm status {name} -n {session.namespace} shows the pod that is not ready")
 
 
 def _plan_and_deploy(model: str, name: str | None, plan_opts: dict[str, Any], hf_revision: str | None,
@@ -107,7 +156,8 @@ def _plan_and_deploy(model: str, name: str | None, plan_opts: dict[str, Any], hf
     if source.requires_token and dry_run != "client":
         warn_missing_token_secret(session, model, planned.values)
     deploy(session, planned.name, MODEL_CHART, planned.values, dry_run=dry_run, wait=wait, timeout=timeout,
-           output=output, description=f"kubectl llm {verb} {model}", needs_gateway=_mode_gateway(planned.values))
+           output=output, description=f"kubectl llm {verb} {model}", needs_gateway=_mode_gateway(planned.values),
+           needs_lws=int(get_path(planned.values, "group.size") or 1) > 1)
 
 
 def warn_missing_token_secret(session: Session, model: str, values: dict[str, Any]) -> None:

@@ -23,6 +23,7 @@ from kubectl_llm.cli import options
 from kubectl_llm.cli import output as out
 from kubectl_llm.cli.session import Session
 from kubectl_llm.errors import LlmError, ToolMissing, UsageError
+from kubectl_llm.planner.rules import ENGINE_PORT
 
 
 class TestFailed(LlmError):
@@ -131,7 +132,7 @@ def test_command(name: str, fill: float, kv_tokens: int | None, max_tokens: int,
 
     with contextlib.ExitStack() as stack:
         base = url.rstrip("/") if url else stack.enter_context(
-            port_forward(session, name, int(fleet.get_path(values, "service.port") or 5000)))
+            port_forward(session, name, int(fleet.get_path(values, "service.port") or ENGINE_PORT)))
         murl = metrics_url or f"{base}/metrics"
         from kubectl_llm.adapters.loadgen import fetch_metrics, run
 

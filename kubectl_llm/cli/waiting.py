@@ -29,7 +29,8 @@ def observe(cluster: Cluster, name: str, namespace: str, previous: frozenset[str
     fresh = [p for p in pods if p.name not in previous]
     if not fresh and pods:
         return "updating", f"pod {pods[-1].name} from before this change still runs; waiting for helm"
-    pod: PodView | None = fresh[-1] if fresh else None
+    leaders = [p for p in fresh if p.worker_index in (None, 0)]   # a group's leader runs the API server
+    pod: PodView | None = (leaders or fresh)[-1] if fresh else None
     progress = None
     if pod is not None and any(c.state in ("running", "terminated") for c in pod.containers):
         progress = parse_engine_log(cluster.logs(pod.name, namespace, tail=300))

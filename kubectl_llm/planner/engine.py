@@ -9,9 +9,8 @@ from importlib import resources
 from typing import Any, Mapping
 
 from kubectl_llm.planner.facts import ModelFacts
+from kubectl_llm.planner.rules import DOWNLOAD_DIR, ENGINE_PORT
 
-DOWNLOAD_DIR = "/workspace/.cache/huggingface/hub"
-PORT = 5000
 
 
 @dataclass(frozen=True)
@@ -40,11 +39,13 @@ def _data() -> Mapping[str, Any]:
     import yaml
 
     text = resources.files("kubectl_llm.planner").joinpath("data/recipes.yaml").read_text()
-    return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    data: Mapping[str, Any] = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    return data
 
 
 def engine_defaults(engine: str) -> Mapping[str, Any]:
-    return _data()["engines"][engine]
+    defaults: Mapping[str, Any] = _data()["engines"][engine]
+    return defaults
 
 
 def parse_version(text: str) -> tuple[int, ...]:
@@ -240,7 +241,7 @@ def mem_fraction_static(gpu_memory_utilization: float) -> float:
 def vllm_args(s: EngineSettings) -> list[str]:
     """The vLLM OpenAI server arguments, in the handbook's order."""
     r = s.recipe
-    a = ["--port", str(PORT), "--host", "0.0.0.0", "--download-dir", DOWNLOAD_DIR,
+    a = ["--port", str(ENGINE_PORT), "--host", "0.0.0.0", "--download-dir", DOWNLOAD_DIR,
          "--model", s.model_id, "--served-model-name", s.served_name,
          "--tensor-parallel-size", str(s.tp)]
     if s.pp > 1:
@@ -270,11 +271,39 @@ def vllm_args(s: EngineSettings) -> list[str]:
     return a
 
 
+LEADER_ADDRESS = "$(LWS_LEADER_ADDRESS)"   # LeaderWorkerSet injects these into every container; the kubelet expands
+WORKER_INDEX = "$(LWS_WORKER_INDEX)"       # $(VAR) in args (leader = 0, workers 1..size-1)
+SGLANG_DIST_PORT = 20000
+VLLM_SERVE = ("vllm", "serve")              # multi-node vLLM: the CLI whose workers take --headless
+VLLM_DP_RPC_PORT = 13345
+
+
+def group_args(s: EngineSettings, args: list[str], nodes: int, per_node: int) -> tuple[list[str], list[str]]:
+    """(leader args, worker args) of a LeaderWorkerSet group of ``nodes`` pods.
+
+    vLLM >= 0.11.1 (the pinned image is newer) runs multi-node natively, without Ray: every pod runs the same
+    `vllm serve` with ``--nnodes N --node-rank R --master-addr <leader>``, the workers with ``--headless`` (no API
+    server). DP ranks spread over 2 nodes use vLLM's DP flags instead (``--data-parallel-size-local``, address,
+    the worker's start rank). SGLang: ``--nnodes N --node-rank R --dist-init-addr <leader>:20000``.
+    """
+    if s.engine == "sglang":
+        common = ["--nnodes", str(nodes), "--dist-init-addr", f"{LEADER_ADDRESS}:{SGLANG_DIST_PORT}"]
+        return args + common + ["--node-rank", "0"], args + common + ["--node-rank", WORKER_INDEX]
+    if s.dp > 1:
+        local = s.dp // nodes
+        common = ["--data-parallel-size-local", str(local), "--data-parallel-address", LEADER_ADDRESS,
+                  "--data-parallel-rpc-port", str(VLLM_DP_RPC_PORT)]
+        return args + common, args + common + ["--data-parallel-start-rank", str(local), "--headless"]
+    common = ["--nnodes", str(nodes), "--master-addr", LEADER_ADDRESS]
+    return args + common + ["--node-rank", "0"], args + common + ["--node-rank", WORKER_INDEX, "--headless"]
+
+
 def sglang_args(s: EngineSettings) -> list[str]:
     """The SGLang equivalent (sglang.launch_server)."""
     r = s.recipe
-    a = ["--port", str(PORT), "--host", "0.0.0.0", "--download-dir", DOWNLOAD_DIR,
-         "--model-path", s.model_id, "--served-model-name", s.served_name, "--tp-size", str(s.tp)]
+    a = ["--port", str(ENGINE_PORT), "--host", "0.0.0.0", "--download-dir", DOWNLOAD_DIR,
+         "--model-path", s.model_id, "--served-model-name", s.served_name,
+         "--tp-size", str(s.tp * s.dp)]            # DP attention splits SGLang's TP group into dp ranks
     if s.pp > 1:
         a += ["--pp-size", str(s.pp)]
     if s.dp > 1:

@@ -241,9 +241,9 @@ def _layer_kinds(tc: Mapping[str, Any], n: int, mla: bool, model_type: str) -> t
 
 
 def _native_context(tc: Mapping[str, Any], config: Mapping[str, Any], model_type: str) -> int:
-    vals = [int(tc[k]) for k in _LEN_KEYS if isinstance(tc.get(k), (int, float)) and tc.get(k) > 0]
+    vals = [int(v) for k in _LEN_KEYS if isinstance(v := tc.get(k), (int, float)) and v > 0]
     if not vals and tc is not config:
-        vals = [int(config[k]) for k in _LEN_KEYS if isinstance(config.get(k), (int, float)) and config.get(k) > 0]
+        vals = [int(v) for k in _LEN_KEYS if isinstance(v := config.get(k), (int, float)) and v > 0]
     if vals:
         return min(vals)
     if model_type.startswith("gemma3"):
@@ -539,7 +539,7 @@ class _Fields:
                 return self.defaults[k]
         return None
 
-    def int(self, *keys: str) -> int | None:
+    def num(self, *keys: str) -> int | None:
         v = self.raw(*keys)
         if v is None:
             return None
@@ -656,14 +656,14 @@ def _vision_shapes(vc: Any, problems: list[str]) -> VisionShapes | None:
     deep = vc.get("deepstack_visual_indexes") or []
     return VisionShapes(
         model_type=str(vc.get("model_type") or "").lower(),
-        hidden_size=f.int("hidden_size"), embed_dim=f.int("embed_dim"), depth=f.int("depth"),
-        num_hidden_layers=f.int("num_hidden_layers"), num_layers=f.int("num_layers"),
-        intermediate_size=f.int("intermediate_size"), out_hidden_size=f.int("out_hidden_size"),
-        patch_size=f.int("patch_size"), temporal_patch_size=f.int("temporal_patch_size"),
-        in_channels=f.int("in_channels"), num_channels=f.int("num_channels"),
-        spatial_merge_size=f.int("spatial_merge_size"), num_position_embeddings=f.int("num_position_embeddings"),
-        image_size=f.int("image_size"), projector_input_dim=f.int("projector_input_dim"),
-        projector_output_dim=f.int("projector_output_dim"), vision_output_dim=f.int("vision_output_dim"),
+        hidden_size=f.num("hidden_size"), embed_dim=f.num("embed_dim"), depth=f.num("depth"),
+        num_hidden_layers=f.num("num_hidden_layers"), num_layers=f.num("num_layers"),
+        intermediate_size=f.num("intermediate_size"), out_hidden_size=f.num("out_hidden_size"),
+        patch_size=f.num("patch_size"), temporal_patch_size=f.num("temporal_patch_size"),
+        in_channels=f.num("in_channels"), num_channels=f.num("num_channels"),
+        spatial_merge_size=f.num("spatial_merge_size"), num_position_embeddings=f.num("num_position_embeddings"),
+        image_size=f.num("image_size"), projector_input_dim=f.num("projector_input_dim"),
+        projector_output_dim=f.num("projector_output_dim"), vision_output_dim=f.num("vision_output_dim"),
         pixel_shuffle_ratio=float(ratio) if ratio is not None else None,
         deepstack_layers=len(deep) if isinstance(deep, (list, tuple)) else 0,
         use_head=bool(vc.get("vision_use_head")))
@@ -725,7 +725,7 @@ def checkpoint_shapes(config: Mapping[str, Any]) -> Checkpoint:
         if v is not None:
             dtype = str(v).lower().removeprefix("torch.")
             break
-    vocab = f.int("vocab_size", "padded_vocab_size") or _Fields(config, {}, problems).int("vocab_size")
+    vocab = f.num("vocab_size", "padded_vocab_size") or _Fields(config, {}, problems).num("vocab_size")
     tied = config.get("tie_word_embeddings")
     if tied is None:
         tied = f.raw("tie_word_embeddings")
@@ -734,42 +734,42 @@ def checkpoint_shapes(config: Mapping[str, Any]) -> Checkpoint:
         nested=tc is not config, dtype=dtype, attention_kinds=(),
         quant=_quant_config(_quant_block(config, tc), problems),
         vision=_vision_shapes(config.get("vision_config"), problems),
-        hidden_size=f.int("hidden_size", "d_model", "n_embd"),
-        num_layers=f.int("num_hidden_layers", "num_layers", "n_layer"),
-        num_heads=f.int("num_attention_heads", "n_head", "num_heads"),
-        num_kv_heads=f.int("num_key_value_heads", "num_kv_heads", "n_head_kv", "multi_query_group_num"),
-        head_dim=f.int("head_dim", "attention_head_dim"), attention_head_dim=f.int("attention_head_dim", "head_dim"),
+        hidden_size=f.num("hidden_size", "d_model", "n_embd"),
+        num_layers=f.num("num_hidden_layers", "num_layers", "n_layer"),
+        num_heads=f.num("num_attention_heads", "n_head", "num_heads"),
+        num_kv_heads=f.num("num_key_value_heads", "num_kv_heads", "n_head_kv", "multi_query_group_num"),
+        head_dim=f.num("head_dim", "attention_head_dim"), attention_head_dim=f.num("attention_head_dim", "head_dim"),
         vocab_size=vocab, tie_word_embeddings=bool(tied),
         hidden_act=(f.text("hidden_act", "mlp_hidden_act", "activation_function") or "silu").lower(),
         mlp_bias=f.flag("mlp_bias"), attention_bias=f.flag("attention_bias"), qkv_bias=f.flag("qkv_bias"),
         use_qk_norm=f.flag("use_qk_norm"), qk_norm_type=f.text("qk_norm_type"),
         attn_output_gate=f.flag("attn_output_gate"),
-        intermediate_size=f.int("intermediate_size"), ffn_hidden_size=f.int("ffn_hidden_size", "n_inner"),
-        intermediate_size_mlp=f.int("intermediate_size_mlp"),
-        q_lora_rank=f.int("q_lora_rank"), kv_lora_rank=f.int("kv_lora_rank"),
-        qk_nope_head_dim=f.int("qk_nope_head_dim"), qk_rope_head_dim=f.int("qk_rope_head_dim"),
-        v_head_dim=f.int("v_head_dim"),
-        linear_num_key_heads=f.int("linear_num_key_heads"), linear_key_head_dim=f.int("linear_key_head_dim"),
-        linear_num_value_heads=f.int("linear_num_value_heads"),
-        linear_value_head_dim=f.int("linear_value_head_dim"), linear_conv_kernel_dim=f.int("linear_conv_kernel_dim"),
-        mamba_num_heads=f.int("mamba_num_heads"), mamba_head_dim=f.int("mamba_head_dim"), n_groups=f.int("n_groups"),
-        ssm_state_size=f.int("ssm_state_size"), conv_kernel=f.int("conv_kernel"),
+        intermediate_size=f.num("intermediate_size"), ffn_hidden_size=f.num("ffn_hidden_size", "n_inner"),
+        intermediate_size_mlp=f.num("intermediate_size_mlp"),
+        q_lora_rank=f.num("q_lora_rank"), kv_lora_rank=f.num("kv_lora_rank"),
+        qk_nope_head_dim=f.num("qk_nope_head_dim"), qk_rope_head_dim=f.num("qk_rope_head_dim"),
+        v_head_dim=f.num("v_head_dim"),
+        linear_num_key_heads=f.num("linear_num_key_heads"), linear_key_head_dim=f.num("linear_key_head_dim"),
+        linear_num_value_heads=f.num("linear_num_value_heads"),
+        linear_value_head_dim=f.num("linear_value_head_dim"), linear_conv_kernel_dim=f.num("linear_conv_kernel_dim"),
+        mamba_num_heads=f.num("mamba_num_heads"), mamba_head_dim=f.num("mamba_head_dim"), n_groups=f.num("n_groups"),
+        ssm_state_size=f.num("ssm_state_size"), conv_kernel=f.num("conv_kernel"),
         mamba_proj_bias=f.flag("mamba_proj_bias"), use_bias=f.flag("use_bias"),
         use_conv_bias=f.flag("use_conv_bias", True),
-        num_experts=f.int("n_routed_experts", "num_local_experts", "num_experts", "moe_num_experts"),
-        moe_intermediate_size=f.int("moe_intermediate_size", "expert_intermediate_size"),
-        shared_intermediate_size=f.int("shared_intermediate_size"),
-        shared_expert_intermediate_size=f.int("shared_expert_intermediate_size"),
-        moe_shared_expert_intermediate_size=f.int("moe_shared_expert_intermediate_size"),
-        n_shared_experts=f.int("n_shared_experts", "num_shared_experts"),
+        num_experts=f.num("n_routed_experts", "num_local_experts", "num_experts", "moe_num_experts"),
+        moe_intermediate_size=f.num("moe_intermediate_size", "expert_intermediate_size"),
+        shared_intermediate_size=f.num("shared_intermediate_size"),
+        shared_expert_intermediate_size=f.num("shared_expert_intermediate_size"),
+        moe_shared_expert_intermediate_size=f.num("moe_shared_expert_intermediate_size"),
+        n_shared_experts=f.num("n_shared_experts", "num_shared_experts"),
         use_routing_bias=f.flag("use_routing_bias"), topk_method=f.text("topk_method"),
-        moe_layers=f.ints("moe_layers"), interleave_moe_layer_step=f.int("interleave_moe_layer_step"),
-        first_k_dense_replace=f.int("first_k_dense_replace"), moe_layer_freq=f.int("moe_layer_freq"),
-        mlp_only_layers=f.ints("mlp_only_layers") or (), decoder_sparse_step=f.int("decoder_sparse_step"),
+        moe_layers=f.ints("moe_layers"), interleave_moe_layer_step=f.num("interleave_moe_layer_step"),
+        first_k_dense_replace=f.num("first_k_dense_replace"), moe_layer_freq=f.num("moe_layer_freq"),
+        mlp_only_layers=f.ints("mlp_only_layers") or (), decoder_sparse_step=f.num("decoder_sparse_step"),
         block_configs=_deci_blocks(f.raw("block_configs"), problems),
         hybrid_override_pattern=p if isinstance(p := f.raw("hybrid_override_pattern"), str) else None,
-        num_nextn_predict_layers=f.int("num_nextn_predict_layers"),
-        mtp_num_hidden_layers=f.int("mtp_num_hidden_layers"), use_mtp=f.flag("use_mtp"),
+        num_nextn_predict_layers=f.num("num_nextn_predict_layers"),
+        mtp_num_hidden_layers=f.num("mtp_num_hidden_layers"), use_mtp=f.flag("use_mtp"),
     )
     c = replace(c, attention_kinds=_checkpoint_kinds(tc, c, problems))
     return replace(c, problems=tuple(problems))

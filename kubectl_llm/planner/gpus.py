@@ -9,9 +9,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
+from typing import Any, Mapping
 
 from kubectl_llm.errors import UnknownGpu
 from kubectl_llm.planner.quantity import GiB
+
+
+DEFAULT_PER_NODE = 8            # GPUs per node when the catalog entry does not say
 
 
 @dataclass(frozen=True)
@@ -23,6 +27,7 @@ class GpuType:
     resource: str              # extended resource name
     compute: float             # CUDA compute capability, 0.0 when unknown
     nvlink: bool = False
+    per_node: int = 8          # GPUs of this type in one node (multi-node plans use whole nodes)
 
     @property
     def native_fp8(self) -> bool:
@@ -32,19 +37,19 @@ class GpuType:
     def product(self) -> str | None:
         return self.products[0] if self.products else None
 
-    def to_entry(self) -> dict:
+    def to_entry(self) -> dict[str, Any]:
         """The type as a catalog / site-file entry (the fields of data/gpus.yaml; `kubectl llm gpus -o yaml`)."""
         return {"name": self.name, "memory_mib": self.memory_mib, "usable_gib": round(self.memory_bytes / GiB, 3),
                 "products": list(self.products), "resource": self.resource, "compute": f"{self.compute:.1f}",
-                "nvlink": self.nvlink}
+                "nvlink": self.nvlink, "per_node": self.per_node}
 
 
-def gpu_from_entry(g: dict) -> GpuType:
+def gpu_from_entry(g: Mapping[str, Any]) -> GpuType:
     """One catalog / site-file entry -> GpuType."""
     return GpuType(name=str(g["name"]), memory_bytes=int(float(g["usable_gib"]) * GiB),
                    memory_mib=int(g["memory_mib"]), products=tuple(str(p) for p in g.get("products") or ()),
                    resource=str(g.get("resource") or "nvidia.com/gpu"), compute=float(g.get("compute") or 0),
-                   nvlink=bool(g.get("nvlink", False)))
+                   nvlink=bool(g.get("nvlink", False)), per_node=int(g.get("per_node") or DEFAULT_PER_NODE))
 
 
 @lru_cache(maxsize=1)

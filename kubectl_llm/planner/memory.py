@@ -148,6 +148,7 @@ def stage_kv(facts: ModelFacts, layout: Layout, kv_dsz: float, layers: range,
             continue
         buckets.setdefault(k, []).append(i)
     bs = BLOCK_SIZE
+    window, chunk = facts.sliding_window or 0, facts.chunk_size or 0     # set whenever a layer is SLIDING / CHUNKED
     state_layer = state_bytes_per_layer(facts, tp)
     attn_layers = [i for k, v in buckets.items() if k not in (LINEAR, MAMBA) for i in v]
     attn_tok = max((per_layer[i] for i in attn_layers), default=0)
@@ -159,9 +160,9 @@ def stage_kv(facts: ModelFacts, layout: Layout, kv_dsz: float, layers: range,
 
         def blocks_for(L: int) -> int:
             if kind == SLIDING:
-                return cdiv(min(facts.sliding_window - 1 + max_num_batched_tokens, L), bs) + 1
+                return cdiv(min(window - 1 + max_num_batched_tokens, L), bs) + 1
             if kind == CHUNKED:
-                return cdiv(min(facts.chunk_size + max_num_batched_tokens, L), bs)
+                return cdiv(min(chunk + max_num_batched_tokens, L), bs)
             return cdiv(cdiv(L, dcp), bs)
 
         return StageKV(growing, max(bytes_per_block, 1), bs, blocks_for, 0)
@@ -178,21 +179,21 @@ def stage_kv(facts: ModelFacts, layout: Layout, kv_dsz: float, layers: range,
     groups = {k: cdiv(len(v), g) for k, v in buckets.items()}
     state_blocks = 2 if prefix_caching else 1                     # "align" mamba cache mode with prefix caching
 
-    def blocks_for(L: int) -> int:
+    def hybrid_blocks_for(L: int) -> int:
         total = 0
         for k, n in groups.items():
             if k in GROWING:
                 total += n * cdiv(cdiv(L, dcp), bs)
             elif k == SLIDING:
-                total += n * (cdiv(min(facts.sliding_window - 1 + max_num_batched_tokens, L), bs) + 1)
+                total += n * (cdiv(min(window - 1 + max_num_batched_tokens, L), bs) + 1)
             elif k == CHUNKED:
-                total += n * cdiv(min(facts.chunk_size + max_num_batched_tokens, L), bs)
+                total += n * cdiv(min(chunk + max_num_batched_tokens, L), bs)
             else:
                 total += n * state_blocks
         return total
 
     state_seq = sum(n for k, n in groups.items() if k in (LINEAR, MAMBA)) * state_blocks * g * page
-    return StageKV(growing, g * page, bs, blocks_for, state_seq)
+    return StageKV(growing, g * page, bs, hybrid_blocks_for, state_seq)
 
 
 # --- overhead ------------------------------------------------------------------------------------------------

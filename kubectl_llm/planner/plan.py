@@ -21,18 +21,16 @@ from kubectl_llm.planner.context import ContextDecision, decide_context
 from kubectl_llm.planner.facts import CHUNKED, LINEAR, MAMBA, SLIDING, ModelFacts, dtype_bytes, from_config
 from kubectl_llm.planner.gpus import GpuType, custom_gpu
 from kubectl_llm.planner.memory import (Layout, Overhead, WeightParts, engine_batch_defaults, expert_kernel_scale,
-                                        overhead, stage_kv, stage_layers, weights_per_gpu)
+                                        StageKV, overhead, stage_kv, stage_layers, weights_per_gpu)
 from kubectl_llm.planner.quantity import GiB, human
 from kubectl_llm.planner.request import PlanRequest
+from kubectl_llm.planner.rules import DEFAULT_UTILIZATION, GPU_COUNTS, KV_DTYPES, ROUTE_TIMEOUT
 from kubectl_llm.planner.site import Site, default_site
 from kubectl_llm.planner.source import ModelSource
 from kubectl_llm.planner.validate import validate_config
 from kubectl_llm.planner.weights import estimate_weights
 
-GPU_COUNTS = (1, 2, 3, 4, 6, 8)        # one node; 5 and 7 never divide heads of real models
-DEFAULT_UTILIZATION = 0.95             # the handbook's value
-ROUTE_TIMEOUT = "1200s"
-KV_DTYPES = ("auto", "bfloat16", "float16", "fp8", "fp8_e4m3", "fp8_e5m2")
+MAX_NODES = 8                          # multi-node plans: whole nodes, 2..MAX_NODES of them
 
 
 @dataclass
@@ -58,6 +56,37 @@ class Evaluation:
     layout_reason: str = ""        # why TP x PP and not more TP (set by the search; "" without PP)
 
 
+@dataclass(frozen=True)
+class Resources:
+    """The engine container and its Kubernetes sizing, decided once when the plan is built (rules in sizing.py)."""
+
+    image: str
+    command: tuple[str, ...]
+    cpu: str | None
+    memory_request: str
+    memory_limit: str
+    storage: str
+    shm: str | None
+    node_affinity: tuple[dict[str, Any], ...]
+    tolerations: tuple[dict[str, Any], ...]
+
+
+def _resources(f: ModelFacts, best: Evaluation | None, weight_bytes: int, engine: str, site: Site,
+               gpu_named: bool, recipe: eng.Recipe | None = None) -> Resources:
+    nodes = nodes_of(best.layout.gpus, best.gpu.per_node) if best else 1
+    gpus = best.layout.gpus // nodes if best else 0          # per pod: one pod per node of a multi-node plan
+    eng_defaults = eng.engine_defaults(engine)
+    mem_req, mem_lim = sizing.memory(weight_bytes // nodes, f.multimodal)
+    return Resources(
+        image=site.image(eng.engine_image(recipe, engine) if recipe else eng_defaults["image"]),
+        command=tuple(eng_defaults["command"]),
+        cpu=str(sizing.cpu(gpus)) if gpus else None, memory_request=mem_req, memory_limit=mem_lim,
+        storage=sizing.storage(weight_bytes), shm=sizing.shm(gpus) if gpus else None,
+        node_affinity=tuple(sizing.node_affinity(best.gpu, gpu_named, int(eng_defaults["cuda_driver_gt"]), site)
+                            if best else ()),
+        tolerations=tuple(sizing.tolerations(gpus, site)))
+
+
 @dataclass
 class Plan:
     facts: ModelFacts
@@ -69,6 +98,7 @@ class Plan:
     recipe: eng.Recipe
     best: Evaluation | None
     per_gpu_type: dict[str, str]                 # type -> one-line outcome
+    resources: Resources
     reasons: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     kv_dtype: str = "bfloat16"
@@ -77,6 +107,17 @@ class Plan:
     env: list[tuple[str, str]] = field(default_factory=list)
     gpu_named: bool = False
     max_context_that_fits: int | None = None
+    worker_args: list[str] = field(default_factory=list)   # multi-node: the args of the worker pods
+    command: list[str] = field(default_factory=list)       # [] = the engine's default command
+    one_node_why: str = ""                                   # multi-node: why one node is not enough
+
+    @property
+    def nodes(self) -> int:
+        return nodes_of(self.best.layout.gpus, self.best.gpu.per_node) if self.best else 0
+
+    @property
+    def gpus_per_pod(self) -> int:
+        return self.best.layout.gpus // max(1, self.nodes) if self.best else 0
     site: Site = field(default_factory=default_site)
 
     @property
@@ -124,8 +165,9 @@ class Plan:
         b = self.best
         f = self.facts
         gpus = b.layout.gpus if b else 0
-        eng_defaults = eng.engine_defaults(self.request.engine)
-        mem_req, mem_lim = sizing.memory(self.weight_bytes, f.multimodal)
+        nodes = self.nodes
+        dp = b.layout.dp if b else 1
+        res = self.resources
         gpu = b.gpu if b else None
         return {
             "fits": self.fits,
@@ -142,7 +184,8 @@ class Plan:
             },
             "gpu": {
                 "type": gpu.name if gpu else None, "memory_bytes": gpu.memory_bytes if gpu else None,
-                "count": gpus, "resource": gpu.resource if gpu else None,
+                "count": gpus, "nodes": nodes, "per_node": self.gpus_per_pod, "replicas": self.request.replicas,
+                "resource": gpu.resource if gpu else None,
                 "product": gpu.product if (gpu and self.gpu_named) else None,
                 "candidates": dict(self.per_gpu_type),
             },
@@ -157,18 +200,18 @@ class Plan:
                 "kv_cache_dtype": self.kv_dtype,
                 "state_bytes_per_sequence": b.state_bytes_per_sequence if b else None,
                 "kv_cache_bytes_per_gpu": b.kv_cache_bytes if b else None,
-                "kv_cache_tokens": b.kv_tokens if b else None,
-                "max_concurrency": round(b.concurrency, 2) if b else None,
+                "kv_cache_tokens": b.kv_tokens * dp if b else None,
+                "kv_cache_tokens_per_dp_rank": b.kv_tokens if b else None,
+                "max_concurrency": round(b.concurrency * dp, 2) if b else None,
                 "overhead_bytes_per_gpu": b.overhead_bytes if b else None,
                 "margin_bytes": b.overhead.margin if b and b.overhead else None,
                 "overhead": _overhead_dict(b.overhead) if b and b.overhead else None,
                 "max_context_that_fits": self.max_context_that_fits,
             },
             "serving": {
-                "engine": self.request.engine,
-                "image": self.site.image(eng.engine_image(self.recipe, self.request.engine)),
+                "engine": self.request.engine, "image": res.image,
                 "engine_version": eng.version_text(eng.engine_version(self.recipe, self.request.engine)),
-                "command": list(eng_defaults["command"]),
+                "command": list(self.command or res.command),
                 "max_model_len": self.context.max_model_len,
                 "gpu_memory_utilization": b.util if b else None,
                 "max_num_seqs": b.max_num_seqs if b else None,
@@ -180,18 +223,15 @@ class Plan:
                 else self.recipe.sglang.get("reasoning_parser"),
                 "trust_remote_code": self.recipe.trust_remote_code,
                 "args": list(self.args),
+                "worker_args": list(self.worker_args),
                 "env": [{"name": k, "value": v} for k, v in self.env],
             },
             "resources": {
-                "cpu": str(sizing.cpu(gpus)) if gpus else None,
-                "memory_request": mem_req, "memory_limit": mem_lim,
-                "storage": sizing.storage(self.weight_bytes), "storage_class": self.site.storage_class,
-                "shm": sizing.shm(gpus) if gpus else None,
+                "cpu": res.cpu, "memory_request": res.memory_request, "memory_limit": res.memory_limit,
+                "storage": res.storage, "storage_class": self.site.storage_class, "shm": res.shm,
             },
             "scheduling": {
-                "node_affinity": sizing.node_affinity(gpu, self.gpu_named, int(eng_defaults["cuda_driver_gt"]),
-                                                      self.site) if gpu else [],
-                "tolerations": sizing.tolerations(gpus, self.site),
+                "node_affinity": list(res.node_affinity), "tolerations": list(res.tolerations),
                 "priority_class": self.site.priority_class_name,
             },
             "site": {"name": self.site.name, "gateway_parent_refs": [dict(r) for r in self.site.gateway_parent_refs],
@@ -208,22 +248,29 @@ class Plan:
             lay = b.layout
             par = f"TP {lay.tp}" + (f" x PP {lay.pp}" if lay.pp > 1 else "") + (
                 f", DCP {lay.dcp}" if lay.dcp > 1 else "") + (", EP" if lay.ep else "")
+            if lay.dp > 1:
+                par = f"DP {lay.dp} x TP {lay.tp}" + (f" x PP {lay.pp}" if lay.pp > 1 else "") + ", EP"
+            nodes = (f" = {self.nodes} nodes x {self.gpus_per_pod}" if self.nodes > 1 else "")
+            reps = (f", {self.request.replicas} replicas" if self.request.replicas > 1 else "")
             lines += [
                 f"fits     {'yes' if self.fits else 'NO'}",
-                f"gpus     {lay.gpus} x {b.gpu.name} ({human(b.gpu.memory_bytes)} each, {b.gpu.resource})  {par}",
+                f"gpus     {lay.gpus} x {b.gpu.name}{nodes} ({human(b.gpu.memory_bytes)} each, {b.gpu.resource})"
+                f"  {par}{reps}",
                 f"context  {self.context.max_model_len} tokens (native {self.facts.native_context})"
                 + (f", RoPE {self.context.rope_type} x{self.context.factor}" if self.context.rope_type else ""),
                 f"weights  {human(b.weights_per_gpu)} per GPU",
                 f"kv       {_num(b.kv_bytes_per_token)} B/token/GPU ({self.kv_dtype}), "
-                f"{human(b.kv_cache_bytes)} KV cache per GPU = {b.kv_tokens} tokens, "
-                f"max concurrency {b.concurrency:.2f} at full length",
+                f"{human(b.kv_cache_bytes)} KV cache per GPU = {b.kv_tokens * lay.dp} tokens"
+                + (f" ({lay.dp} DP ranks x {b.kv_tokens})" if lay.dp > 1 else "")
+                + f", max concurrency {b.concurrency * lay.dp:.2f} at full length",
                 _overhead_line(b),
                 f"engine   vllm  max-num-seqs {b.max_num_seqs}, gpu-memory-utilization {b.util:.2f}"
                 if self.request.engine == "vllm" else
                 f"engine   sglang  max-running-requests {b.max_num_seqs}, "
                 f"mem-fraction-static {eng.mem_fraction_static(b.util):.2f}",
                 f"k8s      cpu {d['resources']['cpu']}, memory {d['resources']['memory_request']}/"
-                f"{d['resources']['memory_limit']}, pvc {d['resources']['storage']}",
+                f"{d['resources']['memory_limit']}, pvc {d['resources']['storage']}"
+                + (f" per pod (LeaderWorkerSet of {self.nodes} pods)" if self.nodes > 1 else ""),
             ]
         lines.append("why")
         lines += [f"  - {r}" for r in self.reasons]
@@ -266,10 +313,13 @@ def _weights(source: ModelSource, facts: ModelFacts) -> tuple[int, int, str, Wei
     warnings: list[str] = []
     try:
         est = estimate_weights(facts)
-    except BadModelConfig:
+    except BadModelConfig as exc:
         if source.weights is None:
             raise
-        est = None
+        est = None               # the checkpoint's own total stands; say what the plan lost, never silently
+        warnings.append(f"the weight split could not be estimated from config.json ({exc.message}): the "
+                        f"checkpoint's {human(source.weights.total_bytes)} are sharded as if all were decoder-layer "
+                        f"weights (embeddings, vision tower and experts not told apart)")
     est_loaded = int(getattr(est, "loaded_bytes", 0) or (est.total_bytes if est else 0))
     if source.weights is not None and source.weights.total_bytes > 0:
         total = int(source.weights.total_bytes)
@@ -383,7 +433,7 @@ def _evaluate(f: ModelFacts, parts: WeightParts, gpu: GpuType, layout: Layout, L
     outside = max(o.outside_budget for o in overheads)
     if req.gpu_memory_utilization is None and gpu.memory_bytes * (1 - util) < outside:
         util = min(util, math.floor((1 - outside / gpu.memory_bytes) * 100) / 100)
-    worst = None
+    worst: tuple[float, int, StageKV, int, int, int] | None = None
     for s, rng in enumerate(stages):
         kv = stage_kv(f, layout, kv_dsz, rng, max_num_batched_tokens=tokens)
         avail = int(gpu.memory_bytes * util - w_stages[s] - overheads[s].in_budget)
@@ -393,6 +443,7 @@ def _evaluate(f: ModelFacts, parts: WeightParts, gpu: GpuType, layout: Layout, L
         cand = (conc, s, kv, avail, blocks, need)
         if worst is None or conc < worst[0]:
             worst = cand
+    assert worst is not None, "a layout has at least one pipeline stage"
     conc, s, kv, avail, blocks, need = worst
     ov = overheads[s]
     kv_tokens = int(max(0.0, conc) * L)
@@ -429,7 +480,7 @@ def _evaluate(f: ModelFacts, parts: WeightParts, gpu: GpuType, layout: Layout, L
     return ev
 
 
-def _preference(e: Evaluation, f: ModelFacts) -> tuple:
+def _preference(e: Evaluation, f: ModelFacts) -> tuple[bool, int, bool, int, int]:
     """Fits, then fewer GPUs, then no duplicated KV cache, then fewer pipeline stages, then more DCP.
 
     A duplicate counts only when TP could have stopped at the KV heads with TP >= 2: with one KV head (MLA, MQA)
@@ -439,7 +490,7 @@ def _preference(e: Evaluation, f: ModelFacts) -> tuple:
     return (not e.fits, e.layout.gpus, avoidable, e.layout.pp, -e.layout.dcp)
 
 
-def _closeness(e: Evaluation) -> tuple:
+def _closeness(e: Evaluation) -> tuple[int, int, float]:
     """How close a layout that does not fit came: more KV tokens, more KV memory, then the smallest share of the
     GPU the weights + overhead need (so when the weights fit nowhere, the largest GPU count tried is shown)."""
     return (e.kv_tokens, e.kv_cache_bytes, -(e.weights_per_gpu + e.overhead_bytes) / e.gpu.memory_bytes)
@@ -475,31 +526,150 @@ def _layout_reason(f: ModelFacts, top: Evaluation, evals: list[Evaluation], reci
         f"TP x PP for GPU counts TP alone cannot use, e.g. 6 GPUs as TP 2 x PP 3)"
 
 
-def _search_gpu(f: ModelFacts, parts: WeightParts, gpu: GpuType, L: int, kv_dsz: float, recipe: eng.Recipe,
-                req: PlanRequest) -> tuple[Evaluation | None, str]:
-    if req.gpus:
-        counts: tuple[int, ...] = (req.gpus,)
-    elif req.tp or req.pp:
-        counts = ((req.tp or 1) * (req.pp or 1),) if (req.tp and req.pp) else tuple(
-            n for n in GPU_COUNTS if (not req.tp or n % req.tp == 0) and (not req.pp or n % req.pp == 0))
+def nodes_of(gpus: int, per_node: int) -> int:
+    """Pods of one replica: one node when the GPUs fit in one, else whole nodes (multi-node counts are multiples)."""
+    return 1 if gpus <= per_node else -(-gpus // per_node)
+
+
+def _counts(gpu: GpuType, req: PlanRequest) -> tuple[tuple[int, ...], str]:
+    """GPU counts to try on this type, fewest first: one node's counts, then 2..MAX_NODES whole nodes.
+    ('' or why none is possible)."""
+    per = gpu.per_node
+    single = tuple(sorted({n for n in GPU_COUNTS if n <= per} | {per}))
+    multi = tuple(k * per for k in range(2, MAX_NODES + 1))
+    if req.nodes:
+        base = single if req.nodes == 1 else (req.nodes * per,)
     else:
-        counts = GPU_COUNTS
+        base = single + multi
+    if req.gpus:
+        if req.gpus > per and req.gpus % per:
+            return (), f"--gpus {req.gpus} spans nodes of {per} {gpu.name}: use a multiple of {per}"
+        if req.nodes and nodes_of(req.gpus, per) != req.nodes:
+            return (), f"--gpus {req.gpus} is {nodes_of(req.gpus, per)} node(s) of {per} {gpu.name}, not --nodes {req.nodes}"
+        return (req.gpus,), ""
+    dp = req.data_parallel or 1
+    if req.tp and req.pp:
+        want = req.tp * req.pp * dp
+        if want > per and want % per:
+            return (), f"TP {req.tp} x PP {req.pp} x DP {dp} = {want} GPUs is not whole nodes of {per} {gpu.name}"
+        return (want,), ""
+    out = tuple(n for n in base if n % dp == 0 and (not req.tp or (n // dp) % req.tp == 0)
+                and (not req.pp or (n // dp) % req.pp == 0))
+    return out, "" if out else "no GPU count matches the forced --tp/--pp/--data-parallel/--nodes"
+
+
+def _dp_layouts(f: ModelFacts, n: int, per: int, recipe: eng.Recipe, req: PlanRequest
+                ) -> tuple[list[Layout], list[str]]:
+    """DP attention + expert parallel: ``dp`` ranks of TP = n / dp each (no PP), experts sharded over all n GPUs."""
+    dp = req.data_parallel or 1
+    if not f.is_moe:
+        return [], [f"--data-parallel shards experts: {f.model_id} is not a MoE model (use --replicas for copies)"]
+    if n % dp:
+        return [], [f"DP {dp} does not divide {n} GPUs"]
+    tp = n // dp
+    if req.tp and req.tp != tp or (req.pp or 1) != 1:
+        return [], [f"DP {dp} on {n} GPUs means TP {tp} and no PP"]
+    if n > per and per % tp:
+        return [], [f"TP {tp} of a DP rank must stay within one node of {per} GPUs"]
+    if n > 2 * per:
+        return [], [f"DP across {n // per} nodes: only 2 nodes are rendered (the worker's DP start rank is fixed)"]
+    why, _ = _layout_problem(f, tp, 1, recipe, n)
+    if why:
+        return [], [why]
+    return [Layout(tp=tp, pp=1, dcp=1, dp=dp, ep=True)], []
+
+
+def _node_layouts(f: ModelFacts, n: int, per: int, recipe: eng.Recipe, req: PlanRequest
+                  ) -> tuple[list[Layout], list[str]]:
+    """Layouts of n GPUs on nodes of ``per``: across nodes TP stays within a node (NVLink) and PP spans them."""
+    if req.data_parallel:
+        return _dp_layouts(f, n, per, recipe, req)
+    layouts, problems = _layouts(f, n, recipe, req)
+    if n > per:
+        inside = [lay for lay in layouts if per % lay.tp == 0]
+        if layouts and not inside:
+            problems.append(f"TP must stay within one node of {per} GPUs")
+
+        def duplicates(lay: Layout) -> bool:
+            return lay.tp > lay.dcp * (1 if f.uses_mla else f.num_kv_heads)
+        # what the preference can pick: the largest TP, and the largest TP that keeps one KV copy (fewest PP
+        # stages either way); smaller TPs only add pipeline stages (and search time, at 16-64 GPUs)
+        keep = {max((lay.tp for lay in inside), default=0),
+                max((lay.tp for lay in inside if not duplicates(lay)), default=0)}
+        layouts = [lay for lay in inside if lay.tp in keep]
+    return layouts, problems
+
+
+def _search_gpu(f: ModelFacts, parts: WeightParts, gpu: GpuType, L: int, kv_dsz: float, recipe: eng.Recipe,
+                req: PlanRequest) -> tuple[Evaluation | None, str, str]:
+    """(best evaluation, why nothing fits, why one node is not enough when the answer spans nodes)."""
+    counts, why_none = _counts(gpu, req)
     best: Evaluation | None = None
-    last_why = ""
+    last_why = why_none
+    one_node_why = ""
     for n in counts:
-        layouts, problems = _layouts(f, n, recipe, req)
+        if n > gpu.per_node and not one_node_why:
+            one_node_why = last_why
+        layouts, problems = _node_layouts(f, n, gpu.per_node, recipe, req)
         if not layouts:
             last_why = f"{n} GPUs: " + ("; ".join(dict.fromkeys(problems)) or "no valid layout")
             continue
         evals = sorted((_evaluate(f, parts, gpu, lay, L, kv_dsz, recipe, req) for lay in layouts),
                        key=lambda e: _preference(e, f))
-        top = replace(evals[0], layout_reason=_layout_reason(f, evals[0], evals, recipe, req))
+        top = replace(evals[0], layout_reason=_layout_reason(f, evals[0], evals, recipe, req)
+                      if n <= gpu.per_node else "")       # across nodes: _explain_nodes says why TP x PP
         if top.fits:
-            return top, ""
+            return top, "", one_node_why
         if best is None or _closeness(top) > _closeness(best):
             best = top
         last_why = f"{n} GPUs: {top.why}"
-    return best, last_why or "no GPU count fits"
+    return best, last_why or "no GPU count fits", ""
+
+
+def _total(e: Evaluation) -> tuple[int, float]:
+    """(KV tokens, full-length concurrency) of one replica: DP ranks each hold their own."""
+    return e.kv_tokens * e.layout.dp, e.concurrency * e.layout.dp
+
+
+def _compare_dp(f: ModelFacts, parts: WeightParts, best: Evaluation, L: int, kv_dsz: float, recipe: eng.Recipe,
+                req: PlanRequest) -> list[str]:
+    """DP attention + EP against the TP/PP layout on the same GPUs: which holds more KV tokens and concurrency."""
+    if not f.is_moe or not best.fits:
+        return []
+    n, per = best.layout.gpus, best.gpu.per_node
+    if req.data_parallel:
+        plain = replace(req, data_parallel=None, tp=None, pp=None, dcp=None, gpus=n)
+        layouts, _ = _node_layouts(f, n, per, recipe, plain)
+        evals = sorted((_evaluate(f, parts, best.gpu, lay, L, kv_dsz, recipe, plain) for lay in layouts),
+                       key=lambda e: _preference(e, f))
+        dp_e, tp_e = best, (evals[0] if evals and evals[0].fits else None)
+    else:
+        if n < 2:
+            return []
+        layouts, _ = _dp_layouts(f, n, per, recipe, replace(req, data_parallel=n, tp=None, pp=None))
+        if not layouts:
+            return []
+        dp_e, tp_e = _evaluate(f, parts, best.gpu, layouts[0], L, kv_dsz, recipe, req), best
+        if not dp_e.fits:
+            return []
+    lay = dp_e.layout
+    dp_tok, dp_conc = _total(dp_e)
+    name = f"DP {lay.dp} x TP {lay.tp} + EP"
+    if tp_e is None:
+        return [f"{name}: {dp_tok} KV tokens, concurrency {dp_conc:.2f}; no TP/PP layout of {n} GPUs fits"]
+    tl = tp_e.layout
+    tp_name = f"TP {tl.tp}" + (f" x PP {tl.pp}" if tl.pp > 1 else "") + (f", DCP {tl.dcp}" if tl.dcp > 1 else "")
+    tp_tok, tp_conc = _total(tp_e)
+    why_dp = ("attention weights are replicated per DP rank (" + human(dp_e.weights_per_gpu) + " weights per GPU vs "
+              + human(tp_e.weights_per_gpu) + "), each rank keeps the KV of its own requests"
+              + (f" instead of the MLA latent copied on each of TP {tl.tp} ranks" if f.uses_mla and tp_e.duplicated_kv
+                 else ""))
+    verdict = "better" if dp_tok > tp_tok else "worse"
+    line = (f"{name} vs {tp_name} on {n} GPUs: {dp_tok} vs {tp_tok} KV tokens, full-length concurrency "
+            f"{dp_conc:.2f} vs {tp_conc:.2f}: DP + EP is {verdict} for this model ({why_dp})")
+    if not req.data_parallel and dp_tok > tp_tok:
+        line = f"worth trying: --data-parallel {lay.dp} (" + line + ")"
+    return [line]
 
 
 def _max_context(f: ModelFacts, parts: WeightParts, e: Evaluation, kv_dsz: float, recipe: eng.Recipe,
@@ -527,10 +697,15 @@ def make_plan(source: ModelSource, req: PlanRequest, site: Site | None = None) -
     if req.gpu_memory_bytes is not None and req.gpu_memory_bytes < GiB:
         raise UsageError(f"--gpu-memory of {req.gpu_memory_bytes} bytes is not a GPU size",
                          "give the card's memory, e.g. --gpu-memory 80GiB")
-    for flag, v in (("--gpus", req.gpus), ("--tp", req.tp), ("--pp", req.pp), ("--dcp", req.dcp)):
+    for flag, v in (("--gpus", req.gpus), ("--tp", req.tp), ("--pp", req.pp), ("--dcp", req.dcp),
+                    ("--nodes", req.nodes), ("--replicas", req.replicas), ("--data-parallel", req.data_parallel)):
         if v is not None and v < 1:
             raise UsageError(f"{flag} must be at least 1")
-    if req.gpus and req.tp and req.pp and req.tp * req.pp != req.gpus:
+    if req.data_parallel and (req.pp and req.pp > 1 or req.dcp and req.dcp > 1):
+        raise UsageError("--data-parallel plans DP ranks of TP only", "drop --pp/--dcp with --data-parallel")
+    if req.gpus and req.data_parallel and req.gpus % req.data_parallel:
+        raise PlanError(f"--data-parallel {req.data_parallel} does not divide --gpus {req.gpus}")
+    if req.gpus and req.tp and req.pp and req.tp * req.pp * (req.data_parallel or 1) != req.gpus:
         raise PlanError(f"--tp {req.tp} x --pp {req.pp} = {req.tp * req.pp}, not --gpus {req.gpus}")
     if req.gpus and req.tp and req.gpus % req.tp:
         raise PlanError(f"--tp {req.tp} does not divide --gpus {req.gpus}")
@@ -570,21 +745,25 @@ def make_plan(source: ModelSource, req: PlanRequest, site: Site | None = None) -
     outcomes: dict[str, str] = {}
     fitting: list[Evaluation] = []
     closest: Evaluation | None = None
+    one_node: dict[str, str] = {}
     for g in gpus:
         cannot = eng.gpu_cannot_run(f, g.compute)
         if cannot:
             outcomes[g.name] = cannot
             continue
-        e, why = _search_gpu(f, parts, g, L, kv_dsz, recipe, req)
+        e, why, one_node[g.name] = _search_gpu(f, parts, g, L, kv_dsz, recipe, req)
         if e and e.fits:
             fitting.append(e)
-            outcomes[g.name] = f"fits on {e.layout.gpus} GPU(s)"
+            k = nodes_of(e.layout.gpus, g.per_node)
+            outcomes[g.name] = f"fits on {e.layout.gpus} GPU(s)" + (f" = {k} nodes x {g.per_node}" if k > 1 else "")
         else:
             outcomes[g.name] = why
             if e and (closest is None or _closeness(e) > _closeness(closest)):
                 closest = e
+    best: Evaluation | None
     if fitting:
-        best = min(fitting, key=lambda e: (e.layout.gpus * e.gpu.memory_mib, e.layout.gpus))
+        best = min(fitting, key=lambda e: (nodes_of(e.layout.gpus, e.gpu.per_node), e.layout.gpus * e.gpu.memory_mib,
+                                           e.layout.gpus))
     else:
         best = closest
     if best is None:
@@ -600,11 +779,17 @@ def make_plan(source: ModelSource, req: PlanRequest, site: Site | None = None) -
 
     plan = Plan(facts=f, source=source, request=req, weight_bytes=total, weight_bytes_source=wsrc, context=ctx,
                 recipe=recipe, best=best, per_gpu_type=outcomes, kv_dtype=kv_name,
-                gpu_named=bool(req.gpu_type), site=site)
+                gpu_named=bool(req.gpu_type), site=site,
+                resources=_resources(f, best, total, req.engine, site, bool(req.gpu_type), recipe))
     plan.name = sizing.check_name(req.name) if req.name else sizing.default_name(f.model_id)
+    if best is not None and best.fits:
+        plan.one_node_why = one_node.get(best.gpu.name, "")
     plan.warnings.extend(list(source.warnings) + list(checked.warnings) + list(ctx.warnings))
     _explain(plan, wnotes, len(gpus) > 1, chosen)
     plan.warnings.extend(wwarnings)
+    if best is not None:
+        _explain_nodes(plan)
+        plan.reasons.extend(_compare_dp(f, parts, best, L, kv_dsz, recipe, req))
     if best is not None:
         settings = eng.EngineSettings(
             engine=req.engine, model_id=f.model_id, served_name=f.model_id, tp=best.layout.tp, pp=best.layout.pp,
@@ -612,6 +797,10 @@ def make_plan(source: ModelSource, req: PlanRequest, site: Site | None = None) -
             max_num_seqs=best.max_num_seqs, gpu_memory_utilization=best.util, hf_overrides=ctx.hf_overrides,
             kv_cache_dtype=req.kv_cache_dtype, recipe=recipe, max_num_batched_tokens=req.max_num_batched_tokens)
         plan.args = eng.vllm_args(settings) if req.engine == "vllm" else eng.sglang_args(settings)
+        if plan.nodes > 1:
+            plan.args, plan.worker_args = eng.group_args(settings, plan.args, plan.nodes, plan.gpus_per_pod)
+            if req.engine == "vllm":
+                plan.command = list(eng.VLLM_SERVE)        # --headless is an option of `vllm serve` only
         plan.env = eng.engine_env(req.engine, ctx.extended)
         if not best.fits:
             plan.max_context_that_fits = _max_context(f, parts, best, kv_dsz, recipe, req, L)
@@ -692,3 +881,25 @@ def _explain(plan: Plan, wnotes: list[str], chose_type: bool, chosen: parsers.Pa
                              f"compute capability: the recipes list {rule['needs']}; make sure it is one")
     if not plan.fits:
         plan.warnings.append("the plan does not fit: see 'per GPU type'")
+
+
+def _explain_nodes(plan: Plan) -> None:
+    """Why one node is not enough, how the nodes are used, and the replicas."""
+    b, r = plan.best, plan.reasons
+    assert b is not None
+    lay, per = b.layout, b.gpu.per_node
+    if plan.nodes > 1:
+        if plan.one_node_why:
+            r.append(f"one node ({per} x {b.gpu.name}) is not enough: {plan.one_node_why}")
+        if lay.dp > 1:
+            r.append(f"{plan.nodes} nodes x {per} GPUs: {lay.dp} DP ranks of TP {lay.tp}, experts sharded over all "
+                     f"{lay.gpus} GPUs; one LeaderWorkerSet group of {plan.nodes} pods")
+        else:
+            r.append(f"{plan.nodes} nodes x {per} GPUs: TP {lay.tp} within each node (NVLink), PP {lay.pp} across "
+                     f"nodes (the handbook: pipeline parallelism is the recommended and default way to shard models "
+                     f"across multiple nodes); one LeaderWorkerSet group of {plan.nodes} pods")
+        r.append(f"per pod: {plan.gpus_per_pod} GPUs, cpu/RAM/shm sized for its node, its own weights PVC "
+                 f"({sizing.storage(plan.weight_bytes)})")
+    if plan.request.replicas > 1:
+        r.append(f"{plan.request.replicas} replicas behind one Service and route, each planned alike "
+                 f"({lay.gpus} GPUs each, {lay.gpus * plan.request.replicas} in all)")

@@ -25,6 +25,9 @@ class PlanRequest:
     name: str | None = None                # release / route name; default derived from the model id
     max_num_seqs: int | None = None
     max_num_batched_tokens: int | None = None   # None = vLLM's default for the card (memory.engine_batch_defaults)
+    nodes: int | None = None               # forced node count (None = one node when it fits, else the fewest)
+    replicas: int = 1                      # copies behind the same Service/route; each is planned alike
+    data_parallel: int | None = None       # DP attention ranks + expert parallel (MoE only)
     # The cluster the plan is for (storage/priority class, tolerations, GPU types, gateway ...); None = the site
     # profile shipped in the package (NRP). The CLI always passes the one in effect (adapters/site.py).
     site: Site | None = field(default=None, compare=False)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 import re
+from typing import Any
 
 from kubectl_llm.errors import InvalidName
 from kubectl_llm.planner.gpus import GpuType
@@ -54,11 +55,11 @@ def shm(gpus: int) -> str:
     return f"{2 * gpus + 4}Gi"
 
 
-def node_affinity(gpu: GpuType, named: bool, cuda_driver_gt: int, site: Site) -> list[dict]:
+def node_affinity(gpu: GpuType, named: bool, cuda_driver_gt: int, site: Site) -> list[dict[str, Any]]:
     return site.node_affinity(gpu, named, cuda_driver_gt)
 
 
-def tolerations(gpus: int, site: Site) -> list[dict]:
+def tolerations(gpus: int, site: Site) -> list[dict[str, Any]]:
     return site.tolerations_for(gpus)
 
 

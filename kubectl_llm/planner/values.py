@@ -12,14 +12,14 @@ from typing import Any
 
 from kubectl_llm.planner import engine as eng
 from kubectl_llm.planner.plan import Plan
+from kubectl_llm.planner.rules import DOWNLOAD_BYTES_PER_SECOND, MIN_LOAD_SECONDS
 
-DOWNLOAD_BYTES_PER_SECOND = 50_000_000    # ~400 Mbit/s from the Hub: pessimistic on purpose (startup budget)
 
 
 def load_seconds(weight_bytes_per_gpu: int, gpus: int) -> int:
     """Startup margin after the download: reading weights from the PVC (~1 GB/s), torch.compile and CUDA graph
     capture (~3-5 min), plus a minute per extra GPU for NCCL/worker start. At least 15 minutes."""
-    return max(900, 300 + weight_bytes_per_gpu // 1_000_000_000 + 60 * gpus)
+    return max(MIN_LOAD_SECONDS, 300 + weight_bytes_per_gpu // 1_000_000_000 + 60 * gpus)
 
 
 def chart_values(plan: Plan) -> dict[str, Any]:
@@ -27,7 +27,7 @@ def chart_values(plan: Plan) -> dict[str, Any]:
     b = plan.best
     if b is None:
         raise ValueError("a plan without a layout has no chart values")
-    gpus = d["gpu"]["count"]
+    gpus = d["gpu"]["per_node"]                    # per pod: a multi-node group has one pod per node
     return {
         "mode": "model",
         "model": {"id": d["model"]["id"], "servedName": d["route"]["served_model_name"]},
@@ -40,6 +40,8 @@ def chart_values(plan: Plan) -> dict[str, Any]:
             "maxModelLen": d["serving"]["max_model_len"],
         },
         "gpu": {"type": d["gpu"]["type"], "count": gpus, "resource": d["gpu"]["resource"]},
+        "replicas": d["gpu"]["replicas"],
+        "group": {"size": d["gpu"]["nodes"], "workerArgs": d["serving"]["worker_args"]},
         "resources": {"cpu": d["resources"]["cpu"], "memoryRequest": d["resources"]["memory_request"],
                       "memoryLimit": d["resources"]["memory_limit"]},
         "shm": {"sizeLimit": d["resources"]["shm"]},

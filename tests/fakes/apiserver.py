@@ -1577,6 +1577,8 @@ class FakeApiServer:
             for k, dep in list(self._store.items()):
                 if k in self._store and any(o.get("uid") == uid for o in dep["metadata"].get("ownerReferences") or []):
                     self._delete(self._by_plural[(k[0], k[1])], k[2], k[3], propagation=propagation)
+        if self.controllers and res.plural == "pods" and self._controller_owner(obj, "LeaderWorkerSet"):
+            self._reconcile_lws(ns, self._controller_owner(obj, "LeaderWorkerSet") or "")
         if self.controllers and res.plural == "pods":
             owner = self._controller_owner(obj, "ReplicaSet")
             rs = self._store.get(("apps", "replicasets", ns, owner)) if owner else None
@@ -1713,6 +1715,8 @@ class FakeApiServer:
             return
         if res.plural == "deployments":
             self._reconcile_deployment(key[2], key[3])
+        elif res.plural == "leaderworkersets" and (old is None or old.get("spec") != new.get("spec")):
+            self._reconcile_lws(key[2], key[3])
         elif res.plural == "persistentvolumeclaims" and (new.get("status") or {}).get("phase") != "Bound":
             spec = new.get("spec") or {}
             status = {"phase": "Bound", "accessModes": spec.get("accessModes") or ["ReadWriteOnce"],
@@ -1803,6 +1807,110 @@ class FakeApiServer:
                               "availableReplicas": ready,
                               "observedGeneration": rs["metadata"].get("generation", 1)}.items() if v})
         self._update_deployment_status(ns, name)
+
+    # LeaderWorkerSet (leaderworkerset.x-k8s.io/v1), a tiny controller: groups of `size` pods named like the real one
+    # (leader <lws>-<g>, workers <lws>-<g>-<w>), its labels and LWS_* env, one PVC per pod and claim template
+    # (owned by the LWS when persistentVolumeClaimRetentionPolicy.whenDeleted is Delete). A changed template
+    # recreates every group at once (no rolling update); status counts groups whose pods are all Ready.
+    LWS = "leaderworkerset.sigs.k8s.io"
+
+    def _reconcile_lws(self, ns: str, name: str) -> None:
+        key = ("leaderworkerset.x-k8s.io", "leaderworkersets", ns, name)
+        lws = self._store.get(key)
+        if lws is None or getattr(self, "_in_lws", False):
+            return
+        self._in_lws = True
+        try:
+            self._reconcile_lws_locked(ns, name, lws)
+        finally:
+            self._in_lws = False
+        self._update_lws_status(ns, name)
+
+    def _lws_pods(self, ns: str, uid: str) -> dict[str, dict]:
+        return {k[3]: p for k, p in self._store.items() if k[:3] == ("", "pods", ns) and any(
+            o.get("uid") == uid and o.get("controller") for o in p["metadata"].get("ownerReferences") or [])}
+
+    def _reconcile_lws_locked(self, ns: str, name: str, lws: dict) -> None:
+        pods_res, pvc_res = self._by_plural[("", "pods")], self._by_plural[("", "persistentvolumeclaims")]
+        spec = lws.get("spec") or {}
+        lwt = spec.get("leaderWorkerTemplate") or {}
+        size, replicas = int(lwt.get("size", 1)), int(spec.get("replicas", 1))
+        revision = _template_hash(lwt)
+        want = {(f"{name}-{g}" if w == 0 else f"{name}-{g}-{w}"): (g, w) for g in range(replicas) for w in range(size)}
+        for pname, pod in self._lws_pods(ns, lws["metadata"]["uid"]).items():
+            if pname not in want or pod["metadata"]["labels"].get(f"{self.LWS}/template-revision-hash") != revision:
+                self._delete(pods_res, ns, pname)
+        existing = self._lws_pods(ns, lws["metadata"]["uid"])
+        claims = lwt.get("volumeClaimTemplates") or []
+        owned_claims = ((lwt.get("persistentVolumeClaimRetentionPolicy") or {}).get("whenDeleted") == "Delete")
+        for pname, (g, w) in want.items():
+            if pname in existing:
+                continue
+            tmpl = copy.deepcopy((lwt.get("leaderTemplate") if w == 0 else None) or lwt.get("workerTemplate") or {})
+            meta, pspec = tmpl.get("metadata") or {}, tmpl.get("spec") or {}
+            labels = {**(meta.get("labels") or {}), f"{self.LWS}/name": name, f"{self.LWS}/group-index": str(g),
+                      f"{self.LWS}/worker-index": str(w), f"{self.LWS}/template-revision-hash": revision}
+            annotations = {**(meta.get("annotations") or {}), f"{self.LWS}/size": str(size),
+                           f"{self.LWS}/leader-name": f"{name}-{g}"}
+            env = [{"name": "LWS_LEADER_ADDRESS", "value": f"{name}-{g}.{name}.{ns}"},
+                   {"name": "LWS_GROUP_SIZE", "value": str(size)}, {"name": "LWS_WORKER_INDEX", "value": str(w)}]
+            for c in pspec.get("containers") or []:
+                c["env"] = env + list(c.get("env") or [])
+            for claim in claims:
+                cname = claim["metadata"]["name"]
+                pvc_name = f"{cname}-{pname}"
+                pspec.setdefault("volumes", []).append({"name": cname, "persistentVolumeClaim": {"claimName": pvc_name}})
+                if ("", "persistentvolumeclaims", ns, pvc_name) not in self._store:
+                    pvc_meta = {"name": pvc_name, "namespace": ns,
+                                "labels": {**(claim["metadata"].get("labels") or {}), f"{self.LWS}/name": name}}
+                    if owned_claims:
+                        pvc_meta["ownerReferences"] = [self._owner_ref(lws, "leaderworkerset.x-k8s.io/v1",
+                                                                       "LeaderWorkerSet")]
+                    self._create(pvc_res, ns, {"apiVersion": "v1", "kind": "PersistentVolumeClaim",
+                                               "metadata": pvc_meta, "spec": copy.deepcopy(claim.get("spec") or {})},
+                                 manager="lws-controller")
+            pspec.setdefault("restartPolicy", "Always")
+            pspec.setdefault("hostname", pname)
+            pspec.setdefault("subdomain", name)
+            pod = {"apiVersion": "v1", "kind": "Pod",
+                   "metadata": {"name": pname, "namespace": ns, "labels": labels, "annotations": annotations,
+                                "ownerReferences": [self._owner_ref(lws, "leaderworkerset.x-k8s.io/v1",
+                                                                   "LeaderWorkerSet")]},
+                   "spec": pspec}
+            created = self._create(pods_res, ns, pod, manager="lws-controller")
+            self._set_pod_state(("", "pods", ns, created["metadata"]["name"]), self._initial_pod_state())
+            if self._initial_pod_state() == "creating":
+                timer = threading.Timer(self.pod_ready_delay, self._pod_timer,
+                                        args=(ns, created["metadata"]["name"], created["metadata"]["uid"]))
+                timer.daemon = True
+                self._timers.append(timer)
+                timer.start()
+
+    def _update_lws_status(self, ns: str, name: str) -> None:
+        res = self._by_plural.get(("leaderworkerset.x-k8s.io", "leaderworkersets"))
+        key = ("leaderworkerset.x-k8s.io", "leaderworkersets", ns, name)
+        lws = self._store.get(key)
+        if res is None or lws is None:
+            return
+        replicas = int((lws.get("spec") or {}).get("replicas", 1))
+        groups: dict[str, list[dict]] = {}
+        for p in self._lws_pods(ns, lws["metadata"]["uid"]).values():
+            groups.setdefault(p["metadata"]["labels"].get(f"{self.LWS}/group-index", "0"), []).append(p)
+        size = int(((lws.get("spec") or {}).get("leaderWorkerTemplate") or {}).get("size", 1))
+        ready = sum(1 for ps in groups.values() if len(ps) == size and all(self._pod_ready(p) for p in ps))
+        now = _now()
+        available = ready >= replicas
+        status = {"replicas": len(groups), "readyReplicas": ready, "updatedReplicas": len(groups),
+                  "hpaPodSelector": f"{self.LWS}/name={name},{self.LWS}/worker-index=0",
+                  "conditions": [{"type": "Available", "status": "True" if available else "False",
+                                  "reason": "AllGroupsReady" if available else "GroupsNotReady",
+                                  "message": f"{ready}/{replicas} groups ready", "lastTransitionTime": now},
+                                 {"type": "Progressing", "status": "False" if available else "True",
+                                  "reason": "GroupsProgressing", "message": "", "lastTransitionTime": now}]}
+        old = lws.get("status") or {}
+        if {k: v for k, v in old.items() if k != "conditions"} == {k: v for k, v in status.items() if k != "conditions"}:
+            return
+        self._controller_write(res, key, status=status)
 
     def _update_deployment_status(self, ns: str, name: str) -> None:
         deployments = self._by_plural[("apps", "deployments")]
@@ -1956,6 +2064,9 @@ class FakeApiServer:
                     self._event(pod, "Normal", "Created", f"Created container: {c['name']}", "kubelet")
                     self._event(pod, "Normal", "Started", f"Started container {c['name']}", "kubelet")
         self._controller_write(pods_res, key, status=status)
+        lws_name = self._controller_owner(pod, "LeaderWorkerSet")
+        if lws_name:
+            self._update_lws_status(key[2], lws_name)
         rs_name = self._controller_owner(pod, "ReplicaSet")
         rs = self._store.get(("apps", "replicasets", key[2], rs_name)) if rs_name else None
         dep = self._controller_owner(rs, "Deployment") if rs else None

@@ -86,7 +86,9 @@ llm.nrp-nautilus.io/route: {{ include "llm-model.routeName" . | quote }}
 llm.nrp-nautilus.io/mode: {{ .Values.mode | quote }}
 {{- if eq .Values.mode "model" }}
 llm.nrp-nautilus.io/engine: {{ .Values.engine.name | quote }}
-llm.nrp-nautilus.io/gpu: {{ printf "%d x %s" (int .Values.gpu.count) .Values.gpu.type | quote }}
+llm.nrp-nautilus.io/gpu: {{ printf "%d x %s" (mul (int .Values.gpu.count) (max 1 (int .Values.group.size))) .Values.gpu.type | quote }}
+llm.nrp-nautilus.io/nodes: {{ max 1 (int .Values.group.size) | toString | quote }}
+llm.nrp-nautilus.io/replicas: {{ int .Values.replicas | toString | quote }}
 llm.nrp-nautilus.io/max-model-len: {{ int64 .Values.engine.maxModelLen | toString | quote }}
 {{- end }}
 {{- end -}}
@@ -200,6 +202,12 @@ with all of them (Bitnami style) so a user fixes everything in one go.
 {{- end -}}
 {{- if and (eq $v.mode "model") (not $v.engine.args) -}}
 {{- $msgs = append $msgs "mode model needs engine.args (the planner's ready-made engine argument list)" -}}
+{{- end -}}
+{{- if and (eq $v.mode "model") (gt (int $v.group.size) 1) (not $v.group.workerArgs) -}}
+{{- $msgs = append $msgs "group.size > 1 needs group.workerArgs (the planner's argument list of the worker pods)" -}}
+{{- end -}}
+{{- if and (eq $v.mode "model") (gt (int $v.group.size) 1) $v.storage.existingClaim (ne $v.storage.accessMode "ReadWriteMany") (ne $v.storage.accessMode "ReadOnlyMany") -}}
+{{- $msgs = append $msgs "storage.existingClaim is mounted by every pod of a multi-node group: it must be ReadWriteMany (set storage.accessMode to say so)" -}}
 {{- end -}}
 {{- if and $v.storage.existingClaim $v.storage.keep -}}
 {{- $msgs = append $msgs "storage.keep only applies to the PVC this chart creates; it has no effect with storage.existingClaim" -}}

@@ -86,7 +86,7 @@ CASES = [
     ("DeepseekV3ForCausalLM", "kimi_k2", "moonshotai/Kimi-K2-Instruct-0905", "kimi_k2", "kimi_k2", None, "kimi_k2", None, "0.17.0"),
     ("DeepseekV3ForCausalLM", "kimi_k2", "moonshotai/Kimi-K2-Thinking", "kimi_k2", "kimi_k2", "kimi_k2", "kimi_k2", "kimi_k2", "0.17.0"),
     # the defect: GLM-5 (its own architecture) got no parsers; recipe: glm47 + glm45
-    ("GlmMoeDsaForCausalLM", "glm_moe_dsa", "zai-org/GLM-5-FP8", "glm5", "glm47", "glm45", "glm47", "glm45", "0.17.0"),
+    ("GlmMoeDsaForCausalLM", "glm_moe_dsa", "zai-org/GLM-5-FP8", "glm47", "glm47", "glm45", "glm47", "glm45", "0.17.0"),
     ("Glm4MoeForCausalLM", "glm4_moe", "zai-org/GLM-4.7", "glm47", "glm47", "glm45", "glm47", "glm45", "0.17.0"),
     ("Glm4MoeForCausalLM", "glm4_moe", "zai-org/GLM-4.6", "glm45", "glm45", "glm45", "glm45", "glm45", "0.17.0"),
     ("Glm4MoeForCausalLM", "glm4_moe", "zai-org/GLM-4.5-Air", "glm45", "glm45", "glm45", "glm45", "glm45", "0.17.0"),

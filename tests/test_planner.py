@@ -331,25 +331,4 @@ def test_every_shared_config_plans_or_fails_with_reason(folder):
     assert isinstance(d["fits"], bool) and d["reasons"]
 
 
-# SGLang's registries (python/sglang/srt/function_call/function_call_parser.py ToolCallParserEnum and
-# python/sglang/srt/parser/reasoning_parser.py ReasoningParser.DetectorMap, sgl-project/sglang main, read
-# 2026-11-27): a name outside them makes `sglang.launch_server` exit with "Unsupported tool_call_parser".
-SGLANG_TOOL_PARSERS = {"apertus2509", "cohere_command4", "deepseekv3", "deepseekv31", "deepseekv32", "deepseekv4",
-                       "dots", "glm", "glm45", "glm47", "gpt-oss", "k2_horizon", "kimi_k2", "kimi_k3", "lfm2", "ling3",
-                       "llama3", "mimo", "minicpm5", "mistral", "muse", "poolside_v1", "pythonic", "qwen", "qwen25",
-                       "qwen3_coder", "spark25", "step3", "step3p5", "minimax-m2", "minimax-m3", "trinity", "interns1",
-                       "hermes", "hunyuan", "gigachat3", "gigachat35", "gemma4", "inkling"}
-SGLANG_REASONING_PARSERS = {"deepseek-r1", "deepseek-v3", "deepseek-v4", "glm45", "hunyuan", "gpt-oss", "kimi",
-                            "kimi_k2", "mimo", "poolside_v1", "qwen3", "qwen3-thinking", "minimax",
-                            "minimax-append-think", "step3", "step3p5", "mistral", "nemotron_3", "interns1"}
-
-
-def test_sglang_parser_names_are_ones_sglang_knows():
-    from kubectl_llm.planner import engine
-
-    families = engine._data()["families"]
-    tools = {f["sglang"]["tool_call_parser"] for f in families if (f.get("sglang") or {}).get("tool_call_parser")}
-    reasoning = {f["sglang"]["reasoning_parser"] for f in families
-                 if (f.get("sglang") or {}).get("reasoning_parser")}
-    assert tools and tools <= SGLANG_TOOL_PARSERS, tools - SGLANG_TOOL_PARSERS
-    assert reasoning and reasoning <= SGLANG_REASONING_PARSERS, reasoning - SGLANG_REASONING_PARSERS
+# Parser names (vLLM and SGLang) against the engines' registries and pinned versions: tests/test_parsers.py.

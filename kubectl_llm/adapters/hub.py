@@ -27,7 +27,7 @@ from urllib.parse import urlsplit
 from .. import catalog
 from ..errors import BadModelConfig, GatedModel, HubUnreachable, LlmError, ModelNotFound, ModelSourceError
 from ..planner.source import ModelSource, WeightMetadata
-from .local import load_local, parse_config, read_weights, weights_from_counts
+from .local import CHAT_TEMPLATE_FILES, load_local, parse_config, read_chat_template, read_weights, weights_from_counts
 
 log = logging.getLogger("kubectl_llm.sources")
 
@@ -57,6 +57,10 @@ class HubClient(Protocol):
         """Does the Hub refuse config.json to an anonymous client (gated or private repo)? None when unknown."""
         ...
 
+    # Optional (clients without it give plans no chat-template cross-check):
+    # def download_file(self, repo_id, filename, *, revision, token) -> str | None
+    #     Local path of a small repo file (chat_template.jinja, tokenizer_config.json); None when the repo has none.
+
 
 class HfHubClient:
     """The real client: huggingface_hub's ``hf_hub_download`` and ``HfApi.get_safetensors_metadata``."""
@@ -75,6 +79,18 @@ class HfHubClient:
         # cache_dir is passed explicitly: huggingface_hub reads HF_HUB_CACHE once, at import time.
         return str(hf_hub_download(repo_id, "config.json", revision=revision, token=token,
                                    local_files_only=local_files_only, cache_dir=hf_cache_dir()))
+
+    def download_file(self, repo_id: str, filename: str, *, revision: str | None, token: str | None) -> str | None:
+        """A small file of the repo (into the HF cache), or None when the repo has no such file."""
+        from huggingface_hub import hf_hub_download
+
+        if not self.reachable():
+            return None
+        try:
+            return str(hf_hub_download(repo_id, filename, revision=revision, token=token, cache_dir=hf_cache_dir()))
+        except Exception as exc:  # noqa: BLE001 - only a cross-check: a missing or unreadable file is no error
+            log.debug("no %s for %s: %s", filename, repo_id, type(exc).__name__)
+            return None
 
     def reachable(self) -> bool:
         """Can a TCP connection to the Hub endpoint be opened? Not probed behind a proxy (only the proxy knows)."""
@@ -235,6 +251,7 @@ def _load_online(repo_id: str, revision: str | None, token: str | None, hub: Hub
         _reraise(exc, repo_id, revision, token)
     source = _from_snapshot(repo_id, path, revision, origin="hub", read_cached_weights=False)
     resolved = source.revision if source.revision and _COMMIT.match(source.revision) else revision
+    source = _with_chat_template(source, hub, resolved, token)
     try:
         counts = hub.parameter_count(repo_id, revision=resolved, token=token)
     except Exception as exc:  # noqa: BLE001
@@ -278,17 +295,38 @@ def _from_snapshot(repo_id: str, config_path: Path, revision: str | None, *, ori
     snapshot = config_path.parent
     commit = snapshot.name if snapshot.parent.name == "snapshots" else revision
     weights = read_weights(snapshot) if read_cached_weights else None
+    template, template_source = read_chat_template(snapshot, repo_id)
     if weights is None and read_cached_weights:
         # The cache often holds config.json alone; if it is the very config the catalog embeds, so are the bytes.
         entry = catalog.load(repo_id)
         if entry is not None and entry.config == config:
             weights = entry.weights
-    return ModelSource(model_id=repo_id, config=config, weights=weights, origin=origin, revision=commit)
+    return ModelSource(model_id=repo_id, config=config, weights=weights, origin=origin, revision=commit,
+                       chat_template=template, chat_template_source=template_source)
 
 
 def _with_weights(source: ModelSource, weights: WeightMetadata | None) -> ModelSource:
-    return ModelSource(model_id=source.model_id, config=source.config, weights=weights, origin=source.origin,
-                       revision=source.revision, local_path=source.local_path)
+    return dataclasses.replace(source, weights=weights)
+
+
+def _with_chat_template(source: ModelSource, hub: HubClient, revision: str | None, token: str | None) -> ModelSource:
+    """The repo's chat template (chat_template.jinja, else tokenizer_config.json), fetched alone: only small files."""
+    if source.chat_template:
+        return source
+    fetch = getattr(hub, "download_file", None)
+    if fetch is None:
+        return source
+    for name in CHAT_TEMPLATE_FILES:
+        try:
+            local = fetch(source.model_id, name, revision=revision, token=token)
+        except Exception as exc:  # noqa: BLE001 - a cross-check only; never fail a plan for it
+            log.debug("no %s for %s: %s", name, source.model_id, type(exc).__name__)
+            continue
+        if local:
+            template, where = read_chat_template(Path(local).parent, source.model_id)
+            if template:
+                return dataclasses.replace(source, chat_template=template, chat_template_source=where)
+    return source
 
 
 def _did_you_mean(repo_id: str) -> str:

@@ -19,6 +19,8 @@ from ..errors import BadModelConfig, ModelNotFound
 from ..planner.source import ModelSource, WeightMetadata
 
 CONFIG_FILE = "config.json"
+CHAT_TEMPLATE_FILES = ("chat_template.jinja", "tokenizer_config.json")   # where a chat template lives, in order
+MAX_TEMPLATE_FILE_BYTES = 8 * 1024 * 1024   # a tokenizer_config.json is kilobytes; anything bigger is not read
 INDEX_FILE = "model.safetensors.index.json"
 MAX_HEADER_BYTES = 100 * 1024 * 1024  # the safetensors format refuses headers above 100 MB
 
@@ -173,6 +175,26 @@ def read_weights(directory: Path, problems: list[str] | None = None) -> WeightMe
     return weights_from_headers(files)
 
 
+def read_chat_template(directory: Path, label: str) -> tuple[str | None, str | None]:
+    """(chat template text, "<file> of <label>") from ``chat_template.jinja`` or ``tokenizer_config.json``.
+
+    Missing or unreadable files give (None, None): the template only cross-checks the parsers, it is never needed."""
+    from ..planner.parsers import template_from_tokenizer_config
+
+    for name in CHAT_TEMPLATE_FILES:
+        path = directory / name
+        try:
+            if not path.is_file() or path.stat().st_size > MAX_TEMPLATE_FILE_BYTES:
+                continue
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            continue
+        template = text if name.endswith(".jinja") else template_from_tokenizer_config(text)
+        if template:
+            return template, f"{name} of {label}"
+    return None, None
+
+
 def load_local(ref: str) -> ModelSource:
     """A model from a local directory holding config.json (and usually its safetensors)."""
     directory = Path(ref).expanduser()
@@ -186,5 +208,7 @@ def load_local(ref: str) -> ModelSource:
     weights = read_weights(directory, problems)
     if problems and weights is None:
         problems = [p + "; the weights are estimated from config.json" for p in problems]
+    template, template_source = read_chat_template(directory, directory.name)
     return ModelSource(model_id=str(directory), config=config, weights=weights,
-                       origin="local", local_path=str(directory), warnings=tuple(problems))
+                       origin="local", local_path=str(directory), warnings=tuple(problems),
+                       chat_template=template, chat_template_source=template_source)

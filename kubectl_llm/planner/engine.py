@@ -16,7 +16,7 @@ from kubectl_llm.planner.rules import DOWNLOAD_DIR, ENGINE_PORT
 @dataclass(frozen=True)
 class Recipe:
     key: str
-    tool_call_parser: str | None = None
+    tool_call_parser: str | None = None        # vLLM names; the SGLang ones are in ``sglang``
     reasoning_parser: str | None = None
     trust_remote_code: bool = False
     expert_parallel: str = "never"         # never | optional | always | above_4
@@ -26,6 +26,12 @@ class Recipe:
     extra_args: tuple[str, ...] = ()
     suggest: tuple[str, ...] = ()
     sglang: Mapping[str, Any] = field(default_factory=dict)
+    min_version: Mapping[str, str] = field(default_factory=dict)   # engine -> minimum version serving the family
+    version_reason: str = ""               # why the family needs a newer engine than the default image
+    note: str = ""                         # a parser caveat the plan must show as a warning
+    no_tool_reason: str = ""               # known: this checkpoint has no tool-call format (a reason, not a warning)
+    source: str = ""                       # where the family's flags come from (recipe / docs URL)
+    base: bool = False                     # a base (non-chat) checkpoint of an instruct-only family
 
 
 @lru_cache(maxsize=1)
@@ -43,15 +49,45 @@ def engine_defaults(engine: str) -> Mapping[str, Any]:
 
 
 def parse_version(text: str) -> tuple[int, ...]:
-    """'0.17.0' -> (0, 17, 0); 'v0.21' -> (0, 21). Comparable tuples."""
+    """'0.17.0' -> (0, 17, 0); 'v0.21' -> (0, 21); '0.10.1.1' -> (0, 10, 1, 1). Comparable tuples."""
     return tuple(int(p) for p in str(text).lstrip("v").split(".") if p.isdigit())
+
+
+def version_text(version: tuple[int, ...]) -> str:
+    return ".".join(str(p) for p in version)
+
+
+def parser_first_version(kind: str, name: str, engine: str = "vllm") -> tuple[int, ...] | None:
+    """First release of ``engine`` that registers parser ``name`` (kind: tool | reasoning); None when unknown."""
+    entry = (_data().get("parsers", {}).get(kind) or {}).get(name) or {}
+    first = entry.get(engine) if engine == "vllm" else entry.get("sglang_first")
+    return parse_version(first) if first else None
 
 
 def engine_version(recipe: "Recipe", engine: str) -> tuple[int, ...]:
     """The engine version a plan for this recipe runs (the memory model and the parser registry follow it).
 
-    Today the engine's default image version; a family that needs a newer engine pins it (recipes.yaml)."""
-    return parse_version(engine_defaults(engine)["version"])
+    The engine's default image version, raised to the family's minimum (recipes.yaml ``min_version``) and to the
+    first release registering each parser the plan passes."""
+    version = parse_version(engine_defaults(engine)["version"])
+    floor = recipe.min_version.get(engine)
+    if floor:
+        version = max(version, parse_version(floor))
+    if engine == "vllm":
+        for kind, name in (("tool", recipe.tool_call_parser), ("reasoning", recipe.reasoning_parser)):
+            first = parser_first_version(kind, name) if name else None
+            if first:
+                version = max(version, first)
+    return version
+
+
+def engine_image(recipe: "Recipe", engine: str) -> str:
+    """The default image (the handbook's), or the engine's image of the pinned newer version."""
+    d = engine_defaults(engine)
+    version = engine_version(recipe, engine)
+    if version == parse_version(d["version"]):
+        return str(d["image"])
+    return f"{d['image'].rsplit(':', 1)[0]}:v{version_text(version)}"
 
 
 def checkpoint_format(facts: ModelFacts) -> str | None:
@@ -81,13 +117,51 @@ def _is_instruct(model_id: str, markers: list[str] | None) -> bool:
     return any(m in mid for m in (markers or ["instruct", "-it", "chat", "thinking"]))
 
 
+def match_id(model_id: str) -> str:
+    """The part of a model id that family patterns look at: the lower-cased repo id, or a local directory's name."""
+    mid = model_id.strip().rstrip("/")
+    if mid.startswith(("/", ".", "~")) or "\\" in mid or mid.count("/") > 1:
+        mid = mid.replace("\\", "/").rsplit("/", 1)[-1]
+    return mid.lower()
+
+
+def _alternative_matches(m: Mapping[str, Any], arch: str, model_type: str, mid: str) -> bool:
+    kinds = m.get("architectures") or m.get("model_types")
+    if kinds and not (arch in m.get("architectures", ()) or model_type in m.get("model_types", ())):
+        return False
+    if m.get("id_contains") and not any(s in mid for s in m["id_contains"]):
+        return False
+    if any(s in mid for s in m.get("id_excludes", ())):
+        return False
+    return bool(kinds or m.get("id_contains"))
+
+
+def family_matches(fam: Mapping[str, Any], arch: str, model_type: str, model_id: str) -> bool:
+    """``match`` is one alternative or a list of them; an alternative matches on architecture or model_type, and
+    (when given) an id containing one of ``id_contains`` and none of ``id_excludes``."""
+    alts = fam.get("match") or {}
+    mid = match_id(model_id)
+    return any(_alternative_matches(m, arch, model_type, mid) for m in (alts if isinstance(alts, list) else [alts]))
+
+
+def _sglang_names(fam: Mapping[str, Any], tool: str | None, reasoning: str | None, base: bool) -> dict[str, Any]:
+    """SGLang names: the family's own, else the vLLM name's SGLang equivalent (recipes.yaml ``parsers``). A name
+    vLLM does not need (gpt-oss reasoning: vLLM reads harmony natively) stays when the family sets it for SGLang."""
+    out = dict(fam.get("sglang") or {})
+    parsers = _data().get("parsers", {})
+    for key, kind, name in (("tool_call_parser", "tool", tool), ("reasoning_parser", "reasoning", reasoning)):
+        if key not in out and name:
+            out[key] = ((parsers.get(kind) or {}).get(name) or {}).get("sglang")
+        sglang_only = fam.get(key) is None and key in (fam.get("sglang") or {}) and not base
+        if not name and not sglang_only:
+            out.pop(key, None)
+    return {k: v for k, v in out.items() if v}
+
+
 def find_recipe(facts: ModelFacts) -> Recipe:
-    mid = facts.model_id.lower()
+    mid = match_id(facts.model_id)
     for fam in _data()["families"]:
-        m = fam.get("match", {})
-        if not (facts.architecture in m.get("architectures", ()) or facts.model_type in m.get("model_types", ())):
-            continue
-        if m.get("id_contains") and not any(s in mid for s in m["id_contains"]):
+        if not family_matches(fam, facts.architecture, facts.model_type, facts.model_id):
             continue
         tool = fam.get("tool_call_parser")
         if fam.get("instruct_only") and not _is_instruct(mid, fam.get("instruct_markers")):
@@ -105,11 +179,22 @@ def find_recipe(facts: ModelFacts) -> Recipe:
         for needle, args in (fam.get("extra_args_if_id_contains") or {}).items():
             if needle in mid:
                 extra += args
+        no_tool = ""
+        base = bool(fam.get("instruct_only")) and not _is_instruct(mid, fam.get("instruct_markers"))
+        if base:
+            no_tool = (f"no tool-call or reasoning parser: {facts.model_id} looks like a base checkpoint (no "
+                       f"{' / '.join(fam.get('instruct_markers') or ['instruct', '-it', 'chat', 'thinking'])} "
+                       "in its id), which has no chat format to parse")
+        elif fam.get("no_tool_reason") and not tool:
+            no_tool = str(fam["no_tool_reason"])
         return Recipe(key=fam["key"], tool_call_parser=tool, reasoning_parser=reasoning,
                       trust_remote_code=bool(fam.get("trust_remote_code")),
                       expert_parallel=fam.get("expert_parallel", "never"), dcp=bool(fam.get("dcp")),
                       rope=fam.get("rope") or {}, yarn=fam.get("yarn", True), extra_args=tuple(extra),
-                      suggest=tuple(fam.get("suggest", ())), sglang=fam.get("sglang") or {})
+                      suggest=tuple(fam.get("suggest", ())), sglang=_sglang_names(fam, tool, reasoning, base),
+                      min_version={k: str(v) for k, v in (fam.get("min_version") or {}).items()},
+                      version_reason=str(fam.get("version_reason") or ""), note=str(fam.get("note") or ""),
+                      no_tool_reason=no_tool, source=str(fam.get("source") or ""), base=base)
     return Recipe(key="generic")
 
 
@@ -242,8 +327,8 @@ def sglang_args(s: EngineSettings) -> list[str]:
         a += ["--json-model-override-args", json_arg(s.hf_overrides)]
     if s.kv_cache_dtype not in ("auto", "bfloat16", "float16"):
         a += ["--kv-cache-dtype", "fp8_e4m3" if s.kv_cache_dtype in ("fp8", "fp8_e4m3") else s.kv_cache_dtype]
-    if r.sglang.get("tool_call_parser") and r.tool_call_parser:
+    if r.sglang.get("tool_call_parser"):           # SGLang's own names (parsers.choose resolves them)
         a += ["--tool-call-parser", r.sglang["tool_call_parser"]]
-    if r.sglang.get("reasoning_parser") and r.reasoning_parser:
+    if r.sglang.get("reasoning_parser"):
         a += ["--reasoning-parser", r.sglang["reasoning_parser"]]
     return a

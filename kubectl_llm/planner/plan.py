@@ -16,7 +16,7 @@ from typing import Any
 
 from kubectl_llm.errors import BadModelConfig, PlanError, UsageError
 from kubectl_llm.planner import engine as eng
-from kubectl_llm.planner import sizing
+from kubectl_llm.planner import parsers, sizing
 from kubectl_llm.planner.context import ContextDecision, decide_context
 from kubectl_llm.planner.facts import CHUNKED, LINEAR, MAMBA, SLIDING, ModelFacts, dtype_bytes, from_config
 from kubectl_llm.planner.gpus import GpuType, custom_gpu
@@ -72,14 +72,16 @@ class Resources:
 
 
 def _resources(f: ModelFacts, best: Evaluation | None, weight_bytes: int, engine: str, site: Site,
-               gpu_named: bool) -> Resources:
+               gpu_named: bool, recipe: eng.Recipe | None = None) -> Resources:
     nodes = nodes_of(best.layout.gpus, best.gpu.per_node) if best else 1
     gpus = best.layout.gpus // nodes if best else 0          # per pod: one pod per node of a multi-node plan
     eng_defaults = eng.engine_defaults(engine)
     mem_req, mem_lim = sizing.memory(weight_bytes // nodes, f.multimodal)
     return Resources(
-        # a GPU type may name its own engine build (a site's ROCm image for an AMD card); then the site's mirror
-        image=site.image((best.gpu.image_for(engine) if best else None) or eng_defaults["image"]),
+        # a GPU type may name its own engine build (a site's ROCm image for an AMD card), else the family-pinned
+        # image (recipes.yaml); then the site's mirror
+        image=site.image((best.gpu.image_for(engine) if best else None)
+                         or (eng.engine_image(recipe, engine) if recipe else eng_defaults["image"])),
         command=tuple(eng_defaults["command"]),
         cpu=str(sizing.cpu(gpus)) if gpus else None, memory_request=mem_req, memory_limit=mem_lim,
         storage=sizing.storage(weight_bytes), shm=sizing.shm(gpus) if gpus else None,
@@ -128,9 +130,9 @@ class Plan:
     @property
     def engine_image(self) -> str:
         """The engine image before the site's registry mirror: the GPU type's own build (a site's ROCm image for
-        an AMD card) or the engine's default."""
+        an AMD card), else the family-pinned image (recipes.yaml: a family that needs a newer engine)."""
         own = self.best.gpu.image_for(self.request.engine) if self.best else None
-        return own or eng.engine_defaults(self.request.engine)["image"]
+        return own or eng.engine_image(self.recipe, self.request.engine)
 
     def fit_hint(self) -> str:
         """For a plan that does not fit: only the changes that can make it fit ('' when it fits)."""
@@ -218,14 +220,17 @@ class Plan:
             },
             "serving": {
                 "engine": self.request.engine, "image": res.image,
+                "engine_version": eng.version_text(eng.engine_version(self.recipe, self.request.engine)),
                 "command": list(self.command or res.command),
                 "max_model_len": self.context.max_model_len,
                 "gpu_memory_utilization": b.util if b else None,
                 "max_num_seqs": b.max_num_seqs if b else None,
                 "hf_overrides": self.context.hf_overrides,
                 "rope": {"type": self.context.rope_type, "factor": self.context.factor} if self.context.rope_type else None,
-                "tool_call_parser": self.recipe.tool_call_parser,
-                "reasoning_parser": self.recipe.reasoning_parser,
+                "tool_call_parser": self.recipe.tool_call_parser if self.request.engine == "vllm"
+                else self.recipe.sglang.get("tool_call_parser"),
+                "reasoning_parser": self.recipe.reasoning_parser if self.request.engine == "vllm"
+                else self.recipe.sglang.get("reasoning_parser"),
                 "trust_remote_code": self.recipe.trust_remote_code,
                 "args": list(self.args),
                 "worker_args": list(self.worker_args),
@@ -723,7 +728,9 @@ def make_plan(source: ModelSource, req: PlanRequest, site: Site | None = None) -
     checked = validate_config(source.config, source.model_id)      # the estimator reads the same checked config
     source = replace(source, config=checked.config)
     f = from_config(source.config, source.model_id)
-    recipe = eng.find_recipe(f)
+    chosen = parsers.choose(eng.find_recipe(f), f.model_id, f.architecture, source.chat_template,
+                            source.chat_template_source, req.engine)
+    recipe = chosen.recipe
     total, loaded, wsrc, parts, wnotes, wwarnings = _weights(source, f)
     rope = recipe.rope or {}
     rope_original = rope.get("original") if (not rope.get("when_native")
@@ -784,12 +791,12 @@ def make_plan(source: ModelSource, req: PlanRequest, site: Site | None = None) -
     plan = Plan(facts=f, source=source, request=req, weight_bytes=total, weight_bytes_source=wsrc, context=ctx,
                 recipe=recipe, best=best, per_gpu_type=outcomes, kv_dtype=kv_name,
                 gpu_named=bool(req.gpu_type), site=site,
-                resources=_resources(f, best, total, req.engine, site, bool(req.gpu_type)))
+                resources=_resources(f, best, total, req.engine, site, bool(req.gpu_type), recipe))
     plan.name = sizing.check_name(req.name) if req.name else sizing.default_name(f.model_id)
     if best is not None and best.fits:
         plan.one_node_why = one_node.get(best.gpu.name, "")
     plan.warnings.extend(list(source.warnings) + list(checked.warnings) + list(ctx.warnings))
-    _explain(plan, wnotes, len(gpus) > 1)
+    _explain(plan, wnotes, len(gpus) > 1, chosen)
     plan.warnings.extend(wwarnings)
     if best is not None:
         _explain_nodes(plan)
@@ -816,7 +823,7 @@ def make_plan(source: ModelSource, req: PlanRequest, site: Site | None = None) -
     return plan
 
 
-def _explain(plan: Plan, wnotes: list[str], chose_type: bool) -> None:
+def _explain(plan: Plan, wnotes: list[str], chose_type: bool, chosen: parsers.ParserChoice | None = None) -> None:
     f, b, r = plan.facts, plan.best, plan.reasons
     r.append(f"weights {human(plan.weight_bytes)}: {plan.weight_bytes_source}")
     r.extend(wnotes)
@@ -863,9 +870,9 @@ def _explain(plan: Plan, wnotes: list[str], chose_type: bool) -> None:
     if lay.ep:
         r.append("expert parallel: " + ("the recipe asks for it" if plan.recipe.expert_parallel in ("always", "above_4")
                                         else "TP alone would split experts below the FP8 block size"))
-    if plan.recipe.tool_call_parser or plan.recipe.reasoning_parser:
-        r.append(f"parsers from the {plan.recipe.key} recipe: tool-call {plan.recipe.tool_call_parser or '-'}, "
-                 f"reasoning {plan.recipe.reasoning_parser or '-'}")
+    if chosen is not None:                           # parsers, their source, and the engine version they need
+        r.extend(chosen.reasons)
+        plan.warnings.extend(chosen.warnings)
     for s in plan.recipe.suggest:
         r.append(f"worth trying: {s}")
     r.append(f"max-num-seqs {b.max_num_seqs}: room for ~2K-token sequences in {b.kv_tokens} KV tokens (cap 256)")

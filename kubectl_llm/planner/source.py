@@ -31,4 +31,6 @@ class ModelSource:
     revision: str | None = None
     local_path: str | None = None      # set for local directories
     requires_token: bool | None = None  # the Hub refuses anonymous downloads (gated/private); None = not checked
+    chat_template: str | None = None   # the model's chat template (chat_template.jinja or tokenizer_config.json)
+    chat_template_source: str | None = None  # which file it came from, e.g. "tokenizer_config.json of org/name"
     warnings: tuple[str, ...] = ()      # what the source ignored (a corrupt weight index ...); the plan repeats them

@@ -1,0 +1,342 @@
+"""Parsers for every family, the engine version each plan pins, and the chat-template cross-check.
+
+Registries: tests/data/parser_registries.yaml (transcribed from ../shared/notes/parser-registries.md with the source
+commits), kept apart from the planner's own data so a family that emits a name its pinned engine lacks fails here.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+import yaml
+
+from kubectl_llm import catalog
+from kubectl_llm.adapters.hub import load_model
+from kubectl_llm.errors import LlmError
+from kubectl_llm.planner import engine as eng
+from kubectl_llm.planner.parsers import choose, detect_tool_format, template_from_tokenizer_config
+from kubectl_llm.planner.plan import make_plan
+from kubectl_llm.planner.request import PlanRequest
+from kubectl_llm.planner.source import ModelSource
+from kubectl_llm.planner.values import chart_values
+
+HERE = Path(__file__).resolve().parent
+REG = yaml.safe_load((HERE / "data" / "parser_registries.yaml").read_text())
+TEMPLATES = HERE / "fixtures" / "chat_templates"
+V = eng.parse_version
+
+
+def template(name: str) -> str:
+    text = (TEMPLATES / name).read_text(encoding="utf-8")
+    return template_from_tokenizer_config(text) or "" if name.endswith(".json") else text
+
+
+def catalog_source(catalog_id: str, **changes) -> ModelSource:
+    data = json.loads(catalog.find(catalog_id).read_text())          # type: ignore[union-attr]
+    return ModelSource(model_id=changes.pop("model_id", data["model_id"]), config=changes.pop("config", data["config"]),
+                       weights=None, origin="catalog", **changes)
+
+
+def vllm_registered(kind: str, name: str, version: tuple[int, ...]) -> str:
+    """'' if vLLM ``version`` registers ``name``, else why not."""
+    r = REG["vllm"][kind]
+    if name not in r["names"] and name not in r.get("also", {}):
+        return f"{name} is not in vLLM's {kind} parser registry ({r['source']})"
+    first = r["known_from"].get(name)
+    if first is None:
+        return f"no release known to register {kind} parser {name}"
+    if V(first) > version:
+        return f"{kind} parser {name} is known from vLLM {first}, the plan pins {eng.version_text(version)}"
+    return ""
+
+
+def emitted(args: list[str], flag: str) -> str | None:
+    return args[args.index(flag) + 1] if flag in args else None
+
+
+# --- id-pattern cases per family (hand-listed from the recipes / vLLM docs) ------------------------------------------
+# (architecture, model_type, model id) -> (family, vLLM tool, vLLM reasoning, SGLang tool, SGLang reasoning, vLLM)
+CASES = [
+    ("Qwen3MoeForCausalLM", "qwen3_moe", "Qwen/Qwen3-235B-A22B", "qwen3_moe", "hermes", "qwen3", "qwen25", "qwen3", "0.17.0"),
+    ("Qwen3MoeForCausalLM", "qwen3_moe", "Qwen/Qwen3-235B-A22B-Instruct-2507", "qwen3_moe", "hermes", None, "qwen25", None, "0.17.0"),
+    ("Qwen3MoeForCausalLM", "qwen3_moe", "Qwen/Qwen3-235B-A22B-Thinking-2507-FP8", "qwen3_moe", "hermes", "qwen3", "qwen25", "qwen3", "0.17.0"),
+    # the defect: Qwen3-Coder got hermes + qwen3; its recipe says qwen3_coder and no reasoning parser
+    ("Qwen3MoeForCausalLM", "qwen3_moe", "Qwen/Qwen3-Coder-480B-A35B-Instruct", "qwen3_coder", "qwen3_coder", None, "qwen3_coder", None, "0.17.0"),
+    ("Qwen3MoeForCausalLM", "qwen3_moe", "Qwen/Qwen3-Coder-30B-A3B-Instruct-FP8", "qwen3_coder", "qwen3_coder", None, "qwen3_coder", None, "0.17.0"),
+    ("Qwen3ForCausalLM", "qwen3", "Qwen/Qwen3-8B", "qwen3", "hermes", "qwen3", "qwen25", "qwen3", "0.17.0"),
+    ("Qwen3NextForCausalLM", "qwen3_next", "Qwen/Qwen3-Next-80B-A3B-Instruct", "qwen3_next", "hermes", None, "qwen25", None, "0.17.0"),
+    ("Qwen3NextForCausalLM", "qwen3_next", "Qwen/Qwen3-Next-80B-A3B-Thinking", "qwen3_next", "hermes", "qwen3", "qwen25", "qwen3", "0.17.0"),
+    ("Qwen3NextForCausalLM", "qwen3_next", "Qwen/Qwen3-Coder-Next", "qwen3_coder_next", "qwen3_coder", None, "qwen3_coder", None, "0.17.0"),
+    ("Qwen2ForCausalLM", "qwen2", "Qwen/QwQ-32B", "qwq", "hermes", "deepseek_r1", "qwen25", "deepseek-r1", "0.17.0"),
+    ("Qwen2ForCausalLM", "qwen2", "deepseek-ai/DeepSeek-R1-Distill-Qwen-32B", "r1_distill", None, "deepseek_r1", None, "deepseek-r1", "0.17.0"),
+    ("Qwen2ForCausalLM", "qwen2", "Qwen/Qwen2.5-72B-Instruct", "qwen2", "hermes", None, "qwen25", None, "0.17.0"),
+    ("Qwen2ForCausalLM", "qwen2", "Qwen/Qwen2.5-72B", "qwen2", None, None, None, None, "0.17.0"),
+    ("DeepseekV3ForCausalLM", "deepseek_v3", "deepseek-ai/DeepSeek-V3-0324", "deepseek_v3", "deepseek_v3", "deepseek_v3", "deepseekv3", "deepseek-v3", "0.17.0"),
+    ("DeepseekV3ForCausalLM", "deepseek_v3", "deepseek-ai/DeepSeek-R1-0528", "deepseek_r1", "deepseek_v3", "deepseek_r1", "deepseekv3", "deepseek-r1", "0.17.0"),
+    ("DeepseekV3ForCausalLM", "deepseek_v3", "deepseek-ai/DeepSeek-V3.1-Terminus", "deepseek_v31", "deepseek_v31", "deepseek_v3", "deepseekv31", "deepseek-v3", "0.17.0"),
+    # the defect: DeepSeek-V3.2 got no parsers; recipe: deepseek_v32 + deepseek_v3, vLLM >= 0.18.0
+    ("DeepseekV32ForCausalLM", "deepseek_v32", "deepseek-ai/DeepSeek-V3.2", "deepseek_v32", "deepseek_v32", "deepseek_v3", "deepseekv32", "deepseek-v3", "0.18.0"),
+    ("DeepseekV3ForCausalLM", "deepseek_v3", "deepseek-ai/DeepSeek-V3.2-Speciale", "deepseek_v32", "deepseek_v32", "deepseek_v3", "deepseekv32", "deepseek-v3", "0.18.0"),
+    ("DeepseekV32ForCausalLM", "deepseek_v32", "deepseek-ai/DeepSeek-V3.2-Exp", "deepseek_v32_exp", "deepseek_v31", "deepseek_v3", "deepseekv31", "deepseek-v3", "0.17.0"),
+    ("DeepseekV4ForCausalLM", "deepseek_v4", "deepseek-ai/DeepSeek-V4-Flash", "deepseek_v4", "deepseek_v4", "deepseek_v4", None, None, "0.20.0"),
+    ("DeepseekV3ForCausalLM", "kimi_k2", "moonshotai/Kimi-K2-Instruct-0905", "kimi_k2", "kimi_k2", None, "kimi_k2", None, "0.17.0"),
+    ("DeepseekV3ForCausalLM", "kimi_k2", "moonshotai/Kimi-K2-Thinking", "kimi_k2", "kimi_k2", "kimi_k2", "kimi_k2", "kimi_k2", "0.17.0"),
+    # the defect: GLM-5 (its own architecture) got no parsers; recipe: glm47 + glm45
+    ("GlmMoeDsaForCausalLM", "glm_moe_dsa", "zai-org/GLM-5-FP8", "glm47", "glm47", "glm45", "glm47", "glm45", "0.17.0"),
+    ("Glm4MoeForCausalLM", "glm4_moe", "zai-org/GLM-4.7", "glm47", "glm47", "glm45", "glm47", "glm45", "0.17.0"),
+    ("Glm4MoeForCausalLM", "glm4_moe", "zai-org/GLM-4.6", "glm45", "glm45", "glm45", "glm45", "glm45", "0.17.0"),
+    ("Glm4MoeForCausalLM", "glm4_moe", "zai-org/GLM-4.5-Air", "glm45", "glm45", "glm45", "glm45", "glm45", "0.17.0"),
+    ("Glm4vMoeForConditionalGeneration", "glm4v_moe_text", "zai-org/GLM-4.6V", "glm45v", "glm45", "glm45", "glm45", "glm45", "0.17.0"),
+    ("MiniMaxM2ForCausalLM", "minimax_m2", "MiniMaxAI/MiniMax-M2.5", "minimax_m2", "minimax_m2", "minimax_m2", "minimax-m2", "minimax", "0.17.0"),
+    ("GptOssForCausalLM", "gpt_oss", "openai/gpt-oss-120b", "gpt_oss", "openai", None, "gpt-oss", "gpt-oss", "0.17.0"),
+    ("LlamaForCausalLM", "llama", "meta-llama/Llama-3.3-70B-Instruct", "llama3", "llama3_json", None, "llama3", None, "0.17.0"),
+    ("LlamaForCausalLM", "llama", "meta-llama/Llama-3.1-8B", "llama3", None, None, None, None, "0.17.0"),
+    ("LlamaForCausalLM", "llama", "NousResearch/Hermes-3-Llama-3.1-8B", "hermes", "hermes", None, "hermes", None, "0.17.0"),
+    ("Llama4ForConditionalGeneration", "llama4_text", "meta-llama/Llama-4-Scout-17B-16E-Instruct", "llama4", "llama4_pythonic", None, "pythonic", None, "0.17.0"),
+    ("MistralForCausalLM", "mistral", "mistralai/Devstral-Small-2507", "mistral", "mistral", None, "mistral", None, "0.17.0"),
+    ("MistralForCausalLM", "mistral", "mistralai/Magistral-Small-2509", "magistral", "mistral", "mistral", "mistral", "mistral", "0.17.0"),
+    ("NemotronHForCausalLM", "nemotron_h", "nvidia/NVIDIA-Nemotron-3-Nano-30B-A3B-BF16", "nemotron_h", "qwen3_coder", "nemotron_v3", None, None, "0.17.1"),
+    ("NemotronHForCausalLM", "nemotron_h", "nvidia/NVIDIA-Nemotron-3-Super-120B-A12B-FP8", "nemotron_3_super", "qwen3_xml", "nemotron_v3", None, None, "0.17.1"),
+    ("NemotronHForCausalLM", "nemotron_h", "nvidia/Nemotron-H-56B-Base-8K", "nemotron_h", None, None, None, None, "0.17.1"),
+    ("Gemma4ForConditionalGeneration", "gemma4_text", "google/gemma-4-31B-it", "gemma4", "gemma4", "gemma4", None, None, "0.19.1"),
+    ("Phi3ForCausalLM", "phi3", "microsoft/Phi-4-mini-instruct", "phi4_mini", "phi4_mini_json", None, None, None, "0.17.0"),
+    ("SeedOssForCausalLM", "seed_oss", "ByteDance-Seed/Seed-OSS-36B-Instruct", "seed_oss", "seed_oss", "seed_oss", None, None, "0.17.0"),
+    ("HunYuanMoEV1ForCausalLM", "hunyuan_v1_moe", "tencent/Hunyuan-A13B-Instruct", "hunyuan_a13b", "hunyuan_a13b", "hunyuan_a13b", "hunyuan", "hunyuan", "0.17.0"),
+    ("GraniteMoeHybridForCausalLM", "granitemoehybrid", "ibm-granite/granite-4.0-h-small", "granite4", "hermes", None, "hermes", None, "0.17.0"),
+]
+
+
+def _facts(arch: str, model_type: str, model_id: str) -> SimpleNamespace:
+    return SimpleNamespace(architecture=arch, model_type=model_type, model_id=model_id)
+
+
+@pytest.mark.parametrize("arch,mtype,mid,family,tool,reasoning,sg_tool,sg_reasoning,version", CASES,
+                         ids=[c[2] for c in CASES])
+def test_family_parsers_by_id_pattern(arch, mtype, mid, family, tool, reasoning, sg_tool, sg_reasoning, version):
+    vllm = choose(eng.find_recipe(_facts(arch, mtype, mid)), mid, arch, None, None, "vllm").recipe
+    assert (vllm.key, vllm.tool_call_parser, vllm.reasoning_parser) == (family, tool, reasoning)
+    assert eng.version_text(eng.engine_version(vllm, "vllm")) == version
+    sglang = choose(eng.find_recipe(_facts(arch, mtype, mid)), mid, arch, None, None, "sglang").recipe
+    assert (sglang.sglang.get("tool_call_parser"), sglang.sglang.get("reasoning_parser")) == (sg_tool, sg_reasoning)
+
+
+def test_local_directory_matches_on_its_name_not_its_parents():
+    # /models/qwen3-coder-ft/... is a path: only the directory name counts
+    assert eng.match_id("/data/qwen3-coder-ft/Qwen3-8B") == "qwen3-8b"
+    r = eng.find_recipe(_facts("Qwen3MoeForCausalLM", "qwen3_moe", "/data/qwen3-coder/Qwen3-30B-A3B"))
+    assert r.key == "qwen3_moe" and r.tool_call_parser == "hermes"
+
+
+# --- every parser each family can emit exists in the registry of the version it pins ----------------------------------
+FAMILIES = eng._data()["families"]
+
+
+@pytest.mark.parametrize("fam", FAMILIES, ids=[f["key"] for f in FAMILIES])
+def test_every_family_names_versions_and_registered_parsers(fam):
+    mv = fam.get("min_version") or {}
+    assert mv.get("vllm") and mv.get("sglang"), f"{fam['key']} names no minimum vLLM / SGLang version"
+    recipe = eng.Recipe(key=fam["key"], tool_call_parser=fam.get("tool_call_parser"),
+                        reasoning_parser=fam.get("reasoning_parser"), min_version={k: str(v) for k, v in mv.items()})
+    version = eng.engine_version(recipe, "vllm")
+    assert version >= V(mv["vllm"])
+    for kind, name in (("tool", recipe.tool_call_parser), ("reasoning", recipe.reasoning_parser)):
+        if name:
+            assert not vllm_registered(kind, name, version), vllm_registered(kind, name, version)
+    sg = fam.get("sglang") or {}
+    for key, kind in (("tool_call_parser", "tool"), ("reasoning_parser", "reasoning")):
+        name = sg.get(key)
+        if name:
+            assert name in REG["sglang"][kind]["names"], f"SGLang has no {kind} parser {name!r}"
+    if fam.get("version_reason"):
+        assert V(mv["vllm"]) > V(eng.engine_defaults("vllm")["version"]) or fam["key"] == "deepseek_v32_exp"
+    if not fam.get("tool_call_parser"):                 # never a silent null
+        assert fam.get("note") or fam.get("no_tool_reason"), fam["key"]
+
+
+def test_planner_parser_table_agrees_with_the_registries():
+    for kind in ("tool", "reasoning"):
+        for name, entry in eng._data()["parsers"][kind].items():
+            assert not vllm_registered(kind, name, V(entry["vllm"])), (kind, name)
+            if entry.get("sglang"):
+                assert entry["sglang"] in REG["sglang"][kind]["names"], (kind, name, entry["sglang"])
+
+
+@pytest.mark.parametrize("engine", ["vllm", "sglang"])
+@pytest.mark.parametrize("model_id", catalog.model_ids())
+def test_every_catalog_plan_emits_parsers_its_pinned_engine_has(model_id, engine):
+    try:
+        p = make_plan(catalog_source(model_id), PlanRequest(engine=engine, gpu_memory_bytes=1000 * 2**30))
+    except LlmError:
+        return
+    d = p.to_dict()
+    s, args = d["serving"], d["serving"]["args"]
+    version = V(s["engine_version"])
+    assert version >= V(eng.engine_defaults(engine)["version"])
+    assert s["image"].endswith(f":v{s['engine_version']}")
+    if engine == "vllm":
+        tool, reasoning = emitted(args, "--tool-call-parser"), emitted(args, "--reasoning-parser")
+        assert (tool, reasoning) == (s["tool_call_parser"], s["reasoning_parser"])
+        for kind, name in (("tool", tool), ("reasoning", reasoning)):
+            if name:
+                assert not vllm_registered(kind, name, version), vllm_registered(kind, name, version)
+        assert ("--enable-auto-tool-choice" in args) == bool(tool)
+    else:
+        for kind, flag in (("tool", "--tool-call-parser"), ("reasoning", "--reasoning-parser")):
+            name = emitted(args, flag)
+            if name:
+                assert name in REG["sglang"][kind]["names"], name
+    if not s["tool_call_parser"]:
+        text = " ".join(d["reasons"] + d["warnings"])
+        assert "no tool-call" in text or "passes no" in text or "passes none" in text, model_id
+
+
+# --- engine version pins and the image --------------------------------------------------------------------------------
+def deepseek_v32_source() -> ModelSource:
+    data = json.loads(catalog.find("deepseek-ai/DeepSeek-V3.1").read_text())   # type: ignore[union-attr]
+    config = dict(data["config"], architectures=["DeepseekV32ForCausalLM"], model_type="deepseek_v32")
+    return ModelSource(model_id="deepseek-ai/DeepSeek-V3.2", config=config, weights=None, origin="local")
+
+
+def test_deepseek_v32_pins_vllm_018_image_with_reason_and_flags():
+    p = make_plan(deepseek_v32_source(), PlanRequest(gpu_type="H200", gpus=8))
+    d = p.to_dict()
+    s = d["serving"]
+    assert s["engine_version"] == "0.18.0" and s["image"] == "vllm/vllm-openai:v0.18.0"
+    assert chart_values(p)["engine"]["image"] == "vllm/vllm-openai:v0.18.0"      # what the chart deploys
+    assert (s["tool_call_parser"], s["reasoning_parser"]) == ("deepseek_v32", "deepseek_v3")
+    a = s["args"]
+    assert a[a.index("--tokenizer-mode") + 1] == "deepseek_v32" and "--enable-auto-tool-choice" in a
+    assert any("vllm 0.18.0 pinned (image vllm/vllm-openai:v0.18.0)" in r and "DeepSeek-V3.2 recipe" in r
+               for r in d["reasons"]), d["reasons"]
+    assert eng.engine_version(p.recipe, "vllm") == (0, 18, 0)                     # the seam the memory model reads
+
+
+def test_default_families_keep_the_handbook_image():
+    d = make_plan(catalog_source("Qwen/Qwen3-8B"), PlanRequest(gpu_type="A100-80GB")).to_dict()
+    assert d["serving"]["image"] == "vllm/vllm-openai:v0.17.0" and d["serving"]["engine_version"] == "0.17.0"
+    assert not any("pinned" in r for r in d["reasons"])
+
+
+def test_sglang_without_established_release_warns_and_passes_no_parsers():
+    r = eng.find_recipe(_facts("Gemma4ForConditionalGeneration", "gemma4_text", "google/gemma-4-31B-it"))
+    c = choose(r, "google/gemma-4-31B-it", "Gemma4ForConditionalGeneration", None, None, "sglang")
+    assert c.recipe.sglang == {} and any("SGLang release" in w for w in c.warnings)
+
+
+# --- chat-template detection on real template excerpts ---------------------------------------------------------------
+DETECT = [("hermes.jinja", "hermes"), ("qwen3_coder.jinja", "qwen3_coder"), ("deepseek_v3.jinja", "deepseek_v3"),
+          ("deepseek_v31.jinja", "deepseek_v31"), ("kimi_k2.tokenizer_config.json", "kimi_k2"),
+          ("glm45.jinja", "glm45"), ("glm47.jinja", "glm47"), ("mistral.jinja", "mistral"),
+          ("llama31.jinja", "llama3_json"), ("minimax_m2.jinja", "minimax_m2"), ("gpt_oss.jinja", "openai"),
+          ("plain_chatml.jinja", None)]
+
+
+@pytest.mark.parametrize("name,parser", DETECT, ids=[d[0] for d in DETECT])
+def test_detect_tool_format_on_real_templates(name, parser):
+    fmt = detect_tool_format(template(name))
+    assert (fmt.parser if fmt else None) == parser
+
+
+def test_the_family_parser_agrees_with_its_own_template():
+    # each family's parser must read the markup of its own template (glm45 and glm47 read both GLM dialects)
+    for name, family_parser in [("hermes.jinja", "hermes"), ("qwen3_coder.jinja", "qwen3_coder"),
+                                ("glm47.jinja", "glm45"), ("glm45.jinja", "glm47")]:
+        assert family_parser in detect_tool_format(template(name)).parsers   # type: ignore[union-attr]
+
+
+def test_template_confirms_the_recipe():
+    src = catalog_source("meta-llama/Llama-3.1-8B-Instruct", chat_template=template("llama31.jinja"),
+                         chat_template_source="tokenizer_config.json of meta-llama/Llama-3.1-8B-Instruct")
+    d = make_plan(src, PlanRequest(gpu_type="A100-80GB")).to_dict()
+    assert d["serving"]["tool_call_parser"] == "llama3_json"
+    assert any("confirms the llama3_json tool-call parser" in r for r in d["reasons"])
+    assert not any("parser" in w for w in d["warnings"])
+
+
+def test_template_mismatch_switches_to_the_template_parser_and_warns():
+    # a Qwen3-8B fine-tune whose template teaches Qwen3-Coder XML calls: hermes would never see a call
+    src = catalog_source("Qwen/Qwen3-8B", model_id="acme/qwen3-8b-agent", chat_template=template("qwen3_coder.jinja"),
+                         chat_template_source="chat_template.jinja of acme/qwen3-8b-agent")
+    d = make_plan(src, PlanRequest(gpu_type="A100-80GB")).to_dict()
+    assert d["serving"]["tool_call_parser"] == "qwen3_coder" and d["serving"]["reasoning_parser"] == "qwen3"
+    a = d["serving"]["args"]
+    assert a[a.index("--tool-call-parser") + 1] == "qwen3_coder"
+    warn = [w for w in d["warnings"] if "chat_template.jinja of acme/qwen3-8b-agent" in w]
+    assert len(warn) == 1 and "Qwen3-Coder XML" in warn[0] and "hermes" in warn[0] and "qwen3_coder" in warn[0]
+    sg = make_plan(src, PlanRequest(gpu_type="A100-80GB", engine="sglang")).to_dict()["serving"]["args"]
+    assert sg[sg.index("--tool-call-parser") + 1] == "qwen3_coder"
+
+
+UNKNOWN = {"architectures": ["AcmeForCausalLM"], "model_type": "acme", "hidden_size": 1024, "num_hidden_layers": 4,
+           "num_attention_heads": 8, "num_key_value_heads": 8, "intermediate_size": 4096, "vocab_size": 32000,
+           "max_position_embeddings": 4096, "torch_dtype": "bfloat16"}
+
+
+def test_unknown_family_gets_a_warning_naming_where_to_look():
+    d = make_plan(ModelSource("acme/acme-1b-chat", UNKNOWN, None, "local"), PlanRequest(gpu_type="A100-80GB")).to_dict()
+    assert d["model"]["family"] == "generic" and d["serving"]["tool_call_parser"] is None
+    assert "--tool-call-parser" not in d["serving"]["args"]
+    [w] = [w for w in d["warnings"] if "no tool-call parser" in w]
+    assert "https://huggingface.co/acme/acme-1b-chat" in w and "docs.vllm.ai/en/latest/features/tool_calling" in w
+    assert "no chat template was available" in w
+
+
+def test_unknown_family_takes_the_parser_its_template_shows():
+    src = ModelSource("acme/acme-1b-chat", UNKNOWN, None, "local", chat_template=template("hermes.jinja"),
+                      chat_template_source="tokenizer_config.json of acme/acme-1b-chat")
+    d = make_plan(src, PlanRequest(gpu_type="A100-80GB")).to_dict()
+    assert d["serving"]["tool_call_parser"] == "hermes"
+    assert any("tool-call parser hermes: tokenizer_config.json of acme/acme-1b-chat" in r for r in d["reasons"])
+    assert not any("no tool-call parser" in w for w in d["warnings"])
+
+
+def test_plugin_only_parser_is_a_warning_not_a_flag():
+    # Nemotron-Nano-9B-v2's recipe uses nemotron_json through --tool-parser-plugin: not registered, not emitted
+    c = choose(eng.find_recipe(_facts("NemotronHForCausalLM", "nemotron_h", "nvidia/NVIDIA-Nemotron-Nano-9B-v2")),
+               "nvidia/NVIDIA-Nemotron-Nano-9B-v2", "NemotronHForCausalLM", None, None, "vllm")
+    assert c.recipe.tool_call_parser is None and any("plugin" in w and "model card" in w for w in c.warnings)
+
+
+# --- adapters hand the template over ----------------------------------------------------------------------------------
+def test_local_directory_reads_tokenizer_config_and_prefers_chat_template_jinja(tmp_path: Path):
+    # a local directory never touches the Hub, whatever the environment
+    d = tmp_path / "Qwen3-8B"
+    d.mkdir()
+    (d / "config.json").write_text(json.dumps(json.loads(catalog.find("Qwen/Qwen3-8B").read_text())["config"]))
+    shutil.copy(TEMPLATES / "kimi_k2.tokenizer_config.json", d / "tokenizer_config.json")
+    src = load_model(str(d))
+    assert src.chat_template and "<|tool_calls_section_begin|>" in src.chat_template
+    assert src.chat_template_source == "tokenizer_config.json of Qwen3-8B"
+    shutil.copy(TEMPLATES / "hermes.jinja", d / "chat_template.jinja")
+    src = load_model(str(d))
+    assert src.chat_template_source == "chat_template.jinja of Qwen3-8B" and "<tool_call>" in src.chat_template
+
+
+def test_hub_fetches_only_the_template_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    from fixtures.hub.fake_hub import FakeHub
+
+    for name in ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "HF_HUB_OFFLINE", "HF_HOME", "HUGGINGFACE_HUB_CACHE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hf-cache"))
+    hub = FakeHub(tmp_path / "fakehub")
+    src = load_model("Qwen/Qwen3-Coder-30B-A3B-Instruct", hub=hub, offline=False)
+    assert src.chat_template_source == "tokenizer_config.json of Qwen/Qwen3-Coder-30B-A3B-Instruct"
+    assert detect_tool_format(src.chat_template).parser == "qwen3_coder"      # type: ignore[union-attr]
+    fetched = [c for c in hub.calls if c[0] == "download_file"]
+    assert len(fetched) == 2                      # chat_template.jinja (absent), then tokenizer_config.json
+    d = make_plan(src, PlanRequest(gpu_type="H100")).to_dict()
+    assert (d["serving"]["tool_call_parser"], d["serving"]["reasoning_parser"]) == ("qwen3_coder", None)
+    assert any("confirms the qwen3_coder" in r for r in d["reasons"])
+    plain = load_model("Qwen/Qwen3-8B", hub=FakeHub(tmp_path / "other"), offline=False)  # a repo without template files
+    assert plain.chat_template is None
+
+
+def test_architecture_md_family_table_matches_the_data():
+    from kubectl_llm.planner.families_table import block
+
+    doc = (HERE.parent / "ARCHITECTURE.md").read_text(encoding="utf-8")
+    assert block() in doc, "regenerate with: python -m kubectl_llm.planner.families_table"

@@ -173,9 +173,11 @@ def test_data_parallel_suggested_when_it_wins():
 
 
 def test_data_parallel_refused_for_dense_models():
-    with pytest.raises(PlanError) as e:
-        plan("Qwen/Qwen3-8B", gpu_type="A100-80GB", data_parallel=2)
-    assert "not a MoE model" in str(e.value)
+    """One usage error before any search (it used to repeat per GPU type, naming whatever count was tried last)."""
+    with pytest.raises(UsageError) as e:
+        plan("Qwen/Qwen3-8B", data_parallel=2)
+    assert e.value.message == "--data-parallel shards experts: Qwen/Qwen3-8B is not a MoE model"
+    assert e.value.hint == "use --replicas 2 for independent copies behind the same route"
 
 
 def test_data_parallel_wins_over_duplicated_mla_and_is_suggested():

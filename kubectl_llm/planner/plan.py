@@ -728,6 +728,9 @@ def make_plan(source: ModelSource, req: PlanRequest, site: Site | None = None) -
     checked = validate_config(source.config, source.model_id)      # the estimator reads the same checked config
     source = replace(source, config=checked.config)
     f = from_config(source.config, source.model_id)
+    if req.data_parallel and req.data_parallel > 1 and not f.is_moe:
+        raise UsageError(f"--data-parallel shards experts: {f.model_id} is not a MoE model",
+                         f"use --replicas {req.data_parallel} for independent copies behind the same route")
     chosen = parsers.choose(eng.find_recipe(f), f.model_id, f.architecture, source.chat_template,
                             source.chat_template_source, req.engine)
     recipe = chosen.recipe

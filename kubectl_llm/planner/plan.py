@@ -112,6 +112,8 @@ class Plan:
     max_context_that_fits: int | None = None
     worker_args: list[str] = field(default_factory=list)   # multi-node: the args of the worker pods
     command: list[str] = field(default_factory=list)       # [] = the engine's default command
+    worker_command: list[str] = field(default_factory=list)  # multi-node: the workers' command ([] = the engine's)
+    launcher: str = ""                                       # multi-node: native | ray ("" on one node)
     one_node_why: str = ""                                   # multi-node: why one node is not enough
 
     @property
@@ -234,6 +236,8 @@ class Plan:
                 "trust_remote_code": self.recipe.trust_remote_code,
                 "args": list(self.args),
                 "worker_args": list(self.worker_args),
+                "worker_command": list(self.worker_command),
+                "launcher": self.launcher or None,
                 "env": [{"name": k, "value": v} for k, v in self.env],
             },
             "resources": {
@@ -582,8 +586,6 @@ def _dp_layouts(f: ModelFacts, n: int, per: int, recipe: eng.Recipe, req: PlanRe
         return [], [f"DP {dp} on {n} GPUs means TP {tp} and no PP"]
     if n > per and per % tp:
         return [], [f"TP {tp} of a DP rank must stay within one node of {per} GPUs"]
-    if n > 2 * per:
-        return [], [f"DP across {n // per} nodes: only 2 nodes are rendered (the worker's DP start rank is fixed)"]
     why, _ = _layout_problem(f, tp, 1, recipe, n)
     if why:
         return [], [why]
@@ -701,6 +703,10 @@ def make_plan(source: ModelSource, req: PlanRequest, site: Site | None = None) -
     site = site or req.site or default_site()
     if req.engine not in ("vllm", "sglang"):
         raise UsageError(f"unknown engine {req.engine!r}", "use --engine vllm or --engine sglang")
+    if req.launcher is not None and req.launcher not in eng.LAUNCHERS:
+        raise UsageError(f"unknown --launcher {req.launcher!r}", "use --launcher native or --launcher ray")
+    if req.launcher == "ray" and req.engine == "sglang":
+        raise UsageError("--launcher ray is for vLLM", "SGLang launches its nodes itself: drop --launcher")
     if req.kv_cache_dtype not in KV_DTYPES:
         raise UsageError(f"unknown --kv-cache-dtype {req.kv_cache_dtype!r}", f"one of {', '.join(KV_DTYPES)}")
     if req.gpu_type and req.gpu_memory_bytes is not None:
@@ -813,9 +819,7 @@ def make_plan(source: ModelSource, req: PlanRequest, site: Site | None = None) -
             max_num_batched_tokens=req.max_num_batched_tokens)
         plan.args = eng.vllm_args(settings) if req.engine == "vllm" else eng.sglang_args(settings)
         if plan.nodes > 1:
-            plan.args, plan.worker_args = eng.group_args(settings, plan.args, plan.nodes, plan.gpus_per_pod)
-            if req.engine == "vllm":
-                plan.command = list(eng.VLLM_SERVE)        # --headless is an option of `vllm serve` only
+            _launch_group(plan, settings)
         plan.env = eng.engine_env(req.engine, ctx.extended)
         if not best.fits:
             plan.max_context_that_fits = _max_context(f, parts, best, kv_dsz, recipe, req, L)
@@ -896,6 +900,39 @@ def _explain(plan: Plan, wnotes: list[str], chose_type: bool, chosen: parsers.Pa
                              f"compute capability: the recipes list {rule['needs']}; make sure it is one")
     if not plan.fits:
         plan.warnings.append("the plan does not fit: see 'per GPU type'")
+
+
+def _launch_group(plan: Plan, settings: eng.EngineSettings) -> None:
+    """The leader's and workers' command and args of a multi-node plan, and why this launcher."""
+    req = plan.request
+    version = eng.engine_version(plan.recipe, req.engine)
+    launcher = req.launcher or eng.default_launcher(req.engine, version)
+    g = eng.group_launch(settings, plan.args, plan.nodes, launcher)
+    plan.launcher = launcher
+    plan.command, plan.args = list(g.leader_command), list(g.leader_args)
+    plan.worker_command, plan.worker_args = list(g.worker_command), list(g.worker_args)
+    if req.engine == "sglang":
+        return
+    v = eng.version_text(version)
+    if launcher == "ray":
+        plan.reasons.append(f"launcher ray (the official LeaderWorkerSet vLLM example): the leader starts the Ray "
+                            f"head on port {eng.RAY_PORT} and waits for {plan.nodes} nodes, each worker joins it "
+                            f"(ray start --block), vLLM runs its ranks through Ray")
+        if version < eng.VLLM_NATIVE_MULTINODE and not req.launcher:
+            plan.reasons[-1] += f" (vLLM {v} has no native multi-node launch; it came in " \
+                                f"{eng.version_text(eng.VLLM_NATIVE_MULTINODE)})"
+        if version >= eng.VLLM_RAY_DROPPED:
+            plan.warnings.append(f"--launcher ray: the vLLM image no longer depends on Ray from "
+                                 f"{eng.version_text(eng.VLLM_RAY_DROPPED)} on and this plan pins {v}; use an "
+                                 f"image with Ray installed, or --launcher native")
+    elif settings.dp > 1:
+        plan.reasons.append(f"launcher native (vLLM {v}): {settings.dp // plan.nodes} DP ranks per node, "
+                            f"--data-parallel-address at the leader; each worker runs --headless with "
+                            f"--data-parallel-start-rank = worker index x {settings.dp // plan.nodes}")
+    else:
+        plan.reasons.append(f"launcher native (vLLM {v} >= {eng.version_text(eng.VLLM_NATIVE_MULTINODE)}): "
+                            f"--nnodes {plan.nodes} --node-rank R --master-addr <leader>, workers --headless; "
+                            f"no Ray (--launcher ray for the Ray head/worker launch)")
 
 
 def _explain_nodes(plan: Plan) -> None:

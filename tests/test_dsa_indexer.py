@@ -7,9 +7,12 @@ its sparse-MLA backend has no decode-context-parallel. Expected bytes are comput
     get_kv_cache_spec -> MLAAttentionSpec(num_kv_heads=1, head_size=head_dim, dtype=uint8)
 
 i.e. index_head_dim FP8 values + one fp32 scale per 128 of them, one head replicated on every TP rank, per layer,
-whatever --kv-cache-dtype is (the fixture: GLM-5's config, index_head_dim 128, index_topk 2048)."""
+whatever --kv-cache-dtype is (fixtures: GLM-5's and DeepSeek-V3.2's configs, index_head_dim 128, index_topk 2048)."""
 
 from __future__ import annotations
+
+import json
+from pathlib import Path
 
 import pytest
 
@@ -17,6 +20,7 @@ from kubectl_llm.errors import PlanError
 from kubectl_llm.planner.plan import make_plan
 from kubectl_llm.planner.quantity import GiB
 from kubectl_llm.planner.request import PlanRequest
+from kubectl_llm.planner.source import ModelSource
 from tests.test_multinode_plan import glm5_source
 from tests.test_planner import plan
 
@@ -61,3 +65,31 @@ def test_dsa_has_no_decode_context_parallel():
     with pytest.raises(PlanError) as e:
         glm5(gpu_type="H100-80GB", tp=8, dcp=8, nodes=3)
     assert "FLASHMLA_SPARSE has no DCP" in str(e.value)
+
+
+V32 = Path(__file__).parent / "fixtures" / "multinode" / "deepseek-ai__DeepSeek-V3.2.json"
+
+
+def v32(**kw):
+    cfg = json.loads(V32.read_text())
+    cfg.pop("_source")
+    return make_plan(ModelSource(model_id="deepseek-ai/DeepSeek-V3.2", config=cfg, weights=None, origin="fixture"),
+                     PlanRequest(**kw))
+
+
+def test_deepseek_v32_kv_bytes_per_token():
+    p = v32(gpu_memory_bytes=2000 * GiB, gpus=1)
+    assert p.facts.index_head_dim == 128 and p.recipe.key == "deepseek_v32"
+    # 61 layers x (576 x 2 B + 132 B); DeepSeek-V3 (the same network without DSA) stores 61 x 1152
+    assert p.to_dict()["memory"]["kv_bytes_per_token"] == 61 * (LATENT * 2 + INDEXER) == 78324
+
+
+def test_deepseek_v32_ray_launcher_warns_the_pinned_image_has_no_ray():
+    """The deepseek_v32 family pins vLLM 0.18.0 (its recipe's min_vllm_version), from which the image no longer
+    depends on Ray: --launcher ray says so; the native launch is the default."""
+    p = v32(gpu_type="H100-80GB", data_parallel=32)
+    assert p.nodes == 4 and p.launcher == "native"
+    assert p.worker_command[:2] == ("/bin/sh", "-c") and "$$((LWS_WORKER_INDEX * 8))" in p.worker_command[2]
+    ray = v32(gpu_type="H100-80GB", data_parallel=32, launcher="ray")
+    assert any(w.startswith("--launcher ray: the vLLM image no longer depends on Ray from 0.18.0 on and this plan "
+                            "pins 0.18.0") for w in ray.warnings)

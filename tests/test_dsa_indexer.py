@@ -41,9 +41,11 @@ def test_glm5_kv_bytes_per_token_include_the_indexer_cache():
                for r in p.reasons)
 
 
-def test_the_indexer_cache_is_fp8_whatever_the_kv_dtype():
+def test_fp8_kv_is_vllms_fp8_ds_mla_layout_and_the_indexer_stays_132():
+    """--kv-cache-dtype fp8 on DSA becomes vLLM's "fp8_ds_mla" (656 B a token: 512 FP8 latent values, 4 fp32 scales,
+    64 RoPE values in 16 bits); the indexer K is FP8 + scale whatever the KV dtype."""
     p = glm5(gpu_memory_bytes=2000 * GiB, gpus=1, kv_cache_dtype="fp8")
-    assert p.to_dict()["memory"]["kv_bytes_per_token"] == 78 * (LATENT * 1 + INDEXER) == 55224
+    assert p.to_dict()["memory"]["kv_bytes_per_token"] == 78 * ((512 + 512 // 128 * 4 + 64 * 2) + INDEXER) == 61464
 
 
 def test_without_index_topk_there_is_no_indexer():

@@ -112,10 +112,21 @@ def indexer_bytes_per_token(facts: ModelFacts) -> int:
     return d + d // INDEXER_QUANT_BLOCK * 4 if d else 0
 
 
+def fp8_ds_mla_bytes_per_token(facts: ModelFacts) -> int:
+    """DSA with an FP8 KV cache: vLLM turns --kv-cache-dtype fp8* into its own "fp8_ds_mla" layout
+    (model_executor/models/config.py, DeepseekV32ForCausalLM.verify_and_update_config: "if
+    cache_config.cache_dtype.startswith("fp8"): cache_config.cache_dtype = "fp8_ds_mla""), whose page is
+    ``block_size * 656`` (MLAAttentionSpec.real_page_size_bytes): the 512-value latent in FP8, one fp32 scale per 128
+    of them, the 64 RoPE values kept in 16 bits (512 + 16 + 128 = 656)."""
+    return facts.kv_lora_rank + facts.kv_lora_rank // INDEXER_QUANT_BLOCK * 4 + facts.qk_rope_head_dim * 2
+
+
 def layer_kv_bytes_per_token(facts: ModelFacts, tp: int, kv_dsz: float, layer: int) -> float:
     """Bytes one GPU stores per token for one attention layer (before DCP)."""
     kind = facts.layer_kinds[layer]
     if kind == MLA:                                          # one latent head, replicated on every TP rank
+        if facts.index_head_dim and kv_dsz == 1:
+            return fp8_ds_mla_bytes_per_token(facts) + indexer_bytes_per_token(facts)
         return facts.head_dim * kv_dsz + indexer_bytes_per_token(facts)     # (+ DSA's indexer K cache)
     if kind in (FULL, SLIDING, CHUNKED):
         return 2 * kv_heads_per_gpu(facts, tp, layer) * facts.head_dim * kv_dsz

@@ -83,5 +83,6 @@ def test_families_added_from_the_repository_are_each_exercised():
     added = {"kimi_k25", "kimi_k3", "kimi_linear", "step3p5", "minimax_m3", "mimo_v2", "mimo_v2_5", "hy3", "ling3",
              "ling_2_6", "bailing", "intern_s1", "internvl", "lfm2", "cohere", "cohere_moe", "apertus", "glm4",
              "glm5", "glm5_1", "glm5_2", "glm5_3", "glm5_next", "nemotron_3_nano", "nemotron_3_ultra",
-             "nemotron_3_5", "qwen3guard", "qwen2_5_vl", "tinyllama", "trinity", "mellum2", "phi4_multimodal"}
+             "nemotron_3_5", "qwen3guard", "qwen2_5_vl", "tinyllama", "trinity", "mellum2", "phi4_multimodal",
+             "thaillm", "minicpm5", "mistral_small_4", "mistral_medium_3_5", "ernie45_vl", "laguna", "laguna_2_1"}
     assert added <= FAMILY_KEYS and added <= named, sorted(added - named)

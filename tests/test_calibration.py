@@ -22,6 +22,7 @@ import yaml
 
 from kubectl_llm.planner import engine as eng
 from kubectl_llm.planner.facts import from_config
+from kubectl_llm.planner import memory
 from kubectl_llm.planner.memory import expert_kernel_scale
 from kubectl_llm.planner.plan import make_plan
 from kubectl_llm.planner.quantity import GiB, MiB
@@ -199,10 +200,10 @@ def test_overhead_by_hand_gpt_oss_120b_on_h100(monkeypatch: pytest.MonkeyPatch) 
     gpt-oss-120b: hidden h = 2880, 64 heads / 8 KV heads x 64, 128 experts, top-4, expert width 2880, vocab 201088,
     36 layers. T = 1024, a = 2 bytes.
       activation = 6 T h a + T (64 + 2 x 8) 64 a + T 4 (3 x 2880 + h) a + T 128 x 4         = 0.131 GiB
-      sampler    = min(1024, T) x 201088 x 24 + 2 T h a                                     = 4.614 GiB
+      sampler    = R x 201088 x 24 + (T + 2R) h a, R = min(1024, T) rows                    = 4.619 GiB
       non-torch  = 0.5 GiB (TP 1)
       margin     = 0.5 GiB + 5 % of the 65.9 GiB of weights per GPU (a large MoE)           = 3.795 GiB
-      in budget  = max(activation, sampler) + non-torch + margin                            = 8.909 GiB
+      in budget  = max(activation, sampler) + non-torch + margin                            = 8.914 GiB
       CUDA graphs (outside the budget before 0.21): 0.25 GiB + 36 layers x 51 sizes x 0.6 MiB = 1.326 GiB,
       51 sizes = 1, 2, 4 + 8..248 step 8 (31) + 256..512 step 16 (17), the capture limit min(2 x 1024, 512).
     """
@@ -211,7 +212,8 @@ def test_overhead_by_hand_gpt_oss_120b_on_h100(monkeypatch: pytest.MonkeyPatch) 
     o, w = plan.best.overhead, plan.best.weights_per_gpu
     T, h, a = 1024, 2880, 2
     activation = 6 * T * h * a + T * (64 + 2 * 8) * 64 * a + T * 4 * (3 * 2880 + h) * a + T * 128 * 4
-    sampler = 1024 * 201088 * 24 + 2 * T * h * a
+    R = 1024
+    sampler = R * 201088 * 24 + (T + 2 * R) * h * a
     margin = int(0.5 * GiB) + int(0.05 * w)
     graphs = int(0.25 * GiB) + 36 * 51 * int(0.6 * MiB)
     assert (o.activation, o.sampler, o.non_torch, o.margin, o.cudagraphs) == (
@@ -219,7 +221,7 @@ def test_overhead_by_hand_gpt_oss_120b_on_h100(monkeypatch: pytest.MonkeyPatch) 
     assert not o.graphs_in_budget and o.tokens == 1024
     d = plan.to_dict()["memory"]
     assert d["overhead_bytes_per_gpu"] == sampler + int(0.5 * GiB) + margin
-    assert d["overhead_bytes_per_gpu"] / GiB == pytest.approx(8.909, abs=0.01)
+    assert d["overhead_bytes_per_gpu"] / GiB == pytest.approx(8.914, abs=0.005)
     assert d["margin_bytes"] == margin and d["overhead"]["outside_budget_bytes"] == graphs + int(0.25 * GiB)
     assert any("safety margin" in x for x in plan.warnings)
     assert "safety margin" in plan.to_text()
@@ -230,8 +232,8 @@ def test_overhead_by_hand_qwen3_8b_and_the_cuda_graph_version_switch(monkeypatch
 
     Qwen3-8B: h = 4096, 32 heads / 8 KV heads x 128, intermediate 12288, vocab 151936, 36 layers. T = 2048, a = 2.
       activation = 6 T h a + T (32 + 2 x 8) 128 a + 3 T 12288 a                  = 0.258 GiB
-      sampler    = 64 x 151936 x 24 + 2 T h a                                   = 0.249 GiB
-      in budget (vLLM 0.17) = max(0.258, 0.249) + 0.5 non-torch + 0.5 margin   = 1.258 GiB
+      sampler    = 64 x 151936 x 24 + (T + 2 x 64) h a                          = 0.234 GiB
+      in budget (vLLM 0.17) = max(0.258, 0.234) + 0.5 non-torch + 0.5 margin   = 1.258 GiB
       CUDA graphs = 0.25 GiB + 36 layers x 19 sizes x 0.6 MiB = 0.651 GiB (19 = 1, 2, 4 + 8..128 step 8):
       outside the budget in 0.17 (the 5 % slack of 79.25 GiB = 3.96 GiB holds them with the 0.25 GiB reserve),
       subtracted before the KV cache from 0.21 on, and counted twice there (the margin adds the estimate again:
@@ -240,7 +242,7 @@ def test_overhead_by_hand_qwen3_8b_and_the_cuda_graph_version_switch(monkeypatch
     req = PlanRequest(gpu_type="A100-80GB", gpus=1, max_num_seqs=64)
     T, h, a = 2048, 4096, 2
     activation = 6 * T * h * a + T * (32 + 2 * 8) * 128 * a + 3 * T * 12288 * a
-    sampler = 64 * 151936 * 24 + 2 * T * h * a
+    sampler = 64 * 151936 * 24 + (T + 2 * 64) * h * a
     graphs = int(0.25 * GiB) + 36 * 19 * int(0.6 * MiB)
     monkeypatch.setattr(eng, "engine_version", lambda recipe, engine: (0, 17, 0))
     old = make_plan(catalog_source("Qwen/Qwen3-8B"), req)
@@ -305,3 +307,31 @@ def test_versions_whose_profiler_swings_get_a_larger_stated_margin(monkeypatch: 
             assert any("vllm#50780" in x and "count twice" in x for x in plan.warnings)
         assert plan.to_dict()["memory"]["margin_bytes"] == o.margin
     assert margins[(0, 26, 0)] > margins[(0, 17, 0)]
+
+
+def test_sampler_term_follows_vllms_dummy_sampler_run() -> None:
+    """memory.sampler_peak_bytes against vLLM's profile (v0.17.0 V1 runner, default PyTorch sampler), by hand.
+
+    profile_run keeps the dummy forward output (T x h) and its last-token rows (R x h); _dummy_sampler_run adds
+    torch.rand_like(rows) (R x h) and the logits of the whole vocabulary. Its metadata sets top_k = vocab - 1 and
+    top_p = 0.9 on every row, so apply_top_k_top_p sorts the vocabulary. At the top-p step these are alive, per
+    logit: bf16 logits 2 + float32 copy 4 + sorted values 4 + int64 sort indices 8 + top-k bool mask 1 + float32
+    softmax of the sorted values 4 + top-p bool mask 1 = 24 bytes.
+
+    Qwen3-8B (vocab 151936, h 4096) on an H100 with vLLM's defaults there, T = 8192 tokens and 1024 sequences:
+      R = min(1024, 8192) = 1024;  1024 x 151936 x 24 + (8192 + 2048) x 4096 x 2 = 3,817,865,216 B = 3.556 GiB.
+    The same model with 64 sequences: 64 x 151936 x 24 + (8192 + 128) x 4096 x 2 = 301,531,136 B.
+    With fewer tokens than sequences (T = 512) the rows are capped at T: R = 512."""
+    assert [b for _, b in memory.SAMPLER_TENSOR_BYTES] == [2, 4, 4, 8, 1, 4, 1]
+    assert memory.SAMPLER_BYTES_PER_LOGIT == 24
+    f = from_config(catalog_source("Qwen/Qwen3-8B").config, "Qwen/Qwen3-8B")
+    assert (f.vocab_size, f.hidden_size) == (151936, 4096)
+    assert memory.sampler_peak_bytes(f, 1024, 8192) == 1024 * 151936 * 24 + (8192 + 2 * 1024) * 4096 * 2
+    assert memory.sampler_peak_bytes(f, 1024, 8192) == 3_817_865_216
+    assert memory.sampler_peak_bytes(f, 64, 8192) == 301_531_136
+    assert memory.sampler_rows(1024, 512) == 512
+    assert memory.sampler_peak_bytes(f, 1024, 512) == 512 * 151936 * 24 + (512 + 2 * 512) * 4096 * 2
+    # the plan uses it on the last PP stage with the max-num-seqs it passes to vLLM
+    plan = make_plan(catalog_source("Qwen/Qwen3-8B"), PlanRequest(gpu_type="H100-80GB", gpus=1, max_model_len=8192))
+    o = plan.best.overhead
+    assert o.tokens == 8192 and o.sampler == memory.sampler_peak_bytes(f, plan.best.max_num_seqs, 8192)

@@ -204,7 +204,17 @@ GDN_TRANSIENT_FROM = (0, 26)         # vllm#50780: an mnbt-linear transient char
 GRAPHS_IN_BUDGET_FROM = (0, 21)      # vLLM >= 0.21 profiles CUDA graphs and subtracts them before sizing the KV cache
 V1_PROFILER_FROM = (0, 7)            # V0 (< 0.7) charged ~1.8 GiB of CUDA context as non-torch memory at TP 1
 ACT_BYTES = 2                        # bf16 activations
-SAMPLER_BYTES_PER_LOGIT = 24         # fp32 logits + temperature-scaled copy + top-k/top-p sort (fp32 values, int64 ids)
+# vLLM's dummy sampler run (v0.17.0, V1 runner), per logit of the R x vocab batch; see sampler_peak_bytes.
+SAMPLER_TENSOR_BYTES = (
+    ("logits from compute_logits, model dtype, held by _dummy_sampler_run", 2),
+    ("Sampler.forward: logits.to(torch.float32); temperature is applied in place (div_)", 4),
+    ("apply_top_k_top_p: logits.sort() values, float32", 4),
+    ("apply_top_k_top_p: logits.sort() indices, int64", 8),
+    ("top-k mask (logits_sort < kth value), bool, alive until the function returns", 1),
+    ("top-p: logits_sort.softmax(), float32 (the cumsum is written into it: out=probs_sort)", 4),
+    ("top-p mask (probs_sum <= 1 - p), bool", 1),
+)
+SAMPLER_BYTES_PER_LOGIT = sum(b for _, b in SAMPLER_TENSOR_BYTES)      # 24
 CONTEXT_BYTES = int(0.5 * GiB)       # CUDA context growth, cuBLAS / attention-backend workspaces
 COMM_BYTES = int(0.5 * GiB)          # NCCL communicators + custom all-reduce buffers, any TP/PP > 1 ...
 COMM_BYTES_PER_RANK = int(0.125 * GiB)  # ... plus this per extra rank of the group (x2 both in the V0 profiler)
@@ -253,11 +263,44 @@ def activation_peak_bytes(facts: ModelFacts, tp: int, tokens: int, ep: bool = Fa
     return int(hidden_states + qkv + mlp + moe)
 
 
+def sampler_rows(max_num_seqs: int, tokens: int) -> int:
+    """Rows of the dummy sampler batch: the profile's dummy run spreads T tokens over min(max_num_seqs, T) requests
+    and samples the last token of each (``GPUModelRunner._dummy_run``: ``num_reqs = min(num_tokens, max_num_reqs)``)."""
+    return min(max_num_seqs, tokens)
+
+
 def sampler_peak_bytes(facts: ModelFacts, max_num_seqs: int, tokens: int) -> int:
-    """vLLM's dummy sampler run at the end of the profile (last PP stage only): min(max_num_seqs, T) rows of the
-    full vocabulary (gathered on every TP rank), SAMPLER_BYTES_PER_LOGIT bytes each. This is the term that makes
-    vLLM's defaults on >= 70 GiB cards (1024 sequences) cost 4-6 GiB on 150-200k vocabularies."""
-    return int(min(max_num_seqs, tokens) * facts.vocab_size * SAMPLER_BYTES_PER_LOGIT)
+    """Peak of vLLM's dummy sampler run at the end of the memory profile (last PP stage only), per GPU.
+
+    Follows the vLLM v0.17.0 code (V1 engine, CUDA, the default PyTorch sampler; FlashInfer sampling is used only
+    with ``VLLM_USE_FLASHINFER_SAMPLER=1``):
+
+    * ``GPUModelRunner.profile_run`` keeps the dummy forward's output (T x h) and its last-token rows (R x h,
+      ``hidden_states[logit_indices]``) while ``_dummy_sampler_run`` draws ``torch.rand_like`` of the rows (R x h)
+      and computes the logits of the full vocabulary (gathered on every TP rank);
+    * the dummy ``SamplingMetadata`` sets temperature 0.5, ``top_p`` 0.9 and ``top_k`` = vocab - 1 on every row,
+      ``all_greedy=False``, ``max_num_logprobs=None``: ``Sampler.forward`` casts the logits to float32 and
+      ``TopKTopPSampler.forward_native`` runs ``apply_top_k_top_p``, which sorts the whole vocabulary
+      (``vllm/v1/sample/ops/topk_topp_sampler.py``). The tensors alive at its peak (the top-p step) are
+      SAMPLER_TENSOR_BYTES: 24 bytes per logit. Later steps hold less (softmax probs + the exponential noise
+      ``q`` of ``random_sample``: 2 + 4 + 4 + 4 = 14 bytes per logit).
+
+    Sources: ``_dummy_sampler_run`` / ``profile_run`` in ``vllm/v1/worker/gpu_model_runner.py`` and
+    ``apply_top_k_top_p`` in ``vllm/v1/sample/ops/topk_topp_sampler.py`` (V1 runner, 0.11-0.18 line); the
+    ``VLLM_USE_FLASHINFER_SAMPLER`` gate as in docs.vllm.ai/en/v0.18.2/api/vllm/v1/sample/ops/topk_topp_sampler/.
+    From v0.18.0 (docs.vllm.ai/en/v0.18.0/api/vllm/v1/sample/ops/topk_topp_triton/) batches of >= 8 rows go
+    through a Triton top-k/top-p kernel that masks the float32 logits in place (no sort: 14 bytes per logit at the
+    peak); whether the v0.17.0 image already has it was not confirmed from a stored copy of its source, so the
+    plan keeps the sort path, the larger of the two.
+
+    R = min(max_num_seqs, T) rows, a = 2 (bf16):
+      R x vocab x 24  +  (T + 2R) x h x a
+    This is the term that makes vLLM's defaults on >= 70 GiB cards (1024 sequences) cost 4-6 GiB on 150-200k
+    vocabularies."""
+    rows = sampler_rows(max_num_seqs, tokens)
+    logits = rows * facts.vocab_size * SAMPLER_BYTES_PER_LOGIT
+    hidden = (tokens + 2 * rows) * facts.hidden_size * ACT_BYTES
+    return int(logits + hidden)
 
 
 def encoder_bytes(facts: ModelFacts, tokens: int) -> int:
@@ -343,7 +386,7 @@ def overhead(facts: ModelFacts, layout: Layout, *, layers_on_stage: int, last_st
     whose profiler is known to swing add to it: from 0.21 the CUDA-graph estimate counts twice (VERSION_SWINGS)."""
     t = max_num_batched_tokens
     act = activation_peak_bytes(facts, layout.tp, t, layout.ep) + encoder_bytes(facts, t)
-    smp = sampler_peak_bytes(facts, max_num_seqs, t) + 2 * t * facts.hidden_size * ACT_BYTES if last_stage else 0
+    smp = sampler_peak_bytes(facts, max_num_seqs, t) if last_stage else 0
     graphs = cudagraph_bytes(layers_on_stage, max_num_seqs)
     margin = MARGIN_BYTES
     thin = []

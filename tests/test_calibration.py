@@ -106,7 +106,8 @@ def test_qwen3_06b_on_a100_kv_memory_and_tokens_match_the_vllm_log() -> None:
 
 # --- the overhead model against every usable start-up log ------------------------------------------------------
 OVERHEAD_DATA = Path(__file__).parent / "data" / "vllm_overhead_observed.yaml"
-CONFIGS = {"QWEN3_06B": QWEN3_06B}
+FIXTURES = Path(__file__).parent / "data" / "configs"    # config.json copies not in the catalog, with their source
+CONFIGS = {"QWEN3_06B": QWEN3_06B, **{f.stem: json.loads(f.read_text())["config"] for f in FIXTURES.glob("*.json")}}
 TOLERANCE_GIB = 0.5          # issue 8: predicted available KV <= logged + 0.5 GiB
 OUTCOMES = {"ok", "no_cache_memory", "kv_too_small", "oom_after_kv"}
 
@@ -136,7 +137,7 @@ def row_plan(row: dict, monkeypatch: pytest.MonkeyPatch):
 def test_overhead_observations_are_well_formed() -> None:
     data = yaml.safe_load(OVERHEAD_DATA.read_text())
     rows = data["observations"]
-    assert len(rows) >= 9 and len({r["id"] for r in rows}) == len(rows)
+    assert len(rows) >= 15 and len({r["id"] for r in rows}) == len(rows)
     for r in rows:
         assert r["source"].startswith("https://") or r["source"].startswith("issue 8"), r["id"]
         assert r["outcome"] in OUTCOMES and isinstance(r["available_kv_gib"], (int, float)), r["id"]
@@ -152,14 +153,14 @@ def test_overhead_observations_are_well_formed() -> None:
 def test_predicted_available_kv_is_never_optimistic(monkeypatch: pytest.MonkeyPatch) -> None:
     """Per row: the plan's available KV memory on the limiting GPU vs vLLM's; fails on any row where the plan
     promises more than vLLM found + 0.5 GiB (a plan that promises more than vLLM finds does not start)."""
-    lines = [f"{'observation':34} {'vLLM':>7} {'plan':>7} {'plan-vLLM':>9} {'overhead':>8} {'margin':>6}  GiB/GPU"]
+    lines = [f"{'observation':38} {'vLLM':>7} {'plan':>7} {'plan-vLLM':>9} {'overhead':>8} {'margin':>6}  GiB/GPU"]
     misses = []
     for row in overhead_rows():
         plan = row_plan(row, monkeypatch)
         b = plan.best
         predicted = b.available_bytes / GiB
         logged = row["available_kv_gib"]
-        lines.append(f"{row['id']:34} {logged:7.2f} {predicted:7.2f} {predicted - logged:+9.2f} "
+        lines.append(f"{row['id']:38} {logged:7.2f} {predicted:7.2f} {predicted - logged:+9.2f} "
                      f"{b.overhead_bytes / GiB:8.2f} {b.overhead.margin / GiB:6.2f}")
         if predicted > logged + TOLERANCE_GIB:
             misses.append(f"{row['id']}: plan {predicted:.2f} GiB > vLLM {logged:.2f} + {TOLERANCE_GIB}")
@@ -180,8 +181,8 @@ def test_fit_verdict_matches_every_logged_outcome(monkeypatch: pytest.MonkeyPatc
 
 def test_small_models_are_at_most_3_gib_pessimistic(monkeypatch: pytest.MonkeyPatch) -> None:
     small = [r for r in overhead_rows() if r["outcome"] == "ok" and r["model"] in (
-        "Qwen/Qwen3-0.6B", "openai/gpt-oss-20b", "meta-llama/Meta-Llama-3-8B")]
-    assert len(small) == 4
+        "Qwen/Qwen3-0.6B", "openai/gpt-oss-20b", "meta-llama/Meta-Llama-3-8B", "meta-llama/Llama-3.1-8B-Instruct")]
+    assert len(small) == 8
     for row in small:
         b = row_plan(row, monkeypatch).best
         assert row["available_kv_gib"] - b.available_bytes / GiB <= 3.0, row["id"]
@@ -335,3 +336,57 @@ def test_sampler_term_follows_vllms_dummy_sampler_run() -> None:
     plan = make_plan(catalog_source("Qwen/Qwen3-8B"), PlanRequest(gpu_type="H100-80GB", gpus=1, max_model_len=8192))
     o = plan.best.overhead
     assert o.tokens == 8192 and o.sampler == memory.sampler_peak_bytes(f, plan.best.max_num_seqs, 8192)
+
+
+def v019_row(row_id: str) -> dict:
+    return next(r for r in overhead_rows() if r["id"] == row_id)
+
+
+def test_from_vllm_0_18_the_sampler_is_the_triton_path_and_the_v0_19_logs_agree() -> None:
+    """vLLM >= 0.18 masks >= 8 rows with a Triton top-k/top-p kernel (no sort): 2 + 4 + 4 + 4 = 14 bytes per logit
+    (bf16 logits, their float32 copy, softmax probabilities, exponential noise q); fewer rows or older versions keep
+    the sort path's 24. The v0.19.0 logs bracket it: the profile's whole torch peak is at least the 14-byte sampler
+    and below the 24-byte one.
+
+      gemma-3-27b-it (vocab 262208 from transformers' Gemma3TextConfig default, h 5376), T 8192, R 1024:
+        14 B: 1024 x 262208 x 14 + (8192 + 2048) x 5376 x 2 = 3,869,114,368 B = 3.60 GiB <= 3.99 logged
+        24 B: 1024 x 262208 x 24 + (8192 + 2048) x 5376 x 2 = 6,554,124,288 B = 6.10 GiB  > 3.99
+      Llama-4-Scout (vocab 202048, h 5120):
+        14 B: 1024 x 202048 x 14 + (8192 + 2048) x 5120 x 2 = 3,001,417,728 B = 2.80 GiB <= 3.19 logged
+        24 B: 1024 x 202048 x 24 + (8192 + 2048) x 5120 x 2 = 5,070,389,248 B = 4.72 GiB  > 3.19"""
+    assert [b for _, b in memory.SAMPLER_TRITON_TENSOR_BYTES] == [2, 4, 4, 4]
+    assert memory.SAMPLER_TRITON_BYTES_PER_LOGIT == 14
+    assert memory.sampler_bytes_per_logit(1024, (0, 17, 0)) == 24          # the default image: sort path kept
+    assert memory.sampler_bytes_per_logit(1024, (0, 18, 0)) == 14
+    assert memory.sampler_bytes_per_logit(7, (0, 19, 0)) == 24             # < 8 rows: apply_top_k_top_p_pytorch
+    gemma = from_config(catalog_source("google/gemma-3-27b-it").config, "google/gemma-3-27b-it")
+    assert (gemma.vocab_size, gemma.hidden_size) == (262208, 5376)          # the config omits vocab_size
+    scout = from_config(CONFIGS["meta-llama__Llama-4-Scout-17B-16E-Instruct"], "meta-llama/Llama-4-Scout-17B-16E-Instruct")
+    assert (scout.vocab_size, scout.hidden_size) == (202048, 5120)
+    for facts, row_id, triton, sort in (
+            (gemma, "gemma-3-27b-it-h100-v0.19", 3_869_114_368, 6_554_124_288),
+            (scout, "llama-4-scout-tp4-h100-v0.19", 3_001_417_728, 5_070_389_248)):
+        assert memory.sampler_peak_bytes(facts, 1024, 8192, (0, 19, 0)) == triton
+        assert memory.sampler_peak_bytes(facts, 1024, 8192, (0, 17, 0)) == sort
+        logged_peak = v019_row(row_id)["printed"]["torch_peak_increase_gib"] * GiB
+        assert triton <= logged_peak < sort, row_id
+
+
+def test_communication_memory_covers_the_v0_19_logs() -> None:
+    """Non-torch memory of the profile (vLLM 0.19.0 on H100, compute 9.0, logged 0.25 GiB at TP 1, 2.07 at TP 2, 2.13-2.17 at TP 4)
+    against the model, by hand (without TP_COMM_BYTES the TP 2 Llama-3.1-8B row is 0.58 GiB optimistic):
+      TP 1: 0.5;  TP 2: 0.5 + 0.5 + 1.0 + 0.125 = 2.125;  TP 4: 0.5 + 0.5 + 1.0 + 3 x 0.125 = 2.375 GiB;
+      PP 2 without TP: 0.5 + 0.5 + 0.125 = 1.125 GiB (vLLM logged 0.07 GiB there)."""
+    expect = {1: 0.5, 2: 2.125, 4: 2.375}
+    for tp in (1, 2, 4):
+        assert memory.non_torch_bytes(memory.Layout(tp=tp), (0, 19, 0), 9.0) == pytest.approx(expect[tp] * GiB, abs=1)
+    # measured on Hopper only: an A100 (8.0) keeps 0.5 + 0.5 + 0.125; an unknown card (0) gets the larger
+    assert memory.non_torch_bytes(memory.Layout(tp=2), (0, 19, 0), 8.0) == pytest.approx(1.125 * GiB, abs=1)
+    assert memory.non_torch_bytes(memory.Layout(tp=2), (0, 19, 0), 0.0) == pytest.approx(2.125 * GiB, abs=1)
+    assert memory.non_torch_bytes(memory.Layout(pp=2), (0, 19, 0)) == pytest.approx(1.125 * GiB, abs=1)
+    assert memory.non_torch_bytes(memory.Layout(tp=2), (0, 6, 5)) == int(1.8 * GiB) + int(1.8 * GiB) + int(0.25 * GiB)
+    rows = [r for r in overhead_rows() if "llm-d-planner" in r["source"]]
+    assert len(rows) == 6
+    for r in rows:
+        layout = memory.Layout(tp=r["tensor_parallel"])
+        assert memory.non_torch_bytes(layout, (0, 19, 0), 9.0) >= r["printed"]["non_torch_gib"] * GiB, r["id"]

@@ -3,6 +3,7 @@ scenario, enforced by both helm binaries, and every values.yaml key documented i
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import re
 
@@ -77,53 +78,17 @@ def test_helm_enforces_the_schema(helm_bins, helm, values, fragment) -> None:
     assert "schema" in err.value.stderr.lower() and fragment in err.value.stderr
 
 
-KEY = re.compile(r"^(?P<indent> *)(?P<key>[A-Za-z][\w.-]*):(?P<rest>.*)$")
-
-
 def undocumented_keys(text: str) -> list[str]:
-    """Keys of a values.yaml without a `# --` comment block right above them (helm-docs style).
-
-    A mapping without its own `# --` only groups: its children are checked. A documented mapping (e.g. a free-form
-    `resources` or `env` map) and a block list document their whole content, which is then not checked further.
-    """
-    lines = text.splitlines()
-    missing: list[str] = []
-    stack: list[tuple[int, str]] = []
-    skip_below: int | None = None  # indent of a documented mapping / list whose deeper lines are content
-    for i, line in enumerate(lines):
-        stripped = line.lstrip()
-        indent = len(line) - len(stripped)
-        if not stripped or stripped.startswith("#"):
-            continue
-        if skip_below is not None:
-            if indent > skip_below:
-                continue
-            skip_below = None
-        m = KEY.match(line)
-        if not m:
-            continue
-        while stack and stack[-1][0] >= indent:
-            stack.pop()
-        path = ".".join([k for _, k in stack] + [m["key"]])
-        stack.append((indent, m["key"]))
-        documented = has_doc_comment(lines, i)
-        if not m["rest"].strip():  # block value: a mapping or a list follows
-            nxt = next((l for l in lines[i + 1 :] if l.strip() and not l.strip().startswith("#")), "")
-            child_key = KEY.match(nxt) and len(nxt) - len(nxt.lstrip()) > indent
-            if child_key and not documented:
-                continue
-            skip_below = indent
-        if not documented:
-            missing.append(path)
-    return missing
+    """Keys of a values.yaml without a `# --` comment block right above them (helm-docs style), walked by the same
+    code that writes the chart READMEs (scripts/chart-readme.py ``key_docs``)."""
+    return [path for path, doc in _chart_readme().key_docs(text) if doc is None]
 
 
-def has_doc_comment(lines: list[str], i: int) -> bool:
-    """The comment block directly above line i starts with `# --`."""
-    j = i - 1
-    while j >= 0 and lines[j].strip().startswith("#") and not lines[j].strip().startswith("# --"):
-        j -= 1
-    return j >= 0 and lines[j].strip().startswith("# --")
+def _chart_readme():
+    spec = importlib.util.spec_from_file_location("chart_readme", REPO_ROOT / "scripts" / "chart-readme.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 @pytest.mark.parametrize("chart", CHARTS)

@@ -176,6 +176,38 @@ def test_sglang_plan_has_no_vllm_env_and_shows_mem_fraction_static():
     assert {"name": "VLLM_ALLOW_LONG_MAX_MODEL_LEN", "value": "1"} in v["serving"]["env"]
 
 
+def test_sglang_plan_json_and_reasons_speak_mem_fraction_static():
+    p = plan("Qwen/Qwen3-8B", gpu_type="A100-80GB", engine="sglang")
+    d = p.to_dict()
+    # SGLang's fraction is the vLLM-style utilisation - 0.07 (engine.mem_fraction_static), in the JSON as a number
+    assert d["serving"]["mem_fraction_static"] == round(d["serving"]["gpu_memory_utilization"] - 0.07, 2)
+    assert float(arg(d["serving"]["args"], "--mem-fraction-static")) == d["serving"]["mem_fraction_static"]
+    assert not any("--gpu-memory-utilization" in r for r in d["reasons"])
+    assert any("--mem-fraction-static" in r for r in d["reasons"])
+    assert plan("Qwen/Qwen3-8B", gpu_type="A100-80GB").to_dict()["serving"]["mem_fraction_static"] is None
+
+
+def test_text_names_the_engine_version_and_image():
+    engine_line = next(line for line in plan("Qwen/Qwen3-8B", gpu_type="A100-80GB").to_text().splitlines()
+                       if line.startswith("engine "))
+    assert "vLLM 0.17.0 (vllm/vllm-openai:v0.17.0)" in engine_line          # the handbook's default image
+    sg = next(line for line in plan("Qwen/Qwen3-8B", gpu_type="A100-80GB", engine="sglang").to_text().splitlines()
+              if line.startswith("engine "))
+    assert sg.startswith("engine   SGLang ") and "lmsysorg/sglang" in sg
+
+
+def test_plan_is_built_once_and_immutable():
+    import dataclasses
+    p = plan("Qwen/Qwen3-8B", gpu_type="A100-80GB")
+    for attr, value in (("name", "x"), ("args", ()), ("reasons", ()), ("max_context_that_fits", 1)):
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            setattr(p, attr, value)
+    assert isinstance(p.reasons, tuple) and isinstance(p.args, tuple) and isinstance(p.warnings, tuple)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        p.best.kv_tokens = 0                                              # the chosen evaluation too
+    assert p.to_dict() == p.to_dict()                                     # serialising twice changes nothing
+
+
 # --- PVC 10-20 % over the weights, RAM limit slightly over the model ----------------------------------------------
 # real checkpoint totals (bytes) from ../shared/models/*/meta.json (total_weight_bytes)
 REAL_TOTALS = {

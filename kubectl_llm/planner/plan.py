@@ -33,7 +33,7 @@ from kubectl_llm.planner.weights import estimate_weights
 MAX_NODES = 8                          # multi-node plans: whole nodes, 2..MAX_NODES of them
 
 
-@dataclass
+@dataclass(frozen=True)
 class Evaluation:
     """One layout on one GPU type, fully computed."""
 
@@ -90,8 +90,11 @@ def _resources(f: ModelFacts, best: Evaluation | None, weight_bytes: int, engine
         tolerations=tuple(sizing.tolerations(gpus, site)))
 
 
-@dataclass
+@dataclass(frozen=True)
 class Plan:
+    """Every decision of one plan, built once by ``make_plan`` and never changed after (``to_dict`` and
+    ``to_text`` only serialise it)."""
+
     facts: ModelFacts
     source: ModelSource
     request: PlanRequest
@@ -100,19 +103,20 @@ class Plan:
     context: ContextDecision
     recipe: eng.Recipe
     best: Evaluation | None
-    per_gpu_type: dict[str, str]                 # type -> one-line outcome
+    per_gpu_type: tuple[tuple[str, str], ...]    # (type, one-line outcome), in the order tried
     resources: Resources
-    reasons: list[str] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
+    site: Site
+    name: str
+    reasons: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
     kv_dtype: str = "bfloat16"
-    name: str = ""
-    args: list[str] = field(default_factory=list)
-    env: list[tuple[str, str]] = field(default_factory=list)
+    args: tuple[str, ...] = ()
+    env: tuple[tuple[str, str], ...] = ()
     gpu_named: bool = False
     max_context_that_fits: int | None = None
-    worker_args: list[str] = field(default_factory=list)   # multi-node: the args of the worker pods
-    command: list[str] = field(default_factory=list)       # [] = the engine's default command
-    one_node_why: str = ""                                   # multi-node: why one node is not enough
+    worker_args: tuple[str, ...] = ()          # multi-node: the args of the worker pods
+    command: tuple[str, ...] = ()              # () = the engine's default command
+    one_node_why: str = ""                     # multi-node: why one node is not enough
 
     @property
     def nodes(self) -> int:
@@ -121,7 +125,6 @@ class Plan:
     @property
     def gpus_per_pod(self) -> int:
         return self.best.layout.gpus // max(1, self.nodes) if self.best else 0
-    site: Site = field(default_factory=default_site)
 
     @property
     def fits(self) -> bool:
@@ -224,6 +227,8 @@ class Plan:
                 "command": list(self.command or res.command),
                 "max_model_len": self.context.max_model_len,
                 "gpu_memory_utilization": b.util if b else None,
+                "mem_fraction_static": (eng.mem_fraction_static(b.util) if b and self.request.engine == "sglang"
+                                        else None),
                 "max_num_seqs": b.max_num_seqs if b else None,
                 "hf_overrides": self.context.hf_overrides,
                 "rope": {"type": self.context.rope_type, "factor": self.context.factor} if self.context.rope_type else None,
@@ -275,10 +280,11 @@ class Plan:
                 + (f" ({lay.dp} DP ranks x {b.kv_tokens})" if lay.dp > 1 else "")
                 + f", max concurrency {b.concurrency * lay.dp:.2f} at full length",
                 _overhead_line(b),
-                f"engine   vllm  max-num-seqs {b.max_num_seqs}, gpu-memory-utilization {b.util:.2f}"
+                f"engine   vLLM {d['serving']['engine_version']} ({d['serving']['image']})  "
+                f"max-num-seqs {b.max_num_seqs}, gpu-memory-utilization {b.util:.2f}"
                 if self.request.engine == "vllm" else
-                f"engine   sglang  max-running-requests {b.max_num_seqs}, "
-                f"mem-fraction-static {eng.mem_fraction_static(b.util):.2f}",
+                f"engine   SGLang {d['serving']['engine_version']} ({d['serving']['image']})  "
+                f"max-running-requests {b.max_num_seqs}, mem-fraction-static {eng.mem_fraction_static(b.util):.2f}",
                 f"k8s      cpu {d['resources']['cpu']}, memory {d['resources']['memory_request']}/"
                 f"{d['resources']['memory_limit']}, pvc {d['resources']['storage']}"
                 + (f" per pod (LeaderWorkerSet of {self.nodes} pods)" if self.nodes > 1 else ""),
@@ -290,7 +296,7 @@ class Plan:
             lines += [f"  - {w}" for w in self.warnings]
         if not self.fits:
             lines.append("per GPU type")
-            lines += [f"  - {k}: {v}" for k, v in self.per_gpu_type.items()]
+            lines += [f"  - {k}: {v}" for k, v in self.per_gpu_type]
         return "\n".join(lines) + "\n"
 
 
@@ -469,7 +475,8 @@ def _evaluate(f: ModelFacts, parts: WeightParts, gpu: GpuType, layout: Layout, L
         why = f"KV cache {human(max(avail, 0))} per GPU holds {kv_tokens} tokens, less than one request of {L}"
     elif slack < outside:
         why = (f"(1 - {util:.2f}) x {human(gpu.memory_bytes)} = {human(slack)} cannot hold the {human(outside)} "
-               f"vLLM allocates outside --gpu-memory-utilization"
+               + ("vLLM allocates outside --gpu-memory-utilization" if req.engine == "vllm" else
+                  "SGLang allocates outside --mem-fraction-static")
                + (" (CUDA graphs, communication buffers)" if not ov.graphs_in_budget else " (communication buffers)"))
     kv_dup = (layout.tp > layout.dcp) if f.uses_mla else (layout.tp > f.num_kv_heads * layout.dcp)
     ev = Evaluation(gpu=gpu, layout=layout, util=util, max_num_seqs=seqs_guess, weights_per_gpu=max(w_stages),
@@ -791,69 +798,69 @@ def make_plan(source: ModelSource, req: PlanRequest, site: Site | None = None) -
         raise PlanError(f"no valid layout for {f.model_id}: {detail}",
                         "drop or change --gpus/--tp/--pp/--dcp" if forced else "try another --gpu type")
 
-    plan = Plan(facts=f, source=source, request=req, weight_bytes=total, weight_bytes_source=wsrc, context=ctx,
-                recipe=recipe, best=best, per_gpu_type=outcomes, kv_dtype=kv_name,
-                gpu_named=bool(req.gpu_type), site=site,
-                resources=_resources(f, best, total, req.engine, site, bool(req.gpu_type), recipe))
-    plan.name = sizing.check_name(req.name) if req.name else sizing.default_name(f.model_id)
-    if best is not None and best.fits:
-        plan.one_node_why = one_node.get(best.gpu.name, "")
-    plan.warnings.extend(list(source.warnings) + list(checked.warnings) + list(ctx.warnings))
-    _explain(plan, wnotes, len(gpus) > 1, chosen)
-    plan.warnings.extend(wwarnings)
-    if best is not None:
-        _explain_nodes(plan)
-        plan.reasons.extend(_compare_dp(f, parts, best, L, kv_dsz, recipe, req))
-    if best is not None:
-        settings = eng.EngineSettings(
-            engine=req.engine, model_id=f.model_id, served_name=f.model_id, tp=best.layout.tp, pp=best.layout.pp,
-            dcp=best.layout.dcp, dp=best.layout.dp, ep=best.layout.ep, max_model_len=L,
-            max_num_seqs=best.max_num_seqs, gpu_memory_utilization=best.util, hf_overrides=ctx.hf_overrides,
-            kv_cache_dtype=req.kv_cache_dtype, recipe=recipe, revision=req.revision,
-            max_num_batched_tokens=req.max_num_batched_tokens)
-        plan.args = eng.vllm_args(settings) if req.engine == "vllm" else eng.sglang_args(settings)
-        if plan.nodes > 1:
-            plan.args, plan.worker_args = eng.group_args(settings, plan.args, plan.nodes, plan.gpus_per_pod)
-            if req.engine == "vllm":
-                plan.command = list(eng.VLLM_SERVE)        # --headless is an option of `vllm serve` only
-        plan.env = eng.engine_env(req.engine, ctx.extended)
-        if not best.fits:
-            plan.max_context_that_fits = _max_context(f, parts, best, kv_dsz, recipe, req, L)
-            if plan.max_context_that_fits:
-                plan.reasons.append(f"on {best.layout.gpus} x {best.gpu.name} at most "
-                                    f"{plan.max_context_that_fits} tokens fit (--max-model-len "
-                                    f"{plan.max_context_that_fits}); more GPUs keep the full context")
-    return plan
+    name = sizing.check_name(req.name) if req.name else sizing.default_name(f.model_id)
+    one_node_why = one_node.get(best.gpu.name, "") if best.fits else ""
+    reasons: list[str] = []
+    warnings: list[str] = list(source.warnings) + list(checked.warnings) + list(ctx.warnings)
+    _explain(reasons, warnings, f, best, req, recipe, ctx, kv_name, total, wsrc, wnotes, len(gpus) > 1, chosen)
+    warnings.extend(wwarnings)
+    reasons.extend(_explain_nodes(best, req, total, one_node_why))
+    reasons.extend(_compare_dp(f, parts, best, L, kv_dsz, recipe, req))
+    settings = eng.EngineSettings(
+        engine=req.engine, model_id=f.model_id, served_name=f.model_id, tp=best.layout.tp, pp=best.layout.pp,
+        dcp=best.layout.dcp, dp=best.layout.dp, ep=best.layout.ep, max_model_len=L,
+        max_num_seqs=best.max_num_seqs, gpu_memory_utilization=best.util, hf_overrides=ctx.hf_overrides,
+        kv_cache_dtype=req.kv_cache_dtype, recipe=recipe, revision=req.revision,
+        max_num_batched_tokens=req.max_num_batched_tokens)
+    args = eng.vllm_args(settings) if req.engine == "vllm" else eng.sglang_args(settings)
+    worker_args: list[str] = []
+    command: list[str] = []
+    nodes = nodes_of(best.layout.gpus, best.gpu.per_node)
+    if nodes > 1:
+        args, worker_args = eng.group_args(settings, args, nodes, best.layout.gpus // nodes)
+        if req.engine == "vllm":
+            command = list(eng.VLLM_SERVE)        # --headless is an option of `vllm serve` only
+    fitting_len = None if best.fits else _max_context(f, parts, best, kv_dsz, recipe, req, L)
+    if fitting_len:
+        reasons.append(f"on {best.layout.gpus} x {best.gpu.name} at most {fitting_len} tokens fit (--max-model-len "
+                       f"{fitting_len}); more GPUs keep the full context")
+    return Plan(facts=f, source=source, request=req, weight_bytes=total, weight_bytes_source=wsrc, context=ctx,
+                recipe=recipe, best=best, per_gpu_type=tuple(outcomes.items()), kv_dtype=kv_name,
+                gpu_named=bool(req.gpu_type), site=site, name=name, one_node_why=one_node_why,
+                resources=_resources(f, best, total, req.engine, site, bool(req.gpu_type), recipe),
+                reasons=tuple(reasons), warnings=tuple(warnings), args=tuple(args), worker_args=tuple(worker_args),
+                command=tuple(command), env=tuple(eng.engine_env(req.engine, ctx.extended)),
+                max_context_that_fits=fitting_len)
 
 
-def _explain(plan: Plan, wnotes: list[str], chose_type: bool, chosen: parsers.ParserChoice | None = None) -> None:
-    f, b, r = plan.facts, plan.best, plan.reasons
-    r.append(f"weights {human(plan.weight_bytes)}: {plan.weight_bytes_source}")
+def _explain(r: list[str], w: list[str], f: ModelFacts, b: Evaluation, req: PlanRequest, recipe: eng.Recipe,
+             ctx: ContextDecision, kv_dtype: str, weight_bytes: int, weight_source: str, wnotes: list[str],
+             chose_type: bool, chosen: parsers.ParserChoice | None = None) -> None:
+    """Append the plan's reasons to ``r`` and its warnings to ``w``, in the order the text prints them."""
+    r.append(f"weights {human(weight_bytes)}: {weight_source}")
     r.extend(wnotes)
-    r.extend(plan.context.reasons)
+    r.extend(ctx.reasons)
     if f.uses_mla:
         r.append(f"MLA: one latent KV head of {f.head_dim} values per layer, replicated on every TP rank")
     kinds = {k: f.count(k) for k in set(f.layer_kinds)}
     if f.is_hybrid:
         r.append("layers: " + ", ".join(f"{v} {k}" for k, v in sorted(kinds.items())) +
                  " (only full/MLA layers grow with the context)")
-    r.append(f"KV cache dtype {plan.kv_dtype}" + (" (auto = activation dtype, also for FP8 weights)"
-                                                   if plan.request.kv_cache_dtype == "auto" and not f.quant.kv_cache_dtype
+    r.append(f"KV cache dtype {kv_dtype}" + (" (auto = activation dtype, also for FP8 weights)"
+                                                   if req.kv_cache_dtype == "auto" and not f.quant.kv_cache_dtype
                                                    else ""))
-    if b is None:
-        return
     lay = b.layout
     scale = expert_kernel_scale(f, b.gpu.compute, lay.tp, lay.ep)
     if scale != 1.0:
         r.append(f"MXFP4 experts held {scale:.3f}x their checkpoint size on {b.gpu.name}: below Blackwell vLLM "
                  f"runs them through Marlin (or, on Hopper, Triton kernels of nearly the same size); Marlin pads "
                  f"hidden to a multiple of 256 and the per-GPU intermediate to 128")
-    if chose_type and plan.fits:
+    if chose_type and b.fits:
         r.append(f"GPU type {b.gpu.name}: the least GPU memory reserved among the catalog types that fit "
                  f"({lay.gpus} x {human(b.gpu.memory_bytes)})")
     r.append(f"{lay.gpus} GPU(s): the fewest that hold {human(b.weights_per_gpu)} weights per GPU + one "
-             f"{plan.context.max_model_len}-token request + {human(b.overhead_bytes)} overhead"
-             if plan.fits else f"{lay.gpus} GPU(s) tried: {b.why}")
+             f"{ctx.max_model_len}-token request + {human(b.overhead_bytes)} overhead"
+             if b.fits else f"{lay.gpus} GPU(s) tried: {b.why}")
     kv = 1 if f.uses_mla else f.num_kv_heads
     if lay.dcp > 1:
         r.append(f"decode-context-parallel {lay.dcp}: TP {lay.tp} exceeds {kv} KV head(s); DCP x KV heads = TP, so "
@@ -863,58 +870,66 @@ def _explain(plan: Plan, wnotes: list[str], chose_type: bool, chosen: parsers.Pa
     if b.duplicated_kv:
         dup = lay.tp // (kv * lay.dcp)
         if kv == 1:
-            no_dcp = ("SGLang has no decode-context-parallel" if plan.request.engine == "sglang" else
-                      "--dcp 1 was asked for" if plan.request.dcp == 1 else "no decode-context-parallel here")
-            plan.warnings.append(f"TP {lay.tp} > 1 KV head ({'MLA latent' if f.uses_mla else 'MQA'}) and {no_dcp}: "
+            no_dcp = ("SGLang has no decode-context-parallel" if req.engine == "sglang" else
+                      "--dcp 1 was asked for" if req.dcp == 1 else "no decode-context-parallel here")
+            w.append(f"TP {lay.tp} > 1 KV head ({'MLA latent' if f.uses_mla else 'MQA'}) and {no_dcp}: "
                                  f"the KV cache is duplicated {dup}x on every TP rank (TP 1 x PP {lay.gpus} would "
                                  f"avoid it at the cost of tensor and expert parallelism)")
         else:
-            plan.warnings.append(f"TP {lay.tp} > {kv} KV heads: the KV cache is duplicated {dup}x")
+            w.append(f"TP {lay.tp} > {kv} KV heads: the KV cache is duplicated {dup}x")
     if lay.ep:
-        r.append("expert parallel: " + ("the recipe asks for it" if plan.recipe.expert_parallel in ("always", "above_4")
+        r.append("expert parallel: " + ("the recipe asks for it" if recipe.expert_parallel in ("always", "above_4")
                                         else "TP alone would split experts below the FP8 block size"))
     if chosen is not None:                           # parsers, their source, and the engine version they need
         r.extend(chosen.reasons)
-        plan.warnings.extend(chosen.warnings)
-    for s in plan.recipe.suggest:
+        w.extend(chosen.warnings)
+    for s in recipe.suggest:
         r.append(f"worth trying: {s}")
     r.append(f"max-num-seqs {b.max_num_seqs}: room for ~2K-token sequences in {b.kv_tokens} KV tokens (cap 256)")
     if b.overhead:
         o = b.overhead
-        r.append(f"memory model of vLLM {'.'.join(map(str, eng.engine_version(plan.recipe, plan.request.engine)))}: "
-                 + ("CUDA graphs are subtracted before the KV cache (>= 0.21)" if o.graphs_in_budget else
-                    f"CUDA graphs (~{human(o.cudagraphs)}) live outside --gpu-memory-utilization (< 0.21), so "
-                    f"(1 - utilisation) x memory must hold them")
-                 + f"; profile run of {o.tokens} tokens (vLLM's max-num-batched-tokens on {b.gpu.name})")
-        plan.warnings.extend(o.notes)
+        version = ".".join(map(str, eng.engine_version(recipe, req.engine)))
+        if req.engine == "sglang":
+            r.append(f"memory model: vLLM's accounting (activation peak, CUDA graphs, margin) stands in for SGLang "
+                     f"{version}'s; --mem-fraction-static {eng.mem_fraction_static(b.util):.2f} holds the weights "
+                     f"and the KV pool, the other {1 - eng.mem_fraction_static(b.util):.2f} x memory the "
+                     f"activations and CUDA graphs")
+        else:
+            r.append(f"memory model of vLLM {version}: "
+                     + ("CUDA graphs are subtracted before the KV cache (>= 0.21)" if o.graphs_in_budget else
+                        f"CUDA graphs (~{human(o.cudagraphs)}) live outside --gpu-memory-utilization (< 0.21), so "
+                        f"(1 - utilisation) x memory must hold them")
+                     + f"; profile run of {o.tokens} tokens (vLLM's max-num-batched-tokens on {b.gpu.name})")
+        w.extend(o.notes)
     if b.gpu.compute and f.quant.method == "fp8" and not b.gpu.native_fp8:
-        plan.warnings.append(f"{b.gpu.name} (compute {b.gpu.compute}) has no native FP8: vLLM runs the FP8 weights "
+        w.append(f"{b.gpu.name} (compute {b.gpu.compute}) has no native FP8: vLLM runs the FP8 weights "
                              "through Marlin weight-only kernels (works, slower prefill)")
     rule = eng.checkpoint_gpus(f)
     if rule and not b.gpu.compute:
-        plan.warnings.append(f"{str(eng.checkpoint_format(f)).upper()} checkpoint on a --gpu-memory card of unknown "
+        w.append(f"{str(eng.checkpoint_format(f)).upper()} checkpoint on a --gpu-memory card of unknown "
                              f"compute capability: the recipes list {rule['needs']}; make sure it is one")
-    if not plan.fits:
-        plan.warnings.append("the plan does not fit: see 'per GPU type'")
+    if not b.fits:
+        w.append("the plan does not fit: see 'per GPU type'")
 
 
-def _explain_nodes(plan: Plan) -> None:
+def _explain_nodes(b: Evaluation, req: PlanRequest, weight_bytes: int, one_node_why: str) -> list[str]:
     """Why one node is not enough, how the nodes are used, and the replicas."""
-    b, r = plan.best, plan.reasons
-    assert b is not None
+    r: list[str] = []
     lay, per = b.layout, b.gpu.per_node
-    if plan.nodes > 1:
-        if plan.one_node_why:
-            r.append(f"one node ({per} x {b.gpu.name}) is not enough: {plan.one_node_why}")
+    nodes = nodes_of(lay.gpus, per)
+    if nodes > 1:
+        if one_node_why:
+            r.append(f"one node ({per} x {b.gpu.name}) is not enough: {one_node_why}")
         if lay.dp > 1:
-            r.append(f"{plan.nodes} nodes x {per} GPUs: {lay.dp} DP ranks of TP {lay.tp}, experts sharded over all "
-                     f"{lay.gpus} GPUs; one LeaderWorkerSet group of {plan.nodes} pods")
+            r.append(f"{nodes} nodes x {per} GPUs: {lay.dp} DP ranks of TP {lay.tp}, experts sharded over all "
+                     f"{lay.gpus} GPUs; one LeaderWorkerSet group of {nodes} pods")
         else:
-            r.append(f"{plan.nodes} nodes x {per} GPUs: TP {lay.tp} within each node (NVLink), PP {lay.pp} across "
+            r.append(f"{nodes} nodes x {per} GPUs: TP {lay.tp} within each node (NVLink), PP {lay.pp} across "
                      f"nodes (the handbook: pipeline parallelism is the recommended and default way to shard models "
-                     f"across multiple nodes); one LeaderWorkerSet group of {plan.nodes} pods")
-        r.append(f"per pod: {plan.gpus_per_pod} GPUs, cpu/RAM/shm sized for its node, its own weights PVC "
-                 f"({sizing.storage(plan.weight_bytes)})")
-    if plan.request.replicas > 1:
-        r.append(f"{plan.request.replicas} replicas behind one Service and route, each planned alike "
-                 f"({lay.gpus} GPUs each, {lay.gpus * plan.request.replicas} in all)")
+                     f"across multiple nodes); one LeaderWorkerSet group of {nodes} pods")
+        r.append(f"per pod: {lay.gpus // nodes} GPUs, cpu/RAM/shm sized for its node, its own weights PVC "
+                 f"({sizing.storage(weight_bytes)})")
+    if req.replicas > 1:
+        r.append(f"{req.replicas} replicas behind one Service and route, each planned alike "
+                 f"({lay.gpus} GPUs each, {lay.gpus * req.replicas} in all)")
+    return r

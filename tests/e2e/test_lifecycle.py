@@ -69,6 +69,14 @@ def test_add_serve_remove(cluster_ns):
             models = json.load(resp)
         assert status["route"] in [m["id"] for m in models["data"]] or \
             status["served_name"] in [m["id"] for m in models["data"]]
+        # the route answers a real completion (the gateway picks the backend by the body's model)
+        body = json.dumps({"model": status["route"], "max_tokens": 8,
+                           "messages": [{"role": "user", "content": "Say OK."}]}).encode()
+        req = urllib.request.Request(f"{base}/v1/chat/completions", data=body, method="POST",
+                                     headers={"content-type": "application/json"})
+        with urllib.request.urlopen(req, timeout=300) as resp:
+            answer = json.load(resp)
+        assert answer["choices"][0]["message"]["content"] or answer["choices"][0]["message"].get("reasoning_content")
     finally:
         CliRunner().invoke(cli, ["rm", NAME, "-n", cluster_ns, "--wait"])
 

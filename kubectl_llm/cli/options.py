@@ -140,6 +140,9 @@ def plan_options(*, cluster: bool) -> Callable[[F], F]:
         click.option("--data-parallel", "data_parallel", type=click.IntRange(min=1), default=None, metavar="N",
                      help="MoE: N DP attention ranks + expert parallel (vLLM --data-parallel-size with "
                           "--enable-expert-parallel; SGLang --enable-dp-attention)."),
+        click.option("--launcher", type=click.Choice(("native", "ray")), default=None,
+                     help="How a vLLM model spanning nodes starts: native (vllm serve --nnodes/--headless, the "
+                          "default where the pinned vLLM has it) or ray (Ray head on the leader, workers join it)."),
         revision,
         site,
     )

@@ -35,6 +35,7 @@ FLAG_NAMES = {
     "gpu_memory_utilization": "gpu-memory-utilization", "kv_cache_dtype": "kv-cache-dtype", "engine": "engine",
     "max_num_batched_tokens": "max-num-batched-tokens", "hf_revision": "revision", "site": "site",
     "nodes": "nodes", "replicas": "replicas", "data_parallel": "data-parallel",
+    "launcher": "launcher",
 }
 PARAMS = {flag: param for param, flag in FLAG_NAMES.items()}
 # A new flag of a pair replaces the stored other one (they are mutually exclusive).

@@ -164,7 +164,9 @@ def find_recipe(facts: ModelFacts) -> Recipe:
         if not family_matches(fam, facts.architecture, facts.model_type, facts.model_id):
             continue
         tool = fam.get("tool_call_parser")
-        if fam.get("instruct_only") and not _is_instruct(mid, fam.get("instruct_markers")):
+        base = (bool(fam.get("instruct_only")) and not _is_instruct(mid, fam.get("instruct_markers"))) or any(
+            s in mid for s in fam.get("base_markers", ()))
+        if base:
             tool = None
         reasoning = fam.get("reasoning_parser")
         only = fam.get("reasoning_only_if_id_contains")
@@ -173,15 +175,18 @@ def find_recipe(facts: ModelFacts) -> Recipe:
         unless = fam.get("reasoning_unless_id_contains")
         if reasoning and unless and any(s in mid for s in unless):
             reasoning = None
-        if fam.get("instruct_only") and tool is None:
+        if (fam.get("instruct_only") or base) and tool is None:
             reasoning = None
         extra = list(fam.get("extra_args", []))
         for needle, args in (fam.get("extra_args_if_id_contains") or {}).items():
             if needle in mid:
                 extra += args
         no_tool = ""
-        base = bool(fam.get("instruct_only")) and not _is_instruct(mid, fam.get("instruct_markers"))
-        if base:
+        if base and any(s in mid for s in fam.get("base_markers", ())):
+            no_tool = (f"no tool-call or reasoning parser: {facts.model_id} looks like a base checkpoint "
+                       f"({' / '.join(s for s in fam['base_markers'] if s in mid)} in its id), which has no chat "
+                       "format to parse")
+        elif base:
             no_tool = (f"no tool-call or reasoning parser: {facts.model_id} looks like a base checkpoint (no "
                        f"{' / '.join(fam.get('instruct_markers') or ['instruct', '-it', 'chat', 'thinking'])} "
                        "in its id), which has no chat format to parse")
@@ -277,30 +282,84 @@ def vllm_args(s: EngineSettings) -> list[str]:
 
 
 LEADER_ADDRESS = "$(LWS_LEADER_ADDRESS)"   # LeaderWorkerSet injects these into every container; the kubelet expands
-WORKER_INDEX = "$(LWS_WORKER_INDEX)"       # $(VAR) in args (leader = 0, workers 1..size-1)
+WORKER_INDEX = "$(LWS_WORKER_INDEX)"       # $(VAR) in command and args (leader = 0, workers 1..size-1)
 SGLANG_DIST_PORT = 20000
 VLLM_SERVE = ("vllm", "serve")              # multi-node vLLM: the CLI whose workers take --headless
 VLLM_DP_RPC_PORT = 13345
+RAY_PORT = 6379                             # the official LWS vLLM example's Ray head port
+LAUNCHERS = ("native", "ray")
+# First vLLM release with the native multi-node flags --nnodes/--node-rank/--master-addr/--master-port/--headless
+# (PR #23691 "[V1] Support MP Executor for multi node distributed inference"); what was checked against vLLM's arg
+# parser, and where, is in tests/data/vllm_multinode_flags.yaml.
+VLLM_NATIVE_MULTINODE = (0, 11, 1)
+# Ray is no longer a dependency of the vLLM image from 0.18.0 on ("Starting from 0.18.0, vLLM no longer depends on
+# Ray by default", docs.gpustack.ai/2.2/tutorials/running-distributed-vllm-with-multiprocessing) [inferred for the image]
+VLLM_RAY_DROPPED = (0, 18, 0)
+
+# The kubelet expands $(VAR) in command/args and turns $$ into $: the shell arithmetic is written $$((...)).
+# Workers of a DP group: vLLM needs each node's first DP rank (--data-parallel-start-rank), worker-index x the ranks
+# per node, which the kubelet cannot compute; a shell does, then execs `vllm serve` with the args unchanged ("$@").
+DP_WORKER_SCRIPT = 'exec vllm serve "$@" --data-parallel-start-rank $$((LWS_WORKER_INDEX * {local}))'
+# Ray (the official LWS vLLM example, docs/examples/vllm/GPU/lws.yaml + examples/online_serving/multi-node-serving.sh):
+# the leader starts the Ray head, waits until LWS_GROUP_SIZE nodes are alive (300 s, as the example's script), then
+# runs `vllm serve ... --distributed-executor-backend ray`; each worker joins the head and blocks.
+RAY_LEADER_SCRIPT = (
+    "ray start --head --port={port} --disable-usage-stats && "
+    "i=0; until python3 -c 'import os, ray; ray.init(address=\"auto\", logging_level=\"ERROR\"); "
+    "raise SystemExit(sum(n[\"Alive\"] for n in ray.nodes()) < int(os.environ[\"LWS_GROUP_SIZE\"]))'; "
+    "do i=$$((i + 1)); [ $i -lt 60 ] || {{ echo \"ray: fewer than $LWS_GROUP_SIZE nodes after 300 s\" >&2; exit 1; }}; "
+    "sleep 5; done; exec vllm serve \"$@\"")
+RAY_WORKER_SCRIPT = "until ray start --address=$(LWS_LEADER_ADDRESS):{port} --block; do sleep 5; done"
 
 
-def group_args(s: EngineSettings, args: list[str], nodes: int, per_node: int) -> tuple[list[str], list[str]]:
-    """(leader args, worker args) of a LeaderWorkerSet group of ``nodes`` pods.
+@dataclass(frozen=True)
+class GroupLaunch:
+    """How the pods of a LeaderWorkerSet group start: the leader's and the workers' command and args
+    (an empty command = the engine's default)."""
 
-    vLLM >= 0.11.1 (the pinned image is newer) runs multi-node natively, without Ray: every pod runs the same
-    `vllm serve` with ``--nnodes N --node-rank R --master-addr <leader>``, the workers with ``--headless`` (no API
-    server). DP ranks spread over 2 nodes use vLLM's DP flags instead (``--data-parallel-size-local``, address,
-    the worker's start rank). SGLang: ``--nnodes N --node-rank R --dist-init-addr <leader>:20000``.
+    leader_command: tuple[str, ...]
+    leader_args: tuple[str, ...]
+    worker_command: tuple[str, ...]
+    worker_args: tuple[str, ...]
+
+
+def default_launcher(engine: str, version: tuple[int, ...]) -> str:
+    """native when the engine launches across nodes by itself (SGLang always; vLLM from 0.11.1), else ray."""
+    return "native" if engine == "sglang" or version >= VLLM_NATIVE_MULTINODE else "ray"
+
+
+def group_launch(s: EngineSettings, args: list[str], nodes: int, launcher: str = "native") -> GroupLaunch:
+    """The leader and workers of a LeaderWorkerSet group of ``nodes`` pods.
+
+    vLLM native (>= 0.11.1): every pod runs `vllm serve` with ``--nnodes N --node-rank R --master-addr <leader>``,
+    the workers with ``--headless`` (no API server). DP ranks over N nodes use vLLM's documented multi-node DP
+    flags instead (docs/serving/data_parallel_deployment.md): every pod ``--data-parallel-size-local`` (ranks per
+    node), ``--data-parallel-address <leader>`` and ``--data-parallel-rpc-port``; workers ``--headless`` and their
+    ``--data-parallel-start-rank`` = worker-index x ranks per node, computed by a shell. vLLM ray: the Ray head on
+    the leader, the workers in the Ray cluster, `vllm serve ... --distributed-executor-backend ray` (DP:
+    ``--data-parallel-backend ray``). SGLang: ``--nnodes N --node-rank R --dist-init-addr <leader>:20000``.
     """
     if s.engine == "sglang":
+        if launcher != "native":
+            raise ValueError("SGLang launches its nodes itself (--nnodes/--node-rank/--dist-init-addr): no Ray launcher")
         common = ["--nnodes", str(nodes), "--dist-init-addr", f"{LEADER_ADDRESS}:{SGLANG_DIST_PORT}"]
-        return args + common + ["--node-rank", "0"], args + common + ["--node-rank", WORKER_INDEX]
+        return GroupLaunch((), tuple(args + common + ["--node-rank", "0"]),
+                           (), tuple(args + common + ["--node-rank", WORKER_INDEX]))
+    local = s.dp // nodes
+    if launcher == "ray":
+        extra = (["--data-parallel-size-local", str(local), "--data-parallel-backend", "ray"] if s.dp > 1
+                 else ["--distributed-executor-backend", "ray"])
+        return GroupLaunch(("/bin/sh", "-c", RAY_LEADER_SCRIPT.format(port=RAY_PORT), "vllm"), tuple(args + extra),
+                           ("/bin/sh", "-c", RAY_WORKER_SCRIPT.format(port=RAY_PORT)), ())
     if s.dp > 1:
-        local = s.dp // nodes
         common = ["--data-parallel-size-local", str(local), "--data-parallel-address", LEADER_ADDRESS,
                   "--data-parallel-rpc-port", str(VLLM_DP_RPC_PORT)]
-        return args + common, args + common + ["--data-parallel-start-rank", str(local), "--headless"]
+        return GroupLaunch(VLLM_SERVE, tuple(args + common),
+                           ("/bin/sh", "-c", DP_WORKER_SCRIPT.format(local=local), "vllm"),
+                           tuple(args + common + ["--headless"]))
     common = ["--nnodes", str(nodes), "--master-addr", LEADER_ADDRESS]
-    return args + common + ["--node-rank", "0"], args + common + ["--node-rank", WORKER_INDEX, "--headless"]
+    return GroupLaunch(VLLM_SERVE, tuple(args + common + ["--node-rank", "0"]),
+                       VLLM_SERVE, tuple(args + common + ["--node-rank", WORKER_INDEX, "--headless"]))
 
 
 def sglang_args(s: EngineSettings) -> list[str]:

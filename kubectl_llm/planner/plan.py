@@ -116,6 +116,8 @@ class Plan:
     max_context_that_fits: int | None = None
     worker_args: tuple[str, ...] = ()          # multi-node: the args of the worker pods
     command: tuple[str, ...] = ()              # () = the engine's default command
+    worker_command: tuple[str, ...] = ()       # multi-node: the workers' command (() = the engine's)
+    launcher: str = ""                         # multi-node: native | ray ("" on one node)
     one_node_why: str = ""                     # multi-node: why one node is not enough
 
     @property
@@ -239,6 +241,8 @@ class Plan:
                 "trust_remote_code": self.recipe.trust_remote_code,
                 "args": list(self.args),
                 "worker_args": list(self.worker_args),
+                "worker_command": list(self.worker_command),
+                "launcher": self.launcher or None,
                 "env": [{"name": k, "value": v} for k, v in self.env],
             },
             "resources": {
@@ -589,8 +593,6 @@ def _dp_layouts(f: ModelFacts, n: int, per: int, recipe: eng.Recipe, req: PlanRe
         return [], [f"DP {dp} on {n} GPUs means TP {tp} and no PP"]
     if n > per and per % tp:
         return [], [f"TP {tp} of a DP rank must stay within one node of {per} GPUs"]
-    if n > 2 * per:
-        return [], [f"DP across {n // per} nodes: only 2 nodes are rendered (the worker's DP start rank is fixed)"]
     why, _ = _layout_problem(f, tp, 1, recipe, n)
     if why:
         return [], [why]
@@ -708,6 +710,10 @@ def make_plan(source: ModelSource, req: PlanRequest, site: Site | None = None) -
     site = site or req.site or default_site()
     if req.engine not in ("vllm", "sglang"):
         raise UsageError(f"unknown engine {req.engine!r}", "use --engine vllm or --engine sglang")
+    if req.launcher is not None and req.launcher not in eng.LAUNCHERS:
+        raise UsageError(f"unknown --launcher {req.launcher!r}", "use --launcher native or --launcher ray")
+    if req.launcher == "ray" and req.engine == "sglang":
+        raise UsageError("--launcher ray is for vLLM", "SGLang launches its nodes itself: drop --launcher")
     if req.kv_cache_dtype not in KV_DTYPES:
         raise UsageError(f"unknown --kv-cache-dtype {req.kv_cache_dtype!r}", f"one of {', '.join(KV_DTYPES)}")
     if req.gpu_type and req.gpu_memory_bytes is not None:
@@ -813,13 +819,11 @@ def make_plan(source: ModelSource, req: PlanRequest, site: Site | None = None) -
         kv_cache_dtype=req.kv_cache_dtype, recipe=recipe, revision=req.revision,
         max_num_batched_tokens=req.max_num_batched_tokens)
     args = eng.vllm_args(settings) if req.engine == "vllm" else eng.sglang_args(settings)
-    worker_args: list[str] = []
-    command: list[str] = []
+    group = eng.GroupLaunch((), tuple(args), (), ())
+    launcher = ""
     nodes = nodes_of(best.layout.gpus, best.gpu.per_node)
     if nodes > 1:
-        args, worker_args = eng.group_args(settings, args, nodes, best.layout.gpus // nodes)
-        if req.engine == "vllm":
-            command = list(eng.VLLM_SERVE)        # --headless is an option of `vllm serve` only
+        launcher, group = _launch_group(reasons, warnings, settings, args, nodes, req, recipe)
     fitting_len = None if best.fits else _max_context(f, parts, best, kv_dsz, recipe, req, L)
     if fitting_len:
         reasons.append(f"on {best.layout.gpus} x {best.gpu.name} at most {fitting_len} tokens fit (--max-model-len "
@@ -828,8 +832,9 @@ def make_plan(source: ModelSource, req: PlanRequest, site: Site | None = None) -
                 recipe=recipe, best=best, per_gpu_type=tuple(outcomes.items()), kv_dtype=kv_name,
                 gpu_named=bool(req.gpu_type), site=site, name=name, one_node_why=one_node_why,
                 resources=_resources(f, best, total, req.engine, site, bool(req.gpu_type), recipe),
-                reasons=tuple(reasons), warnings=tuple(warnings), args=tuple(args), worker_args=tuple(worker_args),
-                command=tuple(command), env=tuple(eng.engine_env(req.engine, ctx.extended)),
+                reasons=tuple(reasons), warnings=tuple(warnings), args=group.leader_args,
+                worker_args=group.worker_args, command=group.leader_command, worker_command=group.worker_command,
+                launcher=launcher, env=tuple(eng.engine_env(req.engine, ctx.extended)),
                 max_context_that_fits=fitting_len)
 
 
@@ -910,6 +915,35 @@ def _explain(r: list[str], w: list[str], f: ModelFacts, b: Evaluation, req: Plan
                              f"compute capability: the recipes list {rule['needs']}; make sure it is one")
     if not b.fits:
         w.append("the plan does not fit: see 'per GPU type'")
+
+
+def _launch_group(r: list[str], w: list[str], settings: eng.EngineSettings, args: list[str], nodes: int,
+                  req: PlanRequest, recipe: eng.Recipe) -> tuple[str, eng.GroupLaunch]:
+    """(launcher, the leader's and workers' command and args) of a multi-node plan; why this launcher goes to
+    ``r``, its caveats to ``w``."""
+    version = eng.engine_version(recipe, req.engine)
+    launcher = req.launcher or eng.default_launcher(req.engine, version)
+    group = eng.group_launch(settings, args, nodes, launcher)
+    if req.engine == "sglang":
+        return launcher, group
+    v, native = eng.version_text(version), eng.version_text(eng.VLLM_NATIVE_MULTINODE)
+    local = settings.dp // nodes
+    if launcher == "ray":
+        r.append(f"launcher ray (the official LeaderWorkerSet vLLM example): the leader starts the Ray head on port "
+                 f"{eng.RAY_PORT} and waits for {nodes} nodes, each worker joins it (ray start --block), vLLM runs "
+                 f"its ranks through Ray" + ("" if req.launcher else
+                                              f" (vLLM {v} has no native multi-node launch; it came in {native})"))
+        if version >= eng.VLLM_RAY_DROPPED:
+            w.append(f"--launcher ray: the vLLM image no longer depends on Ray from "
+                     f"{eng.version_text(eng.VLLM_RAY_DROPPED)} on and this plan pins {v}; use an image with Ray "
+                     f"installed, or --launcher native")
+    elif settings.dp > 1:
+        r.append(f"launcher native (vLLM {v}): {local} DP ranks per node, --data-parallel-address at the leader; "
+                 f"each worker runs --headless with --data-parallel-start-rank = worker index x {local}")
+    else:
+        r.append(f"launcher native (vLLM {v} >= {native}): --nnodes {nodes} --node-rank R --master-addr <leader>, "
+                 f"workers --headless; no Ray (--launcher ray for the Ray head/worker launch)")
+    return launcher, group
 
 
 def _explain_nodes(b: Evaluation, req: PlanRequest, weight_bytes: int, one_node_why: str) -> list[str]:

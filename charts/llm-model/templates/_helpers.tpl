@@ -203,8 +203,8 @@ with all of them (Bitnami style) so a user fixes everything in one go.
 {{- if and (eq $v.mode "model") (not $v.engine.args) -}}
 {{- $msgs = append $msgs "mode model needs engine.args (the planner's ready-made engine argument list)" -}}
 {{- end -}}
-{{- if and (eq $v.mode "model") (gt (int $v.group.size) 1) (not $v.group.workerArgs) -}}
-{{- $msgs = append $msgs "group.size > 1 needs group.workerArgs (the planner's argument list of the worker pods)" -}}
+{{- if and (eq $v.mode "model") (gt (int $v.group.size) 1) (not $v.group.workerArgs) (not $v.group.workerCommand) -}}
+{{- $msgs = append $msgs "group.size > 1 needs group.workerArgs or group.workerCommand (the planner's worker launch)" -}}
 {{- end -}}
 {{- if and (eq $v.mode "model") (gt (int $v.group.size) 1) $v.storage.existingClaim (ne $v.storage.accessMode "ReadWriteMany") (ne $v.storage.accessMode "ReadOnlyMany") -}}
 {{- $msgs = append $msgs "storage.existingClaim is mounted by every pod of a multi-node group: it must be ReadWriteMany (set storage.accessMode to say so)" -}}

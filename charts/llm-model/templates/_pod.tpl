@@ -4,8 +4,9 @@ LeaderWorkerSet (a model spanning nodes), so a single-node and a multi-node rele
 Usage: {{- include "llm-model.podSpec" (dict "ctx" $ "role" "single") | nindent 6 }}
   role single  the Deployment's Pod: engine.args, the http port and the three probes, the release's PVC;
   role leader  LWS leader (worker-index 0): engine.args (rank 0 serves the API), the port and the probes;
-  role worker  LWS workers: group.workerArgs (headless ranks: no port, no probes; the group is recreated as a
-               whole when any pod fails, restartPolicy RecreateGroupOnPodRestart).
+  role worker  LWS workers: group.workerCommand (when set, else engine.command) and group.workerArgs (headless
+               ranks or Ray workers: no port, no probes; the group is recreated as a whole when any pod fails,
+               restartPolicy RecreateGroupOnPodRestart).
 Leader and workers mount the per-pod claim "cache" of the LWS volumeClaimTemplates (each node downloads and loads
 its own copy); storage.existingClaim replaces it (then it must be ReadWriteMany for a group).
 */}}
@@ -53,7 +54,7 @@ containers:
     image: {{ include "llm-model.image" (dict "image" $v.engine.image "context" $) | quote }}
     imagePullPolicy: {{ $v.engine.imagePullPolicy }}
     command:
-      {{- toYaml $v.engine.command | nindent 6 }}
+      {{- toYaml (ternary $v.group.workerCommand $v.engine.command (and (eq $role "worker") (gt (len $v.group.workerCommand) 0))) | nindent 6 }}
     args:
       {{- toYaml (ternary $v.group.workerArgs $v.engine.args (eq $role "worker")) | nindent 6 }}
     {{- if or $v.engine.hfTokenSecret.name $v.engine.env }}

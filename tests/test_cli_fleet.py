@@ -9,13 +9,13 @@ from typing import Any
 
 import pytest
 import yaml
-from click.testing import CliRunner, Result
+from click.testing import CliRunner
 
 from kubectl_llm import fleet
-from kubectl_llm.cli import session as session_mod
 from kubectl_llm.cli.main import cli
 from kubectl_llm.errors import UsageError
-from tests.fakes.apiserver import FakeApiServer, client_env
+from tests.cli_harness import cli_cluster, kllm
+from tests.fakes.apiserver import FakeApiServer
 from tests.manifest_validation import validate_objects
 
 NS = "llm"
@@ -26,20 +26,8 @@ EXTERNAL = ["add", "--external", "https://llm.sdsc.example.org/v1", "--served-na
 
 @pytest.fixture
 def fake(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    with FakeApiServer(namespaces=[NS]) as api:
-        kubeconfig = api.write_kubeconfig(tmp_path / "kubeconfig", namespace=NS)
-        for key, value in client_env(tmp_path, kubeconfig).items():
-            monkeypatch.setenv(key, value)
-        monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-        monkeypatch.setattr(session_mod, "helm_command_factory", None)
+    with cli_cluster(tmp_path, monkeypatch, namespaces=[NS]) as api:
         yield api
-
-
-def kllm(*args: str, code: int = 0) -> Result:
-    result = CliRunner().invoke(cli, list(args))
-    assert result.exit_code == code, (f"kubectl llm {' '.join(args)} -> {result.exit_code}\n"
-                                      f"stdout: {result.stdout}\nstderr: {result.stderr}\n{result.exception!r}")
-    return result
 
 
 def failed(*args: str, code: int = 2) -> str:
@@ -282,7 +270,8 @@ def test_chatbox_config_from_the_namespace(fake: FakeApiServer) -> None:
     assert (ctx["qwen3-8b"], ctx["gemma"], ctx["llama"]) == (40960, 131072, 131072)
     assert models == {
         "qwen3-8b": {"modelId": "qwen3-8b", "capabilities": ["reasoning", "tool_use"], "contextWindow": 40960},
-        "gemma": {"modelId": "gemma", "capabilities": ["vision", "tool_use"], "contextWindow": 131072},
+        # gemma-3: its recipes name no tool-call parser, so no tool_use
+        "gemma": {"modelId": "gemma", "capabilities": ["vision"], "contextWindow": 131072},
         "llama": {"modelId": "llama", "capabilities": ["tool_use"], "contextWindow": 131072},
         # an external's engine is elsewhere: its name only; an alias: what every target offers, the smallest window
         "qwen3-nairr": {"modelId": "qwen3-nairr"},

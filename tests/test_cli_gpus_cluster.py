@@ -8,12 +8,10 @@ import json
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner, Result
 
 from kubectl_llm import fleet
-from kubectl_llm.cli import session as session_mod
-from kubectl_llm.cli.main import cli
-from tests.fakes.apiserver import FakeApiServer, client_env
+from tests.cli_harness import cli_cluster, kllm
+from tests.fakes.apiserver import FakeApiServer
 
 NS = "llm"
 NRP_TAINT = {"key": "nautilus.io/reservation", "value": "nrp-llm", "effect": "NoSchedule"}
@@ -40,12 +38,7 @@ def gpu_pod(name: str, on: str, gpus: int, ns: str = "other", resource: str = "n
 
 @pytest.fixture
 def fake(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest):
-    with FakeApiServer(namespaces=[NS, "other"], **(getattr(request, "param", {}) or {})) as api:
-        kubeconfig = api.write_kubeconfig(tmp_path / "kubeconfig", namespace=NS)
-        for key, value in client_env(tmp_path, kubeconfig).items():
-            monkeypatch.setenv(key, value)
-        monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-        monkeypatch.setattr(session_mod, "helm_command_factory", None)
+    with cli_cluster(tmp_path, monkeypatch, namespaces=[NS, "other"], **(getattr(request, "param", {}) or {})) as api:
         for obj in (node("l40-a", "NVIDIA-L40", 46068, 4), node("l40-b", "NVIDIA-L40", 46068, 4),
                     node("a100-a", "NVIDIA-A100-SXM4-80GB", 81920, 8, resource="nvidia.com/a100",
                          taints=[NRP_TAINT]),
@@ -62,13 +55,6 @@ def fake(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.Fixtur
                     gpu_pod("b300-job", "new-card", 8)):
             api.create_object(obj)
         yield api
-
-
-def kllm(*args: str, code: int = 0) -> Result:
-    result = CliRunner().invoke(cli, list(args))
-    assert result.exit_code == code, (f"kubectl llm {' '.join(args)} -> {result.exit_code}\n"
-                                      f"stdout: {result.stdout}\nstderr: {result.stderr}\n{result.exception!r}")
-    return result
 
 
 def test_gpus_cluster_lists_nodes_with_allocatable_and_requested(fake: FakeApiServer) -> None:

@@ -9,12 +9,12 @@ import math
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner, Result
+from click.testing import CliRunner
 
 from kubectl_llm import loadtest
-from kubectl_llm.cli import session as session_mod
 from kubectl_llm.cli.main import cli
-from tests.fakes.apiserver import FakeApiServer, client_env
+from tests.cli_harness import cli_cluster, kllm
+from tests.fakes.apiserver import FakeApiServer
 from tests.fakes.openai_server import OpenAIStandIn
 
 NS = "llm"
@@ -23,22 +23,10 @@ VLLM_LOG = "INFO 05-09 07:36:20 [kv_cache_utils.py:634] GPU KV cache size: 100,0
 
 @pytest.fixture
 def fake(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    with FakeApiServer(namespaces=[NS], pod_log=VLLM_LOG) as api:
-        kubeconfig = api.write_kubeconfig(tmp_path / "kubeconfig", namespace=NS)
-        for key, value in client_env(tmp_path, kubeconfig).items():
-            monkeypatch.setenv(key, value)
-        monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-        monkeypatch.setattr(session_mod, "helm_command_factory", None)
+    with cli_cluster(tmp_path, monkeypatch, namespaces=[NS], pod_log=VLLM_LOG) as api:
         result = CliRunner().invoke(cli, ["add", "Qwen/Qwen3-8B", "--gpu", "L40"])   # max-model-len 40960
         assert result.exit_code == 0, result.stderr
         yield api
-
-
-def kllm(*args: str, code: int = 0) -> Result:
-    result = CliRunner().invoke(cli, list(args))
-    assert result.exit_code == code, (f"kubectl llm {' '.join(args)} -> {result.exit_code}\n"
-                                      f"stdout: {result.stdout}\nstderr: {result.stderr}\n{result.exception!r}")
-    return result
 
 
 def test_sizing_by_hand() -> None:

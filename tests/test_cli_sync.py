@@ -9,39 +9,22 @@ from __future__ import annotations
 import json
 import subprocess
 from pathlib import Path
-from typing import Any
 
 import pytest
 import yaml
-from click.testing import CliRunner, Result
 
 from kubectl_llm import record
-from kubectl_llm.cli import session as session_mod
-from kubectl_llm.cli.main import cli
 from kubectl_llm.errors import UsageError
-from tests.fakes.apiserver import FakeApiServer, client_env
+from tests.cli_harness import cli_cluster, kllm
+from tests.fakes.apiserver import FakeApiServer
 
 NS = "llm"
 
 
 @pytest.fixture
 def fake(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    with FakeApiServer(namespaces=[NS]) as api:
-        kubeconfig = api.write_kubeconfig(tmp_path / "kubeconfig", namespace=NS)
-        env = client_env(tmp_path, kubeconfig)
-        for key, value in env.items():
-            monkeypatch.setenv(key, value)
-        monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-        monkeypatch.setattr(session_mod, "helm_command_factory", None)
-        api.env = env  # type: ignore[attr-defined]
+    with cli_cluster(tmp_path, monkeypatch, namespaces=[NS]) as api:
         yield api
-
-
-def kllm(*args: str, code: int = 0) -> Result:
-    result = CliRunner().invoke(cli, list(args))
-    assert result.exit_code == code, (f"kubectl llm {' '.join(args)} -> {result.exit_code}\n"
-                                      f"stdout: {result.stdout}\nstderr: {result.stderr}\n{result.exception!r}")
-    return result
 
 
 def releases(api: FakeApiServer) -> dict[str, tuple[str, int]]:

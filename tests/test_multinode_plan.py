@@ -98,7 +98,7 @@ def test_glm5_on_h100_spans_three_nodes_with_dcp():
     assert p.fits and (d["gpu"]["nodes"], d["gpu"]["per_node"], d["gpu"]["count"]) == (3, 8, 24)
     assert (d["parallelism"]["tensor"], d["parallelism"]["pipeline"], d["parallelism"]["decode_context"]) == (8, 3, 8)
     assert not p.best.duplicated_kv
-    assert d["model"]["family"] == "glm47"
+    assert d["model"]["family"] == "glm5"
     # 78 layers / PP 3 = 26 per stage; MLA latent (512 + 64) x 2 B / DCP 8
     assert d["memory"]["kv_bytes_per_token"] == 26 * 576 * 2 / 8 == 3744
     # two nodes are not enough either: 1486 GB loaded / 16 GPUs = 86 GiB > 0.95 x 79.19 GiB

@@ -22,6 +22,7 @@ import yaml
 
 from kubectl_llm.planner import engine as eng
 from kubectl_llm.planner.facts import from_config
+from kubectl_llm.planner import memory
 from kubectl_llm.planner.memory import expert_kernel_scale
 from kubectl_llm.planner.plan import make_plan
 from kubectl_llm.planner.quantity import GiB, MiB
@@ -105,7 +106,8 @@ def test_qwen3_06b_on_a100_kv_memory_and_tokens_match_the_vllm_log() -> None:
 
 # --- the overhead model against every usable start-up log ------------------------------------------------------
 OVERHEAD_DATA = Path(__file__).parent / "data" / "vllm_overhead_observed.yaml"
-CONFIGS = {"QWEN3_06B": QWEN3_06B}
+FIXTURES = Path(__file__).parent / "data" / "configs"    # config.json copies not in the catalog, with their source
+CONFIGS = {"QWEN3_06B": QWEN3_06B, **{f.stem: json.loads(f.read_text())["config"] for f in FIXTURES.glob("*.json")}}
 TOLERANCE_GIB = 0.5          # issue 8: predicted available KV <= logged + 0.5 GiB
 OUTCOMES = {"ok", "no_cache_memory", "kv_too_small", "oom_after_kv"}
 
@@ -135,7 +137,7 @@ def row_plan(row: dict, monkeypatch: pytest.MonkeyPatch):
 def test_overhead_observations_are_well_formed() -> None:
     data = yaml.safe_load(OVERHEAD_DATA.read_text())
     rows = data["observations"]
-    assert len(rows) >= 9 and len({r["id"] for r in rows}) == len(rows)
+    assert len(rows) >= 15 and len({r["id"] for r in rows}) == len(rows)
     for r in rows:
         assert r["source"].startswith("https://") or r["source"].startswith("issue 8"), r["id"]
         assert r["outcome"] in OUTCOMES and isinstance(r["available_kv_gib"], (int, float)), r["id"]
@@ -151,14 +153,14 @@ def test_overhead_observations_are_well_formed() -> None:
 def test_predicted_available_kv_is_never_optimistic(monkeypatch: pytest.MonkeyPatch) -> None:
     """Per row: the plan's available KV memory on the limiting GPU vs vLLM's; fails on any row where the plan
     promises more than vLLM found + 0.5 GiB (a plan that promises more than vLLM finds does not start)."""
-    lines = [f"{'observation':34} {'vLLM':>7} {'plan':>7} {'plan-vLLM':>9} {'overhead':>8} {'margin':>6}  GiB/GPU"]
+    lines = [f"{'observation':38} {'vLLM':>7} {'plan':>7} {'plan-vLLM':>9} {'overhead':>8} {'margin':>6}  GiB/GPU"]
     misses = []
     for row in overhead_rows():
         plan = row_plan(row, monkeypatch)
         b = plan.best
         predicted = b.available_bytes / GiB
         logged = row["available_kv_gib"]
-        lines.append(f"{row['id']:34} {logged:7.2f} {predicted:7.2f} {predicted - logged:+9.2f} "
+        lines.append(f"{row['id']:38} {logged:7.2f} {predicted:7.2f} {predicted - logged:+9.2f} "
                      f"{b.overhead_bytes / GiB:8.2f} {b.overhead.margin / GiB:6.2f}")
         if predicted > logged + TOLERANCE_GIB:
             misses.append(f"{row['id']}: plan {predicted:.2f} GiB > vLLM {logged:.2f} + {TOLERANCE_GIB}")
@@ -179,8 +181,8 @@ def test_fit_verdict_matches_every_logged_outcome(monkeypatch: pytest.MonkeyPatc
 
 def test_small_models_are_at_most_3_gib_pessimistic(monkeypatch: pytest.MonkeyPatch) -> None:
     small = [r for r in overhead_rows() if r["outcome"] == "ok" and r["model"] in (
-        "Qwen/Qwen3-0.6B", "openai/gpt-oss-20b", "meta-llama/Meta-Llama-3-8B")]
-    assert len(small) == 4
+        "Qwen/Qwen3-0.6B", "openai/gpt-oss-20b", "meta-llama/Meta-Llama-3-8B", "meta-llama/Llama-3.1-8B-Instruct")]
+    assert len(small) == 8
     for row in small:
         b = row_plan(row, monkeypatch).best
         assert row["available_kv_gib"] - b.available_bytes / GiB <= 3.0, row["id"]
@@ -199,10 +201,10 @@ def test_overhead_by_hand_gpt_oss_120b_on_h100(monkeypatch: pytest.MonkeyPatch) 
     gpt-oss-120b: hidden h = 2880, 64 heads / 8 KV heads x 64, 128 experts, top-4, expert width 2880, vocab 201088,
     36 layers. T = 1024, a = 2 bytes.
       activation = 6 T h a + T (64 + 2 x 8) 64 a + T 4 (3 x 2880 + h) a + T 128 x 4         = 0.131 GiB
-      sampler    = min(1024, T) x 201088 x 24 + 2 T h a                                     = 4.614 GiB
+      sampler    = R x 201088 x 24 + (T + 2R) h a, R = min(1024, T) rows                    = 4.619 GiB
       non-torch  = 0.5 GiB (TP 1)
       margin     = 0.5 GiB + 5 % of the 65.9 GiB of weights per GPU (a large MoE)           = 3.795 GiB
-      in budget  = max(activation, sampler) + non-torch + margin                            = 8.909 GiB
+      in budget  = max(activation, sampler) + non-torch + margin                            = 8.914 GiB
       CUDA graphs (outside the budget before 0.21): 0.25 GiB + 36 layers x 51 sizes x 0.6 MiB = 1.326 GiB,
       51 sizes = 1, 2, 4 + 8..248 step 8 (31) + 256..512 step 16 (17), the capture limit min(2 x 1024, 512).
     """
@@ -211,7 +213,8 @@ def test_overhead_by_hand_gpt_oss_120b_on_h100(monkeypatch: pytest.MonkeyPatch) 
     o, w = plan.best.overhead, plan.best.weights_per_gpu
     T, h, a = 1024, 2880, 2
     activation = 6 * T * h * a + T * (64 + 2 * 8) * 64 * a + T * 4 * (3 * 2880 + h) * a + T * 128 * 4
-    sampler = 1024 * 201088 * 24 + 2 * T * h * a
+    R = 1024
+    sampler = R * 201088 * 24 + (T + 2 * R) * h * a
     margin = int(0.5 * GiB) + int(0.05 * w)
     graphs = int(0.25 * GiB) + 36 * 51 * int(0.6 * MiB)
     assert (o.activation, o.sampler, o.non_torch, o.margin, o.cudagraphs) == (
@@ -219,7 +222,7 @@ def test_overhead_by_hand_gpt_oss_120b_on_h100(monkeypatch: pytest.MonkeyPatch) 
     assert not o.graphs_in_budget and o.tokens == 1024
     d = plan.to_dict()["memory"]
     assert d["overhead_bytes_per_gpu"] == sampler + int(0.5 * GiB) + margin
-    assert d["overhead_bytes_per_gpu"] / GiB == pytest.approx(8.909, abs=0.01)
+    assert d["overhead_bytes_per_gpu"] / GiB == pytest.approx(8.914, abs=0.005)
     assert d["margin_bytes"] == margin and d["overhead"]["outside_budget_bytes"] == graphs + int(0.25 * GiB)
     assert any("safety margin" in x for x in plan.warnings)
     assert "safety margin" in plan.to_text()
@@ -230,8 +233,8 @@ def test_overhead_by_hand_qwen3_8b_and_the_cuda_graph_version_switch(monkeypatch
 
     Qwen3-8B: h = 4096, 32 heads / 8 KV heads x 128, intermediate 12288, vocab 151936, 36 layers. T = 2048, a = 2.
       activation = 6 T h a + T (32 + 2 x 8) 128 a + 3 T 12288 a                  = 0.258 GiB
-      sampler    = 64 x 151936 x 24 + 2 T h a                                   = 0.249 GiB
-      in budget (vLLM 0.17) = max(0.258, 0.249) + 0.5 non-torch + 0.5 margin   = 1.258 GiB
+      sampler    = 64 x 151936 x 24 + (T + 2 x 64) h a                          = 0.234 GiB
+      in budget (vLLM 0.17) = max(0.258, 0.234) + 0.5 non-torch + 0.5 margin   = 1.258 GiB
       CUDA graphs = 0.25 GiB + 36 layers x 19 sizes x 0.6 MiB = 0.651 GiB (19 = 1, 2, 4 + 8..128 step 8):
       outside the budget in 0.17 (the 5 % slack of 79.25 GiB = 3.96 GiB holds them with the 0.25 GiB reserve),
       subtracted before the KV cache from 0.21 on, and counted twice there (the margin adds the estimate again:
@@ -240,7 +243,7 @@ def test_overhead_by_hand_qwen3_8b_and_the_cuda_graph_version_switch(monkeypatch
     req = PlanRequest(gpu_type="A100-80GB", gpus=1, max_num_seqs=64)
     T, h, a = 2048, 4096, 2
     activation = 6 * T * h * a + T * (32 + 2 * 8) * 128 * a + 3 * T * 12288 * a
-    sampler = 64 * 151936 * 24 + 2 * T * h * a
+    sampler = 64 * 151936 * 24 + (T + 2 * 64) * h * a
     graphs = int(0.25 * GiB) + 36 * 19 * int(0.6 * MiB)
     monkeypatch.setattr(eng, "engine_version", lambda recipe, engine: (0, 17, 0))
     old = make_plan(catalog_source("Qwen/Qwen3-8B"), req)
@@ -305,3 +308,85 @@ def test_versions_whose_profiler_swings_get_a_larger_stated_margin(monkeypatch: 
             assert any("vllm#50780" in x and "count twice" in x for x in plan.warnings)
         assert plan.to_dict()["memory"]["margin_bytes"] == o.margin
     assert margins[(0, 26, 0)] > margins[(0, 17, 0)]
+
+
+def test_sampler_term_follows_vllms_dummy_sampler_run() -> None:
+    """memory.sampler_peak_bytes against vLLM's profile (v0.17.0 V1 runner, default PyTorch sampler), by hand.
+
+    profile_run keeps the dummy forward output (T x h) and its last-token rows (R x h); _dummy_sampler_run adds
+    torch.rand_like(rows) (R x h) and the logits of the whole vocabulary. Its metadata sets top_k = vocab - 1 and
+    top_p = 0.9 on every row, so apply_top_k_top_p sorts the vocabulary. At the top-p step these are alive, per
+    logit: bf16 logits 2 + float32 copy 4 + sorted values 4 + int64 sort indices 8 + top-k bool mask 1 + float32
+    softmax of the sorted values 4 + top-p bool mask 1 = 24 bytes.
+
+    Qwen3-8B (vocab 151936, h 4096) on an H100 with vLLM's defaults there, T = 8192 tokens and 1024 sequences:
+      R = min(1024, 8192) = 1024;  1024 x 151936 x 24 + (8192 + 2048) x 4096 x 2 = 3,817,865,216 B = 3.556 GiB.
+    The same model with 64 sequences: 64 x 151936 x 24 + (8192 + 128) x 4096 x 2 = 301,531,136 B.
+    With fewer tokens than sequences (T = 512) the rows are capped at T: R = 512."""
+    assert [b for _, b in memory.SAMPLER_TENSOR_BYTES] == [2, 4, 4, 8, 1, 4, 1]
+    assert memory.SAMPLER_BYTES_PER_LOGIT == 24
+    f = from_config(catalog_source("Qwen/Qwen3-8B").config, "Qwen/Qwen3-8B")
+    assert (f.vocab_size, f.hidden_size) == (151936, 4096)
+    assert memory.sampler_peak_bytes(f, 1024, 8192) == 1024 * 151936 * 24 + (8192 + 2 * 1024) * 4096 * 2
+    assert memory.sampler_peak_bytes(f, 1024, 8192) == 3_817_865_216
+    assert memory.sampler_peak_bytes(f, 64, 8192) == 301_531_136
+    assert memory.sampler_rows(1024, 512) == 512
+    assert memory.sampler_peak_bytes(f, 1024, 512) == 512 * 151936 * 24 + (512 + 2 * 512) * 4096 * 2
+    # the plan uses it on the last PP stage with the max-num-seqs it passes to vLLM
+    plan = make_plan(catalog_source("Qwen/Qwen3-8B"), PlanRequest(gpu_type="H100-80GB", gpus=1, max_model_len=8192))
+    o = plan.best.overhead
+    assert o.tokens == 8192 and o.sampler == memory.sampler_peak_bytes(f, plan.best.max_num_seqs, 8192)
+
+
+def v019_row(row_id: str) -> dict:
+    return next(r for r in overhead_rows() if r["id"] == row_id)
+
+
+def test_from_vllm_0_18_the_sampler_is_the_triton_path_and_the_v0_19_logs_agree() -> None:
+    """vLLM >= 0.18 masks >= 8 rows with a Triton top-k/top-p kernel (no sort): 2 + 4 + 4 + 4 = 14 bytes per logit
+    (bf16 logits, their float32 copy, softmax probabilities, exponential noise q); fewer rows or older versions keep
+    the sort path's 24. The v0.19.0 logs bracket it: the profile's whole torch peak is at least the 14-byte sampler
+    and below the 24-byte one.
+
+      gemma-3-27b-it (vocab 262208 from transformers' Gemma3TextConfig default, h 5376), T 8192, R 1024:
+        14 B: 1024 x 262208 x 14 + (8192 + 2048) x 5376 x 2 = 3,869,114,368 B = 3.60 GiB <= 3.99 logged
+        24 B: 1024 x 262208 x 24 + (8192 + 2048) x 5376 x 2 = 6,554,124,288 B = 6.10 GiB  > 3.99
+      Llama-4-Scout (vocab 202048, h 5120):
+        14 B: 1024 x 202048 x 14 + (8192 + 2048) x 5120 x 2 = 3,001,417,728 B = 2.80 GiB <= 3.19 logged
+        24 B: 1024 x 202048 x 24 + (8192 + 2048) x 5120 x 2 = 5,070,389,248 B = 4.72 GiB  > 3.19"""
+    assert [b for _, b in memory.SAMPLER_TRITON_TENSOR_BYTES] == [2, 4, 4, 4]
+    assert memory.SAMPLER_TRITON_BYTES_PER_LOGIT == 14
+    assert memory.sampler_bytes_per_logit(1024, (0, 17, 0)) == 24          # the default image: sort path kept
+    assert memory.sampler_bytes_per_logit(1024, (0, 18, 0)) == 14
+    assert memory.sampler_bytes_per_logit(7, (0, 19, 0)) == 24             # < 8 rows: apply_top_k_top_p_pytorch
+    gemma = from_config(catalog_source("google/gemma-3-27b-it").config, "google/gemma-3-27b-it")
+    assert (gemma.vocab_size, gemma.hidden_size) == (262208, 5376)          # the config omits vocab_size
+    scout = from_config(CONFIGS["meta-llama__Llama-4-Scout-17B-16E-Instruct"], "meta-llama/Llama-4-Scout-17B-16E-Instruct")
+    assert (scout.vocab_size, scout.hidden_size) == (202048, 5120)
+    for facts, row_id, triton, sort in (
+            (gemma, "gemma-3-27b-it-h100-v0.19", 3_869_114_368, 6_554_124_288),
+            (scout, "llama-4-scout-tp4-h100-v0.19", 3_001_417_728, 5_070_389_248)):
+        assert memory.sampler_peak_bytes(facts, 1024, 8192, (0, 19, 0)) == triton
+        assert memory.sampler_peak_bytes(facts, 1024, 8192, (0, 17, 0)) == sort
+        logged_peak = v019_row(row_id)["printed"]["torch_peak_increase_gib"] * GiB
+        assert triton <= logged_peak < sort, row_id
+
+
+def test_communication_memory_covers_the_v0_19_logs() -> None:
+    """Non-torch memory of the profile (vLLM 0.19.0 on H100, compute 9.0, logged 0.25 GiB at TP 1, 2.07 at TP 2, 2.13-2.17 at TP 4)
+    against the model, by hand (without TP_COMM_BYTES the TP 2 Llama-3.1-8B row is 0.58 GiB optimistic):
+      TP 1: 0.5;  TP 2: 0.5 + 0.5 + 1.0 + 0.125 = 2.125;  TP 4: 0.5 + 0.5 + 1.0 + 3 x 0.125 = 2.375 GiB;
+      PP 2 without TP: 0.5 + 0.5 + 0.125 = 1.125 GiB (vLLM logged 0.07 GiB there)."""
+    expect = {1: 0.5, 2: 2.125, 4: 2.375}
+    for tp in (1, 2, 4):
+        assert memory.non_torch_bytes(memory.Layout(tp=tp), (0, 19, 0), 9.0) == pytest.approx(expect[tp] * GiB, abs=1)
+    # measured on Hopper only: an A100 (8.0) keeps 0.5 + 0.5 + 0.125; an unknown card (0) gets the larger
+    assert memory.non_torch_bytes(memory.Layout(tp=2), (0, 19, 0), 8.0) == pytest.approx(1.125 * GiB, abs=1)
+    assert memory.non_torch_bytes(memory.Layout(tp=2), (0, 19, 0), 0.0) == pytest.approx(2.125 * GiB, abs=1)
+    assert memory.non_torch_bytes(memory.Layout(pp=2), (0, 19, 0)) == pytest.approx(1.125 * GiB, abs=1)
+    assert memory.non_torch_bytes(memory.Layout(tp=2), (0, 6, 5)) == int(1.8 * GiB) + int(1.8 * GiB) + int(0.25 * GiB)
+    rows = [r for r in overhead_rows() if "llm-d-planner" in r["source"]]
+    assert len(rows) == 6
+    for r in rows:
+        layout = memory.Layout(tp=r["tensor_parallel"])
+        assert memory.non_torch_bytes(layout, (0, 19, 0), 9.0) >= r["printed"]["non_torch_gib"] * GiB, r["id"]

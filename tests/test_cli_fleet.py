@@ -270,7 +270,8 @@ def test_chatbox_config_from_the_namespace(fake: FakeApiServer) -> None:
     assert (ctx["qwen3-8b"], ctx["gemma"], ctx["llama"]) == (40960, 131072, 131072)
     assert models == {
         "qwen3-8b": {"modelId": "qwen3-8b", "capabilities": ["reasoning", "tool_use"], "contextWindow": 40960},
-        "gemma": {"modelId": "gemma", "capabilities": ["vision", "tool_use"], "contextWindow": 131072},
+        # gemma-3: its recipes name no tool-call parser, so no tool_use
+        "gemma": {"modelId": "gemma", "capabilities": ["vision"], "contextWindow": 131072},
         "llama": {"modelId": "llama", "capabilities": ["tool_use"], "contextWindow": 131072},
         # an external's engine is elsewhere: its name only; an alias: what every target offers, the smallest window
         "qwen3-nairr": {"modelId": "qwen3-nairr"},

@@ -100,7 +100,7 @@ def test_glm5_on_h100_spans_three_nodes():
     assert p.fits and (d["gpu"]["nodes"], d["gpu"]["per_node"], d["gpu"]["count"]) == (3, 8, 24)
     assert (d["parallelism"]["tensor"], d["parallelism"]["pipeline"], d["parallelism"]["decode_context"]) == (8, 3, 1)
     assert p.best.duplicated_kv
-    assert d["model"]["family"] == "glm47"
+    assert d["model"]["family"] == "glm5"
     # 78 layers / PP 3 = 26 per stage; MLA latent (512 + 64) x 2 B + the DSA indexer's 128 FP8 + 4 B scale
     assert d["memory"]["kv_bytes_per_token"] == 26 * (576 * 2 + 132) == 33384
     # two nodes are not enough either: 1486 GB loaded / 16 GPUs = 86 GiB > 0.95 x 79.19 GiB

@@ -86,7 +86,8 @@ CASES = [
     ("DeepseekV3ForCausalLM", "kimi_k2", "moonshotai/Kimi-K2-Instruct-0905", "kimi_k2", "kimi_k2", None, "kimi_k2", None, "0.17.0"),
     ("DeepseekV3ForCausalLM", "kimi_k2", "moonshotai/Kimi-K2-Thinking", "kimi_k2", "kimi_k2", "kimi_k2", "kimi_k2", "kimi_k2", "0.17.0"),
     # the defect: GLM-5 (its own architecture) got no parsers; recipe: glm47 + glm45
-    ("GlmMoeDsaForCausalLM", "glm_moe_dsa", "zai-org/GLM-5-FP8", "glm47", "glm47", "glm45", "glm47", "glm45", "0.17.0"),
+    # GLM-5 is its own family: the recipe pins vLLM 0.19.0 (it was folded into glm47 at 0.17.0)
+    ("GlmMoeDsaForCausalLM", "glm_moe_dsa", "zai-org/GLM-5-FP8", "glm5", "glm47", "glm45", None, None, "0.19.0"),
     ("Glm4MoeForCausalLM", "glm4_moe", "zai-org/GLM-4.7", "glm47", "glm47", "glm45", "glm47", "glm45", "0.17.0"),
     ("Glm4MoeForCausalLM", "glm4_moe", "zai-org/GLM-4.6", "glm45", "glm45", "glm45", "glm45", "glm45", "0.17.0"),
     ("Glm4MoeForCausalLM", "glm4_moe", "zai-org/GLM-4.5-Air", "glm45", "glm45", "glm45", "glm45", "glm45", "0.17.0"),
@@ -99,14 +100,44 @@ CASES = [
     ("Llama4ForConditionalGeneration", "llama4_text", "meta-llama/Llama-4-Scout-17B-16E-Instruct", "llama4", "llama4_pythonic", None, "pythonic", None, "0.17.0"),
     ("MistralForCausalLM", "mistral", "mistralai/Devstral-Small-2507", "mistral", "mistral", None, "mistral", None, "0.17.0"),
     ("MistralForCausalLM", "mistral", "mistralai/Magistral-Small-2509", "magistral", "mistral", "mistral", "mistral", "mistral", "0.17.0"),
-    ("NemotronHForCausalLM", "nemotron_h", "nvidia/NVIDIA-Nemotron-3-Nano-30B-A3B-BF16", "nemotron_h", "qwen3_coder", "nemotron_v3", None, None, "0.17.1"),
+    ("NemotronHForCausalLM", "nemotron_h", "nvidia/NVIDIA-Nemotron-3-Nano-30B-A3B-BF16", "nemotron_3_nano", "qwen3_coder", "nemotron_v3", None, None, "0.17.1"),
     ("NemotronHForCausalLM", "nemotron_h", "nvidia/NVIDIA-Nemotron-3-Super-120B-A12B-FP8", "nemotron_3_super", "qwen3_xml", "nemotron_v3", None, None, "0.17.1"),
-    ("NemotronHForCausalLM", "nemotron_h", "nvidia/Nemotron-H-56B-Base-8K", "nemotron_h", None, None, None, None, "0.17.1"),
+    # base checkpoints pass no parser: only Nemotron-3's nemotron_v3 parser needs 0.17.1, not the architecture
+    ("NemotronHForCausalLM", "nemotron_h", "nvidia/Nemotron-H-56B-Base-8K", "nemotron_h", None, None, None, None, "0.17.0"),
+    ("NemotronHForCausalLM", "nemotron_h", "nvidia/NVIDIA-Nemotron-3-Nano-30B-A3B-Base-BF16", "nemotron_3_nano", None, None, None, None, "0.17.0"),
     ("Gemma4ForConditionalGeneration", "gemma4_text", "google/gemma-4-31B-it", "gemma4", "gemma4", "gemma4", None, None, "0.19.1"),
     ("Phi3ForCausalLM", "phi3", "microsoft/Phi-4-mini-instruct", "phi4_mini", "phi4_mini_json", None, None, None, "0.17.0"),
     ("SeedOssForCausalLM", "seed_oss", "ByteDance-Seed/Seed-OSS-36B-Instruct", "seed_oss", "seed_oss", "seed_oss", None, None, "0.17.0"),
     ("HunYuanMoEV1ForCausalLM", "hunyuan_v1_moe", "tencent/Hunyuan-A13B-Instruct", "hunyuan_a13b", "hunyuan_a13b", "hunyuan_a13b", "hunyuan", "hunyuan", "0.17.0"),
     ("GraniteMoeHybridForCausalLM", "granitemoehybrid", "ibm-granite/granite-4.0-h-small", "granite4", "hermes", None, "hermes", None, "0.17.0"),
+    # families added from the recipes repository (recipes/models/<org>/<model>.yaml)
+    ("KimiK25ForConditionalGeneration", "kimi_k25", "moonshotai/Kimi-K2.5", "kimi_k25", "kimi_k2", "kimi_k2", None, None, "0.19.1"),
+    ("KimiK25ForConditionalGeneration", "kimi_k25", "moonshotai/Kimi-K2.6", "kimi_k25", "kimi_k2", "kimi_k2", None, None, "0.19.1"),
+    ("KimiK3ForConditionalGeneration", "kimi_k3", "moonshotai/Kimi-K3", "kimi_k3", "kimi_k3", "kimi_k3", None, None, "0.27.1"),
+    ("KimiLinearForCausalLM", "kimi_linear", "moonshotai/Kimi-Linear-48B-A3B-Instruct", "kimi_linear", None, None, None, None, "0.17.0"),
+    ("Step3p5ForCausalLM", "step3p5", "stepfun-ai/Step-3.5-Flash", "step3p5", "step3p5", "step3p5", None, None, "0.17.0"),
+    ("MiniMaxM3VLForConditionalGeneration", "minimax_m3", "MiniMaxAI/MiniMax-M3", "minimax_m3", "minimax_m3", "minimax_m3", None, None, "0.24.0"),
+    ("MiMoV2FlashForCausalLM", "mimo_v2_flash", "XiaomiMiMo/MiMo-V2-Flash", "mimo_v2", "qwen3_xml", "qwen3", "qwen3_coder", "qwen3", "0.17.0"),
+    ("HYV3ForCausalLM", "hy_v3", "tencent/Hy3", "hy3", "hy_v3", "hy_v3", None, None, "0.20.0"),
+    ("BailingMoeV3ForCausalLM", "bailing_moe_v3", "inclusionAI/Ling-3.0-flash", "ling3", "ling3", "ling3", None, None, "0.25.0"),
+    ("BailingMoeV2_5ForCausalLM", "bailing_moe_v2_5", "inclusionAI/Ling-2.6-flash", "ling_2_6", None, None, None, None, "0.20.2"),
+    ("BailingMoeV2ForCausalLM", "bailing_moe", "inclusionAI/Ring-1T-FP8", "bailing", None, None, None, None, "0.17.0"),
+    ("InternS1ForConditionalGeneration", "interns1", "internlm/Intern-S1", "intern_s1", "internlm", "deepseek_r1", "interns1", "interns1", "0.17.0"),
+    ("InternVLChatModel", "internvl_chat", "OpenGVLab/InternVL3_5-8B", "internvl", None, None, None, None, "0.17.0"),
+    ("Lfm2ForCausalLM", "lfm2", "LiquidAI/LFM2.5-1.2B-Instruct", "lfm2", "lfm2", None, None, None, "0.23.0"),
+    ("Lfm2ForCausalLM", "lfm2", "LiquidAI/LFM2.5-1.2B-Base", "lfm2", None, None, None, None, "0.23.0"),
+    ("Cohere2ForCausalLM", "cohere2", "CohereLabs/command-a-reasoning-08-2025", "cohere", None, None, None, None, "0.17.0"),
+    ("ApertusForCausalLM", "apertus", "swiss-ai/Apertus-70B-Instruct-2509", "apertus", "apertus", None, None, None, "0.20.0"),
+    ("Glm4ForCausalLM", "glm4", "zai-org/GLM-Z1-32B-0414", "glm4", None, None, None, None, "0.17.0"),
+    # GLM-5.x share GlmMoeDsaForCausalLM; each recipe names its own minimum (and GLM-5.1 the glm47 reasoning parser)
+    ("GlmMoeDsaForCausalLM", "glm_moe_dsa", "zai-org/GLM-5.1-FP8", "glm5_1", "glm47", "glm47", None, None, "0.24.0"),
+    ("GlmMoeDsaForCausalLM", "glm_moe_dsa", "zai-org/GLM-5.2-FP8", "glm5_2", "glm47", "glm45", None, None, "0.23.0"),
+    ("GlmMoeDsaForCausalLM", "glm_moe_dsa", "zai-org/GLM-5.3", "glm5_3", "glm47", "glm45", None, None, "0.28.0"),
+    ("Glm5NextForConditionalGeneration", "glm5_next", "zai-org/GLM-5.3-Flash", "glm5_next", "glm47", "glm47", None, None, "0.29.0"),
+    ("NemotronHForCausalLM", "nemotron_h", "nvidia/NVIDIA-Nemotron-3-Ultra-550B-A55B-NVFP4", "nemotron_3_ultra", "qwen3_coder", "nemotron_v3", None, None, "0.22.0"),
+    ("NemotronHForCausalLM", "nemotron_h", "nvidia/NVIDIA-Nemotron-3.5-Lightning-30B-A3B-BF16", "nemotron_3_5", "qwen3_xml", "nemotron_v3", None, None, "0.27.1"),
+    ("Cohere2MoeForCausalLM", "cohere2_moe", "CohereLabs/North-Mini-Code-1.0", "cohere_moe", None, None, None, None, "0.24.0"),
+    ("MiMoV2ForCausalLM", "mimo_v2", "XiaomiMiMo/MiMo-V2.5", "mimo_v2_5", "mimo", "mimo", None, None, "0.21.0"),
 ]
 
 
@@ -232,7 +263,7 @@ DETECT = [("hermes.jinja", "hermes"), ("qwen3_coder.jinja", "qwen3_coder"), ("de
           ("deepseek_v31.jinja", "deepseek_v31"), ("kimi_k2.tokenizer_config.json", "kimi_k2"),
           ("glm45.jinja", "glm45"), ("glm47.jinja", "glm47"), ("mistral.jinja", "mistral"),
           ("llama31.jinja", "llama3_json"), ("minimax_m2.jinja", "minimax_m2"), ("gpt_oss.jinja", "openai"),
-          ("plain_chatml.jinja", None)]
+          ("lfm2.jinja", "lfm2"), ("apertus.jinja", "apertus"), ("plain_chatml.jinja", None)]
 
 
 @pytest.mark.parametrize("name,parser", DETECT, ids=[d[0] for d in DETECT])
@@ -246,6 +277,37 @@ def test_the_family_parser_agrees_with_its_own_template():
     for name, family_parser in [("hermes.jinja", "hermes"), ("qwen3_coder.jinja", "qwen3_coder"),
                                 ("glm47.jinja", "glm45"), ("glm45.jinja", "glm47")]:
         assert family_parser in detect_tool_format(template(name)).parsers   # type: ignore[union-attr]
+
+
+# a family added from the recipes repo meets its own model's template markup: confirmed, never switched away
+OWN_TEMPLATE = [
+    ("Lfm2ForCausalLM", "lfm2", "LiquidAI/LFM2.5-1.2B-Instruct", "lfm2.jinja", "lfm2"),
+    ("ApertusForCausalLM", "apertus", "swiss-ai/Apertus-8B-Instruct-2509", "apertus.jinja", "apertus"),
+    ("KimiK25ForConditionalGeneration", "kimi_k25", "moonshotai/Kimi-K2.5", "kimi_k2.tokenizer_config.json", "kimi_k2"),
+    # Step-3.5's step3p5 and MiMo's qwen3_xml read the Qwen3-Coder XML (SGLang: step3p5 -> Qwen3CoderDetector)
+    ("Step3p5ForCausalLM", "step3p5", "stepfun-ai/Step-3.5-Flash", "qwen3_coder.jinja", "step3p5"),
+    ("MiMoV2FlashForCausalLM", "mimo_v2_flash", "XiaomiMiMo/MiMo-V2-Flash", "qwen3_coder.jinja", "qwen3_xml"),
+    ("MiMoV2ForCausalLM", "mimo_v2", "XiaomiMiMo/MiMo-V2.5", "qwen3_coder.jinja", "mimo"),
+    # MiniMax-M3 keeps its own minimax_m3 parser on MiniMax's XML markup
+    ("MiniMaxM3ForCausalLM", "minimax_m3", "MiniMaxAI/MiniMax-M3", "minimax_m2.jinja", "minimax_m3"),
+]
+
+
+@pytest.mark.parametrize("arch,mtype,mid,tpl,parser", OWN_TEMPLATE, ids=[c[2] for c in OWN_TEMPLATE])
+def test_new_families_are_confirmed_by_their_own_template(arch, mtype, mid, tpl, parser):
+    c = choose(eng.find_recipe(_facts(arch, mtype, mid)), mid, arch, template(tpl), f"chat template of {mid}", "vllm")
+    assert c.recipe.tool_call_parser == parser
+    assert any(f"confirms the {parser} tool-call parser" in r for r in c.reasons), c.reasons
+    assert not any("not what the" in w for w in c.warnings)
+
+
+def test_unknown_model_with_an_lfm2_template_takes_lfm2():
+    src = ModelSource("acme/acme-lfm-tune", UNKNOWN, None, "local", chat_template=template("lfm2.jinja"),
+                      chat_template_source="chat_template.jinja of acme/acme-lfm-tune")
+    d = make_plan(src, PlanRequest(gpu_type="A100-80GB")).to_dict()
+    # the template's parser is registered from vLLM 0.23.0 (parser table): the plan pins that release
+    assert (d["serving"]["tool_call_parser"], d["serving"]["engine_version"]) == ("lfm2", "0.23.0")
+    assert d["serving"]["image"] == "vllm/vllm-openai:v0.23.0"
 
 
 def test_template_confirms_the_recipe():

@@ -164,7 +164,9 @@ def find_recipe(facts: ModelFacts) -> Recipe:
         if not family_matches(fam, facts.architecture, facts.model_type, facts.model_id):
             continue
         tool = fam.get("tool_call_parser")
-        if fam.get("instruct_only") and not _is_instruct(mid, fam.get("instruct_markers")):
+        base = (bool(fam.get("instruct_only")) and not _is_instruct(mid, fam.get("instruct_markers"))) or any(
+            s in mid for s in fam.get("base_markers", ()))
+        if base:
             tool = None
         reasoning = fam.get("reasoning_parser")
         only = fam.get("reasoning_only_if_id_contains")
@@ -173,15 +175,18 @@ def find_recipe(facts: ModelFacts) -> Recipe:
         unless = fam.get("reasoning_unless_id_contains")
         if reasoning and unless and any(s in mid for s in unless):
             reasoning = None
-        if fam.get("instruct_only") and tool is None:
+        if (fam.get("instruct_only") or base) and tool is None:
             reasoning = None
         extra = list(fam.get("extra_args", []))
         for needle, args in (fam.get("extra_args_if_id_contains") or {}).items():
             if needle in mid:
                 extra += args
         no_tool = ""
-        base = bool(fam.get("instruct_only")) and not _is_instruct(mid, fam.get("instruct_markers"))
-        if base:
+        if base and any(s in mid for s in fam.get("base_markers", ())):
+            no_tool = (f"no tool-call or reasoning parser: {facts.model_id} looks like a base checkpoint "
+                       f"({' / '.join(s for s in fam['base_markers'] if s in mid)} in its id), which has no chat "
+                       "format to parse")
+        elif base:
             no_tool = (f"no tool-call or reasoning parser: {facts.model_id} looks like a base checkpoint (no "
                        f"{' / '.join(fam.get('instruct_markers') or ['instruct', '-it', 'chat', 'thinking'])} "
                        "in its id), which has no chat format to parse")

@@ -316,7 +316,8 @@ def from_config(config: Mapping[str, Any], model_id: str) -> ModelFacts:
         num_attention_heads=heads,
         num_kv_heads=int(kv_heads),
         head_dim=head_dim,
-        vocab_size=int(_get(tc, "vocab_size", default=0) or _get(config, "vocab_size", default=0) or 0),
+        vocab_size=int(_get(tc, "vocab_size", default=0) or _get(config, "vocab_size", default=0)
+                       or _TEXT_DEFAULTS.get(model_type, {}).get("vocab_size", 0)),   # Gemma 3 omits it
         intermediate_size=int(intermediate) if isinstance(intermediate, (int, float)) else 0,
         native_context=_native_context(tc, config, model_type),
         dtype=dtype if dtype in _DTYPE_BYTES else "bfloat16",

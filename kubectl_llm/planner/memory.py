@@ -231,9 +231,31 @@ GDN_TRANSIENT_FROM = (0, 26)         # vllm#50780: an mnbt-linear transient char
 GRAPHS_IN_BUDGET_FROM = (0, 21)      # vLLM >= 0.21 profiles CUDA graphs and subtracts them before sizing the KV cache
 V1_PROFILER_FROM = (0, 7)            # V0 (< 0.7) charged ~1.8 GiB of CUDA context as non-torch memory at TP 1
 ACT_BYTES = 2                        # bf16 activations
-SAMPLER_BYTES_PER_LOGIT = 24         # fp32 logits + temperature-scaled copy + top-k/top-p sort (fp32 values, int64 ids)
+# vLLM's dummy sampler run (v0.17.0, V1 runner), per logit of the R x vocab batch; see sampler_peak_bytes.
+SAMPLER_TENSOR_BYTES = (
+    ("logits from compute_logits, model dtype, held by _dummy_sampler_run", 2),
+    ("Sampler.forward: logits.to(torch.float32); temperature is applied in place (div_)", 4),
+    ("apply_top_k_top_p: logits.sort() values, float32", 4),
+    ("apply_top_k_top_p: logits.sort() indices, int64", 8),
+    ("top-k mask (logits_sort < kth value), bool, alive until the function returns", 1),
+    ("top-p: logits_sort.softmax(), float32 (the cumsum is written into it: out=probs_sort)", 4),
+    ("top-p mask (probs_sum <= 1 - p), bool", 1),
+)
+SAMPLER_BYTES_PER_LOGIT = sum(b for _, b in SAMPLER_TENSOR_BYTES)      # 24
+# From vLLM 0.18 a batch of >= TRITON_TOPK_TOPP_MIN_ROWS rows is masked in place by a Triton top-k/top-p kernel
+# (no sort): what stays alive is the random_sample step's.
+TRITON_TOPK_TOPP_FROM = (0, 18)
+TRITON_TOPK_TOPP_MIN_ROWS = 8        # apply_top_k_top_p: `if HAS_TRITON and logits.shape[0] >= 8`
+SAMPLER_TRITON_TENSOR_BYTES = (
+    ("logits from compute_logits, model dtype, held by _dummy_sampler_run", 2),
+    ("Sampler.forward: logits.to(torch.float32), masked in place by apply_top_k_top_p_triton", 4),
+    ("forward_native: logits.softmax(dim=-1, dtype=torch.float32)", 4),
+    ("random_sample: q = torch.empty_like(probs).exponential_()", 4),
+)
+SAMPLER_TRITON_BYTES_PER_LOGIT = sum(b for _, b in SAMPLER_TRITON_TENSOR_BYTES)      # 14
 CONTEXT_BYTES = int(0.5 * GiB)       # CUDA context growth, cuBLAS / attention-backend workspaces
-COMM_BYTES = int(0.5 * GiB)          # NCCL communicators + custom all-reduce buffers, any TP/PP > 1 ...
+COMM_BYTES = int(0.5 * GiB)          # NCCL communicators, any TP/PP/DP > 1 ...
+TP_COMM_BYTES = int(1.0 * GiB)       # ... + tensor-parallel all-reduce workspaces when TP > 1 ...
 COMM_BYTES_PER_RANK = int(0.125 * GiB)  # ... plus this per extra rank of the group (x2 both in the V0 profiler)
 GRAPH_POOL_BYTES = int(0.25 * GiB)   # CUDA graph pool: a fixed part ...
 GRAPH_BYTES_PER_LAYER_SIZE = int(0.6 * MiB)  # ... plus this per (layer on the stage x captured batch size)
@@ -280,11 +302,51 @@ def activation_peak_bytes(facts: ModelFacts, tp: int, tokens: int, ep: bool = Fa
     return int(hidden_states + qkv + mlp + moe)
 
 
-def sampler_peak_bytes(facts: ModelFacts, max_num_seqs: int, tokens: int) -> int:
-    """vLLM's dummy sampler run at the end of the profile (last PP stage only): min(max_num_seqs, T) rows of the
-    full vocabulary (gathered on every TP rank), SAMPLER_BYTES_PER_LOGIT bytes each. This is the term that makes
-    vLLM's defaults on >= 70 GiB cards (1024 sequences) cost 4-6 GiB on 150-200k vocabularies."""
-    return int(min(max_num_seqs, tokens) * facts.vocab_size * SAMPLER_BYTES_PER_LOGIT)
+def sampler_rows(max_num_seqs: int, tokens: int) -> int:
+    """Rows of the dummy sampler batch: the profile's dummy run spreads T tokens over min(max_num_seqs, T) requests
+    and samples the last token of each (``GPUModelRunner._dummy_run``: ``num_reqs = min(num_tokens, max_num_reqs)``)."""
+    return min(max_num_seqs, tokens)
+
+
+def sampler_bytes_per_logit(rows: int, version: tuple[int, ...] = (0, 17, 0)) -> int:
+    """Bytes alive per logit at the sampler's peak: the sort path (24) before vLLM 0.18 or for fewer than 8 rows,
+    the Triton top-k/top-p path (14) from 0.18 on."""
+    if tuple(version) >= TRITON_TOPK_TOPP_FROM and rows >= TRITON_TOPK_TOPP_MIN_ROWS:
+        return SAMPLER_TRITON_BYTES_PER_LOGIT
+    return SAMPLER_BYTES_PER_LOGIT
+
+
+def sampler_peak_bytes(facts: ModelFacts, max_num_seqs: int, tokens: int, version: tuple[int, ...] = (0, 17, 0)) -> int:
+    """Peak of vLLM's dummy sampler run at the end of the memory profile (last PP stage only), per GPU.
+
+    Follows vLLM's code (V1 engine, CUDA, the default PyTorch sampler; FlashInfer sampling is used only with
+    ``VLLM_USE_FLASHINFER_SAMPLER=1``: "FlashInfer top-p/top-k sampling is available but disabled by default" in
+    the v0.19.0 logs of tests/data/vllm_overhead_observed.yaml):
+
+    * ``GPUModelRunner.profile_run`` keeps the dummy forward's output (T x h) and its last-token rows (R x h,
+      ``hidden_states[logit_indices]``) while ``_dummy_sampler_run`` draws ``torch.rand_like`` of the rows (R x h)
+      and computes the logits of the full vocabulary (gathered on every TP rank);
+    * the dummy ``SamplingMetadata`` sets temperature 0.5, ``top_p`` 0.9 and ``top_k`` = vocab - 1 on every row,
+      ``all_greedy=False``, ``max_num_logprobs=None``: ``Sampler.forward`` casts the logits to float32 and
+      ``TopKTopPSampler.forward_native`` runs ``apply_top_k_top_p``
+      (``vllm/v1/sample/ops/topk_topp_sampler.py``), which sorts the whole vocabulary. The tensors alive at its
+      peak (the top-p step) are SAMPLER_TENSOR_BYTES: 24 bytes per logit.
+    * From v0.18.0 (docs.vllm.ai/en/v0.18.0/api/vllm/v1/sample/ops/topk_topp_triton/) ``apply_top_k_top_p``
+      sends batches of >= 8 rows to a Triton kernel that masks the float32 logits in place, without the sort:
+      the peak is then ``random_sample``'s (softmax probabilities + the exponential noise ``q``),
+      SAMPLER_TRITON_TENSOR_BYTES: 14 bytes per logit. The v0.19.0 logs agree: gemma-3-27b-it and
+      Llama-4-Scout at 1024 sequences profiled a torch peak of 3.99 / 3.19 GiB, below the sort path's 6.1 / 4.7
+      GiB and above the 14-byte path's 3.6 / 2.8 GiB. Whether v0.17.0 (the default image) already has the kernel
+      was not confirmed from a stored copy of its source, so before 0.18 the sort path, the larger, is kept.
+
+    R = min(max_num_seqs, T) rows, a = 2 (bf16), b = 24 or 14 bytes per logit:
+      R x vocab x b  +  (T + 2R) x h x a
+    This is the term that makes vLLM's defaults on >= 70 GiB cards (1024 sequences) cost 3-6 GiB on 150-260k
+    vocabularies."""
+    rows = sampler_rows(max_num_seqs, tokens)
+    logits = rows * facts.vocab_size * sampler_bytes_per_logit(rows, version)
+    hidden = (tokens + 2 * rows) * facts.hidden_size * ACT_BYTES
+    return int(logits + hidden)
 
 
 def encoder_bytes(facts: ModelFacts, tokens: int) -> int:
@@ -296,16 +358,31 @@ def encoder_bytes(facts: ModelFacts, tokens: int) -> int:
     return int(2 * GiB + 12 * tokens * facts.hidden_size * ACT_BYTES)
 
 
-def non_torch_bytes(layout: Layout, version: tuple[int, ...] = (0, 17, 0)) -> int:
-    """CUDA context growth and workspaces (CONTEXT_BYTES) + NCCL / custom all-reduce buffers when the worker talks to
-    others: COMM_BYTES + COMM_BYTES_PER_RANK x (ranks - 1), ranks = TP x PP x DP. The V0 profiler (< 0.7) counted
-    far more: 1.8 GiB of context at TP 1 and 1.8 GiB more at TP 2 (vllm#10511), so both parts are 1.8 GiB / x2 there."""
+TP_COMM_FROM_COMPUTE = 9.0           # Hopper and later: where the TP_COMM_BYTES evidence is (see non_torch_bytes)
+
+
+def non_torch_bytes(layout: Layout, version: tuple[int, ...] = (0, 17, 0), gpu_compute: float = 0.0) -> int:
+    """CUDA context growth and workspaces (CONTEXT_BYTES) + communication buffers when the worker talks to others:
+    COMM_BYTES + COMM_BYTES_PER_RANK x (ranks - 1), ranks = TP x PP x DP. The V0 profiler (< 0.7) counted far more:
+    1.8 GiB of context at TP 1 and 1.8 GiB more at TP 2 (vllm#10511), so both parts are 1.8 GiB / x2 there.
+
+    + TP_COMM_BYTES when TP > 1 on a GPU of compute >= 9.0 (or an unknown one): vLLM 0.19.0 on H100 measured a
+    non-torch increase of 0.25 GiB at TP 1, 2.07 GiB at TP 2 and 2.13-2.17 GiB at TP 4 (0.07 GiB at PP 2 and PP 4
+    without TP; llm-d-planner's v0.19.0 sweep in tests/data/vllm_overhead_observed.yaml), where the logs show the
+    Hopper-only all-reduce paths (symmetric memory, FlashInfer's trtllm all-reduce workspace). Without the term the
+    Llama-3.1-8B TP 2 row would be 0.58 GiB optimistic. No log measures it on Ampere / Ada cards, which keep the
+    model above.
+
+      V1, TP 1: 0.5 GiB;  H100 TP 2: 0.5 + 0.5 + 1.0 + 0.125 = 2.125 GiB;  TP 4: 2.375 GiB;  TP 8: 2.875 GiB;
+      A100 TP 2: 0.5 + 0.5 + 0.125 = 1.125 GiB."""
     v0 = tuple(version) < V1_PROFILER_FROM
     ctx = int(1.8 * GiB) if v0 else CONTEXT_BYTES
     ranks = layout.tp * layout.pp * layout.dp
     comm = 0
     if ranks > 1:
         comm = (int(1.8 * GiB) if v0 else COMM_BYTES) + COMM_BYTES_PER_RANK * (2 if v0 else 1) * (ranks - 1)
+        if layout.tp > 1 and not v0 and (not gpu_compute or gpu_compute >= TP_COMM_FROM_COMPUTE):
+            comm += TP_COMM_BYTES
     return int(ctx + comm)
 
 
@@ -327,7 +404,13 @@ def cudagraph_bytes(layers_on_stage: int, max_num_seqs: int) -> int:
 
 def runtime_reserve_bytes(layout: Layout) -> int:
     """Memory vLLM allocates after the KV cache, outside its budget (NCCL lazily created, sampler/async buffers):
-    RUNTIME_RESERVE_BYTES + 0.2 GiB per extra TP rank (gpt-oss-120b TP 8, vLLM 0.28: 1.37 GiB over its budget)."""
+    RUNTIME_RESERVE_BYTES + 0.2 GiB per extra TP rank (gpt-oss-120b TP 8, vLLM 0.28: 1.37 GiB over its budget).
+
+    Not raised to the start-up baseline the vLLM 0.19.0 H100 logs show outside the budget (79.19 GiB minus "Initial
+    free memory": 0.51 GiB at TP 1, 2.01 at TP 2, 2.07 at TP 4: the CUDA context, plus NCCL / symmetric-memory /
+    FlashInfer all-reduce workspaces on Hopper): every one of those runs started at util 0.95 with this reserve, and
+    consumer cards started with less slack than that baseline (4 x RTX 3090 at util 0.92 with vLLM >= 0.21,
+    club-3090#127: 1.88 GiB; 2 x RTX 4090 at 0.95, club-3090#46: 1.18 GiB), so the baseline depends on the card."""
     return int(RUNTIME_RESERVE_BYTES + 0.2 * GiB * (layout.tp - 1))
 
 
@@ -363,14 +446,15 @@ class Overhead:
 
 
 def overhead(facts: ModelFacts, layout: Layout, *, layers_on_stage: int, last_stage: bool, weights_per_gpu: int,
-             max_num_seqs: int, max_num_batched_tokens: int, version: tuple[int, ...]) -> Overhead:
+             max_num_seqs: int, max_num_batched_tokens: int, version: tuple[int, ...],
+             gpu_compute: float = 0.0) -> Overhead:
     """The overhead model (ARCHITECTURE.md, Planner step 4). Peak = max(forward, sampler): the sampler runs after the
     forward pass has freed its activations. The margin is MARGIN_BYTES, plus BIG_MOE_MARGIN x the weights per GPU
     for large MoE models and multimodal models, where the logs show 3-9 GiB that no part above explains. Versions
     whose profiler is known to swing add to it: from 0.21 the CUDA-graph estimate counts twice (VERSION_SWINGS)."""
     t = max_num_batched_tokens
     act = activation_peak_bytes(facts, layout.tp, t, layout.ep) + encoder_bytes(facts, t)
-    smp = sampler_peak_bytes(facts, max_num_seqs, t) + 2 * t * facts.hidden_size * ACT_BYTES if last_stage else 0
+    smp = sampler_peak_bytes(facts, max_num_seqs, t, version) if last_stage else 0
     graphs = cudagraph_bytes(layers_on_stage, max_num_seqs)
     margin = MARGIN_BYTES
     thin = []
@@ -395,7 +479,7 @@ def overhead(facts: ModelFacts, layout: Layout, *, layers_on_stage: int, last_st
         notes.append("memory: " + "; ".join(
             ([" and ".join(thin) + " - few vLLM logs to calibrate on, vLLM's profile swings by several GiB here"]
              if thin else []) + swings) + f"; the plan keeps a {margin / GiB:.1f} GiB safety margin per GPU")
-    return Overhead(activation=act, sampler=smp, non_torch=non_torch_bytes(layout, version), cudagraphs=graphs,
+    return Overhead(activation=act, sampler=smp, non_torch=non_torch_bytes(layout, version, gpu_compute), cudagraphs=graphs,
                     graphs_in_budget=graphs_in_budget(version), runtime_reserve=runtime_reserve_bytes(layout),
                     margin=margin, tokens=t, notes=tuple(notes))
 

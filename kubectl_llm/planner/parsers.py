@@ -66,7 +66,8 @@ def detect_tool_format(template: str | None) -> ToolFormat | None:
         return _fmt("DeepSeek-V3.1 tool calls (name<tool_sep>arguments)", "deepseek_v31",
                     "<\uff5ctool\u2581calls\u2581begin\uff5c>")
     if "<minimax:tool_call>" in t:
-        return _fmt("MiniMax-M2 XML", "minimax_m2", "<minimax:tool_call>")
+        # minimax_m3 is MiniMax-M3's own parser for its XML calls (its recipe): a template cannot tell M2 from M3
+        return _fmt("MiniMax XML", "minimax_m2", "<minimax:tool_call>", "minimax_m3")
     if "<seed:tool_call>" in t:
         return _fmt("Seed-OSS XML", "seed_oss", "<seed:tool_call>")
     if "<arg_key>" in t:
@@ -74,7 +75,10 @@ def detect_tool_format(template: str | None) -> ToolFormat | None:
             return _fmt("GLM-4.5 <arg_key> XML", "glm45", "<arg_key>", "glm47")
         return _fmt("GLM-4.7 <arg_key> XML (compact)", "glm47", "<arg_key>", "glm45")
     if "<tool_call>" in t and "<function=" in t:
-        return _fmt("Qwen3-Coder XML (<function=...>)", "qwen3_coder", "<tool_call><function=", "qwen3_xml")
+        # one vLLM class reads this XML under qwen3_coder / qwen3_xml / mimo, and step3p5 is SGLang's Qwen3CoderDetector
+        # (parser-registries.md): Step-3.5 and MiMo templates confirm their own parser instead of being switched
+        return _fmt("Qwen3-Coder XML (<function=...>)", "qwen3_coder", "<tool_call><function=", "qwen3_xml",
+                    "step3p5", "mimo")
     if "<tool_call>" in t:
         return _fmt("hermes <tool_call> JSON", "hermes", "<tool_call>", "xlam")
     if "[TOOL_CALLS]" in t:
@@ -90,6 +94,13 @@ def detect_tool_format(template: str | None) -> ToolFormat | None:
         return _fmt("FunctionGemma", "functiongemma", "<start_function_call>")
     if "<|tool_call|>" in t:
         return _fmt("Granite 3.x <|tool_call|>", "granite", "<|tool_call|>")
+    if "<|tool_list_start|>" in t:
+        # LFM2 / LFM2.5: tools listed between <|tool_list_start|> / <|tool_list_end|>, calls as a Python list inside
+        # <|tool_call_start|> ... <|tool_call_end|> (the LFM2.5 recipes: vLLM's lfm2 parser)
+        return _fmt("LFM2 pythonic (<|tool_list_start|>)", "lfm2", "<|tool_list_start|>")
+    if "<|tools_prefix|>" in t:
+        # Apertus: [{"name": {args}}] between <|tools_prefix|> and <|tools_suffix|> (vLLM's apertus parser)
+        return _fmt("Apertus <|tools_prefix|> JSON", "apertus", "<|tools_prefix|>")
     return None
 
 

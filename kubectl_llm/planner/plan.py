@@ -455,7 +455,7 @@ def _evaluate(f: ModelFacts, parts: WeightParts, gpu: GpuType, layout: Layout, L
     util = req.gpu_memory_utilization or DEFAULT_UTILIZATION
     overheads = [overhead(f, layout, layers_on_stage=len(rng), last_stage=s == len(stages) - 1,
                           weights_per_gpu=w_stages[s], max_num_seqs=seqs_guess, max_num_batched_tokens=tokens,
-                          version=version) for s, rng in enumerate(stages)]
+                          version=version, gpu_compute=gpu.compute) for s, rng in enumerate(stages)]
     outside = max(o.outside_budget for o in overheads)
     if req.gpu_memory_utilization is None and gpu.memory_bytes * (1 - util) < outside:
         util = min(util, math.floor((1 - outside / gpu.memory_bytes) * 100) / 100)

@@ -84,5 +84,17 @@ def test_families_added_from_the_repository_are_each_exercised():
              "ling_2_6", "bailing", "intern_s1", "internvl", "lfm2", "cohere", "cohere_moe", "apertus", "glm4",
              "glm5", "glm5_1", "glm5_2", "glm5_3", "glm5_next", "nemotron_3_nano", "nemotron_3_ultra",
              "nemotron_3_5", "qwen3guard", "qwen2_5_vl", "tinyllama", "trinity", "mellum2", "phi4_multimodal",
-             "thaillm", "minicpm5", "mistral_small_4", "mistral_medium_3_5", "ernie45_vl", "laguna", "laguna_2_1"}
+             "thaillm", "minicpm5", "mistral_small_4", "mistral_medium_3_5", "ernie45_vl", "laguna", "laguna_2_1", "nemotron_vl", "intern_s2",
+             "minicpm_v"}
     assert added <= FAMILY_KEYS and added <= named, sorted(added - named)
+
+
+def test_every_markdown_guide_folder_maps_to_families_or_says_why():
+    guides = DATA["guides"]
+    paths = [g["path"] for g in guides]
+    assert len(paths) == len(set(paths)) and all(p.endswith(".md") for p in paths)
+    folders = {p.split("/")[0] for p in paths}
+    assert len(folders) >= 28            # every model-family folder of the repository's guides
+    for g in guides:
+        assert bool(g.get("families")) != bool(g.get("why")), g["path"]
+        assert set(g.get("families", ())) <= FAMILY_KEYS, g["path"]

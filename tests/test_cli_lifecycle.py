@@ -409,19 +409,31 @@ def test_upgrade_and_rollback_take_back_fields_changed_by_hand(fake: FakeApiServ
 
 def test_the_e2e_suite_itself_runs_green_against_the_fake(fake: FakeApiServer, tmp_path: Path) -> None:
     """tests/e2e has no real cluster here; run it against the fake API server and a stand-in for the gateway's
-    /v1/models, so its own code (flags, JSON fields, the curl/base URL, the 'nothing left' check) is known to work."""
+    /v1/models and /v1/chat/completions, so its own code (flags, JSON fields, the curl/base URL, the 'nothing left' check) is known to work."""
     import http.server
     import os
     import sys
     import threading
 
     seen_headers: list[str] = []
+    seen_models: list[str] = []
 
     class Models(http.server.BaseHTTPRequestHandler):
         def do_GET(self) -> None:  # noqa: N802 - http.server's naming
             seen_headers.append(self.headers.get("x-ai-eg-model", ""))
             body = json.dumps({"object": "list", "data": [{"id": "kubectl-llm-e2e", "object": "model"}]}).encode()
             self.send_response(200 if self.path == "/v1/models" else 404)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def do_POST(self) -> None:  # noqa: N802 - the e2e test's chat completion through the route
+            request = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)) or b"{}")
+            seen_models.append(request.get("model", ""))
+            body = json.dumps({"object": "chat.completion", "model": request.get("model"), "choices": [
+                {"index": 0, "message": {"role": "assistant", "content": "OK."}, "finish_reason": "stop"}]}).encode()
+            self.send_response(200 if self.path == "/v1/chat/completions" else 404)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
@@ -443,7 +455,7 @@ def test_the_e2e_suite_itself_runs_green_against_the_fake(fake: FakeApiServer, t
         gateway.shutdown()
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "1 passed" in proc.stdout
-    assert seen_headers == ["kubectl-llm-e2e"]
+    assert seen_headers == ["kubectl-llm-e2e"] and seen_models == ["kubectl-llm-e2e"]
     assert fake.objects("llm.nrp-nautilus.io/model=kubectl-llm-e2e") == []
     assert fake.requests(method="DELETE", resource="deployments")  # it really installed and removed
 

@@ -23,6 +23,10 @@ def starting_pod(monkeypatch):
     pod = PodView(name="qwen3-8b-7d9f-abc", phase="Running", node="gpu-07", scheduled=True, ready=False,
                   containers=[ContainerView("vllm", False, "running")])
     monkeypatch.setattr(cluster.Cluster, "pods", lambda self, name, ns: [pod] if name == "qwen3-8b" else [])
+    deployment = {"metadata": {"name": "qwen3-8b", "namespace": NS, "generation": 1},
+                  "spec": {"replicas": 1}, "status": {"observedGeneration": 1, "replicas": 1, "updatedReplicas": 1}}
+    monkeypatch.setattr(cluster.Cluster, "inference_workloads", lambda self, ns, release=None: {
+        (NS, "qwen3-8b"): ("Deployment", deployment, [pod])})
     monkeypatch.setattr(cluster.Cluster, "logs", lambda self, pod, ns, tail=None, container=None: ALLOCATED)
     monkeypatch.setattr(cluster.Cluster, "events", lambda self, pod, ns, limit=8: [
         EventView("Normal", "Pulled", 'Successfully pulled image "vllm/vllm-openai:v0.17.0"', 1, "t1")])
@@ -43,6 +47,8 @@ def test_status_shows_phase_events_engine_progress_route_and_curl(fake_helm, sta
     assert p["events"][0]["reason"] == "Pulled"
     assert doc["engine"]["kv_cache_tokens"] == 147056 and doc["engine"]["weights_gib"] == 15.2683
     assert doc["route"] == "qwen3-8b" and doc["model"] == "Qwen/Qwen3-8B"
+    assert doc["replicas"] == {"ready": 0, "desired": 1, "updated": 1, "pods_per_replica": 1,
+                               "workload": "Deployment"}            # the pod is not Ready yet: 0 of 1
     assert doc["curl"].startswith("curl -s http://203.0.113.10/v1/chat/completions")
     assert '"model":"qwen3-8b"' in doc["curl"]
     text = CliRunner().invoke(cli, ["status", "qwen3-8b", "-n", NS]).stdout

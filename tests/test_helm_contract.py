@@ -255,8 +255,14 @@ def test_list_reads_helm_rows_and_values(fake_helm):
     assert row["context"] == expected["engine"]["maxModelLen"] and row["status"] == "deployed"
     argv = fake_helm.last("list")["argv"]
     assert "--deployed" in argv and "--failed" in argv and "--pending" in argv and NS in argv
+    # no cluster behind this recorded helm: ready is unknown (null, '?'), said once on stderr; the rest still lists
+    assert row["replicas"] == {"ready": None, "desired": 1, "updated": None, "pods_per_replica": 1, "workload": None}
+    (warning,) = result.stderr.splitlines()
+    assert warning.startswith("warning: cannot read the models' workloads, ready counts unknown: no usable kubeconfig")
     table = run("list", "-n", NS)
-    assert table.stdout.splitlines()[0].split() == ["NAME", "KIND", "MODEL", "GPUS", "CONTEXT", "ROUTE", "STATUS", "AGE"]
+    assert table.stdout.splitlines()[0].split() == ["NAME", "KIND", "MODEL", "GPUS", "READY", "CONTEXT", "ROUTE",
+                                                    "STATUS", "AGE"]
+    assert table.stdout.splitlines()[1].split()[6] == "?/1"
 
 
 def test_rm_of_an_unknown_release_says_so(fake_helm):

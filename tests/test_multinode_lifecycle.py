@@ -5,6 +5,9 @@ LeaderWorkerSet CRD missing on the cluster."""
 
 from __future__ import annotations
 
+import json
+import re
+
 import pytest
 
 from kubectl_llm.adapters.cluster import Cluster
@@ -15,6 +18,13 @@ MODEL = "meta-llama/Llama-3.1-405B"
 NAME = "llama-3-1-405b"
 LABEL = f"llm.nrp-nautilus.io/model={NAME}"
 WORKER_LOG = "INFO 05-09 07:35:30 [multiproc_executor.py:90] headless worker rank 8..15 ready\n"
+
+
+def table_row(stdout: str, name: str) -> dict[str, str]:
+    """The cells of release NAME's row of a `list` table, by header (cells are 2+ spaces apart)."""
+    header, *rows = [re.split(r"\s{2,}", line.strip()) for line in stdout.splitlines()]
+    (row,) = [r for r in rows if name in r]
+    return dict(zip(header, row))
 
 
 def lws_args(fake: FakeApiServer, role: str = "leaderTemplate") -> list[str]:
@@ -36,12 +46,16 @@ def test_multi_node_lifecycle_add_status_logs_upgrade_rm(fake: FakeApiServer) ->
     assert {"name": "LWS_WORKER_INDEX", "value": "1"} in worker["spec"]["containers"][0]["env"]
 
     (row,) = as_json("list")
-    assert row["gpu"] == {"type": "H100-80GB", "count": 16, "nodes": 2, "per_node": 8} and row["replicas"] == 1
-    assert "16 x H100-80GB (2 nodes)" in kllm("list").stdout
+    assert row["gpu"] == {"type": "H100-80GB", "count": 16, "nodes": 2, "per_node": 8}
+    assert row["replicas"] == {"ready": 1, "desired": 1, "updated": 1, "pods_per_replica": 2,
+                               "workload": "LeaderWorkerSet"}
+    assert table_row(kllm("list").stdout, NAME) | {"AGE": "-"} == {
+        "NAME": NAME, "KIND": "model", "MODEL": MODEL, "GPUS": "16 x H100-80GB (2 nodes)", "READY": "1/1",
+        "CONTEXT": "131072", "ROUTE": NAME, "STATUS": "deployed", "AGE": "-"}
 
     status = as_json("status", NAME)
     assert [(p["name"], p["role"]) for p in status["pods"]] == [(f"{NAME}-0", "leader"), (f"{NAME}-0-1", "worker 1")]
-    assert status["replicas"] == {"ready": 1, "desired": 1, "pods_per_replica": 2} and status["failing"] is None
+    assert status["replicas"] == row["replicas"] and status["failing"] is None
     assert status["engine"]["kv_cache_tokens"] == 180224          # the leader's log, not the worker's
     text = kllm("status", NAME).stdout
     assert "replicas  1/1 ready (groups of 2 pods, one per node)" in text and f"pod       {NAME}-0 (leader)" in text
@@ -95,9 +109,12 @@ def test_replicas_serve_behind_one_service(fake: FakeApiServer) -> None:
     assert dep["spec"]["replicas"] == 2
     assert len([n for k, n in fake.objects("llm.nrp-nautilus.io/model=qwen3-8b", namespace=NS) if k == "Pod"]) == 2
     status = as_json("status", "qwen3-8b")
-    assert status["replicas"] == {"ready": 2, "desired": 2, "pods_per_replica": 1}
+    assert status["replicas"] == {"ready": 2, "desired": 2, "updated": 2, "pods_per_replica": 1,
+                                  "workload": "Deployment"}
     (row,) = as_json("list")
-    assert row["replicas"] == 2 and "2 x (1 x L40)" in kllm("list").stdout
+    assert row["replicas"] == status["replicas"]
+    cells = table_row(kllm("list").stdout, "qwen3-8b")
+    assert (cells["GPUS"], cells["READY"]) == ("2 x (1 x L40)", "2/2")
 
 
 @pytest.fixture
@@ -122,3 +139,101 @@ def test_add_wait_on_a_group_that_never_gets_ready_leaves_nothing(fake: FakeApiS
                     starts=f"release {NAME}: 0/1 groups of 2 pods ready after 2s (the install was removed)")
     assert f"kubectl llm status {NAME}" in stderr
     assert fake.objects(LABEL) == [] and helm_release_secrets(fake, NAME) == []
+
+
+# --- ready/desired in list and status (issue 11: "`list` / `status` show ready/desired") --------------------------
+def test_list_and_status_count_a_deployment_pod_that_is_not_ready(fake: FakeApiServer) -> None:
+    as_json("add", "Qwen/Qwen3-8B", "--gpu", "L40", "--replicas", "2")
+    pods = sorted(n for k, n in fake.objects("llm.nrp-nautilus.io/model=qwen3-8b", namespace=NS) if k == "Pod")
+    assert len(pods) == 2
+    fake.set_pod_ready(pods[1], False, NS)
+    # 2 pods, 1 of them not Ready: readyReplicas 1 of spec.replicas 2 (both from the current ReplicaSet)
+    (row,) = as_json("list")
+    assert row["replicas"] == {"ready": 1, "desired": 2, "updated": 2, "pods_per_replica": 1,
+                               "workload": "Deployment"}
+    assert table_row(kllm("list").stdout, "qwen3-8b")["READY"] == "1/2"
+    status = as_json("status", "qwen3-8b")
+    assert status["replicas"] == row["replicas"] and status["failing"]["pod"] == pods[1]
+    text = kllm("status", "qwen3-8b").stdout
+    assert "replicas  1/2 ready\n" in text and f"first not ready  {pods[1]}: " in text
+
+
+def test_list_and_status_count_a_group_with_one_worker_not_ready(fake: FakeApiServer) -> None:
+    as_json("add", MODEL, "--gpu", "H100-80GB", "--replicas", "2")
+    fake.set_pod_ready(f"{NAME}-1-1", False, NS)
+    # group 0: leader and worker Ready; group 1: its worker is not: 1 of 2 groups (of 2 pods each) is ready
+    assert fake.get_object("LeaderWorkerSet", NAME, NS)["status"]["readyReplicas"] == 1
+    (row,) = as_json("list")
+    assert row["replicas"] == {"ready": 1, "desired": 2, "updated": 2, "pods_per_replica": 2,
+                               "workload": "LeaderWorkerSet"}
+    cells = table_row(kllm("list").stdout, NAME)
+    assert (cells["GPUS"], cells["READY"]) == ("2 x (16 x H100-80GB (2 nodes))", "1/2")
+    status = as_json("status", NAME)
+    assert status["replicas"] == row["replicas"]
+    assert [(p["name"], p["role"], p["ready"]) for p in status["pods"]] == [
+        (f"{NAME}-0", "leader", True), (f"{NAME}-0-1", "worker 1", True),
+        (f"{NAME}-1", "leader", True), (f"{NAME}-1-1", "worker 1", False)]
+    assert status["failing"]["pod"] == f"{NAME}-1-1"
+    text = kllm("status", NAME).stdout
+    assert "replicas  1/2 ready (groups of 2 pods, one per node)\n" in text
+    assert f"first not ready  {NAME}-1-1: " in text
+
+
+def test_a_workload_deleted_by_hand_shows_0_of_n_and_the_command_that_brings_it_back(fake: FakeApiServer) -> None:
+    as_json("add", "Qwen/Qwen3-8B", "--gpu", "L40")
+    fake.delete_object("Deployment", "qwen3-8b", NS)
+    hint = "its Deployment is missing: re-apply the release with 'kubectl llm rollback qwen3-8b 1 -n llm'"
+    listed = kllm("list", "-o", "json")
+    (row,) = json.loads(listed.stdout)
+    assert row["replicas"] == {"ready": 0, "desired": 1, "updated": 0, "pods_per_replica": 1, "workload": "missing"}
+    assert f"warning: release qwen3-8b: {hint}" in listed.stderr
+    assert table_row(kllm("list").stdout, "qwen3-8b")["READY"] == "0/1"
+    assert f"replicas  0/1 ready - {hint}\n" in kllm("status", "qwen3-8b").stdout
+    kllm("rollback", "qwen3-8b", "1")
+    assert as_json("list")[0]["replicas"]["ready"] == 1
+
+
+# --- --wait on a group: the old pods keep their names and stay Ready for a while --------------------------------
+REVISION = "leaderworkerset.sigs.k8s.io/template-revision-hash"
+GROUP_PODS = (f"{NAME}-0", f"{NAME}-0-1", f"{NAME}-1", f"{NAME}-1-1")
+
+
+def group_pods(fake: FakeApiServer) -> tuple[set[str], set[str], bool]:
+    """(uids, template revisions, all Ready) of the 2 x 2 pods."""
+    pods = [fake.get_object("Pod", n, NS) for n in GROUP_PODS]
+    assert all(pods), pods
+    return ({p["metadata"]["uid"] for p in pods}, {p["metadata"]["labels"][REVISION] for p in pods},
+            all(any(c["type"] == "Ready" and c["status"] == "True" for c in p["status"]["conditions"]) for p in pods))
+
+
+@pytest.mark.parametrize("fake", [{"lws_rollout_delay": 1.5}], indirect=True)
+def test_upgrade_and_rollback_wait_for_the_new_pods_of_every_group(fake: FakeApiServer,
+                                                                   fast_group_poll: None) -> None:
+    """The fake's LWS controller keeps the old, Ready pods 1.5 s after the template changed, then replaces them under
+    the same names: --wait returns only once every pod of both groups is a new one, of the new revision, Ready."""
+    as_json("add", MODEL, "--gpu", "H100-80GB", "--replicas", "2")
+    uids1, rev1, ready = group_pods(fake)
+    assert len(rev1) == 1 and ready
+    up = kllm("upgrade", NAME, "--context-length", "16384", "--wait", "--timeout", "60s", "-o", "json")
+    assert json.loads(up.stdout)["revision"] == 2
+    uids2, rev2, ready = group_pods(fake)
+    assert not uids2 & uids1 and len(rev2) == 1 and rev2 != rev1 and ready
+    assert fake.get_object("LeaderWorkerSet", NAME, NS)["status"]["updatedReplicas"] == 2
+
+    back = kllm("rollback", NAME, "1", "--wait", "-o", "json")
+    assert json.loads(back.stdout)["revision"] == 3
+    uids3, rev3, ready = group_pods(fake)
+    assert not uids3 & uids2 and rev3 == rev1 and ready
+
+
+@pytest.mark.parametrize("fake", [{"lws_rollout_delay": 600}], indirect=True)
+def test_upgrade_wait_that_times_out_on_old_groups_says_so_and_rolls_back(fake: FakeApiServer,
+                                                                          fast_group_poll: None) -> None:
+    as_json("add", MODEL, "--gpu", "H100-80GB", "--replicas", "2")
+    uids1, rev1, _ = group_pods(fake)
+    # both old groups stay Ready (2/2) and none is of the new template (0/2) until the timeout
+    failed("upgrade", NAME, "--context-length", "16384", "--wait", "--timeout", "2s",
+           starts=f"release {NAME}: 2/2 groups of 2 pods ready, 0/2 on the new template after 2s "
+                  f"(rolled back to the previous revision)")
+    assert group_pods(fake)[:2] == (uids1, rev1)
+    assert [r["revision"] for r in [as_json("list")[0]]] == [3]

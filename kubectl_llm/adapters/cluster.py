@@ -24,6 +24,8 @@ COMPONENT_LABEL = "app.kubernetes.io/component"
 # API groups the llm-model chart's gateway objects need (AIGatewayRoute/AIServiceBackend, Backend).
 GATEWAY_GROUPS = ("aigateway.envoyproxy.io", "gateway.envoyproxy.io")
 LWS_GROUP = "leaderworkerset.x-k8s.io"
+LWS_LABEL = "leaderworkerset.sigs.k8s.io"          # the labels the LWS controller puts on its pods
+REVISION_LABEL = f"{LWS_LABEL}/template-revision-hash"   # the group's template revision (names survive updates)
 LWS_INSTALL_HINT = ("a cluster admin installs LeaderWorkerSet (controller + CRD, v0.10.0 or newer): kubectl apply "
                     "--server-side -f https://github.com/kubernetes-sigs/lws/releases/download/v0.10.0/manifests.yaml"
                     "; or plan fewer GPUs with --nodes 1")
@@ -75,6 +77,74 @@ class PodView:
     unschedulable_message: str = ""
     group_index: int | None = None         # LeaderWorkerSet pods: which copy (replica) and which rank;
     worker_index: int | None = None        # the leader is worker 0, the one that serves
+    uid: str = ""                          # a pod replaced under the same name (LWS) has a new uid
+    revision: str | None = None            # LWS pods: the template revision they were made from
+
+
+@dataclass(frozen=True)
+class ReplicaStatus:
+    """Ready / desired copies of a release's inference workload (Deployment pods, or LeaderWorkerSet groups).
+
+    ``updated``: copies made from the workload's current template (None: not reported). ``observed``: the controller
+    has seen the latest spec (status.observedGeneration); until then the counts describe the previous spec."""
+
+    kind: str | None                       # Deployment | LeaderWorkerSet | None (no workload found)
+    desired: int
+    ready: int
+    updated: int | None = None
+    pods_per_replica: int = 1
+    observed: bool = True
+
+    @property
+    def missing(self) -> bool:
+        return self.kind is None
+
+    @property
+    def rolled_out(self) -> bool:
+        """Every desired copy runs the current template and is ready: what --wait waits for."""
+        return (not self.missing and self.observed and self.ready >= self.desired
+                and (self.updated is None or self.updated >= self.desired))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"ready": self.ready, "desired": self.desired, "updated": self.updated,
+                "pods_per_replica": self.pods_per_replica, "workload": self.kind or "missing"}
+
+
+def _observed(obj: dict[str, Any]) -> bool:
+    """status.observedGeneration caught up with metadata.generation; True when the controller reports none."""
+    seen = (obj.get("status") or {}).get("observedGeneration")
+    return seen is None or int(seen) >= int((obj.get("metadata") or {}).get("generation") or 0)
+
+
+def replica_status(kind: str | None, workload: dict[str, Any] | None, pods: list[PodView], *, desired: int = 1,
+                   size: int = 1) -> ReplicaStatus:
+    """Ready/desired of one release, pure. ``workload``: the Deployment or LeaderWorkerSet as the API returns it
+    (None: not found, then 0/``desired``); ``pods``: the release's inference pods.
+
+    Deployment: status.readyReplicas / spec.replicas, updatedReplicas of the current ReplicaSet.
+    LeaderWorkerSet: a group is ready when all its ``size`` pods exist and are Ready, all of one template revision
+    (pods keep their names across an update: an old group is still Ready while the new one is on its way); ready is
+    the smaller of that count and status.readyReplicas, updated is status.updatedReplicas (groups of the current
+    revision), and until status.observedGeneration reaches the spec's generation no group counts as updated."""
+    if workload is None or kind is None:
+        return ReplicaStatus(None, desired, 0, 0, size)
+    spec, status = workload.get("spec") or {}, workload.get("status") or {}
+    desired = int(spec["replicas"]) if spec.get("replicas") is not None else 1
+    observed = _observed(workload)
+    if kind == "Deployment":
+        return ReplicaStatus(kind, desired, int(status.get("readyReplicas") or 0),
+                             int(status.get("updatedReplicas") or 0), 1, observed)
+    size = int((spec.get("leaderWorkerTemplate") or {}).get("size") or 1)
+    groups: dict[int, list[PodView]] = {}
+    for p in pods:
+        if p.group_index is not None:
+            groups.setdefault(p.group_index, []).append(p)
+    ready = sum(1 for g in groups.values()
+                if len(g) == size and all(p.ready for p in g) and len({p.revision for p in g}) == 1)
+    if status.get("readyReplicas") is not None:
+        ready = min(ready, int(status["readyReplicas"]))
+    updated = int(status.get("updatedReplicas") or 0) if observed else 0
+    return ReplicaStatus(kind, desired, ready, updated, size, observed)
 
 
 @dataclass(frozen=True)
@@ -188,6 +258,48 @@ class Cluster:
             _request_timeout=15))
         oldest_first = sorted(result.items, key=lambda p: (str(p.metadata.creation_timestamp or ""), p.metadata.name))
         return [pod_view(p) for p in oldest_first]
+
+    def inference_workloads(self, namespace: str | None, release: str | None = None
+                            ) -> dict[tuple[str, str], tuple[str | None, dict[str, Any] | None, list[PodView]]]:
+        """(namespace, release) -> (kind, workload as the API returns it, its inference pods), for every release
+        with a Deployment or LeaderWorkerSet in ``namespace`` (None: every namespace). A cluster without the
+        LeaderWorkerSet CRD simply has none. Three list calls, however many releases."""
+        from kubernetes import client
+
+        selector = f"{COMPONENT_LABEL}=inference" + (f",{INSTANCE_LABEL}={release}" if release else "")
+        apps, custom = client.AppsV1Api(self._client()), client.CustomObjectsApi(self._client())
+        sanitize = self._client().sanitize_for_serialization
+        if namespace:
+            deps = self._call(lambda: apps.list_namespaced_deployment(namespace, label_selector=selector,
+                                                                      _request_timeout=15)).items
+            pods = self._call(lambda: self.core.list_namespaced_pod(namespace, label_selector=selector,
+                                                                    _request_timeout=15)).items
+        else:
+            deps = self._call(lambda: apps.list_deployment_for_all_namespaces(label_selector=selector,
+                                                                              _request_timeout=15)).items
+            pods = self._call(lambda: self.core.list_pod_for_all_namespaces(label_selector=selector,
+                                                                            _request_timeout=15)).items
+        try:
+            lwss = self._call(lambda: (custom.list_namespaced_custom_object(
+                LWS_GROUP, "v1", namespace, "leaderworkersets", label_selector=selector, _request_timeout=15)
+                if namespace else custom.list_cluster_custom_object(
+                LWS_GROUP, "v1", "leaderworkersets", label_selector=selector, _request_timeout=15)))["items"]
+        except ReleaseNotFound:  # 404: the CRD is not served
+            lwss = []
+        out: dict[tuple[str, str], tuple[str | None, dict[str, Any] | None, list[PodView]]] = {}
+        for kind, obj in [("Deployment", sanitize(d)) for d in deps] + [("LeaderWorkerSet", o) for o in lwss]:
+            meta = obj.get("metadata") or {}
+            out[(meta.get("namespace") or "", (meta.get("labels") or {}).get(INSTANCE_LABEL, ""))] = (kind, obj, [])
+        for pod in sorted(pods, key=lambda p: (str(p.metadata.creation_timestamp or ""), p.metadata.name)):
+            key = (pod.metadata.namespace or "", (pod.metadata.labels or {}).get(INSTANCE_LABEL, ""))
+            out.setdefault(key, (None, None, []))[2].append(pod_view(pod))
+        return out
+
+    def replicas(self, release: str, namespace: str, *, desired: int = 1, size: int = 1) -> ReplicaStatus:
+        """Ready/desired copies of one release (see replica_status); ``desired``/``size`` count when it has no
+        workload (the values' replicas and group.size)."""
+        kind, obj, pods = self.inference_workloads(namespace, release).get((namespace, release), (None, None, []))
+        return replica_status(kind, obj, pods, desired=desired, size=size)
 
     def events(self, pod: str, namespace: str, limit: int = 8, kind: str = "Pod") -> list[EventView]:
         """Events of one object (a Pod unless ``kind`` says otherwise: a Deployment and its PVC share a name)."""
@@ -438,4 +550,5 @@ def pod_view(pod: Any) -> PodView:
         scheduled=bool(sched and sched.status == "True"), ready=bool(ready and ready.status == "True"),
         containers=containers,
         unschedulable_message=(sched.message or "") if sched and sched.status != "True" else "",
-        group_index=index("group-index"), worker_index=index("worker-index"))
+        group_index=index("group-index"), worker_index=index("worker-index"), uid=str(pod.metadata.uid or ""),
+        revision=labels.get(REVISION_LABEL))

@@ -1,7 +1,8 @@
 """`list`, `status`, `logs`: what is installed and how far each model got. Read-only.
 
-`list` reads Helm only (release rows + the values each was installed with): no second source of truth.
-`status` adds the pod's phase and events and the engine's own progress parsed from its log.
+`list` reads Helm (release rows + the values each was installed with) plus, in three list calls, the workloads'
+ready/desired copies (Deployment pods, LeaderWorkerSet groups). `status` adds every pod's phase and events and the
+engine's own progress parsed from its log.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import click
 
 from kubectl_llm import fleet
 from kubectl_llm.adapters.charts import MODEL_CHART
+from kubectl_llm.adapters.cluster import ReplicaStatus, replica_status
 from kubectl_llm.adapters.helm import age, rfc3339
 from kubectl_llm.cli import options
 from kubectl_llm.cli import output as out
@@ -40,7 +42,7 @@ def release_row(r: Any) -> dict[str, Any]:
     kind = fleet.release_kind(v)
     return {"name": r.name, "namespace": r.namespace, "kind": kind, "model": get_path(v, "model.id"),
             "targets": fleet.alias_targets(v) if kind == fleet.MODE_ALIAS else None,
-            "gpu": gpu, "replicas": int(get_path(v, "replicas") or 1), "context": get_path(v, "engine.maxModelLen"),
+            "gpu": gpu, "replicas": None, "context": get_path(v, "engine.maxModelLen"),
             "route": route_name(r.name, v), "status": r.status, "revision": r.revision, "chart": r.chart,
             "created": rfc3339(r.created), "updated": rfc3339(r.updated), "age": age(r.created or r.updated),
             "user": user_doc(v)}
@@ -64,7 +66,8 @@ Examples:
 @options.output("yaml", "json")
 def list_command(namespace: str | None, all_namespaces: bool, kube_context: str | None, kubeconfig: str | None,
                  output: str | None) -> None:
-    """List the models installed by kubectl llm (releases of the llm-model chart)."""
+    """List the models installed by kubectl llm (releases of the llm-model chart), with READY copies out of the
+    desired ones (pods, or groups of pods for a model spanning nodes)."""
     if namespace and all_namespaces:
         raise UsageError("-n/--namespace and -A/--all-namespaces are mutually exclusive")
     session = Session(namespace, kube_context, kubeconfig)
@@ -77,6 +80,7 @@ def list_command(namespace: str | None, all_namespaces: bool, kube_context: str 
                        "to list one namespace (-n NS)"
         raise
     rows = [release_row(r) for r in releases]
+    add_replicas(session, rows, releases, None if all_namespaces else ns)
     rows.sort(key=lambda r: (r["namespace"], r["name"]))
     if output:
         out.data(rows, output)
@@ -84,15 +88,46 @@ def list_command(namespace: str | None, all_namespaces: bool, kube_context: str 
     if not rows:
         out.info(f"no models in {'any namespace' if all_namespaces else f'namespace {ns}'}")
         return
-    headers = (["namespace"] if all_namespaces else []) + ["name", "kind", "model", "gpus", "context", "route",
-                                                           "status", "age"]
+    headers = (["namespace"] if all_namespaces else []) + ["name", "kind", "model", "gpus", "ready", "context",
+                                                           "route", "status", "age"]
     body = [([r["namespace"]] if all_namespaces else [])
             + [r["name"], r["kind"],
                ("-> " + fleet.describe_targets({"gateway": {"alias": {"backends": r["targets"]}}})
                 if r["kind"] == fleet.MODE_ALIAS else r["model"] or "-"),
-               gpus_cell(r),
+               gpus_cell(r), ready_cell(r["replicas"]),
                r["context"] or "-", r["route"] or "-", r["status"], r["age"]] for r in rows]
     out.text(out.table(headers, body))
+
+
+def add_replicas(session: Session, rows: list[dict[str, Any]], releases: list[Any], namespace: str | None) -> None:
+    """Fill each model row's replicas (ready/desired, Cluster.inference_workloads + replica_status: three list calls
+    in all); warn of a release whose workload is gone. Unreadable (rights, network): ready is null, with a warning."""
+    models = [(row, r) for row, r in zip(rows, releases) if row["kind"] == fleet.MODE_MODEL]
+    if not models:
+        return
+    try:
+        found: dict[Any, Any] | None = session.cluster.inference_workloads(namespace)
+    except LlmError as exc:
+        out.warn(f"cannot read the models' workloads, ready counts unknown: {exc.message}")
+        found = None
+    for row, r in models:
+        desired, size = int(get_path(r.values, "replicas") or 1), int(get_path(r.values, "group.size") or 1)
+        if found is None:
+            row["replicas"] = {"ready": None, "desired": desired, "updated": None, "pods_per_replica": size,
+                               "workload": None}
+            continue
+        kind, obj, pods = found.get((r.namespace, r.name), (None, None, []))
+        state = replica_status(kind, obj, pods, desired=desired, size=size)
+        row["replicas"] = state.to_dict()
+        if state.missing and r.status == "deployed":
+            out.warn(f"release {r.name}: {missing_workload_hint(r.name, r.namespace, r.values, revision=r.revision)}")
+
+
+def ready_cell(replicas: dict[str, Any] | None) -> str:
+    """'1/2' ready/desired copies (pods, or groups of pods); '?/2' when unreadable; '-' for no workload."""
+    if not replicas:
+        return "-"
+    return f"{'?' if replicas['ready'] is None else replicas['ready']}/{replicas['desired']}"
 
 
 def gpus_cell(r: dict[str, Any]) -> str:
@@ -101,7 +136,8 @@ def gpus_cell(r: dict[str, Any]) -> str:
     if not g["count"]:
         return "-"
     cell = f"{g['count']} x {g['type']}" + (f" ({g['nodes']} nodes)" if g.get("nodes") else "")
-    return f"{r['replicas']} x ({cell})" if r.get("replicas", 1) > 1 else cell
+    copies = (r.get("replicas") or {}).get("desired", 1)
+    return f"{copies} x ({cell})" if copies > 1 else cell
 
 
 def group_order(pods: list[Any]) -> list[Any]:
@@ -133,7 +169,8 @@ def status_command(name: str, namespace: str | None, kube_context: str | None, k
     ns = session.namespace
     _, version, helm_status = require_model_release(session, name)
     values = session.helm.values(name, ns, computed=True)   # chart defaults too: gateway.parentRefs
-    pods = group_order(session.cluster.pods(name, ns))
+    kind, workload, found_pods = session.cluster.inference_workloads(ns, name).get((ns, name), (None, None, []))
+    pods = group_order(found_pods)
     pod_docs = []
     engine: dict[str, Any] = {}
     for pod in pods:
@@ -179,15 +216,12 @@ def status_command(name: str, namespace: str | None, kube_context: str | None, k
             gv = session.cluster.gateway(ref["name"], ref.get("namespace") or ns)
             gateway_doc = {"name": gv.name, "namespace": gv.namespace, "found": gv.found, "address": gv.address}
             address = address or gv.address
-    size = int(get_path(values, "group.size") or 1)
-    desired = int(get_path(values, "replicas") or 1)
-    groups: dict[Any, list[dict[str, Any]]] = {}
-    for p in pod_docs:                      # a Deployment's pod is a copy of its own
-        groups.setdefault(p["name"] if p["group"] is None else p["group"], []).append(p)
-    ready = sum(1 for g in groups.values() if len(g) == size and all(p["ready"] for p in g))
+    serves = fleet.release_kind(values) == fleet.MODE_MODEL
+    replicas = replica_status(kind, workload, found_pods, desired=int(get_path(values, "replicas") or 1),
+                              size=int(get_path(values, "group.size") or 1)) if serves else None
     failing = next((p for p in pod_docs if not p["ready"]), None)
     doc = {"name": name, "namespace": ns, "release": {"status": helm_status, "chart_version": version},
-           "replicas": {"ready": ready, "desired": desired, "pods_per_replica": size},
+           "replicas": replicas.to_dict() if replicas else None,
            "failing": {"pod": failing["name"], "stage": failing["stage"], "detail": failing["detail"]}
            if failing else None,
            "model": get_path(values, "model.id"), "served_name": get_path(values, "model.servedName"),
@@ -199,7 +233,9 @@ def status_command(name: str, namespace: str | None, kube_context: str | None, k
         return
     lines = [f"release   {name} ({helm_status}, chart {MODEL_CHART}-{version}) in namespace {ns}",
              f"model     {doc['model']}"]
-    lines.append(f"replicas  {ready}/{desired} ready" + (f" (groups of {size} pods, one per node)" if size > 1 else ""))
+    if replicas:
+        lines.append(f"replicas  {replicas_text(replicas)}"
+                     + (f" - {missing_workload_hint(name, ns, values, session)}" if replicas.missing else ""))
     if failing and len(pod_docs) > 1:
         lines.append(f"first not ready  {failing['name']}: {failing['stage']} - {failing['detail']}")
     if doc["user"]:
@@ -232,6 +268,27 @@ def status_command(name: str, namespace: str | None, kube_context: str | None, k
             lines.append(f"gateway   {gateway_verdict(gateway_doc)}")
         lines.append(f"try       {doc['curl']}")
     out.text("\n".join(lines))
+
+
+def replicas_text(r: ReplicaStatus) -> str:
+    """'1/2 ready (groups of 2 pods, one per node), 0/2 on the new template' for status."""
+    text = f"{r.ready}/{r.desired} ready" + (f" (groups of {r.pods_per_replica} pods, one per node)"
+                                             if r.pods_per_replica > 1 else "")
+    if not r.observed:
+        text += ", the controller has not seen the latest change yet"
+    elif r.updated is not None and r.updated < r.desired and not r.missing:
+        text += f", {r.updated}/{r.desired} on the new template (rolling out)"
+    return text
+
+
+def missing_workload_hint(name: str, ns: str, values: dict[str, Any], session: Session | None = None,
+                          revision: int | None = None) -> str:
+    """What to say of a model release whose Deployment/LeaderWorkerSet is gone (deleted by hand)."""
+    kind = "LeaderWorkerSet" if int(get_path(values, "group.size") or 1) > 1 else "Deployment"
+    if revision is None and session is not None:
+        revision = int(session.helm.history(name, ns)[-1]["revision"])
+    return (f"its {kind} is missing: re-apply the release with 'kubectl llm rollback {name} {revision or ''} "
+            f"-n {ns}'").replace("  ", " ")
 
 
 def route_verdict(r: dict[str, Any] | None) -> str:

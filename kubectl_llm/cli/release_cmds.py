@@ -87,7 +87,7 @@ def deploy(session: Session, name: str, chart_name: str, values: dict[str, Any],
                                                   timeout=timeout, description=description,
                                                   check_current=check_current)
         if wait and needs_lws and outcome.action != "unchanged":
-            wait_for_groups(session, name, values, outcome.action, timeout, started)
+            wait_for_groups(session, name, outcome.action, timeout, started)
         return outcome
 
     outcome = run_with_progress(work, session.cluster, name, ns) if wait else work()
@@ -115,31 +115,31 @@ def _seconds(duration: str) -> float:
 GROUP_POLL_SECONDS = 3.0
 
 
-def wait_for_groups(session: Session, name: str, values: dict[str, Any], action: str, timeout: str,
-                    started: float) -> None:
-    """Helm's --wait counts a LeaderWorkerSet ready as soon as it exists (no readiness rule for custom kinds): wait
-    for every pod of every group to be Ready within the same --timeout; on timeout undo like Helm would."""
-    size = int(get_path(values, "group.size") or 1)
-    desired = int(get_path(values, "replicas") or 1)
+def wait_for_groups(session: Session, name: str, action: str, timeout: str, started: float, *,
+                    undo: bool = True) -> None:
+    """Helm's --wait counts a LeaderWorkerSet ready as soon as it exists (no readiness rule for custom kinds), and
+    an updated group keeps its pods' names, so the old pods look ready until they are replaced: wait until every
+    desired group runs the LWS's current template and all its pods are Ready (Cluster.replicas), within the same
+    --timeout. On timeout undo like Helm would (``undo``: add/upgrade; a rollback is left as it is)."""
     deadline = started + _seconds(timeout)
     while True:
-        pods = session.cluster.pods(name, session.namespace)
-        groups: dict[Any, list[Any]] = {}
-        for p in pods:
-            groups.setdefault(p.group_index, []).append(p)
-        ready = sum(1 for g in groups.values() if len(g) == size and all(p.ready for p in g))
-        if ready >= desired:
+        state = session.cluster.replicas(name, session.namespace)
+        if state.kind != "LeaderWorkerSet" or state.rolled_out:  # a Deployment: helm's own wait saw to it
             return
         if time.monotonic() >= deadline:
             break
         time.sleep(GROUP_POLL_SECONDS)
-    if action == "installed":
+    undone = ""
+    if undo and action == "installed":
         session.helm.uninstall(name, session.namespace)
-        undone = "the install was removed"
-    else:
+        undone = " (the install was removed)"
+    elif undo:
         session.helm.rollback(name, session.namespace, None, wait=False, timeout=timeout)
-        undone = "rolled back to the previous revision"
-    raise HelmError(f"release {name}: {ready}/{desired} groups of {size} pods ready after {timeout} ({undone})",
+        undone = " (rolled back to the previous revision)"
+    updated = "" if state.updated is None or state.updated >= state.desired else \
+        f", {state.updated}/{state.desired} on the new template"
+    raise HelmError(f"release {name}: {state.ready}/{state.desired} groups of {state.pods_per_replica} pods ready"
+                    f"{updated} after {timeout}{undone}",
                     f"kubectl llm status {name} -n {session.namespace} shows the pod that is not ready")
 
 
@@ -386,7 +386,10 @@ def rollback_command(name: str, revision: int | None, namespace: str | None, kub
     """Roll release NAME back to REVISION (default: the previous one); inference and routing move together."""
     session = Session(namespace, kube_context, kubeconfig)
     require_model_release(session, name)
+    started = time.monotonic()
     new = session.helm.rollback(name, session.namespace, revision, wait=wait, timeout=timeout)
+    if wait:  # a LeaderWorkerSet: helm's wait does not see its groups (see wait_for_groups)
+        wait_for_groups(session, name, "rolled back", timeout, started, undo=False)
     doc = {"name": name, "namespace": session.namespace, "rolled_back_to": revision, "revision": new}
     if output:
         out.data(doc, output)

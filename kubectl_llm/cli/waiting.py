@@ -24,10 +24,11 @@ POLL_SECONDS = 3.0
 def observe(cluster: Cluster, name: str, namespace: str, previous: frozenset[str] = frozenset()) -> tuple[str, str]:
     """(stage, detail) of the release's newest pod, reading its log only once a container runs.
 
-    ``previous``: pods that existed before this helm call (an upgrade); they are not the progress being waited for,
-    so an old, ready pod never makes an upgrade look done."""
+    ``previous``: uids of the pods that existed before this helm call (an upgrade); they are not the progress being
+    waited for, so an old, ready pod never makes an upgrade look done. By uid, not name: a LeaderWorkerSet's new pods
+    take the old ones' names."""
     pods = cluster.pods(name, namespace)
-    fresh = [p for p in pods if p.name not in previous]
+    fresh = [p for p in pods if (p.uid or p.name) not in previous]
     leaders = [p for p in fresh if p.worker_index in (None, 0)]   # a group's leader runs the API server
     pod: PodView | None = (leaders or fresh)[-1] if fresh else None
     if pod is None or not pod.scheduled:
@@ -59,7 +60,7 @@ def run_with_progress(work: Callable[[], T], cluster: Cluster, name: str, namesp
             result["error"] = exc
 
     try:
-        previous = frozenset(p.name for p in cluster.pods(name, namespace))
+        previous = frozenset(p.uid or p.name for p in cluster.pods(name, namespace))
     except LlmError:
         previous = frozenset()
     thread = threading.Thread(target=target, name="helm", daemon=True)

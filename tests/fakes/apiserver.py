@@ -31,6 +31,12 @@ Simulated controllers (``controllers=True``, the default)
     * Admission of Pods: a ``priorityClassName`` without its PriorityClass (``priority_classes``) refuses the Pod;
       the ReplicaSet gets a ``ReplicaFailure`` condition and a ``FailedCreate`` Event, the Deployment the
       ``ReplicaFailure`` condition (as the real controllers do); creating the PriorityClass lets the Pod in.
+    * LeaderWorkerSet -> groups of ``size`` Pods named like the real controller's (leader ``<lws>-<g>``, workers
+      ``<lws>-<g>-<w>``) with its labels (``template-revision-hash`` included) and LWS_* env; status ``replicas``,
+      ``readyReplicas`` (groups whose Pods are all Ready, updated or not), ``updatedReplicas`` (groups whose Pods all
+      carry the current revision) and ``observedGeneration``. A changed template replaces the Pods, which keep their
+      names; ``lws_rollout_delay`` keeps the old, Ready Pods that long first (as a rolling update does).
+    * ``set_pod_ready(pod, False)`` turns one Pod not Ready (readiness probe failing); owners' status follows.
     * PVC protection: every claim gets the ``kubernetes.io/pvc-protection`` finalizer; deleting a claim that a
       Pod still mounts leaves it Terminating until that Pod is gone.
     * Garbage collection: deleting an object deletes its dependents (``ownerReferences``) unless
@@ -691,6 +697,8 @@ class FakeApiServer:
         controllers: run the simulated Deployment/ReplicaSet/Pod/PVC controllers.
         pod_mode: "running" (Pods become Running and Ready) or "unschedulable" (Pending + FailedScheduling).
         pod_ready_delay: seconds a Pod stays ContainerCreating before it runs (0 = immediately).
+        lws_rollout_delay: seconds a LeaderWorkerSet's old Pods stay (Ready) after its template changed, before they
+            are replaced by Pods of the new revision with the same names (0 = at once).
         unschedulable_message: the FailedScheduling text.
         node_name: the node Pods are "scheduled" to.
         pod_log: default text of `pods/log` (see set_pod_log for per-pod text).
@@ -709,11 +717,14 @@ class FakeApiServer:
                  forbidden: bool | Callable[[dict], bool] = False, user: str = "fake-user",
                  kube_version: str = "v1.33.1",
                  storage_classes: Iterable[str] | None = ("standard", "linstor-igrok", "linstor-unl"),
-                 priority_classes: Iterable[str] | None = ("owner",)) -> None:
+                 priority_classes: Iterable[str] | None = ("owner",), lws_rollout_delay: float = 0.0) -> None:
         self.crd_dir = Path(crd_dir) if crd_dir else DEFAULT_CRD_DIR
         self.controllers = controllers
         self.pod_mode = pod_mode
         self.pod_ready_delay = pod_ready_delay
+        self.lws_rollout_delay = lws_rollout_delay
+        self._lws_revisions: dict[str, str] = {}          # LWS uid -> the template revision its controller saw
+        self._lws_waiting: set[tuple[str, str]] = set()    # (uid, revision) whose old pods wait for lws_rollout_delay
         self.unschedulable_message = unschedulable_message
         self.node_name = node_name
         self.log_follow_delay = log_follow_delay
@@ -850,6 +861,26 @@ class FakeApiServer:
                 self._default_log = text
             else:
                 self._pod_logs[pod] = text
+
+    def set_pod_ready(self, pod: str, ready: bool = True, namespace: str | None = None) -> None:
+        """Make one running Pod (not) Ready, as a failing/passing readiness probe does; its owners' status
+        (ReplicaSet, Deployment, LeaderWorkerSet) follows."""
+        with self._lock:
+            key = next(k for k in self._store if k[:2] == ("", "pods") and k[3] == pod
+                       and (namespace is None or k[2] == namespace))
+            status = copy.deepcopy(self._store[key].get("status") or {})
+            flag = "True" if ready else "False"
+            for c in status.get("conditions") or []:
+                if c.get("type") in ("Ready", "ContainersReady"):
+                    c.update(status=flag, lastTransitionTime=_now())
+                    if not ready:
+                        c.update(reason="ContainersNotReady", message="containers with unready status")
+                    else:
+                        c.pop("reason", None), c.pop("message", None)
+            for cs in status.get("containerStatuses") or []:
+                cs["ready"] = ready
+            self._controller_write(self._by_plural[("", "pods")], key, status=status)
+            self._pod_owners_changed(key)
 
     def set_pod_mode(self, mode: str) -> None:
         """Switch between "running" and "unschedulable"; existing Pods of Deployments follow."""
@@ -1919,7 +1950,9 @@ class FakeApiServer:
     # LeaderWorkerSet (leaderworkerset.x-k8s.io/v1), a tiny controller: groups of `size` pods named like the real one
     # (leader <lws>-<g>, workers <lws>-<g>-<w>), its labels and LWS_* env, one PVC per pod and claim template
     # (owned by the LWS when persistentVolumeClaimRetentionPolicy.whenDeleted is Delete). A changed template
-    # recreates every group at once (no rolling update); status counts groups whose pods are all Ready.
+    # replaces every group's pods at once, after lws_rollout_delay seconds (the old, Ready pods stay until then, as in
+    # a rolling update; their successors keep the names). Status: readyReplicas counts groups whose pods are all
+    # Ready (updated or not, like the real controller), updatedReplicas those whose pods carry the current revision.
     LWS = "leaderworkerset.sigs.k8s.io"
 
     def _reconcile_lws(self, ns: str, name: str) -> None:
@@ -1945,8 +1978,20 @@ class FakeApiServer:
         size, replicas = int(lwt.get("size", 1)), int(spec.get("replicas", 1))
         revision = _template_hash(lwt)
         want = {(f"{name}-{g}" if w == 0 else f"{name}-{g}-{w}"): (g, w) for g in range(replicas) for w in range(size)}
-        for pname, pod in self._lws_pods(ns, lws["metadata"]["uid"]).items():
-            if pname not in want or pod["metadata"]["labels"].get(f"{self.LWS}/template-revision-hash") != revision:
+        uid = lws["metadata"]["uid"]
+        old_pods = {n: p for n, p in self._lws_pods(ns, uid).items()
+                    if p["metadata"]["labels"].get(f"{self.LWS}/template-revision-hash") != revision}
+        if self._lws_revisions.get(uid) != revision:   # a new template (or the first): a rollout starts
+            self._lws_revisions[uid] = revision
+            if old_pods and self.lws_rollout_delay > 0:   # the old pods stay (Ready) for a while, then go
+                timer = threading.Timer(self.lws_rollout_delay, self._lws_rollout_due, args=(ns, name, uid, revision))
+                timer.daemon = True
+                self._timers.append(timer)
+                timer.start()
+                self._lws_waiting.add((uid, revision))
+        waiting = (uid, revision) in self._lws_waiting
+        for pname, pod in self._lws_pods(ns, uid).items():
+            if pname not in want or (pname in old_pods and not waiting):
                 self._delete(pods_res, ns, pname)
         existing = self._lws_pods(ns, lws["metadata"]["uid"])
         claims = lwt.get("volumeClaimTemplates") or []
@@ -1994,6 +2039,12 @@ class FakeApiServer:
                 self._timers.append(timer)
                 timer.start()
 
+    def _lws_rollout_due(self, ns: str, name: str, uid: str, revision: str) -> None:
+        with self._lock:
+            self._lws_waiting.discard((uid, revision))
+            if not self._stopping:
+                self._reconcile_lws(ns, name)
+
     def _update_lws_status(self, ns: str, name: str) -> None:
         res = self._by_plural.get(("leaderworkerset.x-k8s.io", "leaderworkersets"))
         key = ("leaderworkerset.x-k8s.io", "leaderworkersets", ns, name)
@@ -2005,10 +2056,15 @@ class FakeApiServer:
         for p in self._lws_pods(ns, lws["metadata"]["uid"]).values():
             groups.setdefault(p["metadata"]["labels"].get(f"{self.LWS}/group-index", "0"), []).append(p)
         size = int(((lws.get("spec") or {}).get("leaderWorkerTemplate") or {}).get("size", 1))
-        ready = sum(1 for ps in groups.values() if len(ps) == size and all(self._pod_ready(p) for p in ps))
+        revision = _template_hash((lws.get("spec") or {}).get("leaderWorkerTemplate") or {})
+        complete = [ps for ps in groups.values() if len(ps) == size]
+        ready = sum(1 for ps in complete if all(self._pod_ready(p) for p in ps))
+        updated = sum(1 for ps in complete if all(
+            p["metadata"]["labels"].get(f"{self.LWS}/template-revision-hash") == revision for p in ps))
         now = _now()
-        available = ready >= replicas
-        status = {"replicas": len(groups), "readyReplicas": ready, "updatedReplicas": len(groups),
+        available = ready >= replicas and updated >= replicas
+        status = {"observedGeneration": lws["metadata"].get("generation", 1), "replicas": len(groups),
+                  "readyReplicas": ready, "updatedReplicas": updated,
                   "hpaPodSelector": f"{self.LWS}/name={name},{self.LWS}/worker-index=0",
                   "conditions": [{"type": "Available", "status": "True" if available else "False",
                                   "reason": "AllGroupsReady" if available else "GroupsNotReady",
@@ -2194,6 +2250,13 @@ class FakeApiServer:
                     self._event(pod, "Normal", "Created", f"Created container: {c['name']}", "kubelet")
                     self._event(pod, "Normal", "Started", f"Started container {c['name']}", "kubelet")
         self._controller_write(pods_res, key, status=status)
+        self._pod_owners_changed(key)
+
+    def _pod_owners_changed(self, key: tuple) -> None:
+        """A Pod's readiness changed: its LeaderWorkerSet's or ReplicaSet's and Deployment's status follow."""
+        pod = self._store.get(key)
+        if pod is None:
+            return
         lws_name = self._controller_owner(pod, "LeaderWorkerSet")
         if lws_name:
             self._update_lws_status(key[2], lws_name)

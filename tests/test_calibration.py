@@ -418,3 +418,23 @@ def test_sampler_bytes_per_logit_by_version_against_the_qwen3_14b_release_sweep(
     # (5.64 GiB - the hidden rows) / (1024 x 151936) = 38.25 bytes per logit: the 39 rounds it up
     per_logit = (5.64 * GiB - (8192 + 2 * 1024) * 5120 * 2) / (1024 * 151936)
     assert 38 < per_logit <= memory.SAMPLER_PRE_0_17_BYTES_PER_LOGIT == 39
+
+
+def test_gemma_4_moe_reads_its_experts_per_token() -> None:
+    """Gemma 4 names the routed experts per token `top_k_experts` (text_config of google/gemma-4-26B-A4B, as stored in
+    github.com/sgl-project/ome pkg/hfutil/modelconfig/testdata/gemma4_26b_a4b.json): 128 experts, 8 per token. It was
+    read as 0, which dropped the MoE part of the activation peak."""
+    config = {"architectures": ["Gemma4ForConditionalGeneration"], "model_type": "gemma4",
+              "text_config": {"model_type": "gemma4_text", "enable_moe_block": True, "head_dim": 256,
+                              "hidden_size": 2816, "intermediate_size": 2112, "moe_intermediate_size": 704,
+                              "num_attention_heads": 16, "num_experts": 128, "num_hidden_layers": 30,
+                              "num_key_value_heads": 8, "sliding_window": 1024, "top_k_experts": 8,
+                              "vocab_size": 262144, "max_position_embeddings": 262144, "dtype": "bfloat16"},
+              "vision_config": {"hidden_size": 1152, "intermediate_size": 4304, "model_type": "gemma4_vision",
+                                "num_attention_heads": 16, "num_hidden_layers": 27, "patch_size": 16}}
+    f = from_config(config, "google/gemma-4-26B-A4B")
+    assert (f.num_experts, f.experts_per_token, f.moe_intermediate_size) == (128, 8, 704)
+    # the MoE term of the profile's activation: T x k x (3 x I_moe + h) x 2 + T x experts x 4, T = 2048 (A100)
+    act = memory.activation_peak_bytes(f, 1, 2048)
+    without_moe = 6 * 2048 * 2816 * 2 + 2048 * (16 + 2 * 8) * 256 * 2
+    assert act == without_moe + 2048 * 8 * (3 * 704 + 2816) * 2 + 2048 * 128 * 4

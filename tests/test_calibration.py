@@ -181,8 +181,9 @@ def test_fit_verdict_matches_every_logged_outcome(monkeypatch: pytest.MonkeyPatc
 
 def test_small_models_are_at_most_3_gib_pessimistic(monkeypatch: pytest.MonkeyPatch) -> None:
     small = [r for r in overhead_rows() if r["outcome"] == "ok" and r["model"] in (
-        "Qwen/Qwen3-0.6B", "openai/gpt-oss-20b", "meta-llama/Meta-Llama-3-8B", "meta-llama/Llama-3.1-8B-Instruct")]
-    assert len(small) == 8
+        "Qwen/Qwen3-0.6B", "openai/gpt-oss-20b", "meta-llama/Meta-Llama-3-8B", "meta-llama/Llama-3.1-8B-Instruct",
+        "Qwen/Qwen3-14B")]
+    assert len(small) == 12
     for row in small:
         b = row_plan(row, monkeypatch).best
         assert row["available_kv_gib"] - b.available_bytes / GiB <= 3.0, row["id"]
@@ -199,33 +200,37 @@ def test_overhead_by_hand_gpt_oss_120b_on_h100(monkeypatch: pytest.MonkeyPatch) 
     """vllm#27508: gpt-oss-120b, one H100, util 0.95, 1024 tokens, 1024 sequences (the card's default), vLLM 0.11.
 
     gpt-oss-120b: hidden h = 2880, 64 heads / 8 KV heads x 64, 128 experts, top-4, expert width 2880, vocab 201088,
-    36 layers. T = 1024, a = 2 bytes.
+    36 layers. T = 1024, R = 1024 rows, a = 2 bytes; before vLLM 0.17 the sampler costs the measured 39 B per logit.
       activation = 6 T h a + T (64 + 2 x 8) 64 a + T 4 (3 x 2880 + h) a + T 128 x 4         = 0.131 GiB
-      sampler    = R x 201088 x 24 + (T + 2R) h a, R = min(1024, T) rows                    = 4.619 GiB
+      sampler    = R x 201088 x 39 + (T + 2R) h a                                           = 7.496 GiB
       non-torch  = 0.5 GiB (TP 1)
-      margin     = 0.5 GiB + 5 % of the 65.9 GiB of weights per GPU (a large MoE)           = 3.795 GiB
-      in budget  = max(activation, sampler) + non-torch + margin                            = 8.914 GiB
+      margin     = 0.5 GiB (no large-MoE margin before 0.17: the sampler explains these logs)
+      in budget  = max(activation, sampler) + non-torch + margin                            = 8.496 GiB
+      vLLM's own: 0.95 x 79.19 - 65.97 GiB loaded - 1.71 GiB available = 7.55 GiB, the plan's 8.50 above it.
       CUDA graphs (outside the budget before 0.21): 0.25 GiB + 36 layers x 51 sizes x 0.6 MiB = 1.326 GiB,
       51 sizes = 1, 2, 4 + 8..248 step 8 (31) + 256..512 step 16 (17), the capture limit min(2 x 1024, 512).
     """
     row = next(r for r in overhead_rows() if r["id"] == "gpt-oss-120b-h100-util0.95")
     plan = row_plan(row, monkeypatch)
-    o, w = plan.best.overhead, plan.best.weights_per_gpu
-    T, h, a = 1024, 2880, 2
+    o = plan.best.overhead
+    T, h, a, R = 1024, 2880, 2, 1024
     activation = 6 * T * h * a + T * (64 + 2 * 8) * 64 * a + T * 4 * (3 * 2880 + h) * a + T * 128 * 4
-    R = 1024
-    sampler = R * 201088 * 24 + (T + 2 * R) * h * a
-    margin = int(0.5 * GiB) + int(0.05 * w)
+    sampler = R * 201088 * 39 + (T + 2 * R) * h * a
     graphs = int(0.25 * GiB) + 36 * 51 * int(0.6 * MiB)
     assert (o.activation, o.sampler, o.non_torch, o.margin, o.cudagraphs) == (
-        activation, sampler, int(0.5 * GiB), margin, graphs)
+        activation, sampler, int(0.5 * GiB), int(0.5 * GiB), graphs)
     assert not o.graphs_in_budget and o.tokens == 1024
     d = plan.to_dict()["memory"]
-    assert d["overhead_bytes_per_gpu"] == sampler + int(0.5 * GiB) + margin
-    assert d["overhead_bytes_per_gpu"] / GiB == pytest.approx(8.914, abs=0.005)
-    assert d["margin_bytes"] == margin and d["overhead"]["outside_budget_bytes"] == graphs + int(0.25 * GiB)
-    assert any("safety margin" in x for x in plan.warnings)
-    assert "safety margin" in plan.to_text()
+    assert d["overhead_bytes_per_gpu"] == sampler + int(0.5 * GiB) + int(0.5 * GiB)
+    assert d["overhead_bytes_per_gpu"] / GiB == pytest.approx(8.496, abs=0.005)
+    assert d["overhead_bytes_per_gpu"] / GiB >= 0.95 * 79.19 - 65.97 - 1.71        # vLLM's own overhead, 7.55
+    assert d["margin_bytes"] == int(0.5 * GiB) and d["overhead"]["outside_budget_bytes"] == graphs + int(0.25 * GiB)
+    assert not any("safety margin" in x for x in plan.warnings)
+    # the same model with the default image (0.17): the large-MoE margin and its warning are back
+    monkeypatch.setattr(eng, "engine_version", lambda recipe, engine: (0, 17, 0))
+    now = make_plan(catalog_source("openai/gpt-oss-120b"), PlanRequest(gpu_type="H100-80GB", gpus=1, max_model_len=8192))
+    assert now.best.overhead.margin == int(0.5 * GiB) + int(0.05 * now.best.weights_per_gpu)
+    assert any("safety margin" in x for x in now.warnings) and "safety margin" in now.to_text()
 
 
 def test_overhead_by_hand_qwen3_8b_and_the_cuda_graph_version_switch(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -385,8 +390,51 @@ def test_communication_memory_covers_the_v0_19_logs() -> None:
     assert memory.non_torch_bytes(memory.Layout(tp=2), (0, 19, 0), 0.0) == pytest.approx(2.125 * GiB, abs=1)
     assert memory.non_torch_bytes(memory.Layout(pp=2), (0, 19, 0)) == pytest.approx(1.125 * GiB, abs=1)
     assert memory.non_torch_bytes(memory.Layout(tp=2), (0, 6, 5)) == int(1.8 * GiB) + int(1.8 * GiB) + int(0.25 * GiB)
-    rows = [r for r in overhead_rows() if "llm-d-planner" in r["source"]]
+    rows = [r for r in overhead_rows() if "llm-d-planner" in r["source"] and r["version"] == [0, 19, 0]]
     assert len(rows) == 6
     for r in rows:
         layout = memory.Layout(tp=r["tensor_parallel"])
         assert memory.non_torch_bytes(layout, (0, 19, 0), 9.0) >= r["printed"]["non_torch_gib"] * GiB, r["id"]
+
+
+def test_sampler_bytes_per_logit_by_version_against_the_qwen3_14b_release_sweep() -> None:
+    """Qwen3-14B on one H100 (vocab 151936, h 5120, T 8192, R 1024 rows), one run per vLLM release (llm-d-planner's
+    report): the profile's torch peak was 5.64 GiB under 0.15 / 0.16 and 2.23 GiB under 0.17 / 0.18. By hand:
+      39 B (before 0.17):  1024 x 151936 x 39 + (8192 + 2048) x 5120 x 2 = 6,172,573,696 B = 5.75 GiB >= 5.64
+      24 B (0.17, sort):   1024 x 151936 x 24 + ...                      = 3,838,836,736 B = 3.58 GiB >= 2.23
+      14 B (0.18, Triton): 1024 x 151936 x 14 + ...                      = 2,283,012,096 B = 2.13 GiB <= 2.23
+    0.17's 24 bytes are conservative: its measured peak fits the Triton path too (see sampler_peak_bytes)."""
+    f = from_config(CONFIGS["Qwen__Qwen3-14B"], "Qwen/Qwen3-14B")
+    assert (f.vocab_size, f.hidden_size) == (151936, 5120)
+    expect = {(0, 15, 0): 6_172_573_696, (0, 16, 0): 6_172_573_696, (0, 17, 0): 3_838_836_736,
+              (0, 18, 0): 2_283_012_096}
+    peaks = {tuple(r["version"]): r["printed"]["torch_peak_increase_gib"] * GiB
+             for r in overhead_rows() if r["model"] == "Qwen/Qwen3-14B"}
+    assert set(peaks) == set(expect)
+    for version, sampler in expect.items():
+        assert memory.sampler_peak_bytes(f, 1024, 8192, version) == sampler
+    assert expect[(0, 15, 0)] >= peaks[(0, 15, 0)] and expect[(0, 17, 0)] >= peaks[(0, 17, 0)]
+    assert expect[(0, 18, 0)] <= peaks[(0, 18, 0)] < memory.sampler_peak_bytes(f, 1024, 8192, (0, 17, 0))
+    # (5.64 GiB - the hidden rows) / (1024 x 151936) = 38.25 bytes per logit: the 39 rounds it up
+    per_logit = (5.64 * GiB - (8192 + 2 * 1024) * 5120 * 2) / (1024 * 151936)
+    assert 38 < per_logit <= memory.SAMPLER_PRE_0_17_BYTES_PER_LOGIT == 39
+
+
+def test_gemma_4_moe_reads_its_experts_per_token() -> None:
+    """Gemma 4 names the routed experts per token `top_k_experts` (text_config of google/gemma-4-26B-A4B, as stored in
+    github.com/sgl-project/ome pkg/hfutil/modelconfig/testdata/gemma4_26b_a4b.json): 128 experts, 8 per token. It was
+    read as 0, which dropped the MoE part of the activation peak."""
+    config = {"architectures": ["Gemma4ForConditionalGeneration"], "model_type": "gemma4",
+              "text_config": {"model_type": "gemma4_text", "enable_moe_block": True, "head_dim": 256,
+                              "hidden_size": 2816, "intermediate_size": 2112, "moe_intermediate_size": 704,
+                              "num_attention_heads": 16, "num_experts": 128, "num_hidden_layers": 30,
+                              "num_key_value_heads": 8, "sliding_window": 1024, "top_k_experts": 8,
+                              "vocab_size": 262144, "max_position_embeddings": 262144, "dtype": "bfloat16"},
+              "vision_config": {"hidden_size": 1152, "intermediate_size": 4304, "model_type": "gemma4_vision",
+                                "num_attention_heads": 16, "num_hidden_layers": 27, "patch_size": 16}}
+    f = from_config(config, "google/gemma-4-26B-A4B")
+    assert (f.num_experts, f.experts_per_token, f.moe_intermediate_size) == (128, 8, 704)
+    # the MoE term of the profile's activation: T x k x (3 x I_moe + h) x 2 + T x experts x 4, T = 2048 (A100)
+    act = memory.activation_peak_bytes(f, 1, 2048)
+    without_moe = 6 * 2048 * 2816 * 2 + 2048 * (16 + 2 * 8) * 256 * 2
+    assert act == without_moe + 2048 * 8 * (3 * 704 + 2816) * 2 + 2048 * 128 * 4

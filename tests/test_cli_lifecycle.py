@@ -16,12 +16,12 @@ from typing import Any
 
 import pytest
 import yaml
-from click.testing import CliRunner, Result
+from click.testing import CliRunner
 
 from kubectl_llm.adapters.cluster import Cluster
-from kubectl_llm.cli import session as session_mod
 from kubectl_llm.cli.main import cli
-from tests.fakes.apiserver import FakeApiServer, client_env
+from tests.cli_harness import cli_cluster, kllm  # noqa: F401 - kllm is imported from here by other test files
+from tests.fakes.apiserver import FakeApiServer
 
 NS = "llm"
 MODEL = "Qwen/Qwen3-8B"       # in the embedded catalog: plans with no Hub
@@ -42,20 +42,8 @@ def fake(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.Fixtur
     """A started fake API server with namespace `llm`, KUBECONFIG pointing at it (context namespace `llm`)."""
     kwargs: dict[str, Any] = dict(getattr(request, "param", {}) or {})
     kwargs["namespaces"] = [NS, *kwargs.get("namespaces", [])]
-    with FakeApiServer(pod_log=VLLM_LOG, **kwargs) as api:
-        kubeconfig = api.write_kubeconfig(tmp_path / "kubeconfig", namespace=NS)
-        for key, value in client_env(tmp_path, kubeconfig).items():
-            monkeypatch.setenv(key, value)
-        monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-        monkeypatch.setattr(session_mod, "helm_command_factory", None)
+    with cli_cluster(tmp_path, monkeypatch, pod_log=VLLM_LOG, **kwargs) as api:
         yield api
-
-
-def kllm(*args: str, code: int = 0) -> Result:
-    result = CliRunner().invoke(cli, list(args))
-    assert result.exit_code == code, (f"kubectl llm {' '.join(args)} -> {result.exit_code}\n"
-                                      f"stdout: {result.stdout}\nstderr: {result.stderr}\n{result.exception!r}")
-    return result
 
 
 def failed(*args: str, code: int = 6, starts: str) -> str:
@@ -604,11 +592,7 @@ def test_every_example_in_the_help_runs(tmp_path: Path, monkeypatch: pytest.Monk
 
     walk(cli)
     order = ["plan", "gpus", "site", "site show", "completion", "gateway", "add", "alias", "list", "chatbox", "export", "sync", "status", "logs", "upgrade", "rollback", "rm"]
-    with FakeApiServer(namespaces=["nrp-llm"], pod_log=VLLM_LOG) as api:
-        for key, value in client_env(tmp_path, api.write_kubeconfig(tmp_path / "kc", namespace="nrp-llm")).items():
-            monkeypatch.setenv(key, value)
-        monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-        monkeypatch.setattr(session_mod, "helm_command_factory", None)
+    with cli_cluster(tmp_path, monkeypatch, namespace="nrp-llm", pod_log=VLLM_LOG) as api:
         ran = []
         for name in order:
             examples = _examples(commands[name])

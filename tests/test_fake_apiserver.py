@@ -404,3 +404,47 @@ def test_removing_the_last_finalizer_completes_a_delete(api: FakeApiServer, core
     assert api.get_object("ConfigMap", "held", "llm")["metadata"]["deletionTimestamp"]
     core.patch_namespaced_config_map("held", "llm", {"metadata": {"finalizers": None}})
     assert api.get_object("ConfigMap", "held", "llm") is None
+
+
+# --- the LeaderWorkerSet controller: status counts and a rollout that keeps the old pods a while ----------------
+def test_leaderworkerset_status_and_a_rollout_that_keeps_the_old_pods_first(tmp_path: Path) -> None:
+    from kubernetes import client, config
+
+    def lws_status() -> dict:
+        return api.get_object("LeaderWorkerSet", "m", "llm")["status"]
+
+    def uids() -> dict[str, str]:
+        return {n: api.get_object("Pod", n, "llm")["metadata"]["uid"] for n in ("m-0", "m-0-1", "m-1", "m-1-1")}
+
+    with FakeApiServer(namespaces=["llm"], lws_rollout_delay=0.5) as api:
+        api.create_object({"apiVersion": "leaderworkerset.x-k8s.io/v1", "kind": "LeaderWorkerSet",
+                           "metadata": {"name": "m", "namespace": "llm"},
+                           "spec": {"replicas": 2, "leaderWorkerTemplate": {"size": 2, "workerTemplate": {
+                               "spec": {"containers": [{"name": "c", "image": "engine:1"}]}}}}})
+        before = uids()                                  # 2 groups x 2 pods, leader <lws>-<g>, worker <lws>-<g>-<w>
+        status = lws_status()
+        assert {k: status[k] for k in ("observedGeneration", "replicas", "readyReplicas", "updatedReplicas")} == \
+            {"observedGeneration": 1, "replicas": 2, "readyReplicas": 2, "updatedReplicas": 2}
+        api.set_pod_ready("m-1-1", False, "llm")         # one worker not Ready: its group is not
+        assert lws_status()["readyReplicas"] == 1
+        api.set_pod_ready("m-1-1", True, "llm")
+        assert lws_status()["readyReplicas"] == 2
+
+        api_client = config.new_client_from_config(config_file=str(api.write_kubeconfig(tmp_path / "kc")))
+        try:
+            client.CustomObjectsApi(api_client).patch_namespaced_custom_object(
+                "leaderworkerset.x-k8s.io", "v1", "llm", "leaderworkersets", "m",
+                {"spec": {"leaderWorkerTemplate": {"workerTemplate": {"spec": {"containers": [
+                    {"name": "c", "image": "engine:2"}]}}}}})
+        finally:
+            api_client.close()
+        # seen at once (generation 2), the old pods still Ready and none of the new template
+        status = lws_status()
+        assert (status["observedGeneration"], status["readyReplicas"], status["updatedReplicas"]) == (2, 2, 0)
+        assert uids() == before
+        deadline = time.monotonic() + 10
+        while lws_status()["updatedReplicas"] < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        after = uids()                                   # replaced under the same names, of the new template
+        assert not set(after.values()) & set(before.values()) and lws_status()["readyReplicas"] == 2
+        assert api.get_object("Pod", "m-1-1", "llm")["spec"]["containers"][0]["image"] == "engine:2"

@@ -232,8 +232,19 @@ def test_upgrade_wait_that_times_out_on_old_groups_says_so_and_rolls_back(fake: 
     as_json("add", MODEL, "--gpu", "H100-80GB", "--replicas", "2")
     uids1, rev1, _ = group_pods(fake)
     # both old groups stay Ready (2/2) and none is of the new template (0/2) until the timeout
-    failed("upgrade", NAME, "--context-length", "16384", "--wait", "--timeout", "2s",
+    stderr = failed("upgrade", NAME, "--context-length", "16384", "--wait", "--timeout", "2s",
            starts=f"release {NAME}: 2/2 groups of 2 pods ready, 0/2 on the new template after 2s "
                   f"(rolled back to the previous revision)")
+    assert "hint: the pod was last seen updating: pod llama-3-1-405b-1-1 from before this change still runs; waiting " \
+        "for the LeaderWorkerSet to replace it; the LeaderWorkerSet controller did not replace the old groups in time" \
+        in stderr
     assert group_pods(fake)[:2] == (uids1, rev1)
-    assert [r["revision"] for r in [as_json("list")[0]]] == [3]
+    (row,) = as_json("list")
+    assert row["revision"] == 3 and row["replicas"]["updated"] == 2     # rolled back: the old template is current
+    # without --wait the upgrade returns at once; status says the old groups serve and none is new yet
+    as_json("upgrade", NAME, "--context-length", "16384")
+    status = as_json("status", NAME)
+    assert status["replicas"] == {"ready": 2, "desired": 2, "updated": 0, "pods_per_replica": 2,
+                                  "workload": "LeaderWorkerSet"}
+    assert "replicas  2/2 ready (groups of 2 pods, one per node), 0/2 on the new template (rolling out)\n" in \
+        kllm("status", NAME).stdout

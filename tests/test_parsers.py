@@ -246,6 +246,43 @@ def test_deepseek_v32_pins_vllm_018_image_with_reason_and_flags():
     assert eng.engine_version(p.recipe, "vllm") == (0, 18, 0)                     # the seam the memory model reads
 
 
+def test_a_cuda13_image_asks_for_a_newer_driver():
+    # from vLLM 0.20.0 the plain release tag is a CUDA 13 build: driver >= 580 (Gt 579), below it CUDA 12.9 (Gt 565).
+    # A Qwen3-8B-shaped config under an LFM2 architecture: only the family, and so the pinned image, changes.
+    config = dict(json.loads(catalog.find("Qwen/Qwen3-8B").read_text())["config"],   # type: ignore[union-attr]
+                  architectures=["Lfm2ForCausalLM"])
+    d = make_plan(ModelSource("LiquidAI/LFM2.5-1.2B-Instruct", config, None, "local"),
+                  PlanRequest(gpu_type="A100-80GB")).to_dict()
+    assert d["serving"]["image"] == "vllm/vllm-openai:v0.23.0"
+    aff = {e["key"]: e for e in d["scheduling"]["node_affinity"]}
+    assert aff["nvidia.com/cuda.driver.major"]["values"] == ["579"]
+    assert any("CUDA 13 build" in r and "above 579" in r for r in d["reasons"])
+    # DeepSeek-V3.2's 0.18.0 is still a CUDA 12.9 image
+    d = make_plan(deepseek_v32_source(), PlanRequest(gpu_type="H200", gpus=8)).to_dict()
+    aff = {e["key"]: e for e in d["scheduling"]["node_affinity"]}
+    assert aff["nvidia.com/cuda.driver.major"]["values"] == ["565"]
+    assert not any("CUDA 13" in r for r in d["reasons"])
+
+
+def test_new_families_reach_the_engine_command():
+    # Kimi-K2.5 is a DeepSeek-V3 backbone (its recipe: "DeepSeek-V3 backbone with MLA attention"), so a DeepSeek-V3.1
+    # config under the K2.5 architecture stands in for it: parsers, pinned image and the vision-encoder flag
+    v31 = json.loads(catalog.find("deepseek-ai/DeepSeek-V3.1").read_text())["config"]   # type: ignore[union-attr]
+    d = make_plan(ModelSource("moonshotai/Kimi-K2.5", dict(v31, architectures=["KimiK25ForConditionalGeneration"]),
+                              None, "local"), PlanRequest(gpu_type="H200", gpus=8)).to_dict()
+    s, a = d["serving"], d["serving"]["args"]
+    assert (s["image"], s["tool_call_parser"], s["reasoning_parser"]) == ("vllm/vllm-openai:v0.19.1", "kimi_k2", "kimi_k2")
+    assert a[a.index("--mm-encoder-tp-mode") + 1] == "data" and a[a.index("--tool-call-parser") + 1] == "kimi_k2"
+    # MiniMax-M3: the recipe's mandatory --block-size 128 (MSA) and its warning about the dedicated image
+    q8 = json.loads(catalog.find("Qwen/Qwen3-8B").read_text())["config"]   # type: ignore[union-attr]
+    d = make_plan(ModelSource("MiniMaxAI/MiniMax-M3", dict(q8, architectures=["MiniMaxM3ForCausalLM"]), None, "local"),
+                  PlanRequest(gpu_type="H100-80GB")).to_dict()
+    a = d["serving"]["args"]
+    assert a[a.index("--block-size") + 1] == "128" and a.count("--block-size") == 1
+    assert d["serving"]["image"] == "vllm/vllm-openai:v0.24.0"
+    assert any("vllm/vllm-openai:minimax-m3" in w for w in d["warnings"])
+
+
 def test_default_families_keep_the_handbook_image():
     d = make_plan(catalog_source("Qwen/Qwen3-8B"), PlanRequest(gpu_type="A100-80GB")).to_dict()
     assert d["serving"]["image"] == "vllm/vllm-openai:v0.17.0" and d["serving"]["engine_version"] == "0.17.0"

@@ -136,11 +136,17 @@ def wait_for_groups(session: Session, name: str, action: str, timeout: str, star
     elif undo:
         session.helm.rollback(name, session.namespace, None, wait=False, timeout=timeout)
         undone = " (rolled back to the previous revision)"
+    ns = session.namespace
+    if state.updated is not None and state.updated < state.desired and state.ready >= state.desired:
+        raise HelmError(f"release {name}: {state.ready}/{state.desired} groups of {state.pods_per_replica} pods "
+                        f"ready, {state.updated}/{state.desired} on the new template after {timeout}{undone}",
+                        f"the LeaderWorkerSet controller did not replace the old groups in time: 'kubectl get "
+                        f"leaderworkerset {name} -n {ns} -o yaml' shows its rollout (status, rolloutStrategy)")
     updated = "" if state.updated is None or state.updated >= state.desired else \
         f", {state.updated}/{state.desired} on the new template"
     raise HelmError(f"release {name}: {state.ready}/{state.desired} groups of {state.pods_per_replica} pods ready"
                     f"{updated} after {timeout}{undone}",
-                    f"kubectl llm status {name} -n {session.namespace} shows the pod that is not ready")
+                    f"kubectl llm status {name} -n {ns} shows the pod that is not ready")
 
 
 def user_overrides(values_files: tuple[str, ...], set_values: tuple[str, ...],
@@ -378,7 +384,9 @@ Examples:
 @click.argument("name")
 @click.argument("revision", type=click.IntRange(min=1), required=False)
 @options.connection
-@options.wait
+@click.option("--wait/--no-wait", default=False, show_default=True,
+              help="Wait until the rolled-back revision serves: every pod ready (for a model spanning nodes, every "
+                   "group of the LeaderWorkerSet's template); a timeout fails but keeps the rollback.")
 @click.option("--timeout", default="30m", show_default=True, metavar="DURATION", help="Helm timeout.")
 @options.output("yaml", "json")
 def rollback_command(name: str, revision: int | None, namespace: str | None, kube_context: str | None,

@@ -38,6 +38,9 @@ def observe(cluster: Cluster, name: str, namespace: str, previous: frozenset[str
         if problems:
             return "blocked", "; ".join(p.text() for p in problems)
     if not fresh and pods:
+        if pods[-1].group_index is not None:   # helm is done with a LeaderWorkerSet at once; its controller is not
+            return "updating", (f"pod {pods[-1].name} from before this change still runs; waiting for the "
+                                f"LeaderWorkerSet to replace it")
         return "updating", f"pod {pods[-1].name} from before this change still runs; waiting for helm"
     progress = None
     if pod is not None and any(c.state in ("running", "terminated") for c in pod.containers):

@@ -90,6 +90,16 @@ def engine_image(recipe: "Recipe", engine: str) -> str:
     return f"{d['image'].rsplit(':', 1)[0]}:v{version_text(version)}"
 
 
+def cuda_driver_gt(recipe: "Recipe | None", engine: str) -> int:
+    """The NVIDIA driver major a node must exceed for the plan's image: the CUDA 12.9 default's, or the CUDA 13
+    builds' once the pinned release is one (recipes.yaml ``engines.*.cuda13_from``)."""
+    d = engine_defaults(engine)
+    first = d.get("cuda13_from")
+    if recipe is not None and first and engine_version(recipe, engine) >= parse_version(first):
+        return int(d["cuda13_driver_gt"])
+    return int(d["cuda_driver_gt"])
+
+
 def checkpoint_format(facts: ModelFacts) -> str | None:
     """The checkpoint format key of ``checkpoint_gpus`` in recipes.yaml ("nvfp4"), or None."""
     if facts.quant.weight_bits == 4 and facts.quant.method in ("modelopt", "modelopt_fp4"):

@@ -326,7 +326,8 @@ def from_config(config: Mapping[str, Any], model_id: str) -> ModelFacts:
         chunk_size=chunk,
         kv_heads_per_layer=kv_per_layer,
         num_experts=num_experts,
-        experts_per_token=int(_get(tc, "num_experts_per_tok", "moe_top_k", "experts_per_token", default=0) or 0),
+        experts_per_token=int(_get(tc, "num_experts_per_tok", "moe_top_k", "experts_per_token", "top_k_experts",  # Gemma 4
+                                    default=0) or 0),
         moe_intermediate_size=int(_get(tc, "moe_intermediate_size", "expert_intermediate_size", default=0)
                                   or (intermediate if num_experts and isinstance(intermediate, int) else 0) or 0),
         kv_lora_rank=int(tc.get("kv_lora_rank") or 0) if mla else 0,

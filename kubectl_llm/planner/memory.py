@@ -242,6 +242,12 @@ SAMPLER_TENSOR_BYTES = (
     ("top-p mask (probs_sum <= 1 - p), bool", 1),
 )
 SAMPLER_BYTES_PER_LOGIT = sum(b for _, b in SAMPLER_TENSOR_BYTES)      # 24
+# Before vLLM 0.17 the profile's sampler peak was measured, not read from code: Qwen3-14B on H100 with 1024 rows of a
+# 151,936 vocabulary profiled a 5.64 GiB torch peak under v0.15.0 and v0.16.0 (2.23 GiB from v0.17.0 on;
+# llm-d-planner's accuracy report, tests/data/vllm_overhead_observed.yaml): (5.64 GiB - (8192 + 2048) x 5120 x 2) /
+# (1024 x 151936) = 38.25 bytes per logit, rounded up.
+SORT_PATH_FROM = (0, 17)
+SAMPLER_PRE_0_17_BYTES_PER_LOGIT = 39
 # From vLLM 0.18 a batch of >= TRITON_TOPK_TOPP_MIN_ROWS rows is masked in place by a Triton top-k/top-p kernel
 # (no sort): what stays alive is the random_sample step's.
 TRITON_TOPK_TOPP_FROM = (0, 18)
@@ -309,8 +315,10 @@ def sampler_rows(max_num_seqs: int, tokens: int) -> int:
 
 
 def sampler_bytes_per_logit(rows: int, version: tuple[int, ...] = (0, 17, 0)) -> int:
-    """Bytes alive per logit at the sampler's peak: the sort path (24) before vLLM 0.18 or for fewer than 8 rows,
-    the Triton top-k/top-p path (14) from 0.18 on."""
+    """Bytes alive per logit at the sampler's peak: measured 39 before vLLM 0.17; the sort path (24) in 0.17 and
+    for fewer than 8 rows; the Triton top-k/top-p path (14) from 0.18 on."""
+    if tuple(version) < SORT_PATH_FROM:
+        return SAMPLER_PRE_0_17_BYTES_PER_LOGIT
     if tuple(version) >= TRITON_TOPK_TOPP_FROM and rows >= TRITON_TOPK_TOPP_MIN_ROWS:
         return SAMPLER_TRITON_BYTES_PER_LOGIT
     return SAMPLER_BYTES_PER_LOGIT
@@ -336,10 +344,15 @@ def sampler_peak_bytes(facts: ModelFacts, max_num_seqs: int, tokens: int, versio
       the peak is then ``random_sample``'s (softmax probabilities + the exponential noise ``q``),
       SAMPLER_TRITON_TENSOR_BYTES: 14 bytes per logit. The v0.19.0 logs agree: gemma-3-27b-it and
       Llama-4-Scout at 1024 sequences profiled a torch peak of 3.99 / 3.19 GiB, below the sort path's 6.1 / 4.7
-      GiB and above the 14-byte path's 3.6 / 2.8 GiB. Whether v0.17.0 (the default image) already has the kernel
-      was not confirmed from a stored copy of its source, so before 0.18 the sort path, the larger, is kept.
+      GiB and above the 14-byte path's 3.6 / 2.8 GiB; so does v0.18.0 (Qwen3-14B: 2.23 GiB against 2.13).
+    * v0.17.0, the default image: its Qwen3-14B profile peak (2.23 GiB) says the kernel is already there, but the
+      kernel could not be confirmed from a stored copy of the v0.17.0 source, and issue 8's MiniMax-M2.5 case (vLLM
+      version not given) would be 0.8 GiB optimistic with 14 bytes, so 0.17 keeps the sort path's 24 bytes. At the
+      plan's own max-num-seqs (<= 256) that costs <= 0.36 GiB on a 152k vocabulary.
+    * Before 0.17 the measured 39 bytes per logit (SAMPLER_PRE_0_17_BYTES_PER_LOGIT), more than the sort path read
+      from today's code: the v0.15 / v0.16 profile peak of Qwen3-14B was 5.64 GiB.
 
-    R = min(max_num_seqs, T) rows, a = 2 (bf16), b = 24 or 14 bytes per logit:
+    R = min(max_num_seqs, T) rows, a = 2 (bf16), b = 39, 24 or 14 bytes per logit (sampler_bytes_per_logit):
       R x vocab x b  +  (T + 2R) x h x a
     This is the term that makes vLLM's defaults on >= 70 GiB cards (1024 sequences) cost 3-6 GiB on 150-260k
     vocabularies."""
@@ -450,7 +463,10 @@ def overhead(facts: ModelFacts, layout: Layout, *, layers_on_stage: int, last_st
              gpu_compute: float = 0.0) -> Overhead:
     """The overhead model (ARCHITECTURE.md, Planner step 4). Peak = max(forward, sampler): the sampler runs after the
     forward pass has freed its activations. The margin is MARGIN_BYTES, plus BIG_MOE_MARGIN x the weights per GPU
-    for large MoE models and multimodal models, where the logs show 3-9 GiB that no part above explains. Versions
+    for large MoE models and multimodal models from vLLM 0.17 on, where the evidence is thin (issue 8's MiniMax-M2.5
+    case, version not given, needs it). Before 0.17 the big-MoE logs that once needed it (gpt-oss-120b on one H100,
+    0.10 / 0.11: 7.5 GiB of overhead; Qwen3-235B-A22B-FP8 at TP 4, 0.10) are explained by the measured 39-byte
+    sampler, and the extra margin is not added there. Versions
     whose profiler is known to swing add to it: from 0.21 the CUDA-graph estimate counts twice (VERSION_SWINGS)."""
     t = max_num_batched_tokens
     act = activation_peak_bytes(facts, layout.tp, t, layout.ep) + encoder_bytes(facts, t)
@@ -458,10 +474,11 @@ def overhead(facts: ModelFacts, layout: Layout, *, layers_on_stage: int, last_st
     graphs = cudagraph_bytes(layers_on_stage, max_num_seqs)
     margin = MARGIN_BYTES
     thin = []
-    if large_moe(facts, weights_per_gpu):
-        thin.append(f"a large MoE model ({weights_per_gpu / GiB:.0f} GiB of weights per GPU)")
-    if facts.multimodal:
-        thin.append("a multimodal encoder")
+    if tuple(version) >= SORT_PATH_FROM:        # before 0.17 the measured sampler explains the big-MoE logs
+        if large_moe(facts, weights_per_gpu):
+            thin.append(f"a large MoE model ({weights_per_gpu / GiB:.0f} GiB of weights per GPU)")
+        if facts.multimodal:
+            thin.append("a multimodal encoder")
     if thin:
         margin += int(BIG_MOE_MARGIN * weights_per_gpu)
     swings = []

@@ -202,6 +202,9 @@ def choose(recipe: eng.Recipe, model_id: str, architecture: str, template: str |
     default = eng.parse_version(eng.engine_defaults(engine)["version"])
     if version > default:
         why = recipe.version_reason or "the first release registering its parsers"
+        driver = eng.cuda_driver_gt(chosen, engine)
+        cuda13 = (f"; that image is a CUDA 13 build, so nodes need an NVIDIA driver above {driver}"
+                  if driver > eng.cuda_driver_gt(None, engine) else "")
         reasons.append(f"{engine} {eng.version_text(version)} pinned (image {eng.engine_image(chosen, engine)}) instead "
-                       f"of the default {eng.version_text(default)}: {why}")
+                       f"of the default {eng.version_text(default)}: {why}{cuda13}")
     return ParserChoice(recipe=chosen, reasons=tuple(reasons), warnings=tuple(warnings))

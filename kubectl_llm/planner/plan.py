@@ -85,7 +85,7 @@ def _resources(f: ModelFacts, best: Evaluation | None, weight_bytes: int, engine
         command=tuple(eng_defaults["command"]),
         cpu=str(sizing.cpu(gpus)) if gpus else None, memory_request=mem_req, memory_limit=mem_lim,
         storage=sizing.storage(weight_bytes), shm=sizing.shm(gpus) if gpus else None,
-        node_affinity=tuple(sizing.node_affinity(best.gpu, gpu_named, int(eng_defaults["cuda_driver_gt"]), site)
+        node_affinity=tuple(sizing.node_affinity(best.gpu, gpu_named, eng.cuda_driver_gt(recipe, engine), site)
                             if best else ()),
         tolerations=tuple(sizing.tolerations(gpus, site)))
 

@@ -95,3 +95,17 @@ def test_deepseek_v32_ray_launcher_warns_the_pinned_image_has_no_ray():
     ray = v32(gpu_type="H100-80GB", data_parallel=32, launcher="ray")
     assert any(w.startswith("--launcher ray: the vLLM image no longer depends on Ray from 0.18.0 on and this plan "
                             "pins 0.18.0") for w in ray.warnings)
+
+
+def test_dsa_runs_only_on_hopper_and_blackwell_datacenter_gpus():
+    """vLLM's FLASHMLA_SPARSE is 'only supported on Hopper and Blackwell DC devices' (vllm-project/vllm#54059,
+    #35021): GLM-5 on A100 is refused with the reason and the GPU types that can; the catalog search skips them."""
+    with pytest.raises(PlanError) as e:
+        glm5(gpu_type="A100-80GB")
+    assert "cannot run DSA sparse attention" in e.value.message and "compute 8.0" in e.value.message
+    assert "--gpu H100-80GB" in e.value.hint
+    p = glm5()                                       # every catalog type: only compute 9.x/10.x ones are tried
+    d = p.to_dict()
+    assert d["gpu"]["type"] in ("H100-80GB", "H200")
+    assert all("cannot run DSA" in why for g, why in d["gpu"]["candidates"].items()
+               if g not in ("H100-80GB", "H200"))

@@ -113,8 +113,18 @@ def checkpoint_gpus(facts: ModelFacts) -> Mapping[str, Any] | None:
     return (_data().get("checkpoint_gpus") or {}).get(fmt) if fmt else None
 
 
+# DSA sparse attention (DeepSeek-V3.2, GLM-5: a config with index_topk) has one vLLM attention backend on NVIDIA,
+# FLASHMLA_SPARSE: "FlashMLA Sparse is only supported on Hopper and Blackwell DC devices" (vllm-project/vllm#54059;
+# #35021 "GLM-5 (Sparse MLA / DSA) cannot run on sm80 GPUs (A100/A800)"; #31936 RTX PRO 6000, sm120; the Triton
+# fallback for sm80/sm120, #38006, is an open feature request)
+DSA_COMPUTE = (9.0, 12.0)            # [Hopper, below the sm120 workstation Blackwells)
+
+
 def gpu_cannot_run(facts: ModelFacts, compute: float) -> str:
     """Why a GPU of this compute capability cannot run the checkpoint ('' if it can, or if compute is unknown)."""
+    if facts.index_head_dim and compute and not DSA_COMPUTE[0] <= compute < DSA_COMPUTE[1]:
+        return (f"cannot run DSA sparse attention: vLLM's only backend for it (FLASHMLA_SPARSE) needs a Hopper or "
+                f"Blackwell data-center GPU (compute 9.x/10.x), this card is compute {compute}")
     rule = checkpoint_gpus(facts)
     if not rule or not compute or compute >= float(rule["min_compute"]):
         return ""

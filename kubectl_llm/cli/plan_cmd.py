@@ -18,6 +18,8 @@ Examples:
   kubectl llm plan ./my-model-dir --gpu-memory 23.58GiB --max-model-len 32768
   kubectl llm plan meta-llama/Llama-3.1-405B --gpu H100-80GB     # 2 nodes x 8: TP 8 x PP 2
   kubectl llm plan Qwen/Qwen3-30B-A3B --gpu A100-80GB --data-parallel 2   # DP attention + EP vs TP 2
+  kubectl llm plan deepseek-ai/DeepSeek-V3 --gpu H100-80GB --data-parallel 32   # 4 nodes: DP 32 x TP 1 + EP
+  kubectl llm plan meta-llama/Llama-3.1-405B --gpu H100-80GB --launcher ray   # Ray head + workers, not --nnodes
   kubectl llm plan Qwen/Qwen3-8B --gpu auto            # among the GPU types the cluster has (reads nodes)
 
 Exit codes: 0 fits, 5 does not fit (the plan is still printed), 2 bad flags, 3 model not found, 4 cannot plan.

@@ -77,6 +77,9 @@ class ModelFacts:
     # MLA
     kv_lora_rank: int = 0
     qk_rope_head_dim: int = 0
+    # DSA (DeepSeek-V3.2 / GLM-5 sparse attention): the lightning indexer's K head size (0 = no indexer). vLLM builds
+    # the indexer for a config with `index_topk` (deepseek_v2.py: is_v32 = hasattr(config, "index_topk"))
+    index_head_dim: int = 0
     # linear attention (Gated DeltaNet)
     linear_num_key_heads: int = 0
     linear_num_value_heads: int = 0
@@ -329,6 +332,7 @@ def from_config(config: Mapping[str, Any], model_id: str) -> ModelFacts:
                                   or (intermediate if num_experts and isinstance(intermediate, int) else 0) or 0),
         kv_lora_rank=int(tc.get("kv_lora_rank") or 0) if mla else 0,
         qk_rope_head_dim=int(tc.get("qk_rope_head_dim") or 0) if mla else 0,
+        index_head_dim=int(tc.get("index_head_dim") or 0) if mla and tc.get("index_topk") is not None else 0,
         linear_num_key_heads=int(tc.get("linear_num_key_heads") or 0),
         linear_num_value_heads=int(tc.get("linear_num_value_heads") or 0),
         linear_key_head_dim=int(tc.get("linear_key_head_dim") or 0),

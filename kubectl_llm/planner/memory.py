@@ -5,8 +5,8 @@ Follows ``notes/vllm-memory-model.md`` (vLLM 0.10-0.33 V1 engine):
 * weights per GPU: dense parts / TP, routed experts / (TP x DP), embeddings on the first PP stage, lm_head on the
   last, vision tower replicated when served with ``--mm-encoder-tp-mode data``; the most loaded stage counts;
 * KV bytes per token per GPU: ``layers_on_stage x 2 x max(1, kv_heads // TP) x head_dim x dsz`` (replication when
-  TP > KV heads); MLA: ``layers x (kv_lora_rank + qk_rope_head_dim) x dsz`` replicated on every TP rank; DCP divides
-  the tokens a rank stores by D;
+  TP > KV heads); MLA: ``layers x (kv_lora_rank + qk_rope_head_dim) x dsz`` replicated on every TP rank, plus DSA's
+  indexer K cache (``indexer_bytes_per_token``); DCP divides the tokens a rank stores by D;
 * per-sequence state of linear-attention (GDN) and Mamba2 layers, with vLLM's hybrid page alignment;
 * the hybrid KV manager's grouping (group size = smallest bucket, padded groups share one block pool);
 * available KV = total x utilisation - weights - overhead, the overhead a function of the model, the layout, the
@@ -96,11 +96,38 @@ def kv_heads_per_gpu(facts: ModelFacts, tp: int, layer: int | None = None) -> in
     return max(1, total // tp)
 
 
+INDEXER_QUANT_BLOCK = 128            # vLLM's DSA Indexer: self.quant_block_size = 128 (one fp32 scale per 128 values)
+
+
+def indexer_bytes_per_token(facts: ModelFacts) -> int:
+    """DSA's lightning-indexer K cache, per token and layer, on every GPU (0 without DSA).
+
+    vLLM (model_executor/models/deepseek_v2.py, Indexer): ``self.k_cache = DeepseekV32IndexerCache(head_dim=
+    self.head_dim + self.head_dim // self.quant_block_size * 4, dtype=torch.uint8, ...)`` ("we use fp8 naive cache,
+    where we store value in fp8 and scale in fp32 per quant_block_size element"), whose ``get_kv_cache_spec`` is an
+    ``MLAAttentionSpec(num_kv_heads=1, head_size=head_dim, dtype=dtype)``: index_head_dim FP8 bytes + 4 bytes of
+    scale per 128 values, one head, replicated on every TP rank, whatever --kv-cache-dtype is. index_head_dim 128:
+    132 B per token per layer."""
+    d = facts.index_head_dim
+    return d + d // INDEXER_QUANT_BLOCK * 4 if d else 0
+
+
+def fp8_ds_mla_bytes_per_token(facts: ModelFacts) -> int:
+    """DSA with an FP8 KV cache: vLLM turns --kv-cache-dtype fp8* into its own "fp8_ds_mla" layout
+    (model_executor/models/config.py, DeepseekV32ForCausalLM.verify_and_update_config: "if
+    cache_config.cache_dtype.startswith("fp8"): cache_config.cache_dtype = "fp8_ds_mla""), whose page is
+    ``block_size * 656`` (MLAAttentionSpec.real_page_size_bytes): the 512-value latent in FP8, one fp32 scale per 128
+    of them, the 64 RoPE values kept in 16 bits (512 + 16 + 128 = 656)."""
+    return facts.kv_lora_rank + facts.kv_lora_rank // INDEXER_QUANT_BLOCK * 4 + facts.qk_rope_head_dim * 2
+
+
 def layer_kv_bytes_per_token(facts: ModelFacts, tp: int, kv_dsz: float, layer: int) -> float:
     """Bytes one GPU stores per token for one attention layer (before DCP)."""
     kind = facts.layer_kinds[layer]
-    if kind == MLA:
-        return facts.head_dim * kv_dsz                       # one latent head, replicated on every TP rank
+    if kind == MLA:                                          # one latent head, replicated on every TP rank
+        if facts.index_head_dim and kv_dsz == 1:
+            return fp8_ds_mla_bytes_per_token(facts) + indexer_bytes_per_token(facts)
+        return facts.head_dim * kv_dsz + indexer_bytes_per_token(facts)     # (+ DSA's indexer K cache)
     if kind in (FULL, SLIDING, CHUNKED):
         return 2 * kv_heads_per_gpu(facts, tp, layer) * facts.head_dim * kv_dsz
     return 0

@@ -21,7 +21,7 @@ from kubectl_llm.planner import parsers, sizing
 from kubectl_llm.planner.context import ContextDecision, decide_context
 from kubectl_llm.planner.facts import CHUNKED, LINEAR, MAMBA, SLIDING, ModelFacts, dtype_bytes, from_config
 from kubectl_llm.planner.gpus import GpuType, custom_gpu
-from kubectl_llm.planner.memory import (Layout, Overhead, WeightParts, engine_batch_defaults, expert_kernel_scale,
+from kubectl_llm.planner.memory import (indexer_bytes_per_token, Layout, Overhead, WeightParts, engine_batch_defaults, expert_kernel_scale,
                                         StageKV, overhead, stage_kv, stage_layers, weights_per_gpu)
 from kubectl_llm.planner.quantity import GiB, human
 from kubectl_llm.planner.request import PlanRequest
@@ -395,6 +395,10 @@ def _layout_problem(f: ModelFacts, tp: int, pp: int, recipe: eng.Recipe, n: int)
 def _dcp_supported(f: ModelFacts, recipe: eng.Recipe, engine: str) -> bool:
     if engine != "vllm" or not recipe.dcp:
         return False
+    if f.index_head_dim:
+        # DSA runs on vLLM's FLASHMLA_SPARSE backend, which has no DCP: "Today the FlashMLA sparse backend cannot
+        # run under DCP at all" (vllm-project/vllm PR #45426, 2026-06, after the pinned 0.17.0; not merged)
+        return False
     return not (set(f.layer_kinds) & {SLIDING, CHUNKED, LINEAR, MAMBA})
 
 
@@ -421,7 +425,8 @@ def _layouts(f: ModelFacts, n: int, recipe: eng.Recipe, req: PlanRequest) -> tup
                 continue
             if req.dcp > 1 and not _dcp_supported(f, recipe, req.engine):
                 problems.append(f"vLLM has no decode-context-parallel for {f.architecture}"
-                                + (" with sliding/linear/Mamba layers" if f.is_hybrid else ""))
+                                + (" with sliding/linear/Mamba layers" if f.is_hybrid else "")
+                                + (" (DSA sparse attention: FLASHMLA_SPARSE has no DCP)" if f.index_head_dim else ""))
                 continue
             dcps = [req.dcp]
         for d in dcps:
@@ -871,6 +876,10 @@ def _explain(r: list[str], w: list[str], f: ModelFacts, b: Evaluation, req: Plan
     r.extend(ctx.reasons)
     if f.uses_mla:
         r.append(f"MLA: one latent KV head of {f.head_dim} values per layer, replicated on every TP rank")
+    if f.index_head_dim:
+        r.append(f"DSA sparse attention: each layer also caches the lightning indexer's K, {f.index_head_dim} FP8 "
+                 f"values + one fp32 scale per 128 = {indexer_bytes_per_token(f)} B per token, replicated on every "
+                 f"TP rank (vLLM DeepseekV32IndexerCache)")
     kinds = {k: f.count(k) for k in set(f.layer_kinds)}
     if f.is_hybrid:
         r.append("layers: " + ", ".join(f"{v} {k}" for k, v in sorted(kinds.items())) +
@@ -900,7 +909,9 @@ def _explain(r: list[str], w: list[str], f: ModelFacts, b: Evaluation, req: Plan
         dup = lay.tp // (kv * lay.dcp)
         if kv == 1:
             no_dcp = ("SGLang has no decode-context-parallel" if req.engine == "sglang" else
-                      "--dcp 1 was asked for" if req.dcp == 1 else "no decode-context-parallel here")
+                      "--dcp 1 was asked for" if req.dcp == 1 else
+                      "vLLM's sparse-MLA backend (DSA) has no decode-context-parallel" if f.index_head_dim else
+                      "no decode-context-parallel here")
             w.append(f"TP {lay.tp} > 1 KV head ({'MLA latent' if f.uses_mla else 'MQA'}) and {no_dcp}: "
                                  f"the KV cache is duplicated {dup}x on every TP rank (TP 1 x PP {lay.gpus} would "
                                  f"avoid it at the cost of tensor and expert parallelism)")

@@ -4,7 +4,7 @@
 Each command runs as a fresh process, as an admin types it:
   plan      `kubectl-llm plan <local dir> -o json`
   template  `helm template NAME charts/llm-model -f <the plan's chart values>` (the render step alone)
-  dry-run   `kubectl-llm add <local dir> --dry-run=client -o yaml` (plan + helm template + output)
+  dry-run   `kubectl-llm add <local dir> --model-id ID --dry-run=client -o yaml` (plan + helm template + output)
 Goals (issue 8): plan median within 3x of the helm template median of the same model, and add --dry-run=client
 under 1 s. Usage:
     python benchmarks/bench_plan.py [--runs 9] [MODEL_ID ...]
@@ -74,7 +74,7 @@ def main() -> int:
             t_plan = median_time([exe, "plan", str(d), "-o", "json"], args.runs, env)
             t_tpl = median_time([helm, "template", plan.name, str(chart_path("llm-model")), "-f", str(values)],
                                 args.runs, env)
-            t_dry = median_time([exe, "add", str(d), "--dry-run=client", "-o", "yaml"], args.runs, env)
+            t_dry = median_time([exe, "add", str(d), "--model-id", mid, "--dry-run=client", "-o", "yaml"], args.runs, env)
             ratio = t_plan / t_tpl
             ok &= ratio <= PLAN_VS_TEMPLATE and t_dry <= DRY_RUN_S
             print(f"{mid:34s} {t_plan * 1000:6.0f}ms {t_tpl * 1000:7.0f}ms {ratio:5.1f}x {t_dry * 1000:6.0f}ms")

@@ -15,12 +15,13 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from kubectl_llm.errors import SiteError
 from kubectl_llm.planner.site import DEFAULT_SITE_RESOURCE, Site, default_site, site_from_document
+
+PACKAGE = Path(__file__).resolve().parents[1]   # kubectl_llm/
 
 ENV_VAR = "KUBECTL_LLM_SITE"
 SCHEMA_RESOURCE = "sites/site.schema.json"
@@ -53,7 +54,7 @@ def load_site(option: str | None = None, environ: dict[str, str] | None = None) 
 
 
 def schema() -> dict[str, Any]:
-    return json.loads(resources.files("kubectl_llm").joinpath(SCHEMA_RESOURCE).read_text())
+    return json.loads((PACKAGE / SCHEMA_RESOURCE).read_text(encoding="utf-8"))
 
 
 def violations(doc: Any) -> list[str]:

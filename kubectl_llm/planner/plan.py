@@ -10,6 +10,7 @@ Without --gpu, every catalog type is tried and the one reserving the least GPU m
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -443,6 +444,29 @@ def _max_num_seqs(kv_tokens: int, forced: int | None) -> int:
     return max(8, min(256, p))
 
 
+class _Same:
+    """A cache key that is one object by identity (ModelFacts holds dicts, so it has no hash of its own); the
+    cache keeps the object alive, so its id cannot be reused while the entry exists."""
+
+    __slots__ = ("obj",)
+
+    def __init__(self, obj: object) -> None:
+        self.obj = obj
+
+    def __hash__(self) -> int:
+        return id(self.obj)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Same) and other.obj is self.obj
+
+
+@functools.lru_cache(maxsize=1024)
+def _stage_kv(f: _Same, layout: Layout, kv_dsz: float, layers: range, tokens: int) -> StageKV:
+    """stage_kv, once per model x layout x stage: the search asks for the same stage on every GPU type."""
+    assert isinstance(f.obj, ModelFacts)
+    return stage_kv(f.obj, layout, kv_dsz, layers, max_num_batched_tokens=tokens)
+
+
 def _evaluate(f: ModelFacts, parts: WeightParts, gpu: GpuType, layout: Layout, L: int, kv_dsz: float,
               recipe: eng.Recipe, req: PlanRequest, seqs: int | None = None) -> Evaluation:
     vision_replicated = "--mm-encoder-tp-mode" in recipe.extra_args
@@ -461,7 +485,7 @@ def _evaluate(f: ModelFacts, parts: WeightParts, gpu: GpuType, layout: Layout, L
         util = min(util, math.floor((1 - outside / gpu.memory_bytes) * 100) / 100)
     worst: tuple[float, int, StageKV, int, int, int] | None = None
     for s, rng in enumerate(stages):
-        kv = stage_kv(f, layout, kv_dsz, rng, max_num_batched_tokens=tokens)
+        kv = _stage_kv(_Same(f), layout, kv_dsz, rng, tokens)
         avail = int(gpu.memory_bytes * util - w_stages[s] - overheads[s].in_budget)
         blocks = max(0, avail // kv.bytes_per_block)
         need = kv.blocks_for(L)

@@ -248,3 +248,29 @@ def test_upgrade_wait_that_times_out_on_old_groups_says_so_and_rolls_back(fake: 
                                   "workload": "LeaderWorkerSet"}
     assert "replicas  2/2 ready (groups of 2 pods, one per node), 0/2 on the new template (rolling out)\n" in \
         kllm("status", NAME).stdout
+
+
+def test_ray_launcher_lifecycle_keeps_the_launcher_on_upgrade(fake: FakeApiServer) -> None:
+    """add --launcher ray: the worker pods run the Ray worker, not vLLM; a later upgrade keeps the launcher (the
+    release's user layer stores the flag) until --launcher native switches the group back; rm leaves nothing."""
+    added = as_json("add", MODEL, "--gpu", "H100-80GB", "--launcher", "ray")
+    assert added["action"] == "installed"
+    worker = fake.get_object("Pod", f"{NAME}-0-1", NS)["spec"]["containers"][0]
+    assert worker["command"][:2] == ["/bin/sh", "-c"] and "ray start --address=$(LWS_LEADER_ADDRESS):6379" in \
+        worker["command"][2] and worker.get("args", []) == []
+    leader = lws_args(fake)
+    assert leader[leader.index("--distributed-executor-backend") + 1] == "ray" and "--nnodes" not in leader
+
+    assert as_json("upgrade", NAME, "--context-length", "16384")["action"] == "upgraded"
+    leader = lws_args(fake)
+    assert leader[leader.index("--max-model-len") + 1] == "16384" and "--distributed-executor-backend" in leader
+
+    assert as_json("upgrade", NAME, "--launcher", "native")["action"] == "upgraded"
+    leader, worker_args = lws_args(fake), lws_args(fake, "workerTemplate")
+    assert "--distributed-executor-backend" not in leader and leader[leader.index("--nnodes") + 1] == "2"
+    assert worker_args[-1] == "--headless"
+    lws = fake.get_object("LeaderWorkerSet", NAME, NS)
+    assert lws["spec"]["leaderWorkerTemplate"]["workerTemplate"]["spec"]["containers"][0]["command"] == \
+        ["vllm", "serve"]
+    as_json("rm", NAME)
+    assert fake.objects(LABEL) == []

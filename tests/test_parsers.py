@@ -82,7 +82,7 @@ CASES = [
     ("DeepseekV32ForCausalLM", "deepseek_v32", "deepseek-ai/DeepSeek-V3.2", "deepseek_v32", "deepseek_v32", "deepseek_v3", "deepseekv32", "deepseek-v3", "0.18.0"),
     ("DeepseekV3ForCausalLM", "deepseek_v3", "deepseek-ai/DeepSeek-V3.2-Speciale", "deepseek_v32", "deepseek_v32", "deepseek_v3", "deepseekv32", "deepseek-v3", "0.18.0"),
     ("DeepseekV32ForCausalLM", "deepseek_v32", "deepseek-ai/DeepSeek-V3.2-Exp", "deepseek_v32_exp", "deepseek_v31", "deepseek_v3", "deepseekv31", "deepseek-v3", "0.17.0"),
-    ("DeepseekV4ForCausalLM", "deepseek_v4", "deepseek-ai/DeepSeek-V4-Flash", "deepseek_v4", "deepseek_v4", "deepseek_v4", None, None, "0.20.0"),
+    ("DeepseekV4ForCausalLM", "deepseek_v4", "deepseek-ai/DeepSeek-V4-Flash", "deepseek_v4", "deepseek_v4", "deepseek_v4", "deepseekv4", "deepseek-v4", "0.20.0"),
     ("DeepseekV3ForCausalLM", "kimi_k2", "moonshotai/Kimi-K2-Instruct-0905", "kimi_k2", "kimi_k2", None, "kimi_k2", None, "0.17.0"),
     ("DeepseekV3ForCausalLM", "kimi_k2", "moonshotai/Kimi-K2-Thinking", "kimi_k2", "kimi_k2", "kimi_k2", "kimi_k2", "kimi_k2", "0.17.0"),
     # the defect: GLM-5 (its own architecture) got no parsers; recipe: glm47 + glm45
@@ -218,6 +218,8 @@ SGLANG_FAMILIES = [
      "qwen3_coder", "nemotron_3", "0.5.9"),
     ("nemotron_3_nano", "nvidia/NVIDIA-Nemotron-3-Nano-30B-A3B-BF16", "NemotronHForCausalLM", "nemotron_h",
      "qwen3_coder", "nemotron_3", "0.5.9"),
+    ("deepseek_v4", "deepseek-ai/DeepSeek-V4-Flash", "DeepseekV4ForCausalLM", "deepseek_v4", "deepseekv4", "deepseek-v4",
+     "0.5.18"),
     # SGLang serves Gemma 3 but registers no functiongemma parser: none emitted, a warning says so
     ("functiongemma", "google/functiongemma-270m-it", "Gemma3ForCausalLM", "gemma3_text", None, None, "0.5.9"),
 ]
@@ -243,6 +245,8 @@ def test_sglang_plan_emits_the_family_names(family, mid, arch, mtype, tool, reas
     if version != "0.5.9":
         assert any(f"sglang {version} pinned" in r and "first SGLang release" in r for r in d["reasons"]), d["reasons"]
     assert not any("SGLang release serving" in w for w in d["warnings"])
+    if tool or reasoning:
+        assert f"SGLang names for the {family} family: tool-call {tool or '-'}, reasoning {reasoning or '-'}" in d["reasons"]
     if family == "functiongemma":
         assert any("SGLang has no tool parser for functiongemma" in w for w in d["warnings"])
 

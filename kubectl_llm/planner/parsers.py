@@ -199,6 +199,9 @@ def choose(recipe: eng.Recipe, model_id: str, architecture: str, template: str |
                     warnings.append(f"SGLang has no {kind} parser for {name} ({recipe.key}): the plan passes none "
                                     f"(see {SGLANG_DOCS}); --engine vllm has it")
     sglang = {k: v for k, v in sglang.items() if v}
+    if engine == "sglang" and sglang:          # the names the SGLang command carries, not vLLM's
+        reasons.append(f"SGLang names for the {recipe.key} family: tool-call {sglang.get('tool_call_parser') or '-'}, "
+                       f"reasoning {sglang.get('reasoning_parser') or '-'}")
     chosen = dataclasses.replace(recipe, tool_call_parser=tool, reasoning_parser=reasoning, sglang=sglang)
     version = eng.engine_version(chosen, engine)
     default = eng.parse_version(eng.engine_defaults(engine)["version"])

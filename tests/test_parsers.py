@@ -131,7 +131,7 @@ CASES = [
     ("Glm4ForCausalLM", "glm4", "zai-org/GLM-Z1-32B-0414", "glm4", None, None, None, None, "0.17.0"),
     # GLM-5.x share GlmMoeDsaForCausalLM; each recipe names its own minimum (and GLM-5.1 the glm47 reasoning parser)
     ("GlmMoeDsaForCausalLM", "glm_moe_dsa", "zai-org/GLM-5.1-FP8", "glm5_1", "glm47", "glm47", "glm47", "glm45", "0.24.0"),
-    ("GlmMoeDsaForCausalLM", "glm_moe_dsa", "zai-org/GLM-5.2-FP8", "glm5_2", "glm47", "glm45", None, None, "0.23.0"),
+    ("GlmMoeDsaForCausalLM", "glm_moe_dsa", "zai-org/GLM-5.2-FP8", "glm5_2", "glm47", "glm45", "glm47", "glm45", "0.23.0"),
     ("GlmMoeDsaForCausalLM", "glm_moe_dsa", "zai-org/GLM-5.3", "glm5_3", "glm47", "glm45", None, None, "0.28.0"),
     ("Glm5NextForConditionalGeneration", "glm5_next", "zai-org/GLM-5.3-Flash", "glm5_next", "glm47", "glm47", None, None, "0.29.0"),
     ("NemotronHForCausalLM", "nemotron_h", "nvidia/NVIDIA-Nemotron-3-Ultra-550B-A55B-NVFP4", "nemotron_3_ultra", "qwen3_coder", "nemotron_v3", None, None, "0.22.0"),
@@ -220,6 +220,9 @@ SGLANG_FAMILIES = [
      "qwen3_coder", "nemotron_3", "0.5.9"),
     ("deepseek_v4", "deepseek-ai/DeepSeek-V4-Flash", "DeepseekV4ForCausalLM", "deepseek_v4", "deepseekv4", "deepseek-v4",
      "0.5.18"),
+    ("glm5_2", "zai-org/GLM-5.2-FP8", "GlmMoeDsaForCausalLM", "glm_moe_dsa", "glm47", "glm45", "0.5.14"),
+    ("laguna_2_1", "poolside/Laguna-S-2.1", "LagunaForCausalLM", "laguna", "poolside_v1", "poolside_v1", "0.5.16"),
+    ("laguna", "poolside/Laguna-XS.2", "LagunaForCausalLM", "laguna", "poolside_v1", "poolside_v1", "0.5.16"),
     # SGLang serves Gemma 3 but registers no functiongemma parser: none emitted, a warning says so
     ("functiongemma", "google/functiongemma-270m-it", "Gemma3ForCausalLM", "gemma3_text", None, None, "0.5.9"),
 ]

@@ -11,7 +11,8 @@ Follows ``notes/vllm-memory-model.md`` (vLLM 0.10-0.33 V1 engine):
 * the hybrid KV manager's grouping (group size = smallest bucket, padded groups share one block pool);
 * available KV = total x utilisation - weights - overhead, the overhead a function of the model, the layout, the
   engine's batch limits and its version (``overhead``: activation / sampler peak, non-torch, safety margin, and
-  CUDA graphs from vLLM 0.21 on; before 0.21 they must fit the (1 - utilisation) slack).
+  CUDA graphs from vLLM 0.21 on; before 0.21 they must fit the (1 - utilisation) slack, which also holds the
+  start-up baseline and the sampler warm-up after the graphs).
 Pure: no I/O.
 """
 
@@ -498,13 +499,6 @@ def sampler_warmup_bytes(facts: ModelFacts, max_num_seqs: int, tokens: int, vers
     if tuple(version) < V1_PROFILER_FROM:
         return 0
     return sampler_rows(max_num_seqs, tokens) * facts.vocab_size * 4
-
-
-def runtime_reserve_bytes(layout: Layout, version: tuple[int, ...] = (0, 17, 0), gpu_compute: float = 0.0,
-                          gpu_nvlink: bool = True) -> int:
-    """What (1 - util) x memory holds besides the CUDA graphs, without the sampler warm-up: the start-up baseline
-    (startup_baseline_bytes)."""
-    return startup_baseline_bytes(layout, version, gpu_compute, gpu_nvlink)
 
 
 def large_moe(facts: ModelFacts, weights_per_gpu: int) -> bool:

@@ -220,6 +220,19 @@ def test_add_wait_draws_progress_and_keeps_stdout_parseable(fake: FakeApiServer,
     assert stages[-1].startswith("ready")
 
 
+def test_rollback_wait_draws_progress_until_the_old_revision_serves(fake: FakeApiServer, fast_poll: None) -> None:
+    kllm("add", MODEL, "--gpu", "L40", "--wait", "--timeout", "60s")
+    kllm("upgrade", NAME, "--context-length", "32768", "--wait", "--timeout", "60s")
+    fake.pod_ready_delay = 1.5  # the rolled-back pod is ContainerCreating for 1.5 s, then Running and Ready
+    result = kllm("rollback", NAME, "1", "--wait", "--timeout", "60s", "-o", "json")
+    doc = json.loads(result.stdout)  # stdout: only the document
+    assert (doc["rolled_back_to"], doc["revision"]) == (1, 3)
+    stages = [line.split(f"{NAME}: ", 1)[1] for line in result.stderr.splitlines() if f"] {NAME}: " in line]
+    assert any(s.startswith("scheduled") for s in stages), result.stderr      # the new pod seen while helm waited
+    assert stages[-1].startswith("ready")
+    assert "--max-model-len" in container_args(fake) and "40960" in container_args(fake)  # revision 1's args
+
+
 @pytest.mark.parametrize("fake", [{"pod_mode": "unschedulable"}], indirect=True)
 def test_add_wait_that_times_out_is_rolled_back_and_says_why(fake: FakeApiServer, fast_poll: None) -> None:
     stderr = failed("add", MODEL, "--gpu", "L40", "--wait", "--timeout", "4s", starts="helm failed: ")

@@ -87,7 +87,7 @@ CASES = [
     ("DeepseekV3ForCausalLM", "kimi_k2", "moonshotai/Kimi-K2-Thinking", "kimi_k2", "kimi_k2", "kimi_k2", "kimi_k2", "kimi_k2", "0.17.0"),
     # the defect: GLM-5 (its own architecture) got no parsers; recipe: glm47 + glm45
     # GLM-5 is its own family: the recipe pins vLLM 0.19.0 (it was folded into glm47 at 0.17.0)
-    ("GlmMoeDsaForCausalLM", "glm_moe_dsa", "zai-org/GLM-5-FP8", "glm5", "glm47", "glm45", None, None, "0.19.0"),
+    ("GlmMoeDsaForCausalLM", "glm_moe_dsa", "zai-org/GLM-5-FP8", "glm5", "glm47", "glm45", "glm47", "glm45", "0.19.0"),
     ("Glm4MoeForCausalLM", "glm4_moe", "zai-org/GLM-4.7", "glm47", "glm47", "glm45", "glm47", "glm45", "0.17.0"),
     ("Glm4MoeForCausalLM", "glm4_moe", "zai-org/GLM-4.6", "glm45", "glm45", "glm45", "glm45", "glm45", "0.17.0"),
     ("Glm4MoeForCausalLM", "glm4_moe", "zai-org/GLM-4.5-Air", "glm45", "glm45", "glm45", "glm45", "glm45", "0.17.0"),
@@ -100,22 +100,22 @@ CASES = [
     ("Llama4ForConditionalGeneration", "llama4_text", "meta-llama/Llama-4-Scout-17B-16E-Instruct", "llama4", "llama4_pythonic", None, "pythonic", None, "0.17.0"),
     ("MistralForCausalLM", "mistral", "mistralai/Devstral-Small-2507", "mistral", "mistral", None, "mistral", None, "0.17.0"),
     ("MistralForCausalLM", "mistral", "mistralai/Magistral-Small-2509", "magistral", "mistral", "mistral", "mistral", "mistral", "0.17.0"),
-    ("NemotronHForCausalLM", "nemotron_h", "nvidia/NVIDIA-Nemotron-3-Nano-30B-A3B-BF16", "nemotron_3_nano", "qwen3_coder", "nemotron_v3", None, None, "0.17.1"),
-    ("NemotronHForCausalLM", "nemotron_h", "nvidia/NVIDIA-Nemotron-3-Super-120B-A12B-FP8", "nemotron_3_super", "qwen3_xml", "nemotron_v3", None, None, "0.17.1"),
+    ("NemotronHForCausalLM", "nemotron_h", "nvidia/NVIDIA-Nemotron-3-Nano-30B-A3B-BF16", "nemotron_3_nano", "qwen3_coder", "nemotron_v3", "qwen3_coder", "nemotron_3", "0.17.1"),
+    ("NemotronHForCausalLM", "nemotron_h", "nvidia/NVIDIA-Nemotron-3-Super-120B-A12B-FP8", "nemotron_3_super", "qwen3_xml", "nemotron_v3", "qwen3_coder", "nemotron_3", "0.17.1"),
     # base checkpoints pass no parser: only Nemotron-3's nemotron_v3 parser needs 0.17.1, not the architecture
     ("NemotronHForCausalLM", "nemotron_h", "nvidia/Nemotron-H-56B-Base-8K", "nemotron_h", None, None, None, None, "0.17.0"),
     ("NemotronHForCausalLM", "nemotron_h", "nvidia/NVIDIA-Nemotron-3-Nano-30B-A3B-Base-BF16", "nemotron_3_nano", None, None, None, None, "0.17.0"),
-    ("Gemma4ForConditionalGeneration", "gemma4_text", "google/gemma-4-31B-it", "gemma4", "gemma4", "gemma4", None, None, "0.19.1"),
+    ("Gemma4ForConditionalGeneration", "gemma4_text", "google/gemma-4-31B-it", "gemma4", "gemma4", "gemma4", "gemma4", "gemma4", "0.19.1"),
     ("Phi3ForCausalLM", "phi3", "microsoft/Phi-4-mini-instruct", "phi4_mini", "phi4_mini_json", None, None, None, "0.17.0"),
     ("SeedOssForCausalLM", "seed_oss", "ByteDance-Seed/Seed-OSS-36B-Instruct", "seed_oss", "seed_oss", "seed_oss", None, None, "0.17.0"),
     ("HunYuanMoEV1ForCausalLM", "hunyuan_v1_moe", "tencent/Hunyuan-A13B-Instruct", "hunyuan_a13b", "hunyuan_a13b", "hunyuan_a13b", "hunyuan", "hunyuan", "0.17.0"),
     ("GraniteMoeHybridForCausalLM", "granitemoehybrid", "ibm-granite/granite-4.0-h-small", "granite4", "hermes", None, "hermes", None, "0.17.0"),
     # families added from the recipes repository (recipes/models/<org>/<model>.yaml)
-    ("KimiK25ForConditionalGeneration", "kimi_k25", "moonshotai/Kimi-K2.5", "kimi_k25", "kimi_k2", "kimi_k2", None, None, "0.19.1"),
-    ("KimiK25ForConditionalGeneration", "kimi_k25", "moonshotai/Kimi-K2.6", "kimi_k25", "kimi_k2", "kimi_k2", None, None, "0.19.1"),
+    ("KimiK25ForConditionalGeneration", "kimi_k25", "moonshotai/Kimi-K2.5", "kimi_k25", "kimi_k2", "kimi_k2", "kimi_k2", "kimi_k2", "0.19.1"),
+    ("KimiK25ForConditionalGeneration", "kimi_k25", "moonshotai/Kimi-K2.6", "kimi_k25", "kimi_k2", "kimi_k2", "kimi_k2", "kimi_k2", "0.19.1"),
     ("KimiK3ForConditionalGeneration", "kimi_k3", "moonshotai/Kimi-K3", "kimi_k3", "kimi_k3", "kimi_k3", None, None, "0.27.1"),
     ("KimiLinearForCausalLM", "kimi_linear", "moonshotai/Kimi-Linear-48B-A3B-Instruct", "kimi_linear", None, None, None, None, "0.17.0"),
-    ("Step3p5ForCausalLM", "step3p5", "stepfun-ai/Step-3.5-Flash", "step3p5", "step3p5", "step3p5", None, None, "0.17.0"),
+    ("Step3p5ForCausalLM", "step3p5", "stepfun-ai/Step-3.5-Flash", "step3p5", "step3p5", "step3p5", "step3p5", "step3p5", "0.17.0"),
     ("MiniMaxM3VLForConditionalGeneration", "minimax_m3", "MiniMaxAI/MiniMax-M3", "minimax_m3", "minimax_m3", "minimax_m3", None, None, "0.24.0"),
     ("MiMoV2FlashForCausalLM", "mimo_v2_flash", "XiaomiMiMo/MiMo-V2-Flash", "mimo_v2", "qwen3_xml", "qwen3", "qwen3_coder", "qwen3", "0.17.0"),
     ("HYV3ForCausalLM", "hy_v3", "tencent/Hy3", "hy3", "hy_v3", "hy_v3", None, None, "0.20.0"),
@@ -130,7 +130,7 @@ CASES = [
     ("ApertusForCausalLM", "apertus", "swiss-ai/Apertus-70B-Instruct-2509", "apertus", "apertus", None, None, None, "0.20.0"),
     ("Glm4ForCausalLM", "glm4", "zai-org/GLM-Z1-32B-0414", "glm4", None, None, None, None, "0.17.0"),
     # GLM-5.x share GlmMoeDsaForCausalLM; each recipe names its own minimum (and GLM-5.1 the glm47 reasoning parser)
-    ("GlmMoeDsaForCausalLM", "glm_moe_dsa", "zai-org/GLM-5.1-FP8", "glm5_1", "glm47", "glm47", None, None, "0.24.0"),
+    ("GlmMoeDsaForCausalLM", "glm_moe_dsa", "zai-org/GLM-5.1-FP8", "glm5_1", "glm47", "glm47", "glm47", "glm45", "0.24.0"),
     ("GlmMoeDsaForCausalLM", "glm_moe_dsa", "zai-org/GLM-5.2-FP8", "glm5_2", "glm47", "glm45", None, None, "0.23.0"),
     ("GlmMoeDsaForCausalLM", "glm_moe_dsa", "zai-org/GLM-5.3", "glm5_3", "glm47", "glm45", None, None, "0.28.0"),
     ("Glm5NextForConditionalGeneration", "glm5_next", "zai-org/GLM-5.3-Flash", "glm5_next", "glm47", "glm47", None, None, "0.29.0"),
@@ -182,10 +182,69 @@ def test_every_family_names_versions_and_registered_parsers(fam):
         name = sg.get(key)
         if name:
             assert name in REG["sglang"][kind]["names"], f"SGLang has no {kind} parser {name!r}"
+    if mv.get("sglang") != "unknown":       # every SGLang name the family emits exists in the release it pins
+        sg_recipe = eng.Recipe(key=fam["key"], min_version={k: str(v) for k, v in mv.items()})
+        sg_version = eng.engine_version(sg_recipe, "sglang")
+        for key, kind in (("tool_call_parser", "tool"), ("reasoning_parser", "reasoning")):
+            name = eng._sglang_names(fam, fam.get("tool_call_parser"), fam.get("reasoning_parser"), False).get(key)
+            if name:
+                assert not sglang_registered(kind, name, sg_version), sglang_registered(kind, name, sg_version)
     if fam.get("version_reason"):
         assert V(mv["vllm"]) > V(eng.engine_defaults("vllm")["version"]) or fam["key"] == "deepseek_v32_exp"
     if not fam.get("tool_call_parser"):                 # never a silent null
         assert fam.get("note") or fam.get("no_tool_reason"), fam["key"]
+
+
+def sglang_registered(kind: str, name: str, version: tuple[int, ...]) -> str:
+    """'' if SGLang ``version`` is known to register ``name``, else why not."""
+    if name not in REG["sglang"][kind]["names"]:
+        return f"{name} is not in SGLang's {kind} parser registry ({REG['sglang'][kind]['source']})"
+    first = REG["sglang"]["known_from"][kind].get(name)
+    if first and V(first) > version:
+        return f"SGLang {kind} parser {name} is known from {first}, the plan pins {eng.version_text(version)}"
+    return ""
+
+
+# --- SGLang: the families whose SGLang release is established emit exactly SGLang's names ----------------------------
+# (family, representative id, architecture, model_type, SGLang tool, SGLang reasoning, pinned SGLang) - names and
+# releases from the sgl-cookbook per-release configs cited in recipes.yaml
+SGLANG_FAMILIES = [
+    ("glm5", "zai-org/GLM-5-FP8", "GlmMoeDsaForCausalLM", "glm_moe_dsa", "glm47", "glm45", "0.5.9"),
+    ("glm5_1", "zai-org/GLM-5.1-FP8", "GlmMoeDsaForCausalLM", "glm_moe_dsa", "glm47", "glm45", "0.5.10"),
+    ("gemma4", "google/gemma-4-31B-it", "Gemma4ForConditionalGeneration", "gemma4", "gemma4", "gemma4", "0.5.10"),
+    ("kimi_k25", "moonshotai/Kimi-K2.6", "KimiK25ForConditionalGeneration", "kimi_k25", "kimi_k2", "kimi_k2", "0.5.10"),
+    ("step3p5", "stepfun-ai/Step-3.5-Flash", "Step3p5ForCausalLM", "step3p5", "step3p5", "step3p5", "0.5.9"),
+    ("nemotron_3_super", "nvidia/NVIDIA-Nemotron-3-Super-120B-A12B-BF16", "NemotronHForCausalLM", "nemotron_h",
+     "qwen3_coder", "nemotron_3", "0.5.9"),
+    ("nemotron_3_nano", "nvidia/NVIDIA-Nemotron-3-Nano-30B-A3B-BF16", "NemotronHForCausalLM", "nemotron_h",
+     "qwen3_coder", "nemotron_3", "0.5.9"),
+    # SGLang serves Gemma 3 but registers no functiongemma parser: none emitted, a warning says so
+    ("functiongemma", "google/functiongemma-270m-it", "Gemma3ForCausalLM", "gemma3_text", None, None, "0.5.9"),
+]
+
+
+@pytest.mark.parametrize("family,mid,arch,mtype,tool,reasoning,version", SGLANG_FAMILIES,
+                         ids=[c[0] for c in SGLANG_FAMILIES])
+def test_sglang_plan_emits_the_family_names(family, mid, arch, mtype, tool, reasoning, version):
+    # a Qwen3-8B-shaped config (Nemotron-H's for the hybrid NemotronH) under the family's architecture: only the
+    # family (names, image) changes
+    shape = "nvidia/Nemotron-H-56B-Base-8K" if arch == "NemotronHForCausalLM" else "Qwen/Qwen3-8B"
+    config = dict(json.loads(catalog.find(shape).read_text())["config"],   # type: ignore[union-attr]
+                  architectures=[arch], model_type=mtype)
+    d = make_plan(ModelSource(mid, config, None, "local"), PlanRequest(gpu_type="H100-80GB", engine="sglang")).to_dict()
+    s, a = d["serving"], d["serving"]["args"]
+    assert d["model"]["family"] == family
+    assert (emitted(a, "--tool-call-parser"), emitted(a, "--reasoning-parser")) == (tool, reasoning)
+    assert a.count("--tool-call-parser") == (1 if tool else 0) and a.count("--reasoning-parser") == (1 if reasoning else 0)
+    assert (s["engine_version"], s["image"]) == (version, f"lmsysorg/sglang:v{version}")
+    for kind, name in (("tool", tool), ("reasoning", reasoning)):
+        if name:
+            assert not sglang_registered(kind, name, V(version)), sglang_registered(kind, name, V(version))
+    if version != "0.5.9":
+        assert any(f"sglang {version} pinned" in r and "first SGLang release" in r for r in d["reasons"]), d["reasons"]
+    assert not any("SGLang release serving" in w for w in d["warnings"])
+    if family == "functiongemma":
+        assert any("SGLang has no tool parser for functiongemma" in w for w in d["warnings"])
 
 
 def test_planner_parser_table_agrees_with_the_registries():
@@ -219,7 +278,7 @@ def test_every_catalog_plan_emits_parsers_its_pinned_engine_has(model_id, engine
         for kind, flag in (("tool", "--tool-call-parser"), ("reasoning", "--reasoning-parser")):
             name = emitted(args, flag)
             if name:
-                assert name in REG["sglang"][kind]["names"], name
+                assert not sglang_registered(kind, name, version), sglang_registered(kind, name, version)
     if not s["tool_call_parser"]:
         text = " ".join(d["reasons"] + d["warnings"])
         assert "no tool-call" in text or "passes no" in text or "passes none" in text, model_id
@@ -290,9 +349,17 @@ def test_default_families_keep_the_handbook_image():
 
 
 def test_sglang_without_established_release_warns_and_passes_no_parsers():
-    r = eng.find_recipe(_facts("Gemma4ForConditionalGeneration", "gemma4_text", "google/gemma-4-31B-it"))
-    c = choose(r, "google/gemma-4-31B-it", "Gemma4ForConditionalGeneration", None, None, "sglang")
-    assert c.recipe.sglang == {} and any("SGLang release" in w for w in c.warnings)
+    # Hy3: SGLang's main branch serves it with hunyuan / hunyuan (docs/basic_usage/hy3_preview.md), but no release
+    # is established: the plan passes none and its warning names what SGLang main would take
+    r = eng.find_recipe(_facts("HYV3ForCausalLM", "hy_v3", "tencent/Hy3"))
+    c = choose(r, "tencent/Hy3", "HYV3ForCausalLM", None, None, "sglang")
+    assert c.recipe.sglang == {}
+    [w] = [w for w in c.warnings if "SGLang release" in w]
+    assert "--tool-call-parser hunyuan --reasoning-parser hunyuan" in w and "--engine vllm" in w
+    # an SGLang-only name (MiniCPM5: vLLM has the parser only as a plugin) is held back the same way
+    r = eng.find_recipe(_facts("LlamaForCausalLM", "llama", "openbmb/MiniCPM5-1B"))
+    c = choose(r, "openbmb/MiniCPM5-1B", "LlamaForCausalLM", None, None, "sglang")
+    assert c.recipe.sglang == {} and any("--tool-call-parser minicpm5" in w for w in c.warnings)
 
 
 # --- chat-template detection on real template excerpts ---------------------------------------------------------------

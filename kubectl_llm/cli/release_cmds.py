@@ -394,10 +394,17 @@ def rollback_command(name: str, revision: int | None, namespace: str | None, kub
     """Roll release NAME back to REVISION (default: the previous one); inference and routing move together."""
     session = Session(namespace, kube_context, kubeconfig)
     require_model_release(session, name)
-    started = time.monotonic()
-    new = session.helm.rollback(name, session.namespace, revision, wait=wait, timeout=timeout)
-    if wait:  # a LeaderWorkerSet: helm's wait does not see its groups (see wait_for_groups)
-        wait_for_groups(session, name, "rolled back", timeout, started, undo=False)
+    from kubectl_llm.cli.waiting import run_with_progress
+
+    def work() -> int:
+        started = time.monotonic()
+        rev = session.helm.rollback(name, session.namespace, revision, wait=wait, timeout=timeout)
+        if wait:  # a LeaderWorkerSet: helm's wait does not see its groups (see wait_for_groups)
+            wait_for_groups(session, name, "rolled back", timeout, started, undo=False)
+        return rev
+
+    # --wait draws the same live line as add/upgrade (pods of the rolled-back revision, engine progress)
+    new = run_with_progress(work, session.cluster, name, session.namespace) if wait else work()
     doc = {"name": name, "namespace": session.namespace, "rolled_back_to": revision, "revision": new}
     if output:
         out.data(doc, output)

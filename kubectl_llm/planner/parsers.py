@@ -187,9 +187,11 @@ def choose(recipe: eng.Recipe, model_id: str, architecture: str, template: str |
                             f"(https://huggingface.co/{model_id}) and vLLM's tool-calling docs ({TOOL_DOCS}) for "
                             f"--tool-call-parser, and at {REASONING_DOCS} for --reasoning-parser")
     if engine == "sglang":
-        if recipe.min_version.get("sglang") == "unknown" and (tool or reasoning):
-            warnings.append(f"the SGLang release serving the {recipe.key} family is not established: the plan passes "
-                            f"no SGLang parsers (see {SGLANG_DOCS}); --engine vllm has them")
+        if recipe.min_version.get("sglang") == "unknown" and (tool or reasoning or sglang):
+            named = " ".join(f"--{k.replace('_', '-')} {v}" for k, v in sglang.items() if v)
+            known = f" (SGLang's main branch names {named} for it)" if named else ""
+            warnings.append(f"the SGLang release serving the {recipe.key} family is not established{known}: the plan "
+                            f"passes no SGLang parsers (see {SGLANG_DOCS}); --engine vllm has them")
             sglang = {}
         else:
             for key, kind, name in (("tool_call_parser", "tool", tool), ("reasoning_parser", "reasoning", reasoning)):
@@ -201,7 +203,9 @@ def choose(recipe: eng.Recipe, model_id: str, architecture: str, template: str |
     version = eng.engine_version(chosen, engine)
     default = eng.parse_version(eng.engine_defaults(engine)["version"])
     if version > default:
-        why = recipe.version_reason or "the first release registering its parsers"
+        why = ((recipe.version_reason if engine == "vllm" else "") or
+               ("the first release registering its parsers" if engine == "vllm" else
+                f"the first SGLang release known to serve the {recipe.key} family (recipes.yaml min_version)"))
         driver = eng.cuda_driver_gt(chosen, engine)
         cuda13 = (f"; that image is a CUDA 13 build, so nodes need an NVIDIA driver above {driver}"
                   if driver > eng.cuda_driver_gt(None, engine) else "")

@@ -411,7 +411,8 @@ def non_torch_bytes(layout: Layout, version: tuple[int, ...] = (0, 17, 0), gpu_c
 
 def max_capture_size(facts: ModelFacts, max_num_seqs: int, max_num_batched_tokens: int) -> int:
     """The largest batch vLLM captures in a CUDA graph: ``min(2 x max_num_seqs, 512)`` by default, raised to 1024
-    for gpt-oss by its config hook (vllm/model_executor/models/config.py, ``GptOssForCausalLMConfig.
+    for gpt-oss by its config hook (vllm-project/vllm vllm/model_executor/models/config.py @1936cf38,
+    ``GptOssForCausalLMConfig.
     verify_and_update_config``: "Increase the max capture size from 512 to 1024 for performance. NOTE(woosuk): This
     will increase the number of CUDA graphs from 67 to 83." ... "if compilation_config.cudagraph_capture_sizes is
     None and compilation_config.max_cudagraph_capture_size is None: compilation_config.max_cudagraph_capture_size =
@@ -458,7 +459,8 @@ def startup_baseline_bytes(layout: Layout, version: tuple[int, ...] = (0, 17, 0)
                            gpu_nvlink: bool = True) -> int:
     """GPU memory already in use when vLLM takes its start-up snapshot: outside --gpu-memory-utilization.
 
-    vLLM's ``Worker.init_device`` (vllm/v1/worker/gpu_worker.py) runs ``init_worker_distributed_environment`` first
+    vLLM's ``Worker.init_device`` (vllm/v1/worker/gpu_worker.py; the index stores vllm-project/vllm's file only at an
+    older commit, these lines are from later copies of it) runs ``init_worker_distributed_environment`` first
     ("Initialize the distributed environment BEFORE taking memory snapshot. This ensures NCCL buffers are allocated
     before we measure available memory"), then ``self.init_snapshot = MemorySnapshot(...)`` and
     ``self.requested_memory = request_memory(init_snapshot, cache_config)``, which is ``ceil(total_memory x
@@ -484,7 +486,9 @@ def startup_baseline_bytes(layout: Layout, version: tuple[int, ...] = (0, 17, 0)
 def sampler_warmup_bytes(facts: ModelFacts, max_num_seqs: int, tokens: int, version: tuple[int, ...]) -> int:
     """Headroom the sampler warm-up needs after the KV cache and the CUDA graphs, outside the budget (last PP stage).
 
-    ``Worker.compile_or_warm_up_model`` runs ``capture_model()`` and only then, on the last PP rank, ``max_num_reqs =
+    ``Worker.compile_or_warm_up_model`` (vllm-project/vllm vllm/v1/worker/gpu_worker.py @0012cf69, the same order in
+    the v0.19.0 traceback: gpu_worker.py:686 -> gpu_model_runner.py:5601 ``_dummy_sampler_run``) runs
+    ``capture_model()`` and only then, on the last PP rank, ``max_num_reqs =
     min(max_num_seqs, max_num_batched_tokens)``; ``_dummy_run(num_tokens=max_num_reqs, ...)``;
     ``_dummy_sampler_run(hidden_states=last_hidden_states)`` ("NOTE: This is called after `capture_model` on purpose
     to prevent memory buffers from being cleared by `torch.cuda.empty_cache`"). The profile's peak room is in the

@@ -207,8 +207,11 @@ def test_overhead_by_hand_gpt_oss_120b_on_h100(monkeypatch: pytest.MonkeyPatch) 
       margin     = 0.5 GiB (no large-MoE margin before 0.17: the sampler explains these logs)
       in budget  = max(activation, sampler) + non-torch + margin                            = 8.496 GiB
       vLLM's own: 0.95 x 79.19 - 65.97 GiB loaded - 1.71 GiB available = 7.55 GiB, the plan's 8.50 above it.
-      CUDA graphs (outside the budget before 0.21): 0.25 GiB + 36 layers x 51 sizes x 0.6 MiB = 1.326 GiB,
-      51 sizes = 1, 2, 4 + 8..248 step 8 (31) + 256..512 step 16 (17), the capture limit min(2 x 1024, 512).
+      CUDA graphs (outside the budget before 0.21): 0.25 GiB + 36 layers x 83 sizes x 0.6 MiB = 2.001 GiB,
+      83 sizes = 1, 2, 4 + 8..248 step 8 (31) + 256..1024 step 16 (49): gpt-oss's config hook raises the capture
+      limit to 1024 (vLLM's default is min(2 x 1024, 512): 51 sizes).
+      Outside the budget besides the graphs: the start-up baseline (CUDA context, 0.5 GiB at TP 1) and the sampler
+      warm-up after the graphs, R x vocab x 4 = 1024 x 201088 x 4 = 0.767 GiB.
     """
     row = next(r for r in overhead_rows() if r["id"] == "gpt-oss-120b-h100-util0.95")
     plan = row_plan(row, monkeypatch)
@@ -216,15 +219,17 @@ def test_overhead_by_hand_gpt_oss_120b_on_h100(monkeypatch: pytest.MonkeyPatch) 
     T, h, a, R = 1024, 2880, 2, 1024
     activation = 6 * T * h * a + T * (64 + 2 * 8) * 64 * a + T * 4 * (3 * 2880 + h) * a + T * 128 * 4
     sampler = R * 201088 * 39 + (T + 2 * R) * h * a
-    graphs = int(0.25 * GiB) + 36 * 51 * int(0.6 * MiB)
+    graphs = int(0.25 * GiB) + 36 * 83 * int(0.6 * MiB)
+    warmup = 1024 * 201088 * 4
     assert (o.activation, o.sampler, o.non_torch, o.margin, o.cudagraphs) == (
         activation, sampler, int(0.5 * GiB), int(0.5 * GiB), graphs)
+    assert (o.startup_baseline, o.sampler_warmup) == (int(0.5 * GiB), warmup)
     assert not o.graphs_in_budget and o.tokens == 1024
     d = plan.to_dict()["memory"]
     assert d["overhead_bytes_per_gpu"] == sampler + int(0.5 * GiB) + int(0.5 * GiB)
     assert d["overhead_bytes_per_gpu"] / GiB == pytest.approx(8.496, abs=0.005)
     assert d["overhead_bytes_per_gpu"] / GiB >= 0.95 * 79.19 - 65.97 - 1.71        # vLLM's own overhead, 7.55
-    assert d["margin_bytes"] == int(0.5 * GiB) and d["overhead"]["outside_budget_bytes"] == graphs + int(0.25 * GiB)
+    assert d["margin_bytes"] == int(0.5 * GiB) and d["overhead"]["outside_budget_bytes"] == graphs + int(0.5 * GiB) + warmup
     assert not any("safety margin" in x for x in plan.warnings)
     # the same model with the default image (0.17): the large-MoE margin and its warning are back
     monkeypatch.setattr(eng, "engine_version", lambda recipe, engine: (0, 17, 0))
@@ -240,10 +245,12 @@ def test_overhead_by_hand_qwen3_8b_and_the_cuda_graph_version_switch(monkeypatch
       activation = 6 T h a + T (32 + 2 x 8) 128 a + 3 T 12288 a                  = 0.258 GiB
       sampler    = 64 x 151936 x 24 + (T + 2 x 64) h a                          = 0.234 GiB
       in budget (vLLM 0.17) = max(0.258, 0.234) + 0.5 non-torch + 0.5 margin   = 1.258 GiB
-      CUDA graphs = 0.25 GiB + 36 layers x 19 sizes x 0.6 MiB = 0.651 GiB (19 = 1, 2, 4 + 8..128 step 8):
-      outside the budget in 0.17 (the 5 % slack of 79.25 GiB = 3.96 GiB holds them with the 0.25 GiB reserve),
+      CUDA graphs in 0.17 = 0.25 GiB + 36 layers x 19 sizes x 0.6 MiB = 0.651 GiB (19 = 1, 2, 4 + 8..128 step 8),
+      outside the budget (the 5 % slack of 79.25 GiB = 3.96 GiB holds them with the 0.5 GiB start-up baseline and
+      the 64 x 151936 x 4 = 0.036 GiB sampler warm-up);
+      from 0.19 the largest captured batch sizes them: 0.75 GiB + 128 x 820 KiB = 0.85 GiB (top = min(2 x 64, 512)),
       subtracted before the KV cache from 0.21 on, and counted twice there (the margin adds the estimate again:
-      vLLM's own estimate is known to miss by GiBs): the same plan has 2 x 0.651 GiB less KV cache there.
+      vLLM's own estimate is known to miss by GiBs): the plan has 2 x 0.85 GiB less KV cache there.
     """
     req = PlanRequest(gpu_type="A100-80GB", gpus=1, max_num_seqs=64)
     T, h, a = 2048, 4096, 2
@@ -254,21 +261,24 @@ def test_overhead_by_hand_qwen3_8b_and_the_cuda_graph_version_switch(monkeypatch
     old = make_plan(catalog_source("Qwen/Qwen3-8B"), req)
     o = old.best.overhead
     assert (o.activation, o.sampler, o.cudagraphs, o.graphs_in_budget) == (activation, sampler, graphs, False)
+    assert o.outside_budget == graphs + int(0.5 * GiB) + 64 * 151936 * 4
     assert old.best.overhead_bytes == activation + int(0.5 * GiB) + int(0.5 * GiB)
     assert old.best.overhead_bytes / GiB == pytest.approx(1.258, abs=0.001)
     assert "in the (1 - utilisation) slack" in old.to_text()
     monkeypatch.setattr(eng, "engine_version", lambda recipe, engine: (0, 21, 0))
     new = make_plan(catalog_source("Qwen/Qwen3-8B"), req)
-    assert new.best.overhead.graphs_in_budget
-    assert new.best.overhead.margin == int(0.5 * GiB) + graphs
-    assert new.best.overhead_bytes - old.best.overhead_bytes == 2 * graphs
-    assert old.best.available_bytes - new.best.available_bytes == 2 * graphs
+    graphs_new = int(0.75 * GiB) + 128 * (820 * 1024)
+    assert new.best.overhead.graphs_in_budget and new.best.overhead.cudagraphs == graphs_new
+    assert new.best.overhead.margin == int(0.5 * GiB) + graphs_new
+    assert new.best.overhead_bytes - old.best.overhead_bytes == 2 * graphs_new
+    assert old.best.available_bytes - new.best.available_bytes == 2 * graphs_new
+    assert new.best.overhead.outside_budget == int(0.5 * GiB) + 64 * 151936 * 4
     assert any("count twice" in w for w in new.warnings) and not any("count twice" in w for w in old.warnings)
 
 
 def test_before_0_21_a_forced_utilisation_must_leave_room_for_the_graphs(monkeypatch: pytest.MonkeyPatch) -> None:
     """Graphs outside the budget: (1 - util) x memory holds them. At util 0.99 an A10 (21.9 GiB) leaves 0.22 GiB,
-    less than the 0.25 GiB runtime reserve alone: no fit; without a forced utilisation the plan lowers it."""
+    less than the 0.5 GiB start-up baseline alone: no fit; without a forced utilisation the plan lowers it."""
     monkeypatch.setattr(eng, "engine_version", lambda recipe, engine: (0, 17, 0))
     forced = make_plan(catalog_source("Qwen/Qwen3-8B"),
                        PlanRequest(gpu_type="A10", gpus=1, max_model_len=4096, gpu_memory_utilization=0.99))
@@ -391,7 +401,7 @@ def test_communication_memory_covers_the_v0_19_logs() -> None:
     assert memory.non_torch_bytes(memory.Layout(pp=2), (0, 19, 0)) == pytest.approx(1.125 * GiB, abs=1)
     assert memory.non_torch_bytes(memory.Layout(tp=2), (0, 6, 5)) == int(1.8 * GiB) + int(1.8 * GiB) + int(0.25 * GiB)
     rows = [r for r in overhead_rows() if "llm-d-planner" in r["source"] and r["version"] == [0, 19, 0]]
-    assert len(rows) == 6
+    assert len(rows) == 7
     for r in rows:
         layout = memory.Layout(tp=r["tensor_parallel"])
         assert memory.non_torch_bytes(layout, (0, 19, 0), 9.0) >= r["printed"]["non_torch_gib"] * GiB, r["id"]
@@ -438,3 +448,62 @@ def test_gemma_4_moe_reads_its_experts_per_token() -> None:
     act = memory.activation_peak_bytes(f, 1, 2048)
     without_moe = 6 * 2048 * 2816 * 2 + 2048 * (16 + 2 * 8) * 256 * 2
     assert act == without_moe + 2048 * 8 * (3 * 704 + 2816) * 2 + 2048 * 128 * 4
+
+
+def test_gpt_oss_20b_tp2_at_util_0_95_does_not_fit_by_hand(monkeypatch: pytest.MonkeyPatch) -> None:
+    """vLLM 0.19.0, gpt-oss-20b, 2 x H100 (79.19 GiB), TP 2, 1024 sequences, 8192 batched tokens: at util 0.95 vLLM
+    sized 63.28 GiB of KV cache, captured the graphs, then died warming up the sampler; at util 0.90 it started.
+    Outside --gpu-memory-utilization (what (1 - util) x 79.19 GiB must hold), by hand:
+      start-up baseline (TP 2 on an NVLink Hopper card)  = 0.5 + 1.5                  = 2.0 GiB   (logged 2.01)
+      CUDA graphs (>= 0.19, capture size 1024 for gpt-oss) = 0.75 GiB + 1024 x 820 KiB = 1.551 GiB (logged 1.55)
+      sampler warm-up after the graphs = R x vocab x 4 = 1024 x 201088 x 4           = 0.767 GiB ("786.00 MiB")
+      total 4.32 GiB > 0.05 x 79.19 = 3.96 GiB: no fit;  < 0.10 x 79.19 = 7.92 GiB: fits."""
+    row = next(r for r in overhead_rows() if r["id"] == "gpt-oss-20b-tp2-h100-util0.95-v0.19")
+    plan = row_plan(row, monkeypatch)
+    o = plan.best.overhead
+    baseline = int(0.5 * GiB) + int(1.5 * GiB)
+    graphs = int(0.75 * GiB) + 1024 * (820 * 1024)
+    warmup = 1024 * 201088 * 4
+    assert warmup / MiB == pytest.approx(786.0, abs=0.5)                      # the OOM line's "Tried to allocate"
+    assert (o.startup_baseline, o.cudagraphs, o.sampler_warmup) == (baseline, graphs, warmup)
+    assert not o.graphs_in_budget and o.outside_budget == baseline + graphs + warmup
+    assert o.outside_budget / GiB == pytest.approx(4.32, abs=0.01)
+    d = plan.to_dict()
+    assert d["fits"] is False and "cannot hold" in " ".join(d["reasons"])
+    assert memory.capture_sizes(1024, memory.max_capture_size(plan.facts, 1024, 8192)) == 83   # PIECEWISE 83 logged
+    twin = next(r for r in overhead_rows() if r["id"] == "gpt-oss-20b-tp2-h100-util0.90-v0.19")
+    assert row_plan(twin, monkeypatch).to_dict()["fits"] is True
+    # without a forced utilisation the plan lowers it until the slack holds the 4.32 GiB: floor((1 - 4.32/79.19) x 100)
+    monkeypatch.setattr(eng, "engine_version", lambda recipe, engine: (0, 19, 0))
+    auto = make_plan(row_source(row), PlanRequest(gpu_type="H100-80GB", gpus=2, tp=2, max_model_len=8192,
+                                                  max_num_seqs=1024))
+    assert auto.fits and auto.best.util == 0.94
+    assert any("outside --gpu-memory-utilization" in r or "utilisation" in r for r in auto.reasons)
+
+
+def test_startup_baseline_by_card_and_layout() -> None:
+    """vLLM takes its start-up snapshot after the distributed init; what it holds is outside the budget.
+    V1: 0.5 GiB (CUDA context; 0.51 logged at TP 1) + TP > 1 on NVLink cards of compute >= 9.0 (or unknown): 1.5 GiB
+    (2.01 / 2.07 logged at TP 2 / 4), other cards 0.2 GiB per extra TP rank. V0 (< 0.7): 0.25 + 0.2 per extra TP rank."""
+    L, v = memory.Layout, (0, 19, 0)
+    assert memory.startup_baseline_bytes(L(tp=1), v, 9.0, True) == int(0.5 * GiB)
+    assert memory.startup_baseline_bytes(L(tp=2), v, 9.0, True) == int(0.5 * GiB) + int(1.5 * GiB)
+    assert memory.startup_baseline_bytes(L(tp=8), v, 0.0, True) == int(0.5 * GiB) + int(1.5 * GiB)     # unknown card
+    assert memory.startup_baseline_bytes(L(tp=2), v, 8.0, True) == int(0.5 * GiB) + int(0.2 * GiB)     # A100
+    assert memory.startup_baseline_bytes(L(tp=8), v, 12.0, False) == int(0.5 * GiB) + 7 * int(0.2 * GiB)  # PCIe
+    assert memory.startup_baseline_bytes(L(pp=2), v, 9.0, True) == int(0.5 * GiB)                     # no TP
+    assert memory.startup_baseline_bytes(L(tp=2), (0, 6, 5), 9.0, True) == int(0.25 * GiB + 0.2 * GiB)
+    # the v0.19.0 H100 logs (79.19 GiB - "Initial free memory"), within 0.07 GiB
+    for tp, logged in ((1, 0.51), (2, 2.01), (4, 2.07)):
+        assert memory.startup_baseline_bytes(L(tp=tp), v, 9.0, True) / GiB == pytest.approx(logged, abs=0.075)
+
+
+def test_cuda_graphs_from_0_19_follow_the_largest_captured_batch() -> None:
+    """The v0.19.0 H100 logs, 'Graph capturing finished ... took X GiB': gemma-3-27b-it 1.14 (512), Llama-4-Scout
+    1.13 (512), gpt-oss-20b 1.55 (1024). The term: 0.75 GiB + 820 KiB x the largest size; never below them."""
+    for top, logged in ((512, 1.14), (512, 1.13), (1024, 1.55)):
+        b = memory.cudagraph_bytes(48, 1024, (0, 19, 0), top)
+        assert b == int(0.75 * GiB) + top * (820 * 1024)
+        assert logged * GiB <= b <= (logged + 0.025) * GiB
+    # before 0.19 the per-layer term (0.10.1, gpt-oss-120b, 36 layers, 83 sizes: 1.88 GiB logged)
+    assert memory.cudagraph_bytes(36, 1024, (0, 17, 0), 1024) == int(0.25 * GiB) + 36 * 83 * int(0.6 * MiB)

@@ -42,6 +42,7 @@ def test_every_command_has_help(path):
 def test_prog_name_follows_the_plugin_binary():
     assert prog_name("/home/u/.local/bin/kubectl-llm") == "kubectl llm"
     assert prog_name("mytool") == "mytool"
+    assert prog_name("/src/kubectl_llm/cli/main.py") == "kubectl llm"     # python -m kubectl_llm.cli.main
 
 
 @pytest.mark.parametrize("shell,marker", [("bash", "complete -o nosort -F"), ("zsh", "#compdef kubectl-llm"),

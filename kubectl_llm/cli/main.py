@@ -86,7 +86,7 @@ def cli(debug: bool) -> None:
 def prog_name(argv0: str) -> str:
     """'kubectl llm' when run as the kubectl plugin binary, so usage lines match what the user typed."""
     base = os.path.basename(argv0)
-    return "kubectl llm" if base.startswith("kubectl-") or base == "__main__.py" else base
+    return "kubectl llm" if base.startswith("kubectl-") or base in ("__main__.py", "main.py") else base
 
 
 def main() -> None:

@@ -11,7 +11,8 @@ Follows ``notes/vllm-memory-model.md`` (vLLM 0.10-0.33 V1 engine):
 * the hybrid KV manager's grouping (group size = smallest bucket, padded groups share one block pool);
 * available KV = total x utilisation - weights - overhead, the overhead a function of the model, the layout, the
   engine's batch limits and its version (``overhead``: activation / sampler peak, non-torch, safety margin, and
-  CUDA graphs from vLLM 0.21 on; before 0.21 they must fit the (1 - utilisation) slack).
+  CUDA graphs from vLLM 0.21 on; before 0.21 they must fit the (1 - utilisation) slack, which also holds the
+  start-up baseline and the sampler warm-up after the graphs).
 Pure: no I/O.
 """
 
@@ -263,9 +264,18 @@ CONTEXT_BYTES = int(0.5 * GiB)       # CUDA context growth, cuBLAS / attention-b
 COMM_BYTES = int(0.5 * GiB)          # NCCL communicators, any TP/PP/DP > 1 ...
 TP_COMM_BYTES = int(1.0 * GiB)       # ... + tensor-parallel all-reduce workspaces when TP > 1 ...
 COMM_BYTES_PER_RANK = int(0.125 * GiB)  # ... plus this per extra rank of the group (x2 both in the V0 profiler)
-GRAPH_POOL_BYTES = int(0.25 * GiB)   # CUDA graph pool: a fixed part ...
+GRAPH_POOL_BYTES = int(0.25 * GiB)   # CUDA graph pool before vLLM 0.19: a fixed part ...
 GRAPH_BYTES_PER_LAYER_SIZE = int(0.6 * MiB)  # ... plus this per (layer on the stage x captured batch size)
-RUNTIME_RESERVE_BYTES = int(0.25 * GiB)  # allocated after start-up, outside every vLLM budget (grows with TP below)
+# From vLLM 0.19 (measured): the pool follows the largest captured batch, not the layer count (see cudagraph_bytes).
+GRAPH_BY_CAPTURE_SIZE_FROM = (0, 19)
+GRAPH_FIXED_BYTES = int(0.75 * GiB)              # per-graph objects of every captured size, PIECEWISE and FULL ...
+GRAPH_BYTES_PER_CAPTURE_TOKEN = 820 * 1024       # 820 KiB ... + the shared pool, sized by the largest captured batch
+DEFAULT_MAX_CAPTURE_SIZE = 512       # vLLM: max_cudagraph_capture_size = min(2 x max_num_seqs, 512) ...
+CAPTURE_SIZE_OVERRIDES = {"GptOssForCausalLM": 1024}   # ... unless the model's config hook raises it
+RUNTIME_RESERVE_BYTES = int(0.25 * GiB)  # V0 (< 0.7) only: allocated after start-up, outside the budget
+CONTEXT_BASELINE_BYTES = int(0.5 * GiB)  # V1: in use at vLLM's start-up snapshot, outside the budget (see
+STARTUP_NVLINK_TP_BYTES = int(1.5 * GiB)  # startup_baseline_bytes): CUDA context; + TP comm buffers on NVLink Hopper
+STARTUP_BYTES_PER_RANK = int(0.2 * GiB)   # ... or this per extra TP rank on other cards
 MARGIN_BYTES = int(0.5 * GiB)        # rank-to-rank and build-to-build swings of the profiler
 BIG_MOE_MARGIN = 0.05                # extra margin: this share of the weights per GPU for large MoE / multimodal
 
@@ -399,32 +409,100 @@ def non_torch_bytes(layout: Layout, version: tuple[int, ...] = (0, 17, 0), gpu_c
     return int(ctx + comm)
 
 
-def capture_sizes(max_num_seqs: int) -> int:
-    """How many batch sizes vLLM captures: 1, 2, 4, then steps of 8 to 256, then of 16, up to
-    min(2 x max_num_seqs, 512) (``max_cudagraph_capture_size``)."""
-    top = min(2 * max_num_seqs, 512)
+def max_capture_size(facts: ModelFacts, max_num_seqs: int, max_num_batched_tokens: int) -> int:
+    """The largest batch vLLM captures in a CUDA graph: ``min(2 x max_num_seqs, 512)`` by default, raised to 1024
+    for gpt-oss by its config hook (vllm-project/vllm vllm/model_executor/models/config.py @1936cf38,
+    ``GptOssForCausalLMConfig.
+    verify_and_update_config``: "Increase the max capture size from 512 to 1024 for performance. NOTE(woosuk): This
+    will increase the number of CUDA graphs from 67 to 83." ... "if compilation_config.cudagraph_capture_sizes is
+    None and compilation_config.max_cudagraph_capture_size is None: compilation_config.max_cudagraph_capture_size =
+    1024"; the v0.19.0 log: "[model_executor/models/config.py:131] Overriding max cuda graph capture size to 1024
+    for performance."), and never above max_num_batched_tokens."""
+    top = CAPTURE_SIZE_OVERRIDES.get(facts.architecture) or min(2 * max_num_seqs, DEFAULT_MAX_CAPTURE_SIZE)
+    return max(1, min(top, max_num_batched_tokens))
+
+
+def capture_sizes(max_num_seqs: int, top: int | None = None) -> int:
+    """How many batch sizes vLLM captures: 1, 2, 4, then steps of 8 to 256, then of 16, up to ``top``
+    (``max_cudagraph_capture_size``, by default min(2 x max_num_seqs, 512)). gpt-oss (top 1024): 3 + 31 + 49 = 83,
+    the 83 of its v0.19.0 log."""
+    top = min(2 * max_num_seqs, DEFAULT_MAX_CAPTURE_SIZE) if top is None else top
     n = sum(1 for s in (1, 2, 4) if s <= top)
     n += len(range(8, min(top, 255) + 1, 8))
     n += len(range(256, top + 1, 16))
     return max(1, n)
 
 
-def cudagraph_bytes(layers_on_stage: int, max_num_seqs: int) -> int:
-    """CUDA graph pool: GRAPH_POOL_BYTES + GRAPH_BYTES_PER_LAYER_SIZE x layers x captured sizes (gpt-oss-120b,
-    36 layers, 83 sizes: 1.88 GiB logged, 2.0 GiB here)."""
-    return int(GRAPH_POOL_BYTES + layers_on_stage * capture_sizes(max_num_seqs) * GRAPH_BYTES_PER_LAYER_SIZE)
+def cudagraph_bytes(layers_on_stage: int, max_num_seqs: int, version: tuple[int, ...] = (0, 17, 0),
+                    top: int | None = None) -> int:
+    """CUDA graph memory per GPU ("Graph capturing finished in N secs, took X GiB").
+
+    Before vLLM 0.19: GRAPH_POOL_BYTES + GRAPH_BYTES_PER_LAYER_SIZE x layers x captured sizes (gpt-oss-120b TP 4 on
+    A100, vLLM 0.10.1, 36 layers, 83 PIECEWISE sizes: 1.88 GiB logged, 2.0 GiB here).
+
+    From 0.19: GRAPH_FIXED_BYTES + GRAPH_BYTES_PER_CAPTURE_TOKEN x the largest captured batch. vLLM captures the
+    largest batch first so that the smaller ones reuse its memory pool (``capture_model`` walks the sizes in
+    descending order: "Capturing a cudagraph on (PIECEWISE, ... num_tokens=1024" comes first in the logs), and the
+    v0.19.0 H100 logs (llm-d-planner accuracy/results/v0.19.0/logs @ d3121e059da8) measure a pool that does not
+    grow with the layers: gemma-3-27b-it (62 layers, 51 PIECEWISE + 51 FULL sizes up to 512) 1.14 GiB,
+    Llama-4-Scout TP 4 (48 layers, 51 PIECEWISE up to 512) 1.13 GiB, gpt-oss-20b TP 2 (24 layers, 83 PIECEWISE + 83
+    FULL up to 1024) 1.55 GiB. The per-layer term would give 2.10 / 1.68 / 0.97 GiB: too much for the first two and
+    too little for gpt-oss. Here (820 KiB per token): 512 -> 1.150 GiB, 1024 -> 1.551 GiB (three measurements, one card, one release:
+    thin; pessimistic on all three)."""
+    if tuple(version) >= GRAPH_BY_CAPTURE_SIZE_FROM:
+        t = min(2 * max_num_seqs, DEFAULT_MAX_CAPTURE_SIZE) if top is None else top
+        return int(GRAPH_FIXED_BYTES + t * GRAPH_BYTES_PER_CAPTURE_TOKEN)
+    return int(GRAPH_POOL_BYTES + layers_on_stage * capture_sizes(max_num_seqs, top) * GRAPH_BYTES_PER_LAYER_SIZE)
 
 
-def runtime_reserve_bytes(layout: Layout) -> int:
-    """Memory vLLM allocates after the KV cache, outside its budget (NCCL lazily created, sampler/async buffers):
-    RUNTIME_RESERVE_BYTES + 0.2 GiB per extra TP rank (gpt-oss-120b TP 8, vLLM 0.28: 1.37 GiB over its budget).
+def startup_baseline_bytes(layout: Layout, version: tuple[int, ...] = (0, 17, 0), gpu_compute: float = 0.0,
+                           gpu_nvlink: bool = True) -> int:
+    """GPU memory already in use when vLLM takes its start-up snapshot: outside --gpu-memory-utilization.
 
-    Not raised to the start-up baseline the vLLM 0.19.0 H100 logs show outside the budget (79.19 GiB minus "Initial
-    free memory": 0.51 GiB at TP 1, 2.01 at TP 2, 2.07 at TP 4: the CUDA context, plus NCCL / symmetric-memory /
-    FlashInfer all-reduce workspaces on Hopper): every one of those runs started at util 0.95 with this reserve, and
-    consumer cards started with less slack than that baseline (4 x RTX 3090 at util 0.92 with vLLM >= 0.21,
-    club-3090#127: 1.88 GiB; 2 x RTX 4090 at 0.95, club-3090#46: 1.18 GiB), so the baseline depends on the card."""
-    return int(RUNTIME_RESERVE_BYTES + 0.2 * GiB * (layout.tp - 1))
+    vLLM's ``Worker.init_device`` (vllm/v1/worker/gpu_worker.py; the index stores vllm-project/vllm's file only at an
+    older commit, these lines are from later copies of it) runs ``init_worker_distributed_environment`` first
+    ("Initialize the distributed environment BEFORE taking memory snapshot. This ensures NCCL buffers are allocated
+    before we measure available memory"), then ``self.init_snapshot = MemorySnapshot(...)`` and
+    ``self.requested_memory = request_memory(init_snapshot, cache_config)``, which is ``ceil(total_memory x
+    gpu_memory_utilization)`` (vllm/v1/worker/utils.py). ``determine_available_memory`` sizes the KV cache as
+    ``requested_memory - profile_result.non_kv_cache_memory`` (weights + torch peak increase + non-torch increase,
+    increases measured from that snapshot). So what the snapshot already holds (CUDA context, NCCL communicators,
+    custom all-reduce / symmetric-memory buffers) comes on top of the budget: (1 - util) x memory must hold it.
+
+    The v0.19.0 H100 logs: total 79.19 GiB minus "Initial free memory" = 0.51 GiB at TP 1 (gemma-3-27b-it), 2.01
+    at TP 2 (gpt-oss-20b), 2.07 at TP 4 (Llama-4-Scout). Here: CONTEXT_BASELINE_BYTES (0.5 GiB) + for TP > 1 on
+    NVLink cards of compute >= 9.0 (or an unknown card) STARTUP_NVLINK_TP_BYTES (1.5 GiB), elsewhere
+    STARTUP_BYTES_PER_RANK (0.2 GiB) per extra TP rank (gpt-oss-120b TP 8 on RTX PRO 4500 cards, vLLM 0.28: 1.37 GiB
+    over its budget in all; consumer cards started with 1.18-1.88 GiB of slack at TP 2-4, club-3090#46 / #127).
+    V0 (< 0.7): RUNTIME_RESERVE_BYTES + 0.2 GiB per extra TP rank, as before."""
+    if tuple(version) < V1_PROFILER_FROM:
+        return int(RUNTIME_RESERVE_BYTES + 0.2 * GiB * (layout.tp - 1))
+    hopper = not gpu_compute or gpu_compute >= TP_COMM_FROM_COMPUTE
+    if layout.tp > 1 and gpu_nvlink and hopper:
+        return CONTEXT_BASELINE_BYTES + STARTUP_NVLINK_TP_BYTES
+    return CONTEXT_BASELINE_BYTES + STARTUP_BYTES_PER_RANK * (layout.tp - 1)
+
+
+def sampler_warmup_bytes(facts: ModelFacts, max_num_seqs: int, tokens: int, version: tuple[int, ...]) -> int:
+    """Headroom the sampler warm-up needs after the KV cache and the CUDA graphs, outside the budget (last PP stage).
+
+    ``Worker.compile_or_warm_up_model`` (vllm-project/vllm vllm/v1/worker/gpu_worker.py @0012cf69, the same order in
+    the v0.19.0 traceback: gpu_worker.py:686 -> gpu_model_runner.py:5601 ``_dummy_sampler_run``) runs
+    ``capture_model()`` and only then, on the last PP rank, ``max_num_reqs =
+    min(max_num_seqs, max_num_batched_tokens)``; ``_dummy_run(num_tokens=max_num_reqs, ...)``;
+    ``_dummy_sampler_run(hidden_states=last_hidden_states)`` ("NOTE: This is called after `capture_model` on purpose
+    to prevent memory buffers from being cleared by `torch.cuda.empty_cache`"). The profile's peak room is in the
+    budget, but by then the graph pool has been carved out of freed memory, and the warm-up's float32 logits (R x
+    vocab x 4 bytes, one block) must find contiguous free memory. The v0.19.0 H100 logs: gpt-oss-20b TP 2 at util
+    0.95 had 77.18 - (7.01 weights + 2.87 peak + 2.07 non-torch + 1.55 graphs + 63.28 KV) = 0.40 GiB left and died
+    allocating it ("Tried to allocate 786.00 MiB" = 1024 x 201088 x 4 bytes, "CUDA out of memory occurred when
+    warming up sampler with 1024 dummy requests", with 1.62 GiB "reserved by PyTorch but unallocated"); Llama-4-Scout
+    TP 4 had 77.12 - (53.12 + 3.19 + 2.17 + 1.13 + 16.75) = 0.76 GiB left for its 0.77 GiB tensor (1024 x 202048 x
+    4, within the logs' 0.01 GiB rounding) and started; gemma-3-27b-it had 2.31 GiB left for 1.0 GiB. R = min(
+    max_num_seqs, tokens): R x vocab x 4 bytes."""
+    if tuple(version) < V1_PROFILER_FROM:
+        return 0
+    return sampler_rows(max_num_seqs, tokens) * facts.vocab_size * 4
 
 
 def large_moe(facts: ModelFacts, weights_per_gpu: int) -> bool:
@@ -441,10 +519,12 @@ class Overhead:
     non_torch: int         # CUDA context, workspaces, communication buffers
     cudagraphs: int        # CUDA graph pool
     graphs_in_budget: bool
-    runtime_reserve: int   # allocated after start-up, outside the budget
+    runtime_reserve: int   # outside the budget besides the graphs: start-up baseline + sampler warm-up
     margin: int            # the plan's safety margin
     tokens: int            # max_num_batched_tokens the profile used
     notes: tuple[str, ...] = ()
+    startup_baseline: int = 0   # of runtime_reserve: in use at vLLM's start-up snapshot (startup_baseline_bytes)
+    sampler_warmup: int = 0     # of runtime_reserve: the sampler warm-up after the graphs (sampler_warmup_bytes)
 
     @property
     def in_budget(self) -> int:
@@ -460,7 +540,7 @@ class Overhead:
 
 def overhead(facts: ModelFacts, layout: Layout, *, layers_on_stage: int, last_stage: bool, weights_per_gpu: int,
              max_num_seqs: int, max_num_batched_tokens: int, version: tuple[int, ...],
-             gpu_compute: float = 0.0) -> Overhead:
+             gpu_compute: float = 0.0, gpu_nvlink: bool = True) -> Overhead:
     """The overhead model (ARCHITECTURE.md, Planner step 4). Peak = max(forward, sampler): the sampler runs after the
     forward pass has freed its activations. The margin is MARGIN_BYTES, plus BIG_MOE_MARGIN x the weights per GPU
     for large MoE models and multimodal models from vLLM 0.17 on, where the evidence is thin (issue 8's MiniMax-M2.5
@@ -471,7 +551,8 @@ def overhead(facts: ModelFacts, layout: Layout, *, layers_on_stage: int, last_st
     t = max_num_batched_tokens
     act = activation_peak_bytes(facts, layout.tp, t, layout.ep) + encoder_bytes(facts, t)
     smp = sampler_peak_bytes(facts, max_num_seqs, t, version) if last_stage else 0
-    graphs = cudagraph_bytes(layers_on_stage, max_num_seqs)
+    graphs = cudagraph_bytes(layers_on_stage, max_num_seqs, version,
+                             max_capture_size(facts, max_num_seqs, max_num_batched_tokens))
     margin = MARGIN_BYTES
     thin = []
     if tuple(version) >= SORT_PATH_FROM:        # before 0.17 the measured sampler explains the big-MoE logs
@@ -496,9 +577,11 @@ def overhead(facts: ModelFacts, layout: Layout, *, layers_on_stage: int, last_st
         notes.append("memory: " + "; ".join(
             ([" and ".join(thin) + " - few vLLM logs to calibrate on, vLLM's profile swings by several GiB here"]
              if thin else []) + swings) + f"; the plan keeps a {margin / GiB:.1f} GiB safety margin per GPU")
+    base = startup_baseline_bytes(layout, version, gpu_compute, gpu_nvlink)
+    warm = sampler_warmup_bytes(facts, max_num_seqs, t, version) if last_stage else 0
     return Overhead(activation=act, sampler=smp, non_torch=non_torch_bytes(layout, version, gpu_compute), cudagraphs=graphs,
-                    graphs_in_budget=graphs_in_budget(version), runtime_reserve=runtime_reserve_bytes(layout),
-                    margin=margin, tokens=t, notes=tuple(notes))
+                    graphs_in_budget=graphs_in_budget(version), runtime_reserve=base + warm,
+                    margin=margin, tokens=t, notes=tuple(notes), startup_baseline=base, sampler_warmup=warm)
 
 
 # --- weights ---------------------------------------------------------------------------------------------------

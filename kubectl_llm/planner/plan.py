@@ -308,6 +308,7 @@ class Plan:
 def _overhead_dict(o: Overhead) -> dict[str, Any]:
     return {"activation_bytes": o.activation, "sampler_bytes": o.sampler, "non_torch_bytes": o.non_torch,
             "cuda_graph_bytes": o.cudagraphs, "cuda_graphs_in_budget": o.graphs_in_budget,
+            "startup_baseline_bytes": o.startup_baseline, "sampler_warmup_bytes": o.sampler_warmup,
             "outside_budget_bytes": o.outside_budget, "max_num_batched_tokens": o.tokens}
 
 
@@ -479,7 +480,7 @@ def _evaluate(f: ModelFacts, parts: WeightParts, gpu: GpuType, layout: Layout, L
     util = req.gpu_memory_utilization or DEFAULT_UTILIZATION
     overheads = [overhead(f, layout, layers_on_stage=len(rng), last_stage=s == len(stages) - 1,
                           weights_per_gpu=w_stages[s], max_num_seqs=seqs_guess, max_num_batched_tokens=tokens,
-                          version=version, gpu_compute=gpu.compute) for s, rng in enumerate(stages)]
+                          version=version, gpu_compute=gpu.compute, gpu_nvlink=gpu.nvlink) for s, rng in enumerate(stages)]
     outside = max(o.outside_budget for o in overheads)
     if req.gpu_memory_utilization is None and gpu.memory_bytes * (1 - util) < outside:
         util = min(util, math.floor((1 - outside / gpu.memory_bytes) * 100) / 100)
@@ -510,7 +511,8 @@ def _evaluate(f: ModelFacts, parts: WeightParts, gpu: GpuType, layout: Layout, L
         why = (f"(1 - {util:.2f}) x {human(gpu.memory_bytes)} = {human(slack)} cannot hold the {human(outside)} "
                + ("vLLM allocates outside --gpu-memory-utilization" if req.engine == "vllm" else
                   "SGLang allocates outside --mem-fraction-static")
-               + (" (CUDA graphs, communication buffers)" if not ov.graphs_in_budget else " (communication buffers)"))
+               + (" (start-up baseline, CUDA graphs, sampler warm-up)" if not ov.graphs_in_budget
+                  else " (start-up baseline, sampler warm-up)"))
     kv_dup = (layout.tp > layout.dcp) if f.uses_mla else (layout.tp > f.num_kv_heads * layout.dcp)
     ev = Evaluation(gpu=gpu, layout=layout, util=util, max_num_seqs=seqs_guess, weights_per_gpu=max(w_stages),
                     kv_bytes_per_token=per_tok, state_bytes_per_sequence=kv.state_bytes_per_sequence,
@@ -937,8 +939,12 @@ def _explain(r: list[str], w: list[str], f: ModelFacts, b: Evaluation, req: Plan
         else:
             r.append(f"memory model of vLLM {version}: "
                      + ("CUDA graphs are subtracted before the KV cache (>= 0.21)" if o.graphs_in_budget else
-                        f"CUDA graphs (~{human(o.cudagraphs)}) live outside --gpu-memory-utilization (< 0.21), so "
-                        f"(1 - utilisation) x memory must hold them")
+                        f"CUDA graphs (~{human(o.cudagraphs)}) live outside --gpu-memory-utilization (< 0.21)")
+                     + f"; outside it too: the start-up baseline (~{human(o.startup_baseline)}: CUDA context, "
+                     f"communication buffers) and the sampler warm-up after the graphs (~{human(o.sampler_warmup)}), "
+                     f"so (1 - utilisation) x memory must hold ~{human(o.outside_budget)}"
+                     + (f" (the utilisation is lowered to {b.util:.2f} for it)"
+                        if not req.gpu_memory_utilization and b.util < DEFAULT_UTILIZATION else "")
                      + f"; profile run of {o.tokens} tokens (vLLM's max-num-batched-tokens on {b.gpu.name})")
         w.extend(o.notes)
     if b.gpu.compute and f.quant.method == "fp8" and not b.gpu.native_fp8:

@@ -855,6 +855,9 @@ def make_plan(source: ModelSource, req: PlanRequest, site: Site | None = None) -
     nodes = nodes_of(best.layout.gpus, best.gpu.per_node)
     if nodes > 1:
         launcher, group = _launch_group(reasons, warnings, settings, args, nodes, req, recipe)
+    elif req.launcher:
+        warnings.append(f"--launcher {req.launcher} is ignored: the plan fits one node ({best.layout.gpus} x "
+                        f"{best.gpu.name}), a single pod starts no multi-node launch")
     fitting_len = None if best.fits else _max_context(f, parts, best, kv_dsz, recipe, req, L)
     if fitting_len:
         reasons.append(f"on {best.layout.gpus} x {best.gpu.name} at most {fitting_len} tokens fit (--max-model-len "
@@ -898,7 +901,10 @@ def _explain(r: list[str], w: list[str], f: ModelFacts, b: Evaluation, req: Plan
     if chose_type and b.fits:
         r.append(f"GPU type {b.gpu.name}: the least GPU memory reserved among the catalog types that fit "
                  f"({lay.gpus} x {human(b.gpu.memory_bytes)})")
-    r.append(f"{lay.gpus} GPU(s): the fewest that hold {human(b.weights_per_gpu)} weights per GPU + one "
+    forced = _forced_count(req)
+    r.append(f"{lay.gpus} GPU(s): {forced}, holding {human(b.weights_per_gpu)} weights per GPU + one "
+             f"{ctx.max_model_len}-token request + {human(b.overhead_bytes)} overhead" if b.fits and forced else
+             f"{lay.gpus} GPU(s): the fewest that hold {human(b.weights_per_gpu)} weights per GPU + one "
              f"{ctx.max_model_len}-token request + {human(b.overhead_bytes)} overhead"
              if b.fits else f"{lay.gpus} GPU(s) tried: {b.why}")
     kv = 1 if f.uses_mla else f.num_kv_heads
@@ -927,7 +933,10 @@ def _explain(r: list[str], w: list[str], f: ModelFacts, b: Evaluation, req: Plan
         w.extend(chosen.warnings)
     for s in recipe.suggest:
         r.append(f"worth trying: {s}")
-    r.append(f"max-num-seqs {b.max_num_seqs}: room for ~2K-token sequences in {b.kv_tokens} KV tokens (cap 256)")
+    seqs_flag = "max-running-requests" if req.engine == "sglang" else "max-num-seqs"
+    r.append(f"{seqs_flag} {b.max_num_seqs}: set by --max-num-seqs ({b.kv_tokens} KV tokens, ~"
+             f"{b.kv_tokens // b.max_num_seqs} a sequence)" if req.max_num_seqs else
+             f"{seqs_flag} {b.max_num_seqs}: room for ~2K-token sequences in {b.kv_tokens} KV tokens (cap 256)")
     if b.overhead:
         o = b.overhead
         version = ".".join(map(str, eng.engine_version(recipe, req.engine)))
@@ -987,6 +996,13 @@ def _launch_group(r: list[str], w: list[str], settings: eng.EngineSettings, args
     return launcher, group
 
 
+def _forced_count(req: PlanRequest) -> str:
+    """The flags that set the GPU count ('' when the planner chose the fewest)."""
+    flags = [f"--{k} {v}" for k, v in (("gpus", req.gpus), ("nodes", req.nodes), ("data-parallel", req.data_parallel))
+             if v]
+    return "set by " + " ".join(flags) if flags else ""
+
+
 def _explain_nodes(b: Evaluation, req: PlanRequest, weight_bytes: int, one_node_why: str) -> list[str]:
     """Why one node is not enough, how the nodes are used, and the replicas."""
     r: list[str] = []
@@ -998,6 +1014,9 @@ def _explain_nodes(b: Evaluation, req: PlanRequest, weight_bytes: int, one_node_
         if lay.dp > 1:
             r.append(f"{nodes} nodes x {per} GPUs: {lay.dp} DP ranks of TP {lay.tp}, experts sharded over all "
                      f"{lay.gpus} GPUs; one LeaderWorkerSet group of {nodes} pods")
+        elif lay.tp < per:
+            r.append(f"{nodes} nodes x {per} GPUs: TP {lay.tp} x PP {lay.pp}, the pipeline stages run within and "
+                     f"across the nodes ({per // lay.tp} stages a node); one LeaderWorkerSet group of {nodes} pods")
         else:
             r.append(f"{nodes} nodes x {per} GPUs: TP {lay.tp} within each node (NVLink), PP {lay.pp} across "
                      f"nodes (the handbook: pipeline parallelism is the recommended and default way to shard models "

@@ -1,0 +1,56 @@
+"""Reasons and warnings that must match the numbers and flags of the plan (fresh-eyes review of the multi-node,
+DP and SGLang plans): a forced count is not 'the fewest', a forced --max-num-seqs is not the 2K-per-sequence rule,
+TP below a node's GPUs does not mean 'PP across nodes' only, and a --launcher that cannot apply is said so."""
+
+from __future__ import annotations
+
+from tests.test_planner import plan
+
+
+def test_forced_max_num_seqs_reason_names_the_flag_not_the_auto_rule():
+    p = plan("openai/gpt-oss-120b", gpu_type="H100-80GB", gpu_memory_utilization=0.95, max_num_seqs=1024)
+    d = p.to_dict()
+    assert d["serving"]["max_num_seqs"] == 1024
+    tokens = d["memory"]["kv_cache_tokens_per_dp_rank"]
+    why = [r for r in p.reasons if r.startswith("max-num-seqs 1024")]
+    assert why == [f"max-num-seqs 1024: set by --max-num-seqs ({tokens} KV tokens, ~{tokens // 1024} a sequence)"]
+    assert not any("cap 256" in r for r in p.reasons)
+
+
+def test_auto_max_num_seqs_reason_keeps_the_rule_and_sglang_names_its_flag():
+    p = plan("Qwen/Qwen3-8B", gpu_type="A100-40GB", engine="sglang")
+    d = p.to_dict()
+    tokens, seqs = d["memory"]["kv_cache_tokens"], d["serving"]["max_num_seqs"]
+    assert seqs == 1 << ((tokens // 2048).bit_length() - 1) == 64          # 141856 // 2048 = 69 -> 64
+    assert f"max-running-requests {seqs}: room for ~2K-token sequences in {tokens} KV tokens (cap 256)" in p.reasons
+    assert "--max-running-requests" in d["serving"]["args"]
+
+
+def test_gpu_count_forced_by_nodes_or_data_parallel_is_not_called_the_fewest():
+    p = plan("Qwen/Qwen3-8B", nodes=2)
+    gpus = p.to_dict()["gpu"]["count"]
+    assert gpus == 2 * 8
+    line = next(r for r in p.reasons if r.startswith(f"{gpus} GPU(s)"))
+    assert line.startswith("16 GPU(s): set by --nodes 2, holding ") and "the fewest" not in line
+    ds = plan("deepseek-ai/DeepSeek-V3", gpu_type="H100-80GB", data_parallel=32)
+    assert any(r.startswith("32 GPU(s): set by --data-parallel 32, holding ") for r in ds.reasons)
+    auto = plan("meta-llama/Llama-3.1-405B", gpu_type="H100-80GB")
+    assert any(r.startswith("16 GPU(s): the fewest that hold ") for r in auto.reasons)
+
+
+def test_tp_below_a_node_says_the_stages_run_within_the_nodes_too():
+    # SGLang has no DCP: Kimi-K2 (MLA) on H100 keeps TP 1 to avoid the duplicated latent, PP 16 over 2 nodes of 8
+    p = plan("moonshotai/Kimi-K2-Instruct", gpu_type="H100-80GB", engine="sglang")
+    d = p.to_dict()
+    assert (d["parallelism"]["tensor"], d["parallelism"]["pipeline"], d["gpu"]["nodes"]) == (1, 16, 2)
+    assert not any("TP 1 within each node" in r for r in p.reasons)
+    assert ("2 nodes x 8 GPUs: TP 1 x PP 16, the pipeline stages run within and across the nodes (8 stages a node); "
+            "one LeaderWorkerSet group of 2 pods") in p.reasons
+
+
+def test_launcher_on_a_one_node_plan_is_warned_as_ignored():
+    p = plan("Qwen/Qwen3-8B", gpu_type="A100-80GB", launcher="ray")
+    assert p.to_dict()["serving"]["launcher"] is None
+    assert ("--launcher ray is ignored: the plan fits one node (1 x A100-80GB), a single pod starts no multi-node "
+            "launch") in p.warnings
+    assert not any("--launcher" in w for w in plan("Qwen/Qwen3-8B", gpu_type="A100-80GB").warnings)

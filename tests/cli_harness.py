@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from click.testing import CliRunner, Result
 
 from kubectl_llm.cli import session as session_mod
@@ -44,3 +45,23 @@ def kllm(*args: str, code: int = 0) -> Result:
     assert result.exit_code == code, (f"kubectl llm {' '.join(args)} -> {result.exit_code}\n"
                                       f"stdout: {result.stdout}\nstderr: {result.stderr}\n{result.exception!r}")
     return result
+
+
+def offline_dry_run_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """What `add --dry-run=client` runs with in the chart tests: no Hub, no cluster (a kubeconfig that does not
+    exist), the helm on PATH."""
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("KUBECONFIG", str(tmp_path / "no-such-kubeconfig"))
+    monkeypatch.delenv("KUBECTL_LLM_HELM", raising=False)
+
+
+def render_dry_run(*args: str, namespace: str = "nrp-llm") -> dict[str, dict[str, Any]]:
+    """`kubectl llm add ARGS --dry-run=client -o yaml`: every object validated strictly (core kinds with
+    kubernetes-validate, custom kinds against their CRDs with unknown fields rejected), by kind."""
+    from tests.manifest_validation import validate_objects
+
+    res = CliRunner().invoke(cli, ["add", *args, "-n", namespace, "--dry-run=client", "-o", "yaml"])
+    assert res.exit_code == 0, res.output
+    objs = [o for o in yaml.safe_load_all(res.stdout) if o]
+    validate_objects(objs)
+    return {o["kind"]: o for o in objs}

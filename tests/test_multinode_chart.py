@@ -8,10 +8,8 @@ import json
 from pathlib import Path
 
 import pytest
-import yaml
-from click.testing import CliRunner
 
-from kubectl_llm.cli.main import cli
+from tests.cli_harness import offline_dry_run_env, render_dry_run as render
 from tests.manifest_validation import validate_objects
 
 GLM5 = Path(__file__).parent / "fixtures" / "multinode" / "zai-org__GLM-5.json"
@@ -19,17 +17,7 @@ GLM5 = Path(__file__).parent / "fixtures" / "multinode" / "zai-org__GLM-5.json"
 
 @pytest.fixture(autouse=True)
 def offline(monkeypatch, tmp_path, helm_bin):
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.setenv("KUBECONFIG", str(tmp_path / "no-such-kubeconfig"))
-    monkeypatch.delenv("KUBECTL_LLM_HELM", raising=False)
-
-
-def render(*args: str) -> dict[str, dict]:
-    res = CliRunner().invoke(cli, ["add", *args, "-n", "nrp-llm", "--dry-run=client", "-o", "yaml"])
-    assert res.exit_code == 0, res.output
-    objs = [o for o in yaml.safe_load_all(res.stdout) if o]
-    validate_objects(objs)
-    return {o["kind"]: o for o in objs}
+    offline_dry_run_env(monkeypatch, tmp_path)
 
 
 def glm5_dir(tmp_path: Path) -> str:

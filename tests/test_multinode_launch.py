@@ -24,7 +24,7 @@ from kubectl_llm.planner import engine as eng
 from kubectl_llm.planner.facts import checkpoint_shapes
 from kubectl_llm.planner.memory import BLOCK_SIZE
 from kubectl_llm.planner.weights import estimate_weights
-from tests.manifest_validation import validate_objects
+from tests.cli_harness import offline_dry_run_env, render_dry_run as render
 from tests.test_planner import plan, source
 
 FLAGS = yaml.safe_load((Path(__file__).parent / "data" / "vllm_multinode_flags.yaml").read_text())
@@ -161,17 +161,7 @@ def test_dp_across_more_nodes_than_two_is_planned_for_sglang_too():
 # --- the chart: both launchers render a valid LeaderWorkerSet --------------------------------------------------
 @pytest.fixture()
 def offline(monkeypatch, tmp_path, helm_bin):
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.setenv("KUBECONFIG", str(tmp_path / "no-such-kubeconfig"))
-    monkeypatch.delenv("KUBECTL_LLM_HELM", raising=False)
-
-
-def render(*args: str) -> dict[str, dict]:
-    res = CliRunner().invoke(cli, ["add", *args, "-n", "nrp-llm", "--dry-run=client", "-o", "yaml"])
-    assert res.exit_code == 0, res.output
-    objs = [o for o in yaml.safe_load_all(res.stdout) if o]
-    validate_objects(objs)                 # every object; the LWS against its CRD with unknown fields rejected
-    return {o["kind"]: o for o in objs}
+    offline_dry_run_env(monkeypatch, tmp_path)
 
 
 def _containers(lws: dict) -> tuple[dict, dict]:

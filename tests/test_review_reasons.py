@@ -54,3 +54,13 @@ def test_launcher_on_a_one_node_plan_is_warned_as_ignored():
     assert ("--launcher ray is ignored: the plan fits one node (1 x A100-80GB), a single pod starts no multi-node "
             "launch") in p.warnings
     assert not any("--launcher" in w for w in plan("Qwen/Qwen3-8B", gpu_type="A100-80GB").warnings)
+
+
+def test_data_parallel_expert_reason_is_the_flag_not_the_fp8_block_size():
+    # Qwen3-30B-A3B is bf16: no FP8 block size; --data-parallel 2 is what turns expert parallel on (DP 2 x TP 1)
+    p = plan("Qwen/Qwen3-30B-A3B", gpu_type="A100-80GB", data_parallel=2)
+    d = p.to_dict()
+    assert d["model"]["quantization"] == "none"
+    assert (d["parallelism"]["data"], d["parallelism"]["tensor"], d["parallelism"]["expert"]) == (2, 1, True)
+    assert "expert parallel: --data-parallel 2 shards the experts over all 2 GPUs" in p.reasons
+    assert not any("FP8 block size" in r for r in p.reasons)

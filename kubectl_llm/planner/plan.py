@@ -926,7 +926,9 @@ def _explain(r: list[str], w: list[str], f: ModelFacts, b: Evaluation, req: Plan
         else:
             w.append(f"TP {lay.tp} > {kv} KV heads: the KV cache is duplicated {dup}x")
     if lay.ep:
-        r.append("expert parallel: " + ("the recipe asks for it" if recipe.expert_parallel in ("always", "above_4")
+        r.append("expert parallel: " + (f"--data-parallel {lay.dp} shards the experts over all {lay.gpus} GPUs"
+                                        if lay.dp > 1 else
+                                        "the recipe asks for it" if recipe.expert_parallel in ("always", "above_4")
                                         else "TP alone would split experts below the FP8 block size"))
     if chosen is not None:                           # parsers, their source, and the engine version they need
         r.extend(chosen.reasons)

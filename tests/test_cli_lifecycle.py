@@ -109,7 +109,7 @@ def test_whole_lifecycle_add_list_status_logs_upgrade_rollback_rm(fake: FakeApiS
     # list reads Helm: model id, GPUs, context, route, status.
     (row,) = as_json("list")
     assert (row["name"], row["model"], row["gpu"], row["context"], row["route"], row["status"]) == \
-        (NAME, MODEL, {"type": "L40", "count": 1}, planned_len, NAME, "deployed")
+        (NAME, MODEL, {"type": "L40", "count": 1, "nodes": 1, "per_node": 1}, planned_len, NAME, "deployed")
     table = kllm("list").stdout
     assert NAME in table and "1 x L40" in table
 

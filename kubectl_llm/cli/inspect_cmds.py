@@ -36,9 +36,8 @@ def release_row(r: Any) -> dict[str, Any]:
     v = r.values
     count, gtype = get_path(v, "gpu.count"), get_path(v, "gpu.type")
     nodes = int(get_path(v, "group.size") or 1)
-    gpu: dict[str, Any] = {"type": gtype, "count": count * nodes if count else count}
-    if nodes > 1:
-        gpu.update(nodes=nodes, per_node=count)
+    gpu: dict[str, Any] = {"type": gtype, "count": count * nodes if count else count, "nodes": nodes,
+                           "per_node": count}     # the same keys for one node and many (scripts index them)
     kind = fleet.release_kind(v)
     return {"name": r.name, "namespace": r.namespace, "kind": kind, "model": get_path(v, "model.id"),
             "targets": fleet.alias_targets(v) if kind == fleet.MODE_ALIAS else None,
@@ -135,7 +134,7 @@ def gpus_cell(r: dict[str, Any]) -> str:
     g = r["gpu"]
     if not g["count"]:
         return "-"
-    cell = f"{g['count']} x {g['type']}" + (f" ({g['nodes']} nodes)" if g.get("nodes") else "")
+    cell = f"{g['count']} x {g['type']}" + (f" ({g['nodes']} nodes)" if (g.get("nodes") or 1) > 1 else "")
     copies = (r.get("replicas") or {}).get("desired", 1)
     return f"{copies} x ({cell})" if copies > 1 else cell
 

@@ -74,7 +74,7 @@ def _comment_above(lines: list[str], i: int) -> str | None:
     j = i - 1
     while j >= 0 and lines[j].strip().startswith("#"):
         block.insert(0, lines[j].strip())
-        if lines[j].strip().startswith("# --"):
+        if lines[j].strip() == "# --" or lines[j].strip().startswith("# -- "):   # not '# --flag' in a description
             return " ".join(x.lstrip("#").strip() for x in block).removeprefix("--").strip()
         j -= 1
     return None

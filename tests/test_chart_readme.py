@@ -44,3 +44,14 @@ def test_a_changed_comment_makes_the_readme_stale() -> None:
 def test_check_mode_passes_on_the_repository() -> None:
     proc = subprocess.run([sys.executable, str(SCRIPT), "--check"], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
+
+
+def test_a_description_line_starting_with_a_flag_is_not_a_new_doc() -> None:
+    """'# --nnodes ...' continues a description (helm-docs' marker is '# -- ', with a space): the chart README
+    kept only the tail of group.workerArgs' description."""
+    gen = _generator()
+    text = "a:\n  # -- worker flags (vLLM\n  # --nnodes/--headless)\n  b: []\n"
+    assert gen.documented_keys(text) == [("a.b", "worker flags (vLLM --nnodes/--headless)")]
+    readme = (REPO_ROOT / "charts" / "llm-model" / "README.md").read_text()
+    row = next(line for line in readme.splitlines() if line.startswith("| group.workerArgs |"))
+    assert "Engine arguments of the worker pods" in row

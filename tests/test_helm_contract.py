@@ -251,7 +251,8 @@ def test_list_reads_helm_rows_and_values(fake_helm):
     (row,) = json.loads(result.stdout)
     expected = planned_values()
     assert row["model"] == "Qwen/Qwen3-8B" and row["route"] == expected["gateway"]["routeName"]
-    assert row["gpu"] == {"type": expected["gpu"]["type"], "count": expected["gpu"]["count"]}
+    assert row["gpu"] == {"type": expected["gpu"]["type"], "count": expected["gpu"]["count"], "nodes": 1,
+                          "per_node": expected["gpu"]["count"]}
     assert row["context"] == expected["engine"]["maxModelLen"] and row["status"] == "deployed"
     argv = fake_helm.last("list")["argv"]
     assert "--deployed" in argv and "--failed" in argv and "--pending" in argv and NS in argv

@@ -179,8 +179,10 @@ def test_sglang_plan_has_no_vllm_env_and_shows_mem_fraction_static():
 def test_sglang_plan_json_and_reasons_speak_mem_fraction_static():
     p = plan("Qwen/Qwen3-8B", gpu_type="A100-80GB", engine="sglang")
     d = p.to_dict()
-    # SGLang's fraction is the vLLM-style utilisation - 0.07 (engine.mem_fraction_static), in the JSON as a number
-    assert d["serving"]["mem_fraction_static"] == round(d["serving"]["gpu_memory_utilization"] - 0.07, 2)
+    # SGLang's fraction is the vLLM-style utilisation less the plan's in-budget overhead, rounded down to 0.01
+    # (engine.mem_fraction_static), in the JSON as a number
+    over = d["memory"]["overhead_bytes_per_gpu"] / d["gpu"]["memory_bytes"]
+    assert d["serving"]["mem_fraction_static"] == math.floor((d["serving"]["gpu_memory_utilization"] - over) * 100) / 100
     assert float(arg(d["serving"]["args"], "--mem-fraction-static")) == d["serving"]["mem_fraction_static"]
     assert not any("--gpu-memory-utilization" in r for r in d["reasons"])
     assert any("--mem-fraction-static" in r for r in d["reasons"])

@@ -64,3 +64,22 @@ def test_data_parallel_expert_reason_is_the_flag_not_the_fp8_block_size():
     assert (d["parallelism"]["data"], d["parallelism"]["tensor"], d["parallelism"]["expert"]) == (2, 1, True)
     assert "expert parallel: --data-parallel 2 shards the experts over all 2 GPUs" in p.reasons
     assert not any("FP8 block size" in r for r in p.reasons)
+
+
+def test_sglang_mem_fraction_leaves_the_planned_overhead_outside():
+    """--mem-fraction-static is what SGLang may use for weights + KV pool; the rest must hold the plan's own
+    overhead. Kimi-K2 on H100 (SGLang, TP 1 x PP 16): the overhead is 10.7 GiB of 79.2 GiB, so util - 0.07 (0.88)
+    left 9.5 GiB for it and let SGLang size its pool 5 GiB above the plan's KV."""
+    p = plan("moonshotai/Kimi-K2-Instruct", gpu_type="H100-80GB", engine="sglang")
+    d = p.to_dict()
+    m, mem = d["memory"], d["gpu"]["memory_bytes"]
+    util, frac = d["serving"]["gpu_memory_utilization"], d["serving"]["mem_fraction_static"]
+    # the vLLM-style budget: util x memory = weights + in-budget overhead + KV (on the limiting GPU)
+    assert abs(util * mem - (m["weights_per_gpu_bytes"] + m["overhead_bytes_per_gpu"] + m["kv_cache_bytes_per_gpu"])) \
+        < 2 * 2**20
+    assert frac == int((util - m["overhead_bytes_per_gpu"] / mem) * 100) / 100 == 0.81
+    assert (1 - frac) * mem >= m["overhead_bytes_per_gpu"]
+    assert frac * mem <= m["weights_per_gpu_bytes"] + m["kv_cache_bytes_per_gpu"]       # no KV beyond the plan's
+    assert m["weights_per_gpu_bytes"] + m["kv_cache_bytes_per_gpu"] - frac * mem < 0.01 * mem
+    assert d["serving"]["args"][d["serving"]["args"].index("--mem-fraction-static") + 1] == "0.81"
+    assert "--mem-fraction-static 0.81 holds the weights and the KV pool, the other 0.19 x memory" in " ".join(p.reasons)

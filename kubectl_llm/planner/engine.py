@@ -247,6 +247,7 @@ class EngineSettings:
     recipe: Recipe
     revision: str | None = None     # pinned HF revision: the pod loads what was planned, not the default branch
     max_num_batched_tokens: int | None = None    # None: the engine's default for the card
+    mem_fraction: float | None = None   # SGLang --mem-fraction-static the plan sized (None: from the utilisation)
 
 
 def engine_env(engine: str, context_extended: bool) -> list[tuple[str, str]]:
@@ -259,10 +260,11 @@ def engine_env(engine: str, context_extended: bool) -> list[tuple[str, str]]:
     return [("VLLM_ALLOW_LONG_MAX_MODEL_LEN", "1")]
 
 
-def mem_fraction_static(gpu_memory_utilization: float) -> float:
-    """SGLang's --mem-fraction-static for a vLLM-style utilisation: 0.07 lower (SGLang's budget excludes the
-    activations and CUDA graphs that vLLM's utilisation includes)."""
-    return round(gpu_memory_utilization - 0.07, 2)
+def mem_fraction_static(gpu_memory_utilization: float, overhead_fraction: float = 0.07) -> float:
+    """SGLang's --mem-fraction-static (weights + KV pool) for a vLLM-style utilisation: the plan's in-budget
+    overhead (activations, non-torch, margin: ``overhead_fraction`` of the GPU's memory, 0.07 when not planned) is
+    outside it, so the fraction is utilisation - overhead, rounded down to the 0.01 SGLang is given."""
+    return int(round((gpu_memory_utilization - overhead_fraction) * 100, 6)) / 100
 
 
 def vllm_args(s: EngineSettings) -> list[str]:
@@ -401,7 +403,7 @@ def sglang_args(s: EngineSettings) -> list[str]:
         a += ["--trust-remote-code"]
     a += ["--max-running-requests", str(s.max_num_seqs),
           *(["--chunked-prefill-size", str(s.max_num_batched_tokens)] if s.max_num_batched_tokens else []),
-          "--mem-fraction-static", f"{mem_fraction_static(s.gpu_memory_utilization):.2f}",
+          "--mem-fraction-static", f"{s.mem_fraction or mem_fraction_static(s.gpu_memory_utilization):.2f}",
           "--context-length", str(s.max_model_len)]
     if s.hf_overrides:
         a += ["--json-model-override-args", json_arg(s.hf_overrides)]

@@ -230,7 +230,7 @@ class Plan:
                 "command": list(self.command or res.command),
                 "max_model_len": self.context.max_model_len,
                 "gpu_memory_utilization": b.util if b else None,
-                "mem_fraction_static": (eng.mem_fraction_static(b.util) if b and self.request.engine == "sglang"
+                "mem_fraction_static": (_sglang_fraction(b) if b and self.request.engine == "sglang"
                                         else None),
                 "max_num_seqs": b.max_num_seqs if b else None,
                 "hf_overrides": self.context.hf_overrides,
@@ -289,7 +289,7 @@ class Plan:
                 f"max-num-seqs {b.max_num_seqs}, gpu-memory-utilization {b.util:.2f}"
                 if self.request.engine == "vllm" else
                 f"engine   SGLang {d['serving']['engine_version']} ({d['serving']['image']})  "
-                f"max-running-requests {b.max_num_seqs}, mem-fraction-static {eng.mem_fraction_static(b.util):.2f}",
+                f"max-running-requests {b.max_num_seqs}, mem-fraction-static {_sglang_fraction(b):.2f}",
                 f"k8s      cpu {d['resources']['cpu']}, memory {d['resources']['memory_request']}/"
                 f"{d['resources']['memory_limit']}, pvc {d['resources']['storage']}"
                 + (f" per pod (LeaderWorkerSet of {self.nodes} pods)" if self.nodes > 1 else ""),
@@ -848,7 +848,8 @@ def make_plan(source: ModelSource, req: PlanRequest, site: Site | None = None) -
         dcp=best.layout.dcp, dp=best.layout.dp, ep=best.layout.ep, max_model_len=L,
         max_num_seqs=best.max_num_seqs, gpu_memory_utilization=best.util, hf_overrides=ctx.hf_overrides,
         kv_cache_dtype=req.kv_cache_dtype, recipe=recipe, revision=req.revision,
-        max_num_batched_tokens=req.max_num_batched_tokens)
+        max_num_batched_tokens=req.max_num_batched_tokens,
+        mem_fraction=_sglang_fraction(best) if req.engine == "sglang" else None)
     args = eng.vllm_args(settings) if req.engine == "vllm" else eng.sglang_args(settings)
     group = eng.GroupLaunch((), tuple(args), (), ())
     launcher = ""
@@ -944,8 +945,8 @@ def _explain(r: list[str], w: list[str], f: ModelFacts, b: Evaluation, req: Plan
         version = ".".join(map(str, eng.engine_version(recipe, req.engine)))
         if req.engine == "sglang":
             r.append(f"memory model: vLLM's accounting (activation peak, CUDA graphs, margin) stands in for SGLang "
-                     f"{version}'s; --mem-fraction-static {eng.mem_fraction_static(b.util):.2f} holds the weights "
-                     f"and the KV pool, the other {1 - eng.mem_fraction_static(b.util):.2f} x memory the "
+                     f"{version}'s; --mem-fraction-static {_sglang_fraction(b):.2f} holds the weights "
+                     f"and the KV pool, the other {1 - _sglang_fraction(b):.2f} x memory the "
                      f"activations and CUDA graphs")
         else:
             r.append(f"memory model of vLLM {version}: "
@@ -996,6 +997,12 @@ def _launch_group(r: list[str], w: list[str], settings: eng.EngineSettings, args
         r.append(f"launcher native (vLLM {v} >= {native}): --nnodes {nodes} --node-rank R --master-addr <leader>, "
                  f"workers --headless; no Ray (--launcher ray for the Ray head/worker launch)")
     return launcher, group
+
+
+def _sglang_fraction(b: Evaluation) -> float:
+    """SGLang's --mem-fraction-static: the weights + KV the plan sized, i.e. the utilisation less the plan's
+    in-budget overhead, which SGLang keeps outside its static pool."""
+    return eng.mem_fraction_static(b.util, b.overhead_bytes / b.gpu.memory_bytes)
 
 
 def _forced_count(req: PlanRequest) -> str:

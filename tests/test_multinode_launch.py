@@ -210,6 +210,19 @@ def test_both_launchers_render_valid_leaderworkersets(offline, stand_ins, launch
         assert worker["args"] == []
 
 
+def test_ray_leader_exits_at_once_when_the_head_does_not_start(offline, stand_ins):
+    """A Ray head that fails to start fails the pod (the group restarts) instead of 300 s of waiting for nodes."""
+    kinds = render("meta-llama/Llama-3.1-405B", "--gpu", "H100-80GB", "--launcher", "ray")
+    leader, _ = _containers(kinds["LeaderWorkerSet"])
+    bin_dir, log = stand_ins
+    (bin_dir / "ray").write_text(f'#!/bin/sh\necho "== ray" >> "{log}"\nexit 1\n')
+    argv = [kubelet_expand(a, lws_env(0, 2)) for a in [*leader["command"], *leader["args"]]]
+    res = subprocess.run(argv, env={**lws_env(0, 2), "PATH": f"{bin_dir}:/usr/bin:/bin"}, capture_output=True,
+                         text=True, timeout=30)
+    assert res.returncode == 1
+    assert log.read_text().split() == ["==", "ray"]            # no node wait (python3), no vLLM
+
+
 def test_ray_with_data_parallel_uses_the_ray_dp_backend():
     d = plan("deepseek-ai/DeepSeek-V3", gpu_type="H100-80GB", data_parallel=32, launcher="ray").to_dict()
     a = d["serving"]["args"]

@@ -255,3 +255,11 @@ def test_sizing_band_holds_for_every_size_above_the_floors():
         pvc = int(sizing.storage(int(w * GiB))[:-2])
         lim = int(sizing.memory(int(w * GiB), multimodal=True)[1][:-2])
         assert 1.10 <= pvc / w <= 1.20 and 1.10 <= lim / w <= 1.20, (w, pvc, lim)
+
+
+def test_data_parallel_tp_and_gpus_that_disagree_is_one_short_usage_error():
+    from kubectl_llm.errors import UsageError
+    with pytest.raises(UsageError) as e:            # DP 2 x TP 2 = 4 GPUs, not 2: one line, not one per GPU type
+        plan("Qwen/Qwen3-30B-A3B", data_parallel=2, tp=2, gpus=2)
+    assert e.value.message == "--data-parallel 2 x --tp 2 = 4 GPUs, not --gpus 2"
+    assert plan("Qwen/Qwen3-30B-A3B", data_parallel=2, tp=2, gpus=4, gpu_type="A100-80GB").best.layout.dp == 2

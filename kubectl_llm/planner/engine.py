@@ -327,7 +327,7 @@ DP_WORKER_SCRIPT = 'exec vllm serve "$@" --data-parallel-start-rank $$((LWS_WORK
 # the leader starts the Ray head, waits until LWS_GROUP_SIZE nodes are alive (300 s, as the example's script), then
 # runs `vllm serve ... --distributed-executor-backend ray`; each worker joins the head and blocks.
 RAY_LEADER_SCRIPT = (
-    "ray start --head --port={port} --disable-usage-stats && "
+    "ray start --head --port={port} --disable-usage-stats || exit 1; "
     "i=0; until python3 -c 'import os, ray; ray.init(address=\"auto\", logging_level=\"ERROR\"); "
     "raise SystemExit(sum(n[\"Alive\"] for n in ray.nodes()) < int(os.environ[\"LWS_GROUP_SIZE\"]))'; "
     "do i=$$((i + 1)); [ $i -lt 60 ] || {{ echo \"ray: fewer than $LWS_GROUP_SIZE nodes after 300 s\" >&2; exit 1; }}; "

@@ -760,6 +760,9 @@ def make_plan(source: ModelSource, req: PlanRequest, site: Site | None = None) -
         raise UsageError("--data-parallel plans DP ranks of TP only", "drop --pp/--dcp with --data-parallel")
     if req.gpus and req.data_parallel and req.gpus % req.data_parallel:
         raise PlanError(f"--data-parallel {req.data_parallel} does not divide --gpus {req.gpus}")
+    if req.gpus and req.data_parallel and req.tp and req.tp * req.data_parallel != req.gpus:
+        raise UsageError(f"--data-parallel {req.data_parallel} x --tp {req.tp} = {req.data_parallel * req.tp} GPUs, "
+                         f"not --gpus {req.gpus}", "each DP rank is TP GPUs: drop --gpus or --tp")
     if req.gpus and req.tp and req.pp and req.tp * req.pp * (req.data_parallel or 1) != req.gpus:
         raise PlanError(f"--tp {req.tp} x --pp {req.pp} = {req.tp * req.pp}, not --gpus {req.gpus}")
     if req.gpus and req.tp and req.gpus % req.tp:

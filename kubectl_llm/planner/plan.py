@@ -478,9 +478,14 @@ def _evaluate(f: ModelFacts, parts: WeightParts, gpu: GpuType, layout: Layout, L
     tokens = req.max_num_batched_tokens or engine_batch_defaults(gpu.memory_bytes, gpu.name)[0]
     version = eng.engine_version(recipe, req.engine)
     util = req.gpu_memory_utilization or DEFAULT_UTILIZATION
-    overheads = [overhead(f, layout, layers_on_stage=len(rng), last_stage=s == len(stages) - 1,
-                          weights_per_gpu=w_stages[s], max_num_seqs=seqs_guess, max_num_batched_tokens=tokens,
-                          version=version, gpu_compute=gpu.compute, gpu_nvlink=gpu.nvlink) for s, rng in enumerate(stages)]
+    alike: dict[tuple[int, bool, int], Overhead] = {}        # stages differ only in these three (most are alike)
+    for s, rng in enumerate(stages):
+        key = (len(rng), s == len(stages) - 1, w_stages[s])
+        if key not in alike:
+            alike[key] = overhead(f, layout, layers_on_stage=key[0], last_stage=key[1], weights_per_gpu=key[2],
+                                  max_num_seqs=seqs_guess, max_num_batched_tokens=tokens, version=version,
+                                  gpu_compute=gpu.compute, gpu_nvlink=gpu.nvlink)
+    overheads = [alike[(len(rng), s == len(stages) - 1, w_stages[s])] for s, rng in enumerate(stages)]
     outside = max(o.outside_budget for o in overheads)
     if req.gpu_memory_utilization is None and gpu.memory_bytes * (1 - util) < outside:
         util = min(util, math.floor((1 - outside / gpu.memory_bytes) * 100) / 100)

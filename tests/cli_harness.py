@@ -24,6 +24,18 @@ from kubectl_llm.cli.main import cli
 from tests.fakes.apiserver import FakeApiServer, client_env
 
 
+# A vLLM 0.17.0 start-up log the fake serves as the engine pod's log (status, --wait and logs read it; the README
+# sample shows what they make of it).
+VLLM_LOG = """\
+INFO 05-09 07:35:28 [api_server.py:1043] vLLM API server version 0.17.0
+INFO 05-09 07:36:02 [gpu_model_runner.py:1329] Model loading took 15.27 GiB and 30.115 seconds
+INFO 05-09 07:36:20 [kv_cache_utils.py:634] GPU KV cache size: 180,224 tokens
+INFO 05-09 07:36:20 [kv_cache_utils.py:637] Maximum concurrency for 40,960 tokens per request: 4.40x
+INFO 05-09 07:36:41 [api_server.py:1090] Starting vLLM API server on http://0.0.0.0:8000
+INFO:     Application startup complete.
+"""
+
+
 @contextmanager
 def cli_cluster(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, namespace: str = "llm",
                 **server: Any) -> Iterator[FakeApiServer]:

@@ -26,15 +26,6 @@ MODEL = "Qwen/Qwen3-8B"
 NAME = "qwen3-8b"
 COMMANDS = (("list", "-n", NS), ("status", NAME, "-n", NS), ("rm", NAME, "-n", NS))
 START = "```text\n$ kubectl llm list -n nrp-llm\n"
-# the engine's log lines the status and --wait read (the fake serves them as the pod's log)
-POD_LOG = """\
-INFO 05-09 07:35:28 [api_server.py:1043] vLLM API server version 0.17.0
-INFO 05-09 07:36:02 [gpu_model_runner.py:1329] Model loading took 15.27 GiB and 30.115 seconds
-INFO 05-09 07:36:20 [kv_cache_utils.py:634] GPU KV cache size: 180,224 tokens
-INFO 05-09 07:36:20 [kv_cache_utils.py:637] Maximum concurrency for 40,960 tokens per request: 4.40x
-INFO 05-09 07:36:41 [api_server.py:1090] Starting vLLM API server on http://0.0.0.0:8000
-INFO:     Application startup complete.
-"""
 
 
 def normalise(text: str) -> str:
@@ -48,10 +39,11 @@ def sample() -> str:
 
     from kubectl_llm.cli import session as session_mod
     from kubectl_llm.cli.main import cli
+    from tests.cli_harness import VLLM_LOG
     from tests.fakes.apiserver import FakeApiServer, client_env
 
     tools = REPO / ".tools" / "bin"
-    with tempfile.TemporaryDirectory() as tmp, FakeApiServer(namespaces=[NS], pod_log=POD_LOG) as api:
+    with tempfile.TemporaryDirectory() as tmp, FakeApiServer(namespaces=[NS], pod_log=VLLM_LOG) as api:
         env = client_env(tmp, api.write_kubeconfig(Path(tmp) / "kubeconfig", namespace=NS))
         env.update(HF_HUB_OFFLINE="1", PATH=f"{tools}{os.pathsep}{env.get('PATH', '')}")
         for key in ("KUBECTL_LLM_HELM", "KUBECTL_LLM_SITE"):

@@ -20,21 +20,13 @@ from click.testing import CliRunner
 
 from kubectl_llm.adapters.cluster import Cluster
 from kubectl_llm.cli.main import cli
-from tests.cli_harness import cli_cluster, kllm  # noqa: F401 - kllm is imported from here by other test files
+from tests.cli_harness import VLLM_LOG, cli_cluster, kllm  # noqa: F401 - imported from here by other test files
 from tests.fakes.apiserver import FakeApiServer
 
 NS = "llm"
 MODEL = "Qwen/Qwen3-8B"       # in the embedded catalog: plans with no Hub
 NAME = "qwen3-8b"             # its route / release name
 LABEL = f"llm.nrp-nautilus.io/model={NAME}"
-VLLM_LOG = """\
-INFO 05-09 07:35:28 [api_server.py:1043] vLLM API server version 0.17.0
-INFO 05-09 07:36:02 [gpu_model_runner.py:1329] Model loading took 15.27 GiB and 30.115 seconds
-INFO 05-09 07:36:20 [kv_cache_utils.py:634] GPU KV cache size: 180,224 tokens
-INFO 05-09 07:36:20 [kv_cache_utils.py:637] Maximum concurrency for 40,960 tokens per request: 4.40x
-INFO 05-09 07:36:41 [api_server.py:1090] Starting vLLM API server on http://0.0.0.0:8000
-INFO:     Application startup complete.
-"""
 
 
 @pytest.fixture

@@ -123,11 +123,14 @@ def plan_options(*, cluster: bool) -> Callable[[F], F]:
         click.option("--max-model-len", type=click.IntRange(min=1), default=None, metavar="N",
                      help="Cap the context without RoPE scaling (<= native)."),
         click.option("--max-num-seqs", type=click.IntRange(min=1), default=None, metavar="N",
-                     help="Concurrent sequences per replica."),
+                     help="Concurrent sequences per engine, per DP rank with --data-parallel (vLLM --max-num-seqs; "
+                          "SGLang --max-running-requests, which is N x the DP ranks)."),
         click.option("--max-num-batched-tokens", type=click.IntRange(min=1), default=None, metavar="N",
-                     help="Tokens per engine step (default: vLLM's for the card; sizes the profile run)."),
-        click.option("--gpu-memory-utilization", type=click.FloatRange(0.05, 0.99), default=None, metavar="F",
-                     help="Fraction of each GPU vLLM may use (0.05-0.99)."),
+                     help="Tokens per engine step (vLLM --max-num-batched-tokens, SGLang --chunked-prefill-size; "
+                          "default: vLLM's for the card; sizes the profile run)."),
+        click.option("--gpu-memory-utilization", type=click.FloatRange(0.1, 0.99), default=None, metavar="F",
+                     help="Fraction of each GPU the engine may use, 0.1-0.99 (vLLM --gpu-memory-utilization; SGLang "
+                          "--mem-fraction-static is F less the planned activation overhead)."),
         click.option("--kv-cache-dtype", type=click.Choice(KV_DTYPES), default=None,
                      help="KV cache dtype (default auto)."),
         click.option("--engine", type=click.Choice(ENGINES), default=None,

@@ -233,6 +233,8 @@ class Plan:
                 "mem_fraction_static": (_sglang_fraction(b) if b and self.request.engine == "sglang"
                                         else None),
                 "max_num_seqs": b.max_num_seqs if b else None,
+                "max_running_requests": (eng.sglang_max_running_requests(b.max_num_seqs, dp)
+                                         if b and self.request.engine == "sglang" else None),
                 "hf_overrides": self.context.hf_overrides,
                 "rope": {"type": self.context.rope_type, "factor": self.context.factor} if self.context.rope_type else None,
                 "tool_call_parser": self.recipe.tool_call_parser if self.request.engine == "vllm"
@@ -284,12 +286,13 @@ class Plan:
                 f"{human(b.kv_cache_bytes)} KV cache per GPU = {b.kv_tokens * lay.dp} tokens"
                 + (f" ({lay.dp} DP ranks x {b.kv_tokens})" if lay.dp > 1 else "")
                 + f", max concurrency {b.concurrency * lay.dp:.2f} at full length",
-                _overhead_line(b),
+                _overhead_line(b, self.request.engine),
                 f"engine   vLLM {d['serving']['engine_version']} ({d['serving']['image']})  "
                 f"max-num-seqs {b.max_num_seqs}, gpu-memory-utilization {b.util:.2f}"
                 if self.request.engine == "vllm" else
                 f"engine   SGLang {d['serving']['engine_version']} ({d['serving']['image']})  "
-                f"max-running-requests {b.max_num_seqs}, mem-fraction-static {_sglang_fraction(b):.2f}",
+                f"max-running-requests {eng.sglang_max_running_requests(b.max_num_seqs, lay.dp)}, "
+                f"mem-fraction-static {_sglang_fraction(b):.2f}",
                 f"k8s      cpu {d['resources']['cpu']}, memory {d['resources']['memory_request']}/"
                 f"{d['resources']['memory_limit']}, pvc {d['resources']['storage']}"
                 + (f" per pod (LeaderWorkerSet of {self.nodes} pods)" if self.nodes > 1 else ""),
@@ -312,12 +315,13 @@ def _overhead_dict(o: Overhead) -> dict[str, Any]:
             "outside_budget_bytes": o.outside_budget, "max_num_batched_tokens": o.tokens}
 
 
-def _overhead_line(b: Evaluation) -> str:
+def _overhead_line(b: Evaluation, engine: str = "vllm") -> str:
     o = b.overhead
     if o is None:
         return f"overhead {human(b.overhead_bytes)} per GPU"
     graphs = (f"CUDA graphs {human(o.cudagraphs)} " + ("inside the budget" if o.graphs_in_budget
-                                                      else "in the (1 - utilisation) slack"))
+                                                      else "in the (1 - utilisation) slack" if engine == "vllm"
+                                                      else "outside --mem-fraction-static too"))
     return (f"overhead {human(b.overhead_bytes)} per GPU = activation/sampler peak "
             f"{human(max(o.activation, o.sampler))} + non-torch {human(o.non_torch)}"
             + (f" + {graphs}" if o.graphs_in_budget else "") + f" + safety margin {human(o.margin)}"
@@ -425,7 +429,8 @@ def _layouts(f: ModelFacts, n: int, recipe: eng.Recipe, req: PlanRequest) -> tup
                 problems.append(f"DCP {req.dcp} does not divide TP {tp}")
                 continue
             if req.dcp > 1 and not _dcp_supported(f, recipe, req.engine):
-                problems.append(f"vLLM has no decode-context-parallel for {f.architecture}"
+                problems.append("SGLang has no decode-context-parallel: drop --dcp" if req.engine == "sglang" else
+                                f"vLLM has no decode-context-parallel for {f.architecture}"
                                 + (" with sliding/linear/Mamba layers" if f.is_hybrid else "")
                                 + (" (DSA sparse attention: FLASHMLA_SPARSE has no DCP)" if f.index_head_dim else ""))
                 continue
@@ -507,9 +512,16 @@ def _evaluate(f: ModelFacts, parts: WeightParts, gpu: GpuType, layout: Layout, L
     slack = int(gpu.memory_bytes * (1 - util))
     fits = avail > 0 and blocks - 1 >= need and slack >= outside
     why = ""
-    if avail <= 0:
+    if avail <= 0 and w_stages[s] >= gpu.memory_bytes:
+        # no utilisation in this sentence: the weights alone exceed the card (a layout's own utilisation may be
+        # lowered below the plan's for its CUDA graphs, and quoting it beside the plan's read as a contradiction)
+        why = f"weights {human(w_stages[s])} per GPU exceed the {human(gpu.memory_bytes)} of one {gpu.name}"
+    elif avail <= 0:
         why = (f"weights {human(w_stages[s])} + overhead {human(ov.in_budget)} per GPU exceed "
-               f"{util:.2f} x {human(gpu.memory_bytes)}")
+               f"{util:.2f} x {human(gpu.memory_bytes)}"
+               + (f" (the utilisation lowered from {DEFAULT_UTILIZATION} so that the rest holds this layout's "
+                  f"{human(outside)} outside it)" if util < DEFAULT_UTILIZATION and not req.gpu_memory_utilization
+                  else ""))
     elif blocks - 1 < need:
         why = f"KV cache {human(max(avail, 0))} per GPU holds {kv_tokens} tokens, less than one request of {L}"
     elif slack < outside:
@@ -750,6 +762,9 @@ def make_plan(source: ModelSource, req: PlanRequest, site: Site | None = None) -
         raise UsageError(f"unknown --launcher {req.launcher!r}", "use --launcher native or --launcher ray")
     if req.launcher == "ray" and req.engine == "sglang":
         raise UsageError("--launcher ray is for vLLM", "SGLang launches its nodes itself: drop --launcher")
+    if req.engine == "sglang" and req.dcp and req.dcp > 1:
+        raise UsageError(f"--dcp {req.dcp}: SGLang has no decode-context-parallel",
+                         "drop --dcp, or plan with --engine vllm")
     if req.kv_cache_dtype not in KV_DTYPES:
         raise UsageError(f"unknown --kv-cache-dtype {req.kv_cache_dtype!r}", f"one of {', '.join(KV_DTYPES)}")
     if req.gpu_type and req.gpu_memory_bytes is not None:
@@ -893,7 +908,7 @@ def _explain(r: list[str], w: list[str], f: ModelFacts, b: Evaluation, req: Plan
     if f.index_head_dim:
         r.append(f"DSA sparse attention: each layer also caches the lightning indexer's K, {f.index_head_dim} FP8 "
                  f"values + one fp32 scale per 128 = {indexer_bytes_per_token(f)} B per token, replicated on every "
-                 f"TP rank (vLLM DeepseekV32IndexerCache)")
+                 f"TP rank" + (" (vLLM DeepseekV32IndexerCache)" if req.engine == "vllm" else ""))
     kinds = {k: f.count(k) for k in set(f.layer_kinds)}
     if f.is_hybrid:
         r.append("layers: " + ", ".join(f"{v} {k}" for k, v in sorted(kinds.items())) +
@@ -906,7 +921,10 @@ def _explain(r: list[str], w: list[str], f: ModelFacts, b: Evaluation, req: Plan
     if scale != 1.0:
         r.append(f"MXFP4 experts held {scale:.3f}x their checkpoint size on {b.gpu.name}: below Blackwell vLLM "
                  f"runs them through Marlin (or, on Hopper, Triton kernels of nearly the same size); Marlin pads "
-                 f"hidden to a multiple of 256 and the per-GPU intermediate to 128")
+                 f"hidden to a multiple of 256 and the per-GPU intermediate to 128" if req.engine == "vllm" else
+                 f"MXFP4 experts held {scale:.3f}x their checkpoint size on {b.gpu.name}: below Blackwell the MoE "
+                 f"kernels pad hidden to a multiple of 256 and the per-GPU intermediate to 128, and the plan holds "
+                 f"SGLang's experts at that padded size too")
     if chose_type and b.fits:
         r.append(f"GPU type {b.gpu.name}: the least GPU memory reserved among the catalog types that fit "
                  f"({lay.gpus} x {human(b.gpu.memory_bytes)})")
@@ -944,16 +962,24 @@ def _explain(r: list[str], w: list[str], f: ModelFacts, b: Evaluation, req: Plan
         w.extend(chosen.warnings)
     for s in recipe.suggest:
         r.append(f"worth trying: {s}")
-    seqs_flag = "max-running-requests" if req.engine == "sglang" else "max-num-seqs"
-    r.append(f"{seqs_flag} {b.max_num_seqs}: set by --max-num-seqs ({b.kv_tokens} KV tokens, ~"
-             f"{b.kv_tokens // b.max_num_seqs} a sequence)" if req.max_num_seqs else
-             f"{seqs_flag} {b.max_num_seqs}: room for ~2K-token sequences in {b.kv_tokens} KV tokens (cap 256)")
+    if req.engine == "sglang":
+        seqs = (f"max-running-requests {eng.sglang_max_running_requests(b.max_num_seqs, lay.dp)} = "
+                f"{b.max_num_seqs} per DP rank x {lay.dp} (with DP attention SGLang divides it among the ranks)"
+                if lay.dp > 1 else f"max-running-requests {b.max_num_seqs}")
+        given = "--max-num-seqs"        # kubectl llm's flag (sequences per DP rank) for both engines
+    else:
+        seqs = f"max-num-seqs {b.max_num_seqs}" + (" per DP rank" if lay.dp > 1 else "")
+        given = "--max-num-seqs"
+    rank = " of a DP rank" if lay.dp > 1 else ""
+    r.append(f"{seqs}: set by {given} ({b.kv_tokens} KV tokens{rank}, ~{b.kv_tokens // b.max_num_seqs} a sequence)"
+             if req.max_num_seqs else
+             f"{seqs}: room for ~2K-token sequences in {b.kv_tokens} KV tokens{rank} (cap 256)")
     if b.overhead:
         o = b.overhead
         version = ".".join(map(str, eng.engine_version(recipe, req.engine)))
         if req.engine == "sglang":
-            r.append(f"memory model: vLLM's accounting (activation peak, CUDA graphs, margin) stands in for SGLang "
-                     f"{version}'s; --mem-fraction-static {_sglang_fraction(b):.2f} holds the weights "
+            r.append(f"memory model: SGLang {version} is sized with the planner's accounting (activation peak, CUDA "
+                     f"graphs, margin; calibrated on vLLM start-up logs, none of SGLang's yet); --mem-fraction-static {_sglang_fraction(b):.2f} holds the weights "
                      f"and the KV pool, the other {1 - _sglang_fraction(b):.2f} x memory the "
                      f"activations and CUDA graphs")
         else:
@@ -968,8 +994,11 @@ def _explain(r: list[str], w: list[str], f: ModelFacts, b: Evaluation, req: Plan
                      + f"; profile run of {o.tokens} tokens (vLLM's max-num-batched-tokens on {b.gpu.name})")
         w.extend(o.notes)
     if b.gpu.compute and f.quant.method == "fp8" and not b.gpu.native_fp8:
-        w.append(f"{b.gpu.name} (compute {b.gpu.compute}) has no native FP8: vLLM runs the FP8 weights "
-                             "through Marlin weight-only kernels (works, slower prefill)")
+        # SGLang does the same: Fp8LinearMethod turns on weight-only Marlin when can_auto_enable_marlin_fp8()
+        # (sgl-project/sglang python/sglang/srt/layers/quantization/fp8.py)
+        w.append(f"{b.gpu.name} (compute {b.gpu.compute}) has no native FP8: "
+                 f"{'vLLM' if req.engine == 'vllm' else 'SGLang'} runs the FP8 weights through Marlin weight-only "
+                 f"kernels (works, slower prefill)")
     rule = eng.checkpoint_gpus(f)
     if rule and not b.gpu.compute:
         w.append(f"{str(eng.checkpoint_format(f)).upper()} checkpoint on a --gpu-memory card of unknown "

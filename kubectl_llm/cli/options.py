@@ -71,17 +71,18 @@ def output(*choices: str, default: str | None = None) -> Callable[[F], F]:
 
 dry_run = click.option(
     "--dry-run", type=click.Choice(["none", "client", "server"]), default="none", show_default=True,
-    help="client: plan and render with `helm template`, no cluster needed; server: Helm's server-side dry run "
-         "(the API server validates, nothing is persisted).")
+    help="client: render with `helm template` (a model is planned first), no cluster needed; server: Helm's "
+         "server-side dry run (the API server validates, nothing is persisted).")
 wait = click.option("--wait/--no-wait", default=False, show_default=True,
-                    help="Wait until the model serves (live progress on stderr); on timeout or failure the "
-                         "release is rolled back.")
+                    help="Wait until the release is ready (a model: until it serves, live progress on stderr); on "
+                         "timeout or failure the release is rolled back.")
 timeout = click.option("--timeout", default="30m", show_default=True, metavar="DURATION",
                        help="How long Helm may take (Go duration: 90s, 30m, 1h). Weights can take long to "
                             "download.")
 values_files = click.option("-f", "--values", "values_files", multiple=True, metavar="FILE",
                             type=click.Path(exists=True, dir_okay=False),
-                            help="YAML file with chart values overriding the plan (repeatable; later wins).")
+                            help="YAML file with chart values (over the plan's, for a model; repeatable; later "
+                                 "wins).")
 set_values = click.option("--set", "set_values", multiple=True, metavar="KEY=VAL",
                           help="Override one chart value, Helm syntax: a.b=1,c[0]=x (repeatable; after -f).")
 set_string_values = click.option("--set-string", "set_string_values", multiple=True, metavar="KEY=VAL",

@@ -287,7 +287,6 @@ def require_model_release(session: Session, name: str) -> tuple[str, str, str]:
 Examples:
   kubectl llm upgrade qwen3-8b --context-length 65536     # re-plan the deployed model with a new context
   kubectl llm upgrade qwen3-8b --gpus 2 --wait
-
   kubectl llm upgrade qwen3-8b                             # nothing new: no new revision, no restart
 
 The model id, the plan flags and the -f/--set overrides of earlier add/upgrade calls come from the release (its

@@ -76,9 +76,26 @@ dry_run = click.option(
 wait = click.option("--wait/--no-wait", default=False, show_default=True,
                     help="Wait until the release is ready (a model: until it serves, live progress on stderr); on "
                          "timeout or failure the release is rolled back.")
-timeout = click.option("--timeout", default="30m", show_default=True, metavar="DURATION",
-                       help="How long Helm may take (Go duration: 90s, 30m, 1h). Weights can take long to "
-                            "download.")
+_DURATION_RE = re.compile(r"^(?:0|(?:(?:\d+(?:\.\d*)?|\.\d+)(?:ns|us|µs|ms|s|m|h))+)$")
+
+
+def _check_duration(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """--timeout is handed to helm as a Go duration: check it here (helm would fail only after the plan, and the
+    --wait deadline would silently fall back to 30 minutes)."""
+    from kubectl_llm.errors import UsageError
+
+    if value is not None and not _DURATION_RE.match(value.strip()):
+        raise UsageError(f"--timeout {value!r} is not a duration", "write it like 90s, 30m, 1h or 1h30m")
+    return value.strip() if value is not None else None
+
+
+def timeout_option(default: str, help: str = "Helm timeout.") -> Callable[[F], F]:
+    return click.option("--timeout", default=default, show_default=True, metavar="DURATION", help=help,
+                        callback=_check_duration)
+
+
+timeout = timeout_option("30m", "How long Helm may take (Go duration: 90s, 30m, 1h). Weights can take long to "
+                                "download.")
 values_files = click.option("-f", "--values", "values_files", multiple=True, metavar="FILE",
                             type=click.Path(exists=True, dir_okay=False),
                             help="YAML file with chart values (over the plan's, for a model; repeatable; later "

@@ -98,6 +98,10 @@ def deployable_model(model: str, model_id: str | None) -> tuple[str, str | None]
                              f"drop --model-id, or pass the directory to plan from as MODEL")
         return model, None
     local = os.path.abspath(os.path.expanduser(model))
+    if not os.path.isdir(local):        # the same words as plan's (adapters.local.load_local), not "a directory here"
+        from kubectl_llm.adapters.local import load_local
+
+        load_local(model)
     if model_id:
         return model_id, local
     if _REPO_ID.match(model) and not model.startswith((".", "/", "~")):

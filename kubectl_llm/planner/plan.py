@@ -779,16 +779,21 @@ def make_plan(source: ModelSource, req: PlanRequest, site: Site | None = None) -
     if req.data_parallel and (req.pp and req.pp > 1 or req.dcp and req.dcp > 1):
         raise UsageError("--data-parallel plans DP ranks of TP only", "drop --pp/--dcp with --data-parallel")
     if req.gpus and req.data_parallel and req.gpus % req.data_parallel:
-        raise PlanError(f"--data-parallel {req.data_parallel} does not divide --gpus {req.gpus}")
+        raise UsageError(f"--data-parallel {req.data_parallel} does not divide --gpus {req.gpus}",
+                         "each DP rank gets the same number of GPUs: drop --gpus, or give a multiple of "
+                         f"{req.data_parallel}")
     if req.gpus and req.data_parallel and req.tp and req.tp * req.data_parallel != req.gpus:
         raise UsageError(f"--data-parallel {req.data_parallel} x --tp {req.tp} = {req.data_parallel * req.tp} GPUs, "
                          f"not --gpus {req.gpus}", "each DP rank is TP GPUs: drop --gpus or --tp")
     if req.gpus and req.tp and req.pp and req.tp * req.pp * (req.data_parallel or 1) != req.gpus:
-        raise PlanError(f"--tp {req.tp} x --pp {req.pp} = {req.tp * req.pp}, not --gpus {req.gpus}")
+        raise UsageError(f"--tp {req.tp} x --pp {req.pp} = {req.tp * req.pp}, not --gpus {req.gpus}",
+                         "TP x PP is the GPU count: drop one of --gpus/--tp/--pp")
     if req.gpus and req.tp and req.gpus % req.tp:
-        raise PlanError(f"--tp {req.tp} does not divide --gpus {req.gpus}")
+        raise UsageError(f"--tp {req.tp} does not divide --gpus {req.gpus}",
+                         f"the GPUs are TP x PP: give --gpus a multiple of {req.tp}, or drop --tp")
     if req.dcp and req.tp and req.tp % req.dcp:
-        raise PlanError(f"--dcp {req.dcp} must divide --tp {req.tp}")
+        raise UsageError(f"--dcp {req.dcp} must divide --tp {req.tp}",
+                         "each DCP group is a share of the TP ranks: pick a divisor of --tp")
     if req.gpu_memory_utilization is not None and not (0.1 <= req.gpu_memory_utilization <= 0.99):
         raise UsageError("--gpu-memory-utilization must be between 0.1 and 0.99")
 
@@ -801,6 +806,11 @@ def make_plan(source: ModelSource, req: PlanRequest, site: Site | None = None) -
     chosen = parsers.choose(eng.find_recipe(f), f.model_id, f.architecture, source.chat_template,
                             source.chat_template_source, req.engine)
     recipe = chosen.recipe
+    if req.tp and _layout_problem(f, req.tp, 1, recipe, req.tp)[0]:
+        # a TP the model's heads refuse is so on every GPU type and count: one usage error, not one line per type
+        valid = [str(t) for t in range(1, 65) if not _layout_problem(f, t, 1, recipe, t)[0]]
+        raise UsageError(f"--tp {req.tp} for {f.model_id}: {_layout_problem(f, req.tp, 1, recipe, req.tp)[0]}",
+                         f"use --tp {', '.join(valid)}" if valid else "drop --tp")
     total, loaded, wsrc, parts, wnotes, wwarnings = _weights(source, f)
     rope = recipe.rope or {}
     rope_original = rope.get("original") if (not rope.get("when_native")
@@ -808,7 +818,7 @@ def make_plan(source: ModelSource, req: PlanRequest, site: Site | None = None) -
     ctx = decide_context(f, context=req.context, max_model_len=req.max_model_len, rope_method=rope.get("method"),
                          rope_original=rope_original, yarn_supported=recipe.yarn, rope_factor=rope.get("factor"),
                          rope_max_context=rope.get("max_context"),
-                         rescale_existing=bool(rope.get("rescale_existing")))
+                         rescale_existing=bool(rope.get("rescale_existing")), engine=req.engine)
     L = ctx.max_model_len
     if req.kv_cache_dtype == "auto":
         kv_name = f.quant.kv_cache_dtype or f.dtype
@@ -849,7 +859,10 @@ def make_plan(source: ModelSource, req: PlanRequest, site: Site | None = None) -
         best = closest
     if best is None:
         forced = any(v is not None for v in (req.gpus, req.tp, req.pp, req.dcp))
-        detail = "; ".join(f"{k}: {v}" for k, v in outcomes.items())
+        alike: dict[str, list[str]] = {}                # types that failed for the same reason, named once
+        for gname, outcome in outcomes.items():
+            alike.setdefault(outcome, []).append(gname)
+        detail = "; ".join(f"{', '.join(names)}: {outcome}" for outcome, names in alike.items())
         if all(eng.gpu_cannot_run(f, g.compute) for g in gpus):
             able = [g.name for g in site.gpu_catalog if not eng.gpu_cannot_run(f, g.compute)]
             raise PlanError(f"{f.model_id} cannot run on {detail}",

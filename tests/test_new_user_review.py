@@ -1,0 +1,148 @@
+"""A first-time admin's pass over README, every --help and bad input: each defect found, pinned by its fix.
+
+Every failure is one `error:` line plus one `hint:` line with the right exit code (2 = usage), and the help and
+messages name the flags as the user types them (`--context-length`, not the deprecated `--context`)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from kubectl_llm.cli.main import cli
+from tests.cli_harness import cli_cluster, kllm, offline_dry_run_env
+from tests.test_helm_contract import fake_helm  # noqa: F401 - fixture
+
+NS = "nrp-llm"
+
+
+def _run(*args: str):
+    return CliRunner().invoke(cli, list(args))
+
+
+def _one_error(res, code: int) -> tuple[str, str]:
+    assert res.exit_code == code, (res.exit_code, res.stdout, res.stderr)
+    lines = res.stderr.splitlines()
+    assert len(lines) == 2 and lines[0].startswith("error: ") and lines[1].startswith("hint: "), lines
+    return lines[0], lines[1]
+
+
+# --- help ------------------------------------------------------------------------------------------------------
+def test_upgrade_help_keeps_each_example_on_one_line():
+    text = _run("upgrade", "--help").stdout
+    assert "kubectl llm upgrade qwen3-8b                             # nothing new: no new revision, no restart" \
+        in text
+    assert "\n    new revision" not in text
+
+
+def test_gateway_install_help_does_not_speak_of_a_plan_or_a_model():
+    text = " ".join(_run("gateway", "install", "--help").stdout.split())
+    assert "overriding the plan" not in text and "plan and render" not in text
+    assert "Wait until the model serves" not in text
+    assert "Wait until the release is ready" in text
+
+
+def test_gpu_memory_utilization_has_one_range_in_help_click_and_planner():
+    assert "0.1-0.99" in " ".join(_run("plan", "--help").stdout.split())
+    error, _ = _one_error(_run("plan", "Qwen/Qwen3-8B", "--gpu-memory-utilization", "0.07"), 2)
+    assert "0.1<=x<=0.99" in error          # was accepted by click (0.05) and refused by the planner (0.1)
+    assert _run("plan", "Qwen/Qwen3-8B", "--gpu", "H100-80GB", "--gpu-memory-utilization", "0.1").exit_code in (0, 5)
+
+
+# --- conflicting or impossible parallel flags ---------------------------------------------------------------
+def test_a_tp_the_heads_refuse_is_one_usage_error_with_the_valid_sizes():
+    # Qwen3-8B has 32 attention heads and 8 KV heads: TP 3 divides neither, on every GPU type and count
+    error, hint = _one_error(_run("plan", "Qwen/Qwen3-8B", "--tp", "3"), 2)
+    assert error == "error: --tp 3 for Qwen/Qwen3-8B: TP 3 does not divide 32 attention heads"
+    assert hint == "hint: use --tp 1, 2, 4, 8, 16, 32"          # 16 and 32 are multiples of the 8 KV heads
+
+
+@pytest.mark.parametrize("model,args,error", [
+    ("Qwen/Qwen3-8B", ["--tp", "2", "--gpus", "3"], "error: --tp 2 does not divide --gpus 3"),
+    ("Qwen/Qwen3-8B", ["--gpus", "4", "--tp", "2", "--pp", "3"], "error: --tp 2 x --pp 3 = 6, not --gpus 4"),
+    ("Qwen/Qwen3-8B", ["--tp", "4", "--dcp", "3"], "error: --dcp 3 must divide --tp 4"),
+    ("Qwen/Qwen3-30B-A3B", ["--data-parallel", "3", "--gpus", "4"],
+     "error: --data-parallel 3 does not divide --gpus 4"),
+])
+def test_conflicting_count_flags_are_usage_errors_with_a_hint(model, args, error):
+    got, _ = _one_error(_run("plan", model, *args), 2)            # was exit 4 with no hint line
+    assert got == error
+
+
+def test_no_valid_layout_names_a_reason_shared_by_every_gpu_type_once():
+    res = _run("plan", "Qwen/Qwen3-8B", "--tp", "16")
+    error, _ = _one_error(res, 4)
+    assert error.count("TP must stay within one node of 8 GPUs") == 1, error
+    assert "A100-80GB, A100-40GB, H100-80GB" in error
+
+
+# --- context flags ----------------------------------------------------------------------------------------------
+def test_context_hints_name_context_length_not_the_deprecated_context():
+    _, hint = _one_error(_run("plan", "Qwen/Qwen3-8B", "--max-model-len", "100000"), 4)
+    assert hint == "hint: use --context-length 100000 to extend it with RoPE scaling"
+
+
+def test_sglang_rope_override_reason_names_sglangs_flag():
+    sg = json.loads(_run("plan", "Qwen/Qwen3-8B", "--gpu", "H100-80GB", "--context-length", "65536",
+                         "--engine", "sglang", "-o", "json").stdout)
+    assert any(r.startswith("--json-model-override-args changes rope_scaling: ") for r in sg["reasons"])
+    assert "--json-model-override-args" in sg["serving"]["args"]
+    assert not any("--hf-overrides" in r for r in sg["reasons"] + sg["warnings"])
+    vl = json.loads(_run("plan", "Qwen/Qwen3-8B", "--gpu", "H100-80GB", "--context-length", "65536",
+                         "-o", "json").stdout)
+    assert any(r.startswith("--hf-overrides changes rope_scaling: ") for r in vl["reasons"])
+
+
+# --- add / gateway / rollback / list ----------------------------------------------------------------------------
+@pytest.mark.parametrize("args", [["add", "Qwen/Qwen3-8B", "--dry-run=client", "--timeout", "10x"],
+                                  ["gateway", "uninstall", "--timeout", "abc"],
+                                  ["rm", "qwen3-8b", "--timeout", "5 minutes"]])
+def test_timeout_must_be_a_duration(args, monkeypatch, tmp_path):
+    offline_dry_run_env(monkeypatch, tmp_path)
+    error, hint = _one_error(_run(*args), 2)   # add used to render with it and wait 30 minutes on --wait
+    assert error.startswith("error: --timeout ") and error.endswith("is not a duration")
+    assert hint == "hint: write it like 90s, 30m, 1h or 1h30m"
+
+
+def test_a_valid_timeout_still_reaches_helm(monkeypatch, tmp_path):
+    offline_dry_run_env(monkeypatch, tmp_path)
+    assert _run("add", "Qwen/Qwen3-8B", "--dry-run=client", "--timeout", "1h30m", "-o", "yaml").exit_code == 0
+
+
+def test_add_of_a_missing_local_directory_says_it_does_not_exist(monkeypatch, tmp_path):
+    offline_dry_run_env(monkeypatch, tmp_path)
+    error, _ = _one_error(_run("add", "./no-such-model-dir", "--dry-run=client"), 3)
+    assert error == "error: local model directory ./no-such-model-dir does not exist"   # was "is a directory"
+
+
+def test_list_with_namespace_and_all_namespaces_hints_what_to_drop():
+    _, hint = _one_error(_run("list", "-A", "-n", "x"), 2)
+    assert hint == "hint: -A lists every namespace, -n NS one: drop one of them"
+
+
+def test_rollback_to_a_revision_that_does_not_exist_is_a_usage_error(fake_helm):  # noqa: F811
+    assert _run("add", "Qwen/Qwen3-8B", "-n", NS).exit_code == 0
+    error, hint = _one_error(_run("rollback", "qwen3-8b", "-n", NS), 2)
+    assert error == "error: release 'qwen3-8b' has only revision 1: there is nothing to roll back to"
+    assert _run("upgrade", "qwen3-8b", "-n", NS, "--max-num-seqs", "32").exit_code == 0
+    error, hint = _one_error(_run("rollback", "qwen3-8b", "4", "-n", NS), 2)   # helm: "release has no 4 version"
+    assert error == "error: release 'qwen3-8b' has no revision 4 (its revisions: 1, 2)"
+    assert hint == "hint: kubectl llm rollback qwen3-8b 1"
+    assert "rollback" not in fake_helm.verbs()                     # refused before helm ran
+
+
+def test_status_of_an_alias_and_an_external_shows_no_chart_default_model_and_no_pending_pods(tmp_path, monkeypatch):
+    with cli_cluster(tmp_path, monkeypatch, namespace="llm"):
+        kllm("add", "--external", "https://llm.sdsc.example.org/v1", "--served-name", "Qwen/Qwen3-235B",
+             "--name", "qwen3-nairr")
+        kllm("alias", "qwen3", "--to", "qwen3-nairr")
+        text = kllm("status", "qwen3").stdout
+        assert "alias     -> qwen3-nairr (a route only, no pod)" in text
+        assert "Qwen/Qwen3-8B" not in text and "pods      none yet" not in text     # the chart's default model.id
+        doc = json.loads(kllm("status", "qwen3", "-o", "json").stdout)
+        assert (doc["kind"], doc["model"], doc["served_name"]) == ("alias", None, None)
+        assert [t["name"] for t in doc["targets"]] == ["qwen3-nairr"]
+        ext = kllm("status", "qwen3-nairr").stdout
+        assert "model     Qwen/Qwen3-235B (served elsewhere, no pod here)" in ext and "pods      none yet" not in ext
+        assert json.loads(kllm("status", "qwen3-nairr", "-o", "json").stdout)["kind"] == "external"

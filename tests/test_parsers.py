@@ -138,6 +138,8 @@ CASES = [
     ("NemotronHForCausalLM", "nemotron_h", "nvidia/NVIDIA-Nemotron-3.5-Lightning-30B-A3B-BF16", "nemotron_3_5", "qwen3_xml", "nemotron_v3", None, None, "0.27.1"),
     ("Cohere2MoeForCausalLM", "cohere2_moe", "CohereLabs/North-Mini-Code-1.0", "cohere_moe", None, None, None, None, "0.24.0"),
     ("MiMoV2ForCausalLM", "mimo_v2", "XiaomiMiMo/MiMo-V2.5", "mimo_v2_5", "mimo", "mimo", None, None, "0.21.0"),
+    # Inkling (models/thinkingmachines/Inkling-Small.yaml): SGLang registers inkling, but no release is established
+    ("InklingForConditionalGeneration", "", "thinkingmachines/Inkling-Small-NVFP4", "inkling", "inkling", "inkling", None, None, "0.26.0"),
 ]
 
 

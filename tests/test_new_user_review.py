@@ -146,3 +146,40 @@ def test_status_of_an_alias_and_an_external_shows_no_chart_default_model_and_no_
         ext = kllm("status", "qwen3-nairr").stdout
         assert "model     Qwen/Qwen3-235B (served elsewhere, no pod here)" in ext and "pods      none yet" not in ext
         assert json.loads(kllm("status", "qwen3-nairr", "-o", "json").stdout)["kind"] == "external"
+
+
+def test_a_gpu_count_reason_shared_by_every_type_is_said_once():
+    error, _ = _one_error(_run("plan", "Qwen/Qwen3-8B", "--gpus", "12"), 4)
+    assert error.count("--gpus 12 spans nodes of 8 GPUs: use a multiple of 8") == 1, error
+    error, _ = _one_error(_run("plan", "Qwen/Qwen3-8B", "--gpus", "8", "--nodes", "3"), 4)
+    assert error.count("--gpus 8 is 1 node(s) of 8 GPUs, not --nodes 3") == 1, error
+
+
+def test_load_test_caps_at_what_one_copy_of_the_engine_runs_at_once():
+    """`kubectl llm test` sends at most what the engine runs at once: vLLM's --max-num-seqs is per DP rank, SGLang's
+    --max-running-requests is global. The same DP 16 plan gives the same total on both engines."""
+    from kubectl_llm.fleet import engine_concurrency
+    from tests.test_planner import plan
+
+    assert engine_concurrency(["--max-num-seqs", "64"]) == 64
+    assert engine_concurrency(["--max-num-seqs", "64", "--data-parallel-size", "4"]) == 256
+    assert engine_concurrency(["--max-running-requests", "2048", "--dp-size", "16"]) == 2048
+    assert engine_concurrency(["--port", "5000"]) is None
+    vl = plan("deepseek-ai/DeepSeek-V3", gpu_type="H100-80GB", data_parallel=16).to_dict()["serving"]
+    sg = plan("deepseek-ai/DeepSeek-V3", gpu_type="H100-80GB", data_parallel=16, engine="sglang").to_dict()["serving"]
+    assert engine_concurrency(vl["args"]) == vl["max_num_seqs"] * 16
+    assert engine_concurrency(sg["args"]) == sg["max_num_seqs"] * 16
+
+
+def test_load_test_refuses_a_url_that_is_not_http_before_running(fake_helm):  # noqa: F811
+    assert _run("add", "Qwen/Qwen3-8B", "-n", NS).exit_code == 0
+    error, _ = _one_error(_run("test", "qwen3-8b", "-n", NS, "--url", "not-a-url"), 2)  # ran 14 failing requests
+    assert error == "error: --url 'not-a-url' is not an http(s) URL"
+    error, _ = _one_error(_run("test", "qwen3-8b", "-n", NS, "--url", "http://127.0.0.1:9",
+                               "--metrics-url", "127.0.0.1:9/metrics"), 2)
+    assert error == "error: --metrics-url '127.0.0.1:9/metrics' is not an http(s) URL"
+
+
+def test_logs_tail_takes_minus_one_for_all_and_no_other_negative():
+    error, _ = _one_error(_run("logs", "qwen3-8b", "--tail", "-5"), 2)
+    assert "-5 is not in the range x>=-1" in error

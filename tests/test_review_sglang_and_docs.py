@@ -181,7 +181,8 @@ def _documented(section: str) -> dict[str, object]:
     bullet = text[text.index("- **-o json|yaml for scripts**"):]
     bullet = bullet[:bullet.index("\n- **")]
     start = bullet.index(section)
-    nxt = [bullet.index(s, start + 1) for s in ("`status NAME -o json`", "`plan -o json`") if s in bullet[start + 1:]]
+    marks = ("`list -o json`", "`status NAME -o json`", "`plan -o json`", "`add`, `upgrade`, `alias`")
+    nxt = [bullet.index(s, start + 1) for s in marks if s in bullet[start + 1:]]
     body = re.sub(r"\s*\n\s*", " ", bullet[start:min(nxt) if nxt else len(bullet)])
     body = body[body.index(":") + 1:]
     body = body.split(". ")[0]               # the keys; what follows explains some of them
@@ -211,6 +212,12 @@ def test_readme_lists_the_keys_status_and_list_emit(fake_helm, starting_pod):  #
     rows = json.loads(_invoke("list", "-n", NS, "-o", "json").stdout)
     assert rows and rows[0]["replicas"] and rows[0]["gpu"]
     _same_keys(rows, _documented("`list -o json`"))
+    # list and status spell the chart alike: Helm's NAME-VERSION and the version
+    assert rows[0]["chart"] == doc["release"]["chart"] == f"llm-model-{doc['release']['chart_version']}"
+    assert rows[0]["chart_version"] == doc["release"]["chart_version"]
+    added = json.loads(_invoke("add", "Qwen/Qwen3-8B", "-n", NS, "-o", "json").stdout)
+    assert added["action"] == "unchanged"
+    _same_keys(added, _documented("`add`, `upgrade`, `alias`"))
 
 
 def test_readme_lists_the_plan_top_level_keys():

@@ -43,6 +43,7 @@ def release_row(r: Any) -> dict[str, Any]:
             "targets": fleet.alias_targets(v) if kind == fleet.MODE_ALIAS else None,
             "gpu": gpu, "replicas": None, "context": get_path(v, "engine.maxModelLen"),
             "route": route_name(r.name, v), "status": r.status, "revision": r.revision, "chart": r.chart,
+            "chart_version": r.chart.rsplit("-", 1)[-1] if "-" in r.chart else None,
             "created": rfc3339(r.created), "updated": rfc3339(r.updated), "age": age(r.created or r.updated),
             "user": user_doc(v)}
 
@@ -221,7 +222,8 @@ def status_command(name: str, namespace: str | None, kube_context: str | None, k
     replicas = replica_status(kind, workload, found_pods, desired=int(get_path(values, "replicas") or 1),
                               size=int(get_path(values, "group.size") or 1)) if serves else None
     failing = next((p for p in pod_docs if not p["ready"]), None)
-    doc = {"name": name, "namespace": ns, "kind": kind_of, "release": {"status": helm_status, "chart_version": version},
+    doc = {"name": name, "namespace": ns, "kind": kind_of, "release": {"status": helm_status, "chart": f"{MODEL_CHART}-{version}",
+                                                             "chart_version": version},
            "replicas": replicas.to_dict() if replicas else None,
            "failing": {"pod": failing["name"], "stage": failing["stage"], "detail": failing["detail"]}
            if failing else None,
@@ -325,7 +327,7 @@ Examples:
 """)
 @click.argument("name")
 @click.option("-f", "--follow", is_flag=True, help="Stream the log.")
-@click.option("--tail", type=int, default=-1, show_default=True, help="Lines from the end (-1: all).")
+@click.option("--tail", type=click.IntRange(min=-1), default=-1, show_default=True, help="Lines from the end (-1: all).")
 @click.option("--worker", type=click.IntRange(min=0), default=None, metavar="N",
               help="A model spanning nodes: the log of worker N of the group (0 = the leader, the default).")
 @options.connection

@@ -98,12 +98,12 @@ def deployable_model(model: str, model_id: str | None) -> tuple[str, str | None]
                              f"drop --model-id, or pass the directory to plan from as MODEL")
         return model, None
     local = os.path.abspath(os.path.expanduser(model))
+    if model_id:      # a directory that is gone is planned from the repo id (what upgrade does too)
+        return model_id, local
     if not os.path.isdir(local):        # the same words as plan's (adapters.local.load_local), not "a directory here"
         from kubectl_llm.adapters.local import load_local
 
         load_local(model)
-    if model_id:
-        return model_id, local
     if _REPO_ID.match(model) and not model.startswith((".", "/", "~")):
         return model, local   # ./ORG/NAME mirrored here: the pod downloads ORG/NAME
     raise UsageError(f"{model} is a directory on this machine: the pod cannot load it from there",

@@ -613,15 +613,15 @@ def _counts(gpu: GpuType, req: PlanRequest) -> tuple[tuple[int, ...], str]:
         base = single + multi
     if req.gpus:
         if req.gpus > per and req.gpus % per:
-            return (), f"--gpus {req.gpus} spans nodes of {per} {gpu.name}: use a multiple of {per}"
+            return (), f"--gpus {req.gpus} spans nodes of {per} GPUs: use a multiple of {per}"
         if req.nodes and nodes_of(req.gpus, per) != req.nodes:
-            return (), f"--gpus {req.gpus} is {nodes_of(req.gpus, per)} node(s) of {per} {gpu.name}, not --nodes {req.nodes}"
+            return (), f"--gpus {req.gpus} is {nodes_of(req.gpus, per)} node(s) of {per} GPUs, not --nodes {req.nodes}"
         return (req.gpus,), ""
     dp = req.data_parallel or 1
     if req.tp and req.pp:
         want = req.tp * req.pp * dp
         if want > per and want % per:
-            return (), f"TP {req.tp} x PP {req.pp} x DP {dp} = {want} GPUs is not whole nodes of {per} {gpu.name}"
+            return (), f"TP {req.tp} x PP {req.pp} x DP {dp} = {want} GPUs is not whole nodes of {per} GPUs"
         return (want,), ""
     out = tuple(n for n in base if n % dp == 0 and (not req.tp or (n // dp) % req.tp == 0)
                 and (not req.pp or (n // dp) % req.pp == 0))

@@ -183,3 +183,47 @@ def test_load_test_refuses_a_url_that_is_not_http_before_running(fake_helm):  # 
 def test_logs_tail_takes_minus_one_for_all_and_no_other_negative():
     error, _ = _one_error(_run("logs", "qwen3-8b", "--tail", "-5"), 2)
     assert "-5 is not in the range x>=-1" in error
+
+
+def test_a_rope_factor_beyond_what_cards_validate_is_warned():
+    from tests.test_planner import plan
+
+    # Qwen3-8B: 32768 trained positions (YaRN original); 10M tokens = 10000000 / 32768 = 305.2 -> 305.5
+    far = plan("Qwen/Qwen3-8B", gpu_type="H200", context=10_000_000)
+    assert far.context.factor == 305.5
+    assert any(w.startswith("RoPE factor 305.5 stretches Qwen/Qwen3-8B's 32768 trained positions 305.5-fold")
+               and w.endswith("(--context-length 131072 stays within x4)") for w in far.warnings), far.warnings
+    card = plan("Qwen/Qwen3-8B", gpu_type="H200", context=131072)        # the card's YaRN x4: no warning
+    assert card.context.factor == 4.0 and not any("RoPE factor" in w for w in card.warnings)
+
+
+def test_a_pvc_smaller_than_the_weights_is_refused(monkeypatch, tmp_path):
+    offline_dry_run_env(monkeypatch, tmp_path)
+    # Qwen3-8B: 15.3 GiB of weights (estimated from config.json); the plan sizes 18Gi
+    error, hint = _one_error(_run("add", "Qwen/Qwen3-8B", "--gpu", "L40", "--dry-run=client",
+                                  "--set", "storage.size=1Gi"), 2)
+    assert error == ("error: storage.size 1Gi is smaller than the model's 15.3 GiB of weights: the download into "
+                     "the PVC would fail")
+    assert hint == "hint: drop the override (the plan sizes 18Gi, 10-20 % above the weights) or give more"
+    assert _run("add", "Qwen/Qwen3-8B", "--gpu", "L40", "--dry-run=client", "--set", "storage.size=16Gi",
+                "-o", "yaml").exit_code == 0
+
+
+def test_gateway_uninstall_names_the_releases_left_without_a_gateway(tmp_path, monkeypatch):
+    with cli_cluster(tmp_path, monkeypatch, namespace="llm"):
+        kllm("gateway", "install")
+        kllm("add", "--external", "https://llm.sdsc.example.org/v1", "--served-name", "Qwen/Qwen3-235B",
+             "--name", "qwen3-nairr")
+        res = kllm("gateway", "uninstall")
+        assert res.stderr.splitlines() == [
+            "warning: qwen3-nairr still routes through the removed Gateway: it answers no request until "
+            "'kubectl llm gateway install -n llm' (or remove it with kubectl llm rm)"]
+
+
+def test_debug_works_after_the_command_too():
+    res = _run("plan", "Qwen/Qwen3-8B", "--tp", "3", "--debug")      # was "No such option '--debug'"
+    assert res.exit_code == 2
+    assert "Traceback (most recent call last)" in res.stderr
+    assert "error: --tp 3 for Qwen/Qwen3-8B: TP 3 does not divide 32 attention heads" in res.stderr
+    plain = _run("plan", "Qwen/Qwen3-8B", "--tp", "3")
+    assert "Traceback" not in plain.stderr

@@ -87,3 +87,11 @@ def gateway_uninstall(name: str, namespace: str | None, kube_context: str | None
     chart_path(GATEWAY_CHART)
     session.helm.uninstall(name, session.namespace, timeout=timeout)
     out.text(f"release {name} removed from namespace {session.namespace}")
+    from kubectl_llm.adapters.charts import MODEL_CHART
+
+    routed = sorted(r.name for r in session.helm.list(MODEL_CHART, session.namespace, False))
+    if routed:        # their routes stay, attached to a Gateway that is gone
+        out.warn(f"{', '.join(routed)} still route{'s' if len(routed) == 1 else ''} through the removed Gateway: "
+                 f"{'it answers' if len(routed) == 1 else 'they answer'} no request until 'kubectl llm gateway "
+                 f"install -n {session.namespace}' (or remove {'it' if len(routed) == 1 else 'them'} with "
+                 f"kubectl llm rm)")

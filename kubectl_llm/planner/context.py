@@ -47,6 +47,11 @@ class ContextDecision:
         return self.hf_overrides is not None
 
 
+# The largest RoPE factor model cards publish as validated (Qwen3 / Qwen2.5: YaRN x4 for 131072 tokens; Qwen3.5:
+# x4 for 1M): beyond it, with no recipe giving a max_context, the plan warns instead of extending silently.
+UNVALIDATED_FACTOR = 4
+
+
 def round_up_half(x: float) -> float:
     return math.ceil(x * 2 - 1e-9) / 2
 
@@ -153,6 +158,11 @@ def decide_context(facts: ModelFacts, *, context: int | None, max_model_len: int
     reasons.append(f"{flag} changes {where}{key}: " + _changes(block, new_block)
                    + f"; {where}max_position_embeddings {native} -> {context}")
     warnings = []
+    if not rope_max_context and factor > UNVALIDATED_FACTOR:
+        warnings.append(f"RoPE factor {_num(factor)} stretches {facts.model_id}'s {original} trained positions "
+                        f"{_num(factor)}-fold, beyond the x{UNVALIDATED_FACTOR} that model cards publish for YaRN / "
+                        f"dynamic scaling and that no recipe here documents for it: quality at {context} tokens is "
+                        f"untested (--context-length {original * UNVALIDATED_FACTOR} stays within x{UNVALIDATED_FACTOR})")
     if rope_max_context and context > rope_max_context:
         warnings.append(f"--context-length {context} is beyond the {rope_max_context} tokens the model card / recipe "
                         f"documents for RoPE scaling: quality there is untested by the model's authors")

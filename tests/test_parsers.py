@@ -138,6 +138,8 @@ CASES = [
     ("NemotronHForCausalLM", "nemotron_h", "nvidia/NVIDIA-Nemotron-3.5-Lightning-30B-A3B-BF16", "nemotron_3_5", "qwen3_xml", "nemotron_v3", None, None, "0.27.1"),
     ("Cohere2MoeForCausalLM", "cohere2_moe", "CohereLabs/North-Mini-Code-1.0", "cohere_moe", None, None, None, None, "0.24.0"),
     ("MiMoV2ForCausalLM", "mimo_v2", "XiaomiMiMo/MiMo-V2.5", "mimo_v2_5", "mimo", "mimo", "mimo", "mimo", "0.21.0"),
+    # Macaron-V1-Coding-Venti: a LoRA merged into GLM-5.2 (same class), its own recipe minimum, GLM-5.2's parsers
+    ("GlmMoeDsaForCausalLM", "glm_moe_dsa", "mindlab-research/Macaron-V1-Coding-Venti", "macaron", "glm47", "glm45", "glm47", "glm45", "0.25.0"),
     # Inkling (models/thinkingmachines/Inkling-Small.yaml); SGLang from 0.5.16 (its wheel registers the class and parsers)
     ("InklingForConditionalGeneration", "", "thinkingmachines/Inkling-Small-NVFP4", "inkling", "inkling", "inkling", "inkling", "inkling", "0.26.0"),
 ]

@@ -199,6 +199,24 @@ def test_every_family_names_versions_and_registered_parsers(fam):
         assert fam.get("note") or fam.get("no_tool_reason"), fam["key"]
 
 
+SGLANG_CLASSES_FROM = REG["sglang"]["classes_from"]
+# families that match a class newer than their pinned SGLang (checkpoints under that class fail to load on the pin)
+SGLANG_CLASS_GAPS = {"qwen3_5": {"Qwen3_5ForCausalLM", "Qwen3_5MoeForCausalLM"},   # 0.5.17; the checkpoints are
+                     "cohere": {"Cohere2VisionForConditionalGeneration"}}          # ...ForConditionalGeneration / text
+
+
+@pytest.mark.parametrize("fam", FAMILIES, ids=[f["key"] for f in FAMILIES])
+def test_sglang_pin_is_not_older_than_the_classes_it_matches(fam):
+    pinned = (fam.get("min_version") or {}).get("sglang")
+    if pinned in (None, "unknown"):
+        return
+    version = eng.engine_version(eng.Recipe(key=fam["key"], min_version={"sglang": str(pinned)}), "sglang")
+    alts = fam["match"] if isinstance(fam["match"], list) else [fam["match"]]
+    for arch in {a for alt in alts for a in alt.get("architectures", ())} - SGLANG_CLASS_GAPS.get(fam["key"], set()):
+        first = SGLANG_CLASSES_FROM.get(arch)
+        assert not first or V(first) <= version, f"{fam['key']}: SGLang registers {arch} from {first}, pinned {pinned}"
+
+
 def sglang_registered(kind: str, name: str, version: tuple[int, ...]) -> str:
     """'' if SGLang ``version`` is known to register ``name``, else why not."""
     if name not in REG["sglang"][kind]["names"]:

@@ -786,6 +786,9 @@ def make_plan(source: ModelSource, req: PlanRequest, site: Site | None = None) -
     chosen = parsers.choose(eng.find_recipe(f), f.model_id, f.architecture, source.chat_template,
                             source.chat_template_source, req.engine)
     recipe = chosen.recipe
+    why_not, hint = eng.engine_cannot_serve(recipe, req.engine)      # a class no release of the engine loads
+    if why_not:
+        raise PlanError(why_not, hint)
     total, loaded, wsrc, parts, wnotes, wwarnings = _weights(source, f)
     rope = recipe.rope or {}
     rope_original = rope.get("original") if (not rope.get("when_native")

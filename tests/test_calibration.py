@@ -129,6 +129,7 @@ def row_plan(row: dict, monkeypatch: pytest.MonkeyPatch):
     mem = row.get("gpu_memory_gib")
     req = PlanRequest(gpu_type=row.get("gpu"), gpu_memory_bytes=int(mem * GiB) if mem else None,
                       gpus=row["gpu_count"], tp=row["tensor_parallel"], pp=row["pipeline_parallel"],
+                      data_parallel=row.get("data_parallel"),
                       gpu_memory_utilization=row["gpu_memory_utilization"], max_model_len=row["max_model_len"],
                       max_num_seqs=row["max_num_seqs"], max_num_batched_tokens=row["max_num_batched_tokens"])
     return make_plan(row_source(row), req)
@@ -143,7 +144,8 @@ def test_overhead_observations_are_well_formed() -> None:
         assert r["outcome"] in OUTCOMES and isinstance(r["available_kv_gib"], (int, float)), r["id"]
         assert r["config"] in CONFIGS or (CATALOG / (r["config"].replace("/", "__") + ".json")).exists(), r["id"]
         assert bool(r.get("gpu")) != bool(r.get("gpu_memory_gib")), r["id"]
-        assert r["tensor_parallel"] * r["pipeline_parallel"] == r["gpu_count"], r["id"]
+        assert r["tensor_parallel"] * r["pipeline_parallel"] * r.get("data_parallel", 1) == r["gpu_count"], r["id"]
+        assert bool(r.get("data_parallel")) == bool(r.get("expert_parallel")), r["id"]   # the planner's DP is DP + EP
         # a number is either printed or its derivation is written down
         assert r["printed"].get("available_kv_cache_gib") == r["available_kv_gib"] or r.get("derived"), r["id"]
     assert {r["outcome"] for r in rows} == OUTCOMES
@@ -507,3 +509,46 @@ def test_cuda_graphs_from_0_19_follow_the_largest_captured_batch() -> None:
         assert logged * GiB <= b <= (logged + 0.025) * GiB
     # before 0.19 the per-layer term (0.10.1, gpt-oss-120b, 36 layers, 83 sizes: 1.88 GiB logged)
     assert memory.cudagraph_bytes(36, 1024, (0, 17, 0), 1024) == int(0.25 * GiB) + 36 * 83 * int(0.6 * MiB)
+
+
+def test_dp_ep_moe_layers_see_the_tokens_of_every_dp_rank_by_hand(monkeypatch: pytest.MonkeyPatch) -> None:
+    """recipes#12: Qwen3-Coder-480B-A35B-Instruct-FP8, DP 8 + EP on 8 x 139.8 GiB cards, vLLM 0.10.1, util 0.90 / 0.95,
+    8192 batched tokens and 1024 sequences per DP engine: 48.66 / 55.65 GiB of KV memory, both refused (62.00 GiB
+    needed for 262,144 tokens). With DP + EP vLLM gathers every DP rank's batch before the experts
+    (memory.moe_tokens), so each GPU's MoE layers profile M = 8 x 8192 = 65,536 tokens; the fused-MoE caches are
+    chunked at C = 32,768 tokens. h = 6144, 96 heads / 8 KV heads x 128, k = 8 experts of width I = 2560, 160
+    experts, a = 2:
+      hidden states   6 x 8192 x 6144 x 2                              = 603,979,776
+      q + k + v       8192 x (96 + 16) x 128 x 2                       = 234,881,024
+      MoE caches      min(65536, 32768) x 8 x (3 x 2560 + 6144) x 2    = 7,247,757,312
+      router logits   65536 x 160 x 4                                  = 41,943,040
+      gathered h + experts' output before the combine  2 x 65536 x 6144 x 2 = 1,610,612,736
+      activation = 9,739,173,888 B = 9.07 GiB > sampler 1024 x 151936 x 39 + (8192 + 2048) x 6144 x 2 = 5.77 GiB
+    non-torch (8 ranks, no TP): 0.5 + 0.5 + 7 x 0.125 = 1.875 GiB; margin 0.5 GiB (before 0.17 no large-MoE margin).
+    Without the gathered batch (T = 8192 tokens only) the sampler was the peak and the plan 1.47 GiB optimistic."""
+    f = from_config(CONFIGS["Qwen__Qwen3-Coder-480B-A35B-Instruct-FP8"], "Qwen/Qwen3-Coder-480B-A35B-Instruct-FP8")
+    assert (f.hidden_size, f.experts_per_token, f.moe_intermediate_size, f.num_experts) == (6144, 8, 2560, 160)
+    assert memory.moe_tokens(8192, 8, True) == 65536 and memory.moe_tokens(8192, 8, False) == 8192
+    assert memory.moe_tokens(8192, 1, True) == 8192
+    act = (6 * 8192 * 6144 * 2 + 8192 * (96 + 16) * 128 * 2 + 32768 * 8 * (3 * 2560 + 6144) * 2 + 65536 * 160 * 4
+           + 2 * 65536 * 6144 * 2)
+    assert act == 9_739_173_888
+    assert memory.activation_peak_bytes(f, 1, 8192, True, 8) == act
+    # one DP rank, or TP without DP: the term is the T x k x (...) one as before
+    assert memory.activation_peak_bytes(f, 8, 8192, False, 1) == (
+        6 * 8192 * 6144 * 2 + 8192 * 112 * 128 * 2 // 8 + 8192 * 8 * (3 * 2560 // 8 + 6144) * 2 + 8192 * 160 * 4)
+    sampler = 1024 * 151936 * 39 + (8192 + 2048) * 6144 * 2
+    for row_id, logged in (("qwen3-coder-480b-fp8-dp8-ep-util0.90", 48.66), ("qwen3-coder-480b-fp8-dp8-ep-util0.95", 55.65)):
+        row = next(r for r in overhead_rows() if r["id"] == row_id)
+        plan = row_plan(row, monkeypatch)
+        o = plan.best.overhead
+        assert (o.activation, o.sampler) == (act, sampler) and act > sampler
+        assert o.non_torch == int(0.5 * GiB) + int(0.5 * GiB) + 7 * int(0.125 * GiB)
+        assert o.margin == int(0.5 * GiB)
+        assert plan.best.overhead_bytes == act + o.non_torch + o.margin
+        assert plan.best.available_bytes / GiB <= logged                      # 46.83 / 53.82 planned
+        assert logged - plan.best.available_bytes / GiB < 2.0
+        # without the gathered batch the sampler would have been the peak: 1.47 GiB optimistic
+        assert plan.best.available_bytes + (act - sampler) > (logged + 1.4) * GiB
+        d = plan.to_dict()
+        assert d["fits"] is False and "less than one request" in " ".join(d["reasons"])

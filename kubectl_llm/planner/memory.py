@@ -295,16 +295,34 @@ def graphs_in_budget(version: tuple[int, ...]) -> bool:
     return tuple(version) >= GRAPHS_IN_BUDGET_FROM
 
 
-def activation_peak_bytes(facts: ModelFacts, tp: int, tokens: int, ep: bool = False) -> int:
+FUSED_MOE_CHUNK_SIZE = 32768        # vLLM VLLM_FUSED_MOE_CHUNK_SIZE default (vllm/envs.py: "32768"; later 16 x 1024)
+
+
+def moe_tokens(tokens: int, dp: int, ep: bool) -> int:
+    """Tokens one GPU's MoE layers see in the profile's dummy batch: with expert parallelism over DP ranks every
+    rank's batch is gathered onto every rank before the experts run (vLLM's default all2all backends for DP + EP,
+    vllm-project/vllm vllm/distributed/device_communicators/all2all.py @e04bcc7f: ``NaiveAll2AllManager.
+    naive_multicast`` allocates ``torch.empty((cu_tokens_across_sp_cpu[-1], x.size(1)))`` - the tokens of all DP
+    ranks - and ``AgRsAll2AllManager.dispatch_router_logits`` "Gather hidden_states and router_logits from all dp
+    ranks" with ``all_gatherv``); every DP rank profiles max-num-batched-tokens at once. So DP x T; else T."""
+    return tokens * dp if ep and dp > 1 else tokens
+
+
+def activation_peak_bytes(facts: ModelFacts, tp: int, tokens: int, ep: bool = False, dp: int = 1) -> int:
     """Forward-pass peak of vLLM's profile run (one dummy batch of ``tokens`` = max_num_batched_tokens), per GPU.
 
-    T = tokens, h = hidden size, a = 2 (bf16):
+    T = tokens, h = hidden size, a = 2 (bf16), M = moe_tokens (T, or DP x T with DP + EP), C = FUSED_MOE_CHUNK_SIZE:
       hidden states / residual / norm outputs   6 x T x h x a
       attention q + k + v (sharded by TP)       T x (heads + 2 x kv_heads) x head_dim x a / TP
       dense MLP gate + up + act (by TP)         3 x T x intermediate x a / TP
-      fused MoE caches (top-k copies)           T x k x (3 x I_moe / TP' + h) x a, TP' = 1 with EP
-      router logits                             T x experts x 4
-    """
+      fused MoE caches (top-k copies)           min(M, C) x k x (3 x I_moe / TP' + h) x a, TP' = 1 with EP
+      router logits                             M x experts x 4
+      DP + EP only: the gathered hidden states and the experts' output before the combine, 2 x M x h x a
+    The caches are chunked at C tokens (``fused_experts_impl``: ``M = min(num_tokens, CHUNK_SIZE)``); below C
+    tokens (every layout without DP + EP at vLLM's default 8192) the term is the plain T x k x (...) one.
+    Evidence for the DP term: Qwen3-Coder-480B-A35B-Instruct-FP8 with DP 8 + EP on 8 x 139.8 GiB cards (vLLM
+    0.10.1, recipes#12) left 1.47 GiB less KV memory than the plan without it, the sampler being the larger peak
+    there (tests/data/vllm_overhead_observed.yaml)."""
     a = ACT_BYTES
     h = facts.hidden_size
     hidden_states = 6 * tokens * h * a
@@ -314,7 +332,11 @@ def activation_peak_bytes(facts: ModelFacts, tp: int, tokens: int, ep: bool = Fa
     if facts.is_moe:
         k = max(1, facts.experts_per_token)
         inter = facts.moe_intermediate_size or facts.intermediate_size
-        moe = tokens * k * (3 * inter // (1 if ep else tp) + h) * a + tokens * facts.num_experts * 4
+        m = moe_tokens(tokens, dp, ep)
+        moe = min(m, max(tokens, FUSED_MOE_CHUNK_SIZE)) * k * (3 * inter // (1 if ep else tp) + h) * a
+        moe += m * facts.num_experts * 4
+        if m > tokens:
+            moe += 2 * m * h * a
     return int(hidden_states + qkv + mlp + moe)
 
 
@@ -549,7 +571,7 @@ def overhead(facts: ModelFacts, layout: Layout, *, layers_on_stage: int, last_st
     sampler, and the extra margin is not added there. Versions
     whose profiler is known to swing add to it: from 0.21 the CUDA-graph estimate counts twice (VERSION_SWINGS)."""
     t = max_num_batched_tokens
-    act = activation_peak_bytes(facts, layout.tp, t, layout.ep) + encoder_bytes(facts, t)
+    act = activation_peak_bytes(facts, layout.tp, t, layout.ep, layout.dp) + encoder_bytes(facts, t)
     smp = sampler_peak_bytes(facts, max_num_seqs, t, version) if last_stage else 0
     graphs = cudagraph_bytes(layers_on_stage, max_num_seqs, version,
                              max_capture_size(facts, max_num_seqs, max_num_batched_tokens))

@@ -113,31 +113,35 @@ CASES = [
     # families added from the recipes repository (recipes/models/<org>/<model>.yaml)
     ("KimiK25ForConditionalGeneration", "kimi_k25", "moonshotai/Kimi-K2.5", "kimi_k25", "kimi_k2", "kimi_k2", "kimi_k2", "kimi_k2", "0.19.1"),
     ("KimiK25ForConditionalGeneration", "kimi_k25", "moonshotai/Kimi-K2.6", "kimi_k25", "kimi_k2", "kimi_k2", "kimi_k2", "kimi_k2", "0.19.1"),
-    ("KimiK3ForConditionalGeneration", "kimi_k3", "moonshotai/Kimi-K3", "kimi_k3", "kimi_k3", "kimi_k3", None, None, "0.27.1"),
+    ("KimiK3ForConditionalGeneration", "kimi_k3", "moonshotai/Kimi-K3", "kimi_k3", "kimi_k3", "kimi_k3", "kimi_k3", "kimi_k3", "0.27.1"),
     ("KimiLinearForCausalLM", "kimi_linear", "moonshotai/Kimi-Linear-48B-A3B-Instruct", "kimi_linear", None, None, None, None, "0.17.0"),
     ("Step3p5ForCausalLM", "step3p5", "stepfun-ai/Step-3.5-Flash", "step3p5", "step3p5", "step3p5", "step3p5", "step3p5", "0.17.0"),
     ("MiniMaxM3VLForConditionalGeneration", "minimax_m3", "MiniMaxAI/MiniMax-M3", "minimax_m3", "minimax_m3", "minimax_m3", None, None, "0.24.0"),
     ("MiMoV2FlashForCausalLM", "mimo_v2_flash", "XiaomiMiMo/MiMo-V2-Flash", "mimo_v2", "qwen3_xml", "qwen3", "qwen3_coder", "qwen3", "0.17.0"),
-    ("HYV3ForCausalLM", "hy_v3", "tencent/Hy3", "hy3", "hy_v3", "hy_v3", None, None, "0.20.0"),
-    ("BailingMoeV3ForCausalLM", "bailing_moe_v3", "inclusionAI/Ling-3.0-flash", "ling3", "ling3", "ling3", None, None, "0.25.0"),
+    ("HYV3ForCausalLM", "hy_v3", "tencent/Hy3", "hy3", "hy_v3", "hy_v3", "hunyuan", "hunyuan", "0.20.0"),
+    ("BailingMoeV3ForCausalLM", "bailing_moe_v3", "inclusionAI/Ling-3.0-flash", "ling3", "ling3", "ling3", "ling3", "ling3", "0.25.0"),
     ("BailingMoeV2_5ForCausalLM", "bailing_moe_v2_5", "inclusionAI/Ling-2.6-flash", "ling_2_6", None, None, None, None, "0.20.2"),
     ("BailingMoeV2ForCausalLM", "bailing_moe", "inclusionAI/Ring-1T-FP8", "bailing", None, None, None, None, "0.17.0"),
     ("InternS1ForConditionalGeneration", "interns1", "internlm/Intern-S1", "intern_s1", "internlm", "deepseek_r1", "interns1", "interns1", "0.17.0"),
     ("InternVLChatModel", "internvl_chat", "OpenGVLab/InternVL3_5-8B", "internvl", None, None, None, None, "0.17.0"),
-    ("Lfm2ForCausalLM", "lfm2", "LiquidAI/LFM2.5-1.2B-Instruct", "lfm2", "lfm2", None, None, None, "0.23.0"),
+    ("Lfm2ForCausalLM", "lfm2", "LiquidAI/LFM2.5-1.2B-Instruct", "lfm2", "lfm2", None, "lfm2", None, "0.23.0"),
     ("Lfm2ForCausalLM", "lfm2", "LiquidAI/LFM2.5-1.2B-Base", "lfm2", None, None, None, None, "0.23.0"),
     ("Cohere2ForCausalLM", "cohere2", "CohereLabs/command-a-reasoning-08-2025", "cohere", None, None, None, None, "0.17.0"),
-    ("ApertusForCausalLM", "apertus", "swiss-ai/Apertus-70B-Instruct-2509", "apertus", "apertus", None, None, None, "0.20.0"),
+    ("ApertusForCausalLM", "apertus", "swiss-ai/Apertus-70B-Instruct-2509", "apertus", "apertus", None, "apertus2509", None, "0.20.0"),
     ("Glm4ForCausalLM", "glm4", "zai-org/GLM-Z1-32B-0414", "glm4", None, None, None, None, "0.17.0"),
     # GLM-5.x share GlmMoeDsaForCausalLM; each recipe names its own minimum (and GLM-5.1 the glm47 reasoning parser)
     ("GlmMoeDsaForCausalLM", "glm_moe_dsa", "zai-org/GLM-5.1-FP8", "glm5_1", "glm47", "glm47", "glm47", "glm45", "0.24.0"),
     ("GlmMoeDsaForCausalLM", "glm_moe_dsa", "zai-org/GLM-5.2-FP8", "glm5_2", "glm47", "glm45", "glm47", "glm45", "0.23.0"),
     ("GlmMoeDsaForCausalLM", "glm_moe_dsa", "zai-org/GLM-5.3", "glm5_3", "glm47", "glm45", None, None, "0.28.0"),
-    ("Glm5NextForConditionalGeneration", "glm5_next", "zai-org/GLM-5.3-Flash", "glm5_next", "glm47", "glm47", None, None, "0.29.0"),
+    ("Glm5NextForConditionalGeneration", "glm5_next", "zai-org/GLM-5.3-Flash", "glm5_next", "glm47", "glm47", "glm47", "glm45", "0.29.0"),
     ("NemotronHForCausalLM", "nemotron_h", "nvidia/NVIDIA-Nemotron-3-Ultra-550B-A55B-NVFP4", "nemotron_3_ultra", "qwen3_coder", "nemotron_v3", None, None, "0.22.0"),
     ("NemotronHForCausalLM", "nemotron_h", "nvidia/NVIDIA-Nemotron-3.5-Lightning-30B-A3B-BF16", "nemotron_3_5", "qwen3_xml", "nemotron_v3", None, None, "0.27.1"),
     ("Cohere2MoeForCausalLM", "cohere2_moe", "CohereLabs/North-Mini-Code-1.0", "cohere_moe", None, None, None, None, "0.24.0"),
-    ("MiMoV2ForCausalLM", "mimo_v2", "XiaomiMiMo/MiMo-V2.5", "mimo_v2_5", "mimo", "mimo", None, None, "0.21.0"),
+    ("MiMoV2ForCausalLM", "mimo_v2", "XiaomiMiMo/MiMo-V2.5", "mimo_v2_5", "mimo", "mimo", "mimo", "mimo", "0.21.0"),
+    # Macaron-V1-Coding-Venti: a LoRA merged into GLM-5.2 (same class), its own recipe minimum, GLM-5.2's parsers
+    ("GlmMoeDsaForCausalLM", "glm_moe_dsa", "mindlab-research/Macaron-V1-Coding-Venti", "macaron", "glm47", "glm45", "glm47", "glm45", "0.25.0"),
+    # Inkling (models/thinkingmachines/Inkling-Small.yaml); SGLang from 0.5.16 (its wheel registers the class and parsers)
+    ("InklingForConditionalGeneration", "", "thinkingmachines/Inkling-Small-NVFP4", "inkling", "inkling", "inkling", "inkling", "inkling", "0.26.0"),
 ]
 
 
@@ -195,6 +199,24 @@ def test_every_family_names_versions_and_registered_parsers(fam):
         assert fam.get("note") or fam.get("no_tool_reason"), fam["key"]
 
 
+SGLANG_CLASSES_FROM = REG["sglang"]["classes_from"]
+# families that match a class newer than their pinned SGLang (checkpoints under that class fail to load on the pin)
+SGLANG_CLASS_GAPS = {"qwen3_5": {"Qwen3_5ForCausalLM", "Qwen3_5MoeForCausalLM"},   # 0.5.17; the checkpoints are
+                     "cohere": {"Cohere2VisionForConditionalGeneration"}}          # ...ForConditionalGeneration / text
+
+
+@pytest.mark.parametrize("fam", FAMILIES, ids=[f["key"] for f in FAMILIES])
+def test_sglang_pin_is_not_older_than_the_classes_it_matches(fam):
+    pinned = (fam.get("min_version") or {}).get("sglang")
+    if pinned in (None, "unknown"):
+        return
+    version = eng.engine_version(eng.Recipe(key=fam["key"], min_version={"sglang": str(pinned)}), "sglang")
+    alts = fam["match"] if isinstance(fam["match"], list) else [fam["match"]]
+    for arch in {a for alt in alts for a in alt.get("architectures", ())} - SGLANG_CLASS_GAPS.get(fam["key"], set()):
+        first = SGLANG_CLASSES_FROM.get(arch)
+        assert not first or V(first) <= version, f"{fam['key']}: SGLang registers {arch} from {first}, pinned {pinned}"
+
+
 def sglang_registered(kind: str, name: str, version: tuple[int, ...]) -> str:
     """'' if SGLang ``version`` is known to register ``name``, else why not."""
     if name not in REG["sglang"][kind]["names"]:
@@ -202,6 +224,8 @@ def sglang_registered(kind: str, name: str, version: tuple[int, ...]) -> str:
     first = REG["sglang"]["known_from"][kind].get(name)
     if first and V(first) > version:
         return f"SGLang {kind} parser {name} is known from {first}, the plan pins {eng.version_text(version)}"
+    if not first and name not in REG["sglang"]["release_0_5_9"][kind]:
+        return f"SGLang {kind} parser {name}: no known_from and not in the 0.5.9 wheel's registry"
     return ""
 
 
@@ -211,18 +235,29 @@ def sglang_registered(kind: str, name: str, version: tuple[int, ...]) -> str:
 SGLANG_FAMILIES = [
     ("glm5", "zai-org/GLM-5-FP8", "GlmMoeDsaForCausalLM", "glm_moe_dsa", "glm47", "glm45", "0.5.9"),
     ("glm5_1", "zai-org/GLM-5.1-FP8", "GlmMoeDsaForCausalLM", "glm_moe_dsa", "glm47", "glm45", "0.5.10"),
-    ("gemma4", "google/gemma-4-31B-it", "Gemma4ForConditionalGeneration", "gemma4", "gemma4", "gemma4", "0.5.10"),
+    ("gemma4", "google/gemma-4-31B-it", "Gemma4ForConditionalGeneration", "gemma4", "gemma4", "gemma4", "0.5.11"),
     ("kimi_k25", "moonshotai/Kimi-K2.6", "KimiK25ForConditionalGeneration", "kimi_k25", "kimi_k2", "kimi_k2", "0.5.10"),
     ("step3p5", "stepfun-ai/Step-3.5-Flash", "Step3p5ForCausalLM", "step3p5", "step3p5", "step3p5", "0.5.9"),
     ("nemotron_3_super", "nvidia/NVIDIA-Nemotron-3-Super-120B-A12B-BF16", "NemotronHForCausalLM", "nemotron_h",
-     "qwen3_coder", "nemotron_3", "0.5.9"),
+     "qwen3_coder", "nemotron_3", "0.5.10"),
     ("nemotron_3_nano", "nvidia/NVIDIA-Nemotron-3-Nano-30B-A3B-BF16", "NemotronHForCausalLM", "nemotron_h",
-     "qwen3_coder", "nemotron_3", "0.5.9"),
+     "qwen3_coder", "nemotron_3", "0.5.10"),
     ("deepseek_v4", "deepseek-ai/DeepSeek-V4-Flash", "DeepseekV4ForCausalLM", "deepseek_v4", "deepseekv4", "deepseek-v4",
      "0.5.18"),
     ("glm5_2", "zai-org/GLM-5.2-FP8", "GlmMoeDsaForCausalLM", "glm_moe_dsa", "glm47", "glm45", "0.5.14"),
     ("laguna_2_1", "poolside/Laguna-S-2.1", "LagunaForCausalLM", "laguna", "poolside_v1", "poolside_v1", "0.5.16"),
     ("laguna", "poolside/Laguna-XS.2", "LagunaForCausalLM", "laguna", "poolside_v1", "poolside_v1", "0.5.16"),
+    # the releases below: the first PyPI wheel (of 0.5.9-0.5.20, 0.5.23) with the family's class and parsers
+    ("magistral", "mistralai/Magistral-Small-2509", "MistralForCausalLM", "mistral", "mistral", "mistral", "0.5.10"),
+    ("hunyuan_a13b", "tencent/Hunyuan-A13B-Instruct", "HunYuanMoEV1ForCausalLM", "hunyuan_v1_moe", "hunyuan", "hunyuan",
+     "0.5.11"),
+    ("hy3", "tencent/Hy3", "HYV3ForCausalLM", "hy_v3", "hunyuan", "hunyuan", "0.5.11"),
+    ("mimo_v2_5", "XiaomiMiMo/MiMo-V2.5", "MiMoV2ForCausalLM", "mimo_v2", "mimo", "mimo", "0.5.11"),
+    ("apertus", "swiss-ai/Apertus-70B-Instruct-2509", "ApertusForCausalLM", "apertus", "apertus2509", None, "0.5.13"),
+    ("mellum2", "JetBrains/Mellum2-12B-A2.5B-Thinking", "MellumForCausalLM", "mellum", "hermes", "qwen3", "0.5.16"),
+    ("inkling", "thinkingmachines/Inkling-Small-NVFP4", "InklingForConditionalGeneration", "", "inkling", "inkling",
+     "0.5.16"),
+    ("trinity", "arcee-ai/Trinity-Large-Thinking", "AfmoeForCausalLM", "afmoe", "qwen3_coder", "deepseek-r1", "0.5.9"),
     # SGLang serves Gemma 3 but registers no functiongemma parser: none emitted, a warning says so
     ("functiongemma", "google/functiongemma-270m-it", "Gemma3ForCausalLM", "gemma3_text", None, None, "0.5.9"),
 ]
@@ -356,17 +391,19 @@ def test_default_families_keep_the_handbook_image():
 
 
 def test_sglang_without_established_release_warns_and_passes_no_parsers():
-    # Hy3: SGLang's main branch serves it with hunyuan / hunyuan (docs/basic_usage/hy3_preview.md), but no release
-    # is established: the plan passes none and its warning names what SGLang main would take
-    r = eng.find_recipe(_facts("HYV3ForCausalLM", "hy_v3", "tencent/Hy3"))
-    c = choose(r, "tencent/Hy3", "HYV3ForCausalLM", None, None, "sglang")
+    # MiniMax-M3: SGLang registers minimax-m3 / minimax-m3 from 0.5.16, but under other class names
+    # (MiniMaxM3Sparse*), so no release is established: the plan passes none and its warning names what SGLang would take
+    r = eng.find_recipe(_facts("MiniMaxM3VLForConditionalGeneration", "minimax_m3", "MiniMaxAI/MiniMax-M3"))
+    c = choose(r, "MiniMaxAI/MiniMax-M3", "MiniMaxM3VLForConditionalGeneration", None, None, "sglang")
     assert c.recipe.sglang == {}
     [w] = [w for w in c.warnings if "SGLang release" in w]
-    assert "--tool-call-parser hunyuan --reasoning-parser hunyuan" in w and "--engine vllm" in w
-    # an SGLang-only name (MiniCPM5: vLLM has the parser only as a plugin) is held back the same way
+    assert "--tool-call-parser minimax-m3 --reasoning-parser minimax-m3" in w and "--engine vllm" in w
+    # an SGLang-only name (MiniCPM5: vLLM has the parser only as a plugin) is passed once its release is known
+    # (minicpm5: the sglang 0.5.13 wheel is the first with it)
     r = eng.find_recipe(_facts("LlamaForCausalLM", "llama", "openbmb/MiniCPM5-1B"))
     c = choose(r, "openbmb/MiniCPM5-1B", "LlamaForCausalLM", None, None, "sglang")
-    assert c.recipe.sglang == {} and any("--tool-call-parser minicpm5" in w for w in c.warnings)
+    assert c.recipe.sglang == {"tool_call_parser": "minicpm5"} and not any("SGLang release" in w for w in c.warnings)
+    assert eng.version_text(eng.engine_version(c.recipe, "sglang")) == "0.5.13"
 
 
 # --- chat-template detection on real template excerpts ---------------------------------------------------------------

@@ -106,17 +106,24 @@ def engine_version(recipe: "Recipe", engine: str) -> tuple[int, ...]:
     The engine's default image version, raised to the family's minimum (recipes.yaml ``min_version``), for SGLang to
     the first release registering the checkpoint's class (``sglang_classes``), and for vLLM to the first release
     registering each parser the plan passes."""
+    parsers = (recipe.tool_call_parser, recipe.reasoning_parser) if engine == "vllm" else (None, None)
+    arch = recipe.architecture if engine == "sglang" else ""
+    return _engine_version(engine, recipe.min_version.get(engine), *parsers, arch)
+
+
+@lru_cache(maxsize=256)
+def _engine_version(engine: str, floor: str | None, tool: str | None, reasoning: str | None,
+                    architecture: str = "") -> tuple[int, ...]:
+    """engine_version from the recipe fields it reads (hashable; the search asks once per layout evaluated)."""
     version = parse_version(engine_defaults(engine)["version"])
-    floor = recipe.min_version.get(engine)
     if floor:
         version = max(version, parse_version(floor))
-    if engine == "sglang":
-        version = max(version, sglang_class_first(recipe.architecture) or ())
-    if engine == "vllm":
-        for kind, name in (("tool", recipe.tool_call_parser), ("reasoning", recipe.reasoning_parser)):
-            first = parser_first_version(kind, name) if name else None
-            if first:
-                version = max(version, first)
+    if architecture:
+        version = max(version, sglang_class_first(architecture) or ())
+    for kind, name in (("tool", tool), ("reasoning", reasoning)):
+        first = parser_first_version(kind, name) if name else None
+        if first:
+            version = max(version, first)
     return version
 
 

@@ -68,15 +68,20 @@ def engine_version(recipe: "Recipe", engine: str) -> tuple[int, ...]:
 
     The engine's default image version, raised to the family's minimum (recipes.yaml ``min_version``) and to the
     first release registering each parser the plan passes."""
+    parsers = (recipe.tool_call_parser, recipe.reasoning_parser) if engine == "vllm" else (None, None)
+    return _engine_version(engine, recipe.min_version.get(engine), *parsers)
+
+
+@lru_cache(maxsize=256)
+def _engine_version(engine: str, floor: str | None, tool: str | None, reasoning: str | None) -> tuple[int, ...]:
+    """engine_version from the recipe fields it reads (hashable; the search asks once per layout evaluated)."""
     version = parse_version(engine_defaults(engine)["version"])
-    floor = recipe.min_version.get(engine)
     if floor:
         version = max(version, parse_version(floor))
-    if engine == "vllm":
-        for kind, name in (("tool", recipe.tool_call_parser), ("reasoning", recipe.reasoning_parser)):
-            first = parser_first_version(kind, name) if name else None
-            if first:
-                version = max(version, first)
+    for kind, name in (("tool", tool), ("reasoning", reasoning)):
+        first = parser_first_version(kind, name) if name else None
+        if first:
+            version = max(version, first)
     return version
 
 

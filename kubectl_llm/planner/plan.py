@@ -468,6 +468,14 @@ def _stage_kv(f: _Same, layout: Layout, kv_dsz: float, layers: range, tokens: in
     return stage_kv(f.obj, layout, kv_dsz, layers, max_num_batched_tokens=tokens)
 
 
+@functools.lru_cache(maxsize=4096)
+def _stage_overhead(f: _Same, layout: Layout, **kwargs: Any) -> Overhead:
+    """overhead, once per model x layout x stage shape x GPU: re-evaluations of a layout (other max-num-seqs,
+    context lengths) and GPU types of the same compute ask for the same one."""
+    assert isinstance(f.obj, ModelFacts)
+    return overhead(f.obj, layout, **kwargs)
+
+
 def _evaluate(f: ModelFacts, parts: WeightParts, gpu: GpuType, layout: Layout, L: int, kv_dsz: float,
               recipe: eng.Recipe, req: PlanRequest, seqs: int | None = None) -> Evaluation:
     vision_replicated = "--mm-encoder-tp-mode" in recipe.extra_args
@@ -482,9 +490,10 @@ def _evaluate(f: ModelFacts, parts: WeightParts, gpu: GpuType, layout: Layout, L
     for s, rng in enumerate(stages):
         key = (len(rng), s == len(stages) - 1, w_stages[s])
         if key not in alike:
-            alike[key] = overhead(f, layout, layers_on_stage=key[0], last_stage=key[1], weights_per_gpu=key[2],
-                                  max_num_seqs=seqs_guess, max_num_batched_tokens=tokens, version=version,
-                                  gpu_compute=gpu.compute, gpu_nvlink=gpu.nvlink)
+            alike[key] = _stage_overhead(_Same(f), layout, layers_on_stage=key[0], last_stage=key[1],
+                                         weights_per_gpu=key[2], max_num_seqs=seqs_guess,
+                                         max_num_batched_tokens=tokens, version=version, gpu_compute=gpu.compute,
+                                         gpu_nvlink=gpu.nvlink)
     overheads = [alike[(len(rng), s == len(stages) - 1, w_stages[s])] for s, rng in enumerate(stages)]
     outside = max(o.outside_budget for o in overheads)
     if req.gpu_memory_utilization is None and gpu.memory_bytes * (1 - util) < outside:

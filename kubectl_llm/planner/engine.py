@@ -96,8 +96,9 @@ def sglang_fallback(recipe: "Recipe") -> str:
     checked = (_data().get("sglang_classes") or {}).get("checked")
     return (f"SGLang has no implementation of {recipe.architecture} in any release up to {checked}: "
             f"{' '.join(str(entry['fallback']).split())} (https://docs.sglang.io/supported_models/"
-            f"transformers_fallback.html), slower than a native implementation; --engine vllm serves it "
-            f"natively")
+            f"transformers_fallback.html), slower than a native implementation and with tensor parallelism only (that "
+            f"fallback, sglang/srt/models/transformers.py, has no pipeline stages: pass --pp 1); --engine vllm serves "
+            f"it natively")
 
 
 def engine_version(recipe: "Recipe", engine: str) -> tuple[int, ...]:

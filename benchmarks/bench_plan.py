@@ -37,16 +37,19 @@ DRY_RUN_S = 1.0
 DEFAULT_MODELS = ["Qwen/Qwen3-8B", "MiniMaxAI/MiniMax-M2.5", "deepseek-ai/DeepSeek-V3", "Qwen/Qwen3.5-397B-A17B"]
 
 
-def median_time(argv: list[str], runs: int, env: dict[str, str]) -> float:
-    times = []
-    for i in range(runs + 1):  # run 0 is the warm-up (byte-code caches, page cache), not counted
-        t = time.perf_counter()
-        proc = subprocess.run(argv, capture_output=True, text=True, env=env)
-        if i:
-            times.append(time.perf_counter() - t)
-        if proc.returncode not in (0, 5):
-            sys.exit(f"{' '.join(argv)}: exit {proc.returncode}: {proc.stderr.strip()}")
-    return statistics.median(times)
+def median_times(commands: list[list[str]], runs: int, env: dict[str, str]) -> list[float]:
+    """Median wall time of each command over ``runs``. The commands take turns (plan, template, dry-run, plan, ...)
+    so that a busy machine slows each of them alike and the plan / template ratio stays comparable."""
+    times: list[list[float]] = [[] for _ in commands]
+    for i in range(runs + 1):  # round 0 is the warm-up (byte-code caches, page cache), not counted
+        for argv, samples in zip(commands, times):
+            t = time.perf_counter()
+            proc = subprocess.run(argv, capture_output=True, text=True, env=env)
+            if i:
+                samples.append(time.perf_counter() - t)
+            if proc.returncode not in (0, 5):
+                sys.exit(f"{' '.join(argv)}: exit {proc.returncode}: {proc.stderr.strip()}")
+    return [statistics.median(samples) for samples in times]
 
 
 def main() -> int:
@@ -71,10 +74,10 @@ def main() -> int:
             plan = make_plan(ModelSource(model_id=mid, config=data["config"], weights=None, origin="local"), PlanRequest())
             values = Path(tmp) / f"{d.name}.values.json"
             values.write_text(json.dumps(chart_values(plan)))
-            t_plan = median_time([exe, "plan", str(d), "-o", "json"], args.runs, env)
-            t_tpl = median_time([helm, "template", plan.name, str(chart_path("llm-model")), "-f", str(values)],
-                                args.runs, env)
-            t_dry = median_time([exe, "add", str(d), "--model-id", mid, "--dry-run=client", "-o", "yaml"], args.runs, env)
+            t_plan, t_tpl, t_dry = median_times([
+                [exe, "plan", str(d), "-o", "json"],
+                [helm, "template", plan.name, str(chart_path("llm-model")), "-f", str(values)],
+                [exe, "add", str(d), "--model-id", mid, "--dry-run=client", "-o", "yaml"]], args.runs, env)
             ratio = t_plan / t_tpl
             ok &= ratio <= PLAN_VS_TEMPLATE and t_dry <= DRY_RUN_S
             print(f"{mid:34s} {t_plan * 1000:6.0f}ms {t_tpl * 1000:7.0f}ms {ratio:5.1f}x {t_dry * 1000:6.0f}ms")

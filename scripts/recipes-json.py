@@ -1,11 +1,13 @@
 #!/usr/bin/env python3
-"""Write kubectl_llm/planner/data/recipes.json from recipes.yaml, the file people edit.
+"""Write the JSON copies of the package's YAML data (recipes.json, gpus.json, sites/nrp.json): the YAML is what
+people edit, the planner reads the copy.
 
-The planner reads the JSON copy: parsing the YAML took ~25 ms of every `kubectl llm plan` (94 families, with
-libyaml), the JSON takes under 1 ms. tests/test_recipes_json.py fails when the copy is stale.
+Why: `kubectl llm plan` read three YAML files (the recipes, the GPU catalog, the default site profile); parsing
+them and importing yaml took ~40 ms of every plan (recipes.yaml alone ~25 ms, 94 families, with libyaml), the JSON
+copies take about 1 ms. tests/test_recipes_json.py fails when a copy is stale.
 
-    python scripts/recipes-json.py            # rewrite recipes.json
-    python scripts/recipes-json.py --check    # exit 1 if recipes.json does not match recipes.yaml
+    python scripts/recipes-json.py            # rewrite every copy
+    python scripts/recipes-json.py --check    # exit 1 if a copy does not match its YAML
 """
 
 from __future__ import annotations
@@ -16,25 +18,34 @@ from pathlib import Path
 
 import yaml
 
-DATA = Path(__file__).resolve().parents[1] / "kubectl_llm" / "planner" / "data"
-NOTE = "generated from recipes.yaml by scripts/recipes-json.py: edit the YAML, then run the script"
+PACKAGE = Path(__file__).resolve().parents[1] / "kubectl_llm"
+# the YAML files the planner reads on every plan; each copy is written beside its YAML, same name, .json
+SOURCES = (PACKAGE / "planner" / "data" / "recipes.yaml", PACKAGE / "planner" / "data" / "gpus.yaml",
+           PACKAGE / "sites" / "nrp.yaml")
 
 
-def render() -> str:
-    data = yaml.safe_load((DATA / "recipes.yaml").read_text(encoding="utf-8"))
-    return json.dumps({"_generated": NOTE, **data}, ensure_ascii=False, separators=(",", ":")) + "\n"
+def copy_path(source: Path) -> Path:
+    return source.with_suffix(".json")
+
+
+def render(source: Path) -> str:
+    data = yaml.safe_load(source.read_text(encoding="utf-8"))
+    note = f"generated from {source.name} by scripts/recipes-json.py: edit the YAML, then run the script"
+    return json.dumps({"_generated": note, **data}, ensure_ascii=False, separators=(",", ":")) + "\n"
 
 
 def main(argv: list[str]) -> int:
-    out = DATA / "recipes.json"
-    text = render()
-    if "--check" in argv:
-        if not out.exists() or out.read_text(encoding="utf-8") != text:
-            print(f"{out} is stale: run python scripts/recipes-json.py", file=sys.stderr)
-            return 1
-        return 0
-    out.write_text(text, encoding="utf-8")
-    return 0
+    stale = []
+    for source in SOURCES:
+        out, text = copy_path(source), render(source)
+        if "--check" in argv:
+            if not out.exists() or out.read_text(encoding="utf-8") != text:
+                stale.append(out)
+        else:
+            out.write_text(text, encoding="utf-8")
+    for out in stale:
+        print(f"{out} is stale: run python scripts/recipes-json.py", file=sys.stderr)
+    return 1 if stale else 0
 
 
 if __name__ == "__main__":

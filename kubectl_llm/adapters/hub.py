@@ -14,15 +14,11 @@ Resolution for a repo id:
 from __future__ import annotations
 
 import dataclasses
-
-import difflib
 import logging
 import os
 import re
-import socket
 from pathlib import Path
 from typing import Callable, Mapping, NoReturn, Protocol
-from urllib.parse import urlsplit
 
 from .. import catalog
 from ..errors import BadModelConfig, GatedModel, HubUnreachable, LlmError, ModelNotFound, ModelSourceError
@@ -128,6 +124,9 @@ def _probe(endpoint: str, timeout: float = 3.0) -> bool:
     if any(os.environ.get(name) for name in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy",
                                              "ALL_PROXY", "all_proxy")):
         return True
+    import socket   # here, not at the top: planning a local directory or a catalog model never probes
+    from urllib.parse import urlsplit
+
     url = urlsplit(endpoint)
     port = url.port or (443 if url.scheme == "https" else 80)
     try:
@@ -330,6 +329,8 @@ def _with_chat_template(source: ModelSource, hub: HubClient, revision: str | Non
 
 
 def _did_you_mean(repo_id: str) -> str:
+    import difflib
+
     close = difflib.get_close_matches(repo_id, list_catalog(), n=1, cutoff=0.75)
     return f" (did you mean {close[0]}?)" if close else ""
 

@@ -7,7 +7,6 @@ console script, and click keeps its own usage errors (exit 2) untouched.
 from __future__ import annotations
 
 import os
-import traceback
 from typing import Any
 
 import click
@@ -28,6 +27,8 @@ def debug_enabled(ctx: click.Context | None = None) -> bool:
 def report(exc: BaseException, debug: bool) -> int:
     """Print the error the user sees; return the exit code."""
     if debug:
+        import traceback
+
         click.echo("".join(traceback.format_exception(exc)).rstrip(), err=True)
     if isinstance(exc, LlmError):
         output.error(exc.message.splitlines()[0] if exc.message else type(exc).__name__, exc.hint or None)

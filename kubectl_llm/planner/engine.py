@@ -33,6 +33,7 @@ class Recipe:
     no_tool_reason: str = ""               # known: this checkpoint has no tool-call format (a reason, not a warning)
     source: str = ""                       # where the family's flags come from (recipe / docs URL)
     base: bool = False                     # a base (non-chat) checkpoint of an instruct-only family
+    architecture: str = ""                 # the checkpoint's class (SGLang's pin follows it: ``sglang_classes``)
 
 
 @lru_cache(maxsize=1)
@@ -63,20 +64,67 @@ def parser_first_version(kind: str, name: str, engine: str = "vllm") -> tuple[in
     return parse_version(first) if first else None
 
 
+def sglang_class(architecture: str) -> Mapping[str, Any]:
+    """recipes.yaml ``sglang_classes`` entry of a model class ({first, fallback | why}); {} = in the default release."""
+    entry: Mapping[str, Any] = ((_data().get("sglang_classes") or {}).get("classes") or {}).get(architecture) or {}
+    return entry
+
+
+def sglang_class_first(architecture: str) -> tuple[int, ...] | None:
+    """The first SGLang release registering ``architecture`` when that is newer than the default image, else None."""
+    first = sglang_class(architecture).get("first")
+    return parse_version(first) if first else None
+
+
+def engine_cannot_serve(recipe: "Recipe", engine: str) -> tuple[str, str]:
+    """(why, hint) when no release of ``engine`` can load the checkpoint's class; ('', '') when one can, or when
+    SGLang's Transformers fallback serves it (``sglang_fallback`` says so, as a warning)."""
+    entry = sglang_class(recipe.architecture) if engine == "sglang" else {}
+    if not entry or entry.get("first") or entry.get("fallback"):
+        return "", ""
+    checked = (_data().get("sglang_classes") or {}).get("checked")
+    return (f"SGLang has no implementation of {recipe.architecture} in any release up to {checked} "
+            f"({' '.join(str(entry.get('why') or '').split())})",
+            "serve it with vLLM (the default engine): drop --engine sglang")
+
+
+def sglang_fallback(recipe: "Recipe") -> str:
+    """The warning of an SGLang plan whose class only SGLang's Transformers fallback serves ('' otherwise)."""
+    entry = sglang_class(recipe.architecture)
+    if entry.get("first") or not entry.get("fallback"):
+        return ""
+    checked = (_data().get("sglang_classes") or {}).get("checked")
+    return (f"SGLang has no implementation of {recipe.architecture} in any release up to {checked}: "
+            f"{' '.join(str(entry['fallback']).split())} (https://docs.sglang.io/supported_models/"
+            f"transformers_fallback.html), slower than a native implementation and with tensor parallelism only (that "
+            f"fallback, sglang/srt/models/transformers.py, has no pipeline stages: pass --pp 1); --engine vllm serves "
+            f"it natively")
+
+
 def engine_version(recipe: "Recipe", engine: str) -> tuple[int, ...]:
     """The engine version a plan for this recipe runs (the memory model and the parser registry follow it).
 
-    The engine's default image version, raised to the family's minimum (recipes.yaml ``min_version``) and to the
-    first release registering each parser the plan passes."""
+    The engine's default image version, raised to the family's minimum (recipes.yaml ``min_version``), for SGLang to
+    the first release registering the checkpoint's class (``sglang_classes``), and for vLLM to the first release
+    registering each parser the plan passes."""
+    parsers = (recipe.tool_call_parser, recipe.reasoning_parser) if engine == "vllm" else (None, None)
+    arch = recipe.architecture if engine == "sglang" else ""
+    return _engine_version(engine, recipe.min_version.get(engine), *parsers, arch)
+
+
+@lru_cache(maxsize=256)
+def _engine_version(engine: str, floor: str | None, tool: str | None, reasoning: str | None,
+                    architecture: str = "") -> tuple[int, ...]:
+    """engine_version from the recipe fields it reads (hashable; the search asks once per layout evaluated)."""
     version = parse_version(engine_defaults(engine)["version"])
-    floor = recipe.min_version.get(engine)
     if floor:
         version = max(version, parse_version(floor))
-    if engine == "vllm":
-        for kind, name in (("tool", recipe.tool_call_parser), ("reasoning", recipe.reasoning_parser)):
-            first = parser_first_version(kind, name) if name else None
-            if first:
-                version = max(version, first)
+    if architecture:
+        version = max(version, sglang_class_first(architecture) or ())
+    for kind, name in (("tool", tool), ("reasoning", reasoning)):
+        first = parser_first_version(kind, name) if name else None
+        if first:
+            version = max(version, first)
     return version
 
 
@@ -218,8 +266,9 @@ def find_recipe(facts: ModelFacts) -> Recipe:
                       suggest=tuple(fam.get("suggest", ())), sglang=_sglang_names(fam, tool, reasoning, base),
                       min_version={k: str(v) for k, v in (fam.get("min_version") or {}).items()},
                       version_reason=str(fam.get("version_reason") or ""), note=str(fam.get("note") or ""),
-                      no_tool_reason=no_tool, source=str(fam.get("source") or ""), base=base)
-    return Recipe(key="generic")
+                      no_tool_reason=no_tool, source=str(fam.get("source") or ""), base=base,
+                      architecture=facts.architecture)
+    return Recipe(key="generic", architecture=facts.architecture)
 
 
 def json_arg(value: Any) -> str:

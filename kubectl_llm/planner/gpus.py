@@ -6,6 +6,7 @@ data files that ship inside the package is the only file access of the planner; 
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -65,11 +66,8 @@ def gpu_from_entry(g: Mapping[str, Any]) -> GpuType:
 
 @lru_cache(maxsize=1)
 def load_gpu_catalog() -> tuple[GpuType, ...]:
-    import yaml  # local import: only plans need it
-
-    text = (DATA / "gpus.yaml").read_text(encoding="utf-8")
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    data = yaml.load(text, Loader=loader)
+    """data/gpus.yaml, read from its generated JSON copy (scripts/recipes-json.py: no yaml import on a plan)."""
+    data = json.loads((DATA / "gpus.json").read_text(encoding="utf-8"))
     return tuple(gpu_from_entry(g) for g in data["gpus"])
 
 

@@ -209,13 +209,25 @@ def choose(recipe: eng.Recipe, model_id: str, architecture: str, template: str |
     chosen = dataclasses.replace(recipe, tool_call_parser=tool, reasoning_parser=reasoning, sglang=sglang)
     version = eng.engine_version(chosen, engine)
     default = eng.parse_version(eng.engine_defaults(engine)["version"])
+    if engine == "sglang" and eng.sglang_fallback(recipe):
+        warnings.append(eng.sglang_fallback(recipe))
     if version > default:
         why = ((recipe.version_reason if engine == "vllm" else "") or
-               ("the first release registering its parsers" if engine == "vllm" else
-                f"the first SGLang release known to serve the {recipe.key} family (recipes.yaml min_version)"))
+               ("the first release registering its parsers" if engine == "vllm" else _sglang_version_why(recipe, version)))
         driver = eng.cuda_driver_gt(chosen, engine)
         cuda13 = (f"; that image is a CUDA 13 build, so nodes need an NVIDIA driver above {driver}"
                   if driver > eng.cuda_driver_gt(None, engine) else "")
         reasons.append(f"{engine} {eng.version_text(version)} pinned (image {eng.engine_image(chosen, engine)}) instead "
                        f"of the default {eng.version_text(default)}: {why}{cuda13}")
     return ParserChoice(recipe=chosen, reasons=tuple(reasons), warnings=tuple(warnings))
+
+
+def _sglang_version_why(recipe: eng.Recipe, version: tuple[int, ...]) -> str:
+    """Why an SGLang plan pins ``version``: its checkpoint class (recipes.yaml sglang_classes) or its family."""
+    family = eng.parse_version(recipe.min_version.get("sglang") or "")
+    if eng.sglang_class_first(recipe.architecture) == version and version > family:
+        default = eng.parse_version(eng.engine_defaults("sglang")["version"])
+        other = f"; other {recipe.key} checkpoints run on {eng.version_text(max(family, default))}" if family else ""
+        return (f"the first SGLang release registering {recipe.architecture} (sglang {eng.version_text(version)} on "
+                f"PyPI; recipes.yaml sglang_classes){other}")
+    return f"the first SGLang release known to serve the {recipe.key} family (recipes.yaml min_version)"

@@ -473,6 +473,14 @@ def _stage_kv(f: _Same, layout: Layout, kv_dsz: float, layers: range, tokens: in
     return stage_kv(f.obj, layout, kv_dsz, layers, max_num_batched_tokens=tokens)
 
 
+@functools.lru_cache(maxsize=4096)
+def _stage_overhead(f: _Same, layout: Layout, **kwargs: Any) -> Overhead:
+    """overhead, once per model x layout x stage shape x GPU: re-evaluations of a layout (other max-num-seqs,
+    context lengths) and GPU types of the same compute ask for the same one."""
+    assert isinstance(f.obj, ModelFacts)
+    return overhead(f.obj, layout, **kwargs)
+
+
 def _evaluate(f: ModelFacts, parts: WeightParts, gpu: GpuType, layout: Layout, L: int, kv_dsz: float,
               recipe: eng.Recipe, req: PlanRequest, seqs: int | None = None) -> Evaluation:
     vision_replicated = "--mm-encoder-tp-mode" in recipe.extra_args
@@ -487,9 +495,10 @@ def _evaluate(f: ModelFacts, parts: WeightParts, gpu: GpuType, layout: Layout, L
     for s, rng in enumerate(stages):
         key = (len(rng), s == len(stages) - 1, w_stages[s])
         if key not in alike:
-            alike[key] = overhead(f, layout, layers_on_stage=key[0], last_stage=key[1], weights_per_gpu=key[2],
-                                  max_num_seqs=seqs_guess, max_num_batched_tokens=tokens, version=version,
-                                  gpu_compute=gpu.compute, gpu_nvlink=gpu.nvlink)
+            alike[key] = _stage_overhead(_Same(f), layout, layers_on_stage=key[0], last_stage=key[1],
+                                         weights_per_gpu=key[2], max_num_seqs=seqs_guess,
+                                         max_num_batched_tokens=tokens, version=version, gpu_compute=gpu.compute,
+                                         gpu_nvlink=gpu.nvlink)
     overheads = [alike[(len(rng), s == len(stages) - 1, w_stages[s])] for s, rng in enumerate(stages)]
     outside = max(o.outside_budget for o in overheads)
     if req.gpu_memory_utilization is None and gpu.memory_bytes * (1 - util) < outside:
@@ -806,6 +815,9 @@ def make_plan(source: ModelSource, req: PlanRequest, site: Site | None = None) -
     chosen = parsers.choose(eng.find_recipe(f), f.model_id, f.architecture, source.chat_template,
                             source.chat_template_source, req.engine)
     recipe = chosen.recipe
+    why_not, hint = eng.engine_cannot_serve(recipe, req.engine)      # a class no release of the engine loads
+    if why_not:
+        raise PlanError(why_not, hint)
     if req.tp and _layout_problem(f, req.tp, 1, recipe, req.tp)[0]:
         # a TP the model's heads refuse is so on every GPU type and count: one usage error, not one line per type
         valid = [str(t) for t in range(1, 65) if not _layout_problem(f, t, 1, recipe, t)[0]]

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import math
 import re
-from decimal import Decimal, InvalidOperation
 
 from kubectl_llm.errors import UsageError
 
@@ -30,6 +29,8 @@ def parse_bytes(text: str | int) -> int:
     """
     if isinstance(text, int):
         return text
+    from decimal import Decimal, InvalidOperation   # exact sizes; imported here, a plan parses none without flags
+
     m = _SIZE_RE.match(str(text))
     if not m:
         raise UsageError(f"cannot read size {text!r}", "write it like 80GiB, 80Gi, 23.58GiB or 80GB")
@@ -58,7 +59,7 @@ def parse_gpu_memory(text: str) -> int:
     """``--gpu-memory``: a size WITH a unit (a bare ``80`` is ambiguous: bytes? GiB?) between 1 GiB and 4 TiB."""
     m = _SIZE_RE.match(str(text))
     example = "--gpu-memory 80GiB (binary) or 80GB (decimal)"
-    if m and Decimal(m.group(1)) == 0:
+    if m and float(m.group(1)) == 0:      # the regex allows digits and one '.' only
         raise UsageError(f"--gpu-memory {text} is not a GPU size", f"give the card's memory, e.g. {example}")
     if m and not m.group(2):
         raise UsageError(f"--gpu-memory {text} has no unit",

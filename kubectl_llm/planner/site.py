@@ -16,6 +16,7 @@ NRP's value.
 from __future__ import annotations
 
 import copy
+import json
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -206,7 +207,7 @@ def default_site_text() -> str:
 
 @lru_cache(maxsize=1)
 def default_site() -> Site:
-    """NRP Nautilus, the profile shipped in the package (validated by the tests, so not again at run time)."""
-    from kubectl_llm import yamlio
-
-    return site_from_document(yamlio.load(default_site_text()))
+    """NRP Nautilus, the profile shipped in the package (validated by the tests, so not again at run time), read
+    from the generated JSON copy of nrp.yaml (scripts/recipes-json.py: no yaml import on a plan)."""
+    doc = json.loads((PACKAGE / DEFAULT_SITE_RESOURCE).with_suffix(".json").read_text(encoding="utf-8"))
+    return site_from_document(doc)

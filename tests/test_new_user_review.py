@@ -227,3 +227,42 @@ def test_debug_works_after_the_command_too():
     assert "error: --tp 3 for Qwen/Qwen3-8B: TP 3 does not divide 32 attention heads" in res.stderr
     plain = _run("plan", "Qwen/Qwen3-8B", "--tp", "3")
     assert "Traceback" not in plain.stderr
+
+
+def test_dsa_refusal_on_an_old_gpu_names_the_engine_planned():
+    from kubectl_llm.errors import PlanError
+    from tests.test_dsa_indexer import glm5
+
+    with pytest.raises(PlanError) as sg:
+        glm5(gpu_type="A100-80GB", engine="sglang")
+    assert "SGLang serves it on Hopper / Blackwell data-center GPUs" in sg.value.message
+    assert "vLLM" not in sg.value.message and "compute 8.0" in sg.value.message
+    with pytest.raises(PlanError) as vl:
+        glm5(gpu_type="A100-80GB")
+    assert "vLLM's only backend for it (FLASHMLA_SPARSE)" in vl.value.message
+
+
+def test_a_dp_plans_duplicated_latent_warning_points_at_more_dp_ranks():
+    from tests.test_planner import plan
+
+    # DeepSeek-V3 (MLA, one latent head) on 32 H100 as DP 16 x TP 2: the latent is copied on both TP ranks of a DP
+    # rank; DP 32 x TP 1 avoids that (and fits), TP 1 x PP 32 is not the DP alternative
+    p = plan("deepseek-ai/DeepSeek-V3", gpu_type="H100-80GB", data_parallel=16, engine="sglang")
+    (w,) = [w for w in p.warnings if "duplicated" in w]
+    assert w.endswith("duplicated 2x on every TP rank (--data-parallel 32, TP 1 per DP rank, would avoid it)")
+    assert plan("deepseek-ai/DeepSeek-V3", gpu_type="H100-80GB", data_parallel=32, engine="sglang").fits
+
+
+def test_load_test_of_an_engine_that_does_not_answer_stops_at_once(tmp_path, monkeypatch):
+    import socket
+
+    with socket.socket() as s:                    # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    with cli_cluster(tmp_path, monkeypatch, namespace="llm"):
+        kllm("add", "Qwen/Qwen3-8B", "--gpu", "L40")
+        res = kllm("test", "qwen3-8b", "--url", f"http://127.0.0.1:{port}", "--kv-tokens", "100000", code=6)
+    error, hint = _one_error(res, 6)      # was: 14 requests sent, each failing, then "result FAILED"
+    assert error.startswith(f"error: cannot reach http://127.0.0.1:{port}/v1/models (ConnectError")
+    assert hint == "hint: is the engine up? 'kubectl llm status qwen3-8b -n llm'; check the --url address"
+    assert "requests" not in res.stdout

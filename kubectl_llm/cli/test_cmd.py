@@ -22,7 +22,7 @@ from kubectl_llm import fleet, loadtest
 from kubectl_llm.cli import options
 from kubectl_llm.cli import output as out
 from kubectl_llm.cli.session import Session
-from kubectl_llm.errors import LlmError, ToolMissing, UsageError
+from kubectl_llm.errors import ClusterUnreachable, LlmError, ToolMissing, UsageError
 from kubectl_llm.planner.rules import ENGINE_PORT
 
 
@@ -145,9 +145,14 @@ def test_command(name: str, fill: float, kv_tokens: int | None, max_tokens: int,
         base = url.rstrip("/") if url else stack.enter_context(
             port_forward(session, name, int(fleet.get_path(values, "service.port") or ENGINE_PORT)))
         murl = metrics_url or f"{base}/metrics"
-        from kubectl_llm.adapters.loadgen import fetch_metrics, run
+        from kubectl_llm.adapters.loadgen import fetch_metrics, run, unreachable
 
         text = fetch_metrics(murl)
+        why = unreachable(f"{base}/v1/models") if text is None else None
+        if why:      # every request would fail the same way: say so once instead of running them
+            raise ClusterUnreachable(f"cannot reach {base}/v1/models ({why})",
+                                     f"is the engine up? 'kubectl llm status {name} -n {ns}'" +
+                                     ("; check the --url address" if url else ""))
         kv_source = "--kv-tokens"
         if kv_tokens is None and text:
             kv_tokens, kv_source = loadtest.kv_usage(text)[2], "vllm:cache_config_info"

@@ -167,11 +167,16 @@ def checkpoint_gpus(facts: ModelFacts) -> Mapping[str, Any] | None:
 DSA_COMPUTE = (9.0, 12.0)            # [Hopper, below the sm120 workstation Blackwells)
 
 
-def gpu_cannot_run(facts: ModelFacts, compute: float) -> str:
+def gpu_cannot_run(facts: ModelFacts, compute: float, engine: str = "vllm") -> str:
     """Why a GPU of this compute capability cannot run the checkpoint ('' if it can, or if compute is unknown)."""
     if facts.index_head_dim and compute and not DSA_COMPUTE[0] <= compute < DSA_COMPUTE[1]:
+        # SGLang: its DeepSeek-V3.2 / GLM-5 usage page (docs.sglang.io basic_usage/deepseek_v32) serves DSA on
+        # H200 / B200 (and AMD / NPU builds); its NSA backend runs FlashMLA's sparse kernels, Hopper / Blackwell only
         return (f"cannot run DSA sparse attention: vLLM's only backend for it (FLASHMLA_SPARSE) needs a Hopper or "
-                f"Blackwell data-center GPU (compute 9.x/10.x), this card is compute {compute}")
+                f"Blackwell data-center GPU (compute 9.x/10.x), this card is compute {compute}" if engine != "sglang"
+                else f"cannot run DSA sparse attention: SGLang serves it on Hopper / Blackwell data-center GPUs "
+                f"(its DSA usage page lists H200 / B200; the FlashMLA sparse kernels need compute 9.x/10.x), this "
+                f"card is compute {compute}")
     rule = checkpoint_gpus(facts)
     if not rule or not compute or compute >= float(rule["min_compute"]):
         return ""

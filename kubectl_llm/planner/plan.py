@@ -148,7 +148,7 @@ class Plan:
         lay = b.layout
         need = b.weights_per_gpu + b.overhead_bytes if b.kv_cache_bytes <= 0 else b.gpu.memory_bytes * b.util
         more_memory = [g.name for g in sorted(self.site.gpu_catalog, key=lambda g: g.memory_bytes)
-                       if g.memory_bytes * b.util > need and not eng.gpu_cannot_run(f, g.compute)
+                       if g.memory_bytes * b.util > need and not eng.gpu_cannot_run(f, g.compute, req.engine)
                        ] if len(self.per_gpu_type) == 1 else []      # all types tried: another type cannot help
         more_gpus = req.gpus is not None and req.gpus < max(GPU_COUNTS) or lay.gpus < max(GPU_COUNTS)
         tips: list[str] = []
@@ -850,7 +850,7 @@ def make_plan(source: ModelSource, req: PlanRequest, site: Site | None = None) -
     closest: Evaluation | None = None
     one_node: dict[str, str] = {}
     for g in gpus:
-        cannot = eng.gpu_cannot_run(f, g.compute)
+        cannot = eng.gpu_cannot_run(f, g.compute, req.engine)
         if cannot:
             outcomes[g.name] = cannot
             continue
@@ -875,8 +875,8 @@ def make_plan(source: ModelSource, req: PlanRequest, site: Site | None = None) -
         for gname, outcome in outcomes.items():
             alike.setdefault(outcome, []).append(gname)
         detail = "; ".join(f"{', '.join(names)}: {outcome}" for outcome, names in alike.items())
-        if all(eng.gpu_cannot_run(f, g.compute) for g in gpus):
-            able = [g.name for g in site.gpu_catalog if not eng.gpu_cannot_run(f, g.compute)]
+        if all(eng.gpu_cannot_run(f, g.compute, req.engine) for g in gpus):
+            able = [g.name for g in site.gpu_catalog if not eng.gpu_cannot_run(f, g.compute, req.engine)]
             raise PlanError(f"{f.model_id} cannot run on {detail}",
                             f"pick a GPU that can: --gpu {' or --gpu '.join(able)}" if able else
                             "no catalog GPU type can run this checkpoint; pass --gpu-memory SIZE for such a card")
@@ -973,8 +973,10 @@ def _explain(r: list[str], w: list[str], f: ModelFacts, b: Evaluation, req: Plan
                       "vLLM's sparse-MLA backend (DSA) has no decode-context-parallel" if f.index_head_dim else
                       "no decode-context-parallel here")
             w.append(f"TP {lay.tp} > 1 KV head ({'MLA latent' if f.uses_mla else 'MQA'}) and {no_dcp}: "
-                                 f"the KV cache is duplicated {dup}x on every TP rank (TP 1 x PP {lay.gpus} would "
-                                 f"avoid it at the cost of tensor and expert parallelism)")
+                                 f"the KV cache is duplicated {dup}x on every TP rank "
+                                 + (f"(--data-parallel {lay.gpus}, TP 1 per DP rank, would avoid it)" if lay.dp > 1
+                                    else f"(TP 1 x PP {lay.gpus} would avoid it at the cost of tensor and expert "
+                                         f"parallelism)"))
         else:
             w.append(f"TP {lay.tp} > {kv} KV heads: the KV cache is duplicated {dup}x")
     if lay.ep:

@@ -282,7 +282,7 @@ def test_sglang_transformers_fallback_class_is_planned_with_a_warning():
     assert d["serving"]["image"] == "lmsysorg/sglang:v0.5.9"
     [w] = [w for w in d["warnings"] if "no implementation of SeedOssForCausalLM" in w]
     assert "Transformers fallback" in w and "transformers 4.57.1" in w and "--engine vllm serves it natively" in w
-    assert "transformers_fallback" in w
+    assert "transformers_fallback" in w and "no pipeline stages" in w
     d = make_plan(src, PlanRequest(gpu_type="H100-80GB")).to_dict()
     assert not any("SeedOssForCausalLM" in w for w in d["warnings"])
 

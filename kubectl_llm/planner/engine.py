@@ -96,8 +96,9 @@ def sglang_fallback(recipe: "Recipe") -> str:
     checked = (_data().get("sglang_classes") or {}).get("checked")
     return (f"SGLang has no implementation of {recipe.architecture} in any release up to {checked}: "
             f"{' '.join(str(entry['fallback']).split())} (https://docs.sglang.io/supported_models/"
-            f"transformers_fallback.html), slower than a native implementation; --engine vllm serves it "
-            f"natively")
+            f"transformers_fallback.html), slower than a native implementation and with tensor parallelism only (that "
+            f"fallback, sglang/srt/models/transformers.py, has no pipeline stages: pass --pp 1); --engine vllm serves "
+            f"it natively")
 
 
 def engine_version(recipe: "Recipe", engine: str) -> tuple[int, ...]:
@@ -313,6 +314,18 @@ def mem_fraction_static(gpu_memory_utilization: float, overhead_fraction: float 
     return int(round((gpu_memory_utilization - overhead_fraction) * 100, 6)) / 100
 
 
+def sglang_max_running_requests(per_rank: int, dp: int) -> int:
+    """SGLang's --max-running-requests for ``per_rank`` sequences on each of ``dp`` DP ranks.
+
+    With --enable-dp-attention (every SGLang DP plan passes it) the flag is global: each rank's scheduler takes
+    ``server_args.max_running_requests // (server_args.dp_size if server_args.enable_dp_attention else 1)``
+    (sgl-project/sglang python/sglang/srt/managers/tp_worker.py@4f34e24af764d45c2dde4a17cadcdaa7d08a7248,
+    TpModelWorker.__init__; later releases moved the same line to ModelRunner). Without DP attention every DP
+    rank is its own scheduler with the full value. vLLM's --max-num-seqs is per DP rank (one scheduler per engine
+    core), so only SGLang multiplies."""
+    return per_rank * dp
+
+
 def vllm_args(s: EngineSettings) -> list[str]:
     """The vLLM OpenAI server arguments, in the handbook's order."""
     r = s.recipe
@@ -447,7 +460,7 @@ def sglang_args(s: EngineSettings) -> list[str]:
         a += ["--ep-size", str(s.tp * s.dp)]
     if r.trust_remote_code:
         a += ["--trust-remote-code"]
-    a += ["--max-running-requests", str(s.max_num_seqs),
+    a += ["--max-running-requests", str(sglang_max_running_requests(s.max_num_seqs, s.dp)),
           *(["--chunked-prefill-size", str(s.max_num_batched_tokens)] if s.max_num_batched_tokens else []),
           "--mem-fraction-static", f"{s.mem_fraction or mem_fraction_static(s.gpu_memory_utilization):.2f}",
           "--context-length", str(s.max_model_len)]

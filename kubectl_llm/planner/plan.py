@@ -415,6 +415,8 @@ def _layouts(f: ModelFacts, n: int, recipe: eng.Recipe, req: PlanRequest) -> tup
         if req.tp and tp != req.tp or req.pp and pp != req.pp:
             continue
         why, need_ep = _layout_problem(f, tp, pp, recipe, n)
+        if not why and pp > 1 and req.engine == "sglang" and eng.sglang_fallback(recipe):
+            why = f"PP {pp}: SGLang's Transformers fallback (sglang/srt/models/transformers.py) has no pipeline stages"
         if why:
             problems.append(why)
             continue

@@ -16,7 +16,7 @@ import yaml
 
 from kubectl_llm import catalog
 from kubectl_llm.adapters.hub import load_model
-from kubectl_llm.errors import LlmError
+from kubectl_llm.errors import LlmError, PlanError
 from kubectl_llm.planner import engine as eng
 from kubectl_llm.planner.parsers import choose, detect_tool_format, template_from_tokenizer_config
 from kubectl_llm.planner.plan import make_plan
@@ -283,8 +283,23 @@ def test_sglang_transformers_fallback_class_is_planned_with_a_warning():
     [w] = [w for w in d["warnings"] if "no implementation of SeedOssForCausalLM" in w]
     assert "Transformers fallback" in w and "transformers 4.57.1" in w and "--engine vllm serves it natively" in w
     assert "transformers_fallback" in w and "no pipeline stages" in w
+    assert d["parallelism"]["pipeline"] == 1
     d = make_plan(src, PlanRequest(gpu_type="H100-80GB")).to_dict()
     assert not any("SeedOssForCausalLM" in w for w in d["warnings"])
+
+
+def test_sglang_transformers_fallback_plans_no_pipeline_stages():
+    """The fallback class has no pipeline stages, so an SGLang plan never picks PP > 1 for it: 2 GPUs are TP 2 (64
+    heads and 8 KV heads divide), an explicit --pp 2 is refused with the reason; vLLM keeps TP 1 x PP 2."""
+    src = ModelSource(model_id="ByteDance-Seed/Seed-OSS-36B-Instruct", config=SEED_OSS, weights=None, origin="local")
+    d = make_plan(src, PlanRequest(gpu_type="L40S", gpus=2, engine="sglang")).to_dict()
+    assert (d["parallelism"]["tensor"], d["parallelism"]["pipeline"]) == (2, 1)
+    with pytest.raises(PlanError) as e:
+        make_plan(src, PlanRequest(gpu_type="L40S", gpus=2, tp=1, pp=2, engine="sglang"))
+    assert "PP 2: SGLang's Transformers fallback (sglang/srt/models/transformers.py) has no pipeline stages" in str(e.value)
+    assert e.value.hint == "drop or change --gpus/--tp/--pp/--dcp"
+    v = make_plan(src, PlanRequest(gpu_type="L40S", gpus=2, tp=1, pp=2)).to_dict()
+    assert (v["parallelism"]["tensor"], v["parallelism"]["pipeline"]) == (1, 2)
 
 
 # Olmo-3-7B-Instruct's config.json numbers (allenai/Olmo-3-7B-Instruct: 3 sliding-window layers to 1 full)

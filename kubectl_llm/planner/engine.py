@@ -97,7 +97,7 @@ def sglang_fallback(recipe: "Recipe") -> str:
     return (f"SGLang has no implementation of {recipe.architecture} in any release up to {checked}: "
             f"{' '.join(str(entry['fallback']).split())} (https://docs.sglang.io/supported_models/"
             f"transformers_fallback.html), slower than a native implementation and with tensor parallelism only (that "
-            f"fallback, sglang/srt/models/transformers.py, has no pipeline stages: pass --pp 1); --engine vllm serves "
+            f"fallback, sglang/srt/models/transformers.py, has no pipeline stages: the plan uses TP only); --engine vllm serves "
             f"it natively")
 
 

@@ -312,6 +312,7 @@ def _overhead_dict(o: Overhead) -> dict[str, Any]:
     return {"activation_bytes": o.activation, "sampler_bytes": o.sampler, "non_torch_bytes": o.non_torch,
             "cuda_graph_bytes": o.cudagraphs, "cuda_graphs_in_budget": o.graphs_in_budget,
             "startup_baseline_bytes": o.startup_baseline, "sampler_warmup_bytes": o.sampler_warmup,
+            "repack_holes_bytes": o.repack_holes,
             "outside_budget_bytes": o.outside_budget, "max_num_batched_tokens": o.tokens}
 
 
@@ -414,6 +415,8 @@ def _layouts(f: ModelFacts, n: int, recipe: eng.Recipe, req: PlanRequest) -> tup
         if req.tp and tp != req.tp or req.pp and pp != req.pp:
             continue
         why, need_ep = _layout_problem(f, tp, pp, recipe, n)
+        if not why and pp > 1 and req.engine == "sglang" and eng.sglang_fallback(recipe):
+            why = f"PP {pp}: SGLang's Transformers fallback (sglang/srt/models/transformers.py) has no pipeline stages"
         if why:
             problems.append(why)
             continue
@@ -1014,7 +1017,9 @@ def _explain(r: list[str], w: list[str], f: ModelFacts, b: Evaluation, req: Plan
                      + ("CUDA graphs are subtracted before the KV cache (>= 0.21)" if o.graphs_in_budget else
                         f"CUDA graphs (~{human(o.cudagraphs)}) live outside --gpu-memory-utilization (< 0.21)")
                      + f"; outside it too: the start-up baseline (~{human(o.startup_baseline)}: CUDA context, "
-                     f"communication buffers) and the sampler warm-up after the graphs (~{human(o.sampler_warmup)}), "
+                     f"communication buffers) and the sampler warm-up after the graphs (~{human(o.sampler_warmup)})"
+                     + (f", the MXFP4 re-layout's cache holes (~{human(o.repack_holes)})" if o.repack_holes else "")
+                     + ", "
                      f"so (1 - utilisation) x memory must hold ~{human(o.outside_budget)}"
                      + (f" (the utilisation is lowered to {b.util:.2f} for it)"
                         if not req.gpu_memory_utilization and b.util < DEFAULT_UTILIZATION else "")

@@ -148,7 +148,8 @@ def plan_options(*, cluster: bool) -> Callable[[F], F]:
                           "default: vLLM's for the card; sizes the profile run)."),
         click.option("--gpu-memory-utilization", type=click.FloatRange(0.1, 0.99), default=None, metavar="F",
                      help="Fraction of each GPU the engine may use, 0.1-0.99 (vLLM --gpu-memory-utilization; SGLang "
-                          "--mem-fraction-static is F less the planned activation overhead)."),
+                          "--mem-fraction-static is F less the planned activation overhead; without F it never exceeds "
+                          "SGLang's own default for the card)."),
         click.option("--kv-cache-dtype", type=click.Choice(KV_DTYPES), default=None,
                      help="KV cache dtype (default auto)."),
         click.option("--engine", type=click.Choice(ENGINES), default=None,

@@ -101,6 +101,26 @@ def sglang_fallback(recipe: "Recipe") -> str:
             f"it natively")
 
 
+# The vLLM version whose memory terms (planner/memory.py) size an SGLang plan. The memory model is keyed by vLLM
+# versions and calibrated on vLLM start-up logs only (none of SGLang's): SGLang's own version (0.5.x) must never be
+# compared with vLLM's thresholds as if it were vLLM's (it fell below vLLM 0.7 and picked the V0 terms by accident:
+# V0 non-torch, 39-byte sampler, no big-MoE margin, V0 start-up reserve). Neither candidate is lower everywhere
+# (uncapped --mem-fraction-static, V0 terms / 0.17 terms / SGLang 0.5.9's own default): Qwen3-8B H100 TP 1
+# 0.90 / 0.92 / 0.835, A10 TP 2 0.74 / 0.84 / 0.831; gpt-oss-120b H100 TP 2 0.90 / 0.85 / 0.830; Qwen3-235B-FP8
+# H100 TP 4 0.87 / 0.85 / 0.821; gpt-oss-20b A10 0.79 / 0.77 / 0.837. The V0 terms are lower only on small dense
+# models, where SGLang's own default (sglang_default_mem_fraction, the upper bound every SGLang plan obeys) is
+# within 0.1 of them; the 0.17 terms are lower on the big MoE models where the issue's optimistic misses were
+# (sampler, big-MoE margin, calibrated on the 30+ held logs). So the stand-in is vLLM 0.17 (the handbook's image),
+# capped by SGLang's own default.
+SGLANG_MEMORY_STANDIN: tuple[int, ...] = (0, 17, 0)
+
+
+def memory_model_version(recipe: "Recipe", engine: str) -> tuple[int, ...]:
+    """The vLLM version whose memory terms size the plan: the pinned vLLM version, or for SGLang the deliberate
+    stand-in SGLANG_MEMORY_STANDIN (never SGLang's own version read as vLLM's)."""
+    return SGLANG_MEMORY_STANDIN if engine == "sglang" else engine_version(recipe, engine)
+
+
 def engine_version(recipe: "Recipe", engine: str) -> tuple[int, ...]:
     """The engine version a plan for this recipe runs (the memory model and the parser registry follow it).
 
@@ -317,6 +337,39 @@ def mem_fraction_static(gpu_memory_utilization: float, overhead_fraction: float 
     overhead (activations, non-torch, margin: ``overhead_fraction`` of the GPU's memory, 0.07 when not planned) is
     outside it, so the fraction is utilisation - overhead, rounded down to the 0.01 SGLang is given."""
     return int(round((gpu_memory_utilization - overhead_fraction) * 100, 6)) / 100
+
+
+def sglang_default_mem_fraction(gpu_mib: int, tp_size: int, pp_size: int = 1, dp_size: int = 1,
+                                dp_attention: bool = False, chunked_prefill_size: int | None = None,
+                                cuda_graph_max_bs: int | None = None) -> float:
+    """The --mem-fraction-static SGLang chooses itself when it is not given, for a card of ``gpu_mib`` MiB
+    (nvidia-smi memory.total, what SGLang reads) and SGLang's ``--tp-size`` (TP x DP with DP attention).
+
+    ServerArgs._handle_gpu_memory_settings (sgl-project/sglang python/sglang/srt/server_args.py@v0.5.9): the
+    chunked-prefill size and CUDA-graph max batch by memory tier (< 20 GiB: 2048 / 8; < 35 GiB: 2048 / 24, 80 from
+    TP 4; < 60 GiB: 4096 / 32, 160 from TP 4; < 160 GiB: 8192 / 256, 512 from TP 4; else 16384 / 512), then
+    reserved MiB = 512 + max(chunked, 2048) x 1.5 + graph_bs x 2 + tp x pp / 8 x 1024 (+ graph_bs x dp x 3 with DP
+    attention, + graph_bs x dp x 1.5 more above bs 300), at least 10240 on cards above 60 GiB, and the fraction is
+    round((gpu - reserved) / gpu, 3). Not modelled: piecewise CUDA graphs and speculative decoding (off in plans),
+    the multimodal reduction (x 0.95 x a ViT-size factor; lower, so the cap stays an upper bound) and ROCm's aiter."""
+    if gpu_mib < 20 * 1024:
+        chunk, bs = 2048, 8
+    elif gpu_mib < 35 * 1024:
+        chunk, bs = 2048, (24 if tp_size < 4 else 80)
+    elif gpu_mib < 60 * 1024:
+        chunk, bs = 4096, (32 if tp_size < 4 else 160)
+    elif gpu_mib < 160 * 1024:
+        chunk, bs = 8192, (256 if tp_size < 4 else 512)
+    else:
+        chunk, bs = 16384, 512
+    chunk = chunked_prefill_size if chunked_prefill_size else chunk
+    bs = cuda_graph_max_bs if cuda_graph_max_bs else bs
+    reserved = 512 + max(chunk, 2048) * 1.5 + bs * 2 + tp_size * pp_size / 8 * 1024
+    if dp_attention:
+        reserved += bs * dp_size * 3 + (bs * dp_size * 1.5 if bs > 300 else 0)
+    if gpu_mib > 60 * 1024:
+        reserved = max(reserved, 10 * 1024)
+    return round((gpu_mib - reserved) / gpu_mib, 3)
 
 
 def sglang_max_running_requests(per_rank: int, dp: int) -> int:

@@ -55,6 +55,7 @@ class Evaluation:
     overhead: Overhead | None = None
     available_bytes: int = 0       # utilisation x memory - weights - overhead on the limiting GPU (< 0: none left)
     layout_reason: str = ""        # why TP x PP and not more TP (set by the search; "" without PP)
+    sglang_cap: float | None = None  # SGLang's own default --mem-fraction-static (an upper bound; None: vLLM/forced)
 
 
 @dataclass(frozen=True)
@@ -292,7 +293,7 @@ class Plan:
                 if self.request.engine == "vllm" else
                 f"engine   SGLang {d['serving']['engine_version']} ({d['serving']['image']})  "
                 f"max-running-requests {eng.sglang_max_running_requests(b.max_num_seqs, lay.dp)}, "
-                f"mem-fraction-static {_sglang_fraction(b):.2f}",
+                + _fraction_text(_sglang_fraction(b)),
                 f"k8s      cpu {d['resources']['cpu']}, memory {d['resources']['memory_request']}/"
                 f"{d['resources']['memory_limit']}, pvc {d['resources']['storage']}"
                 + (f" per pod (LeaderWorkerSet of {self.nodes} pods)" if self.nodes > 1 else ""),
@@ -492,8 +493,9 @@ def _evaluate(f: ModelFacts, parts: WeightParts, gpu: GpuType, layout: Layout, L
     stages = stage_layers(f.num_layers, layout.pp)
     seqs_guess = seqs or req.max_num_seqs or 256
     tokens = req.max_num_batched_tokens or engine_batch_defaults(gpu.memory_bytes, gpu.name)[0]
-    version = eng.engine_version(recipe, req.engine)
+    version = eng.memory_model_version(recipe, req.engine)     # SGLang: the deliberate vLLM stand-in
     util = req.gpu_memory_utilization or DEFAULT_UTILIZATION
+    cap = _sglang_cap(gpu, layout, req)
     alike: dict[tuple[int, bool, int], Overhead] = {}        # stages differ only in these three (most are alike)
     for s, rng in enumerate(stages):
         key = (len(rng), s == len(stages) - 1, w_stages[s])
@@ -510,6 +512,8 @@ def _evaluate(f: ModelFacts, parts: WeightParts, gpu: GpuType, layout: Layout, L
     for s, rng in enumerate(stages):
         kv = _stage_kv(_Same(f), layout, kv_dsz, rng, tokens)
         avail = int(gpu.memory_bytes * util - w_stages[s] - overheads[s].in_budget)
+        if cap is not None:             # never a larger static pool than SGLang's own default would give
+            avail = min(avail, int(gpu.memory_bytes * cap - w_stages[s]))
         blocks = max(0, avail // kv.bytes_per_block)
         need = kv.blocks_for(L)
         conc = (blocks - 1) / need if need else 0.0
@@ -546,7 +550,8 @@ def _evaluate(f: ModelFacts, parts: WeightParts, gpu: GpuType, layout: Layout, L
     ev = Evaluation(gpu=gpu, layout=layout, util=util, max_num_seqs=seqs_guess, weights_per_gpu=max(w_stages),
                     kv_bytes_per_token=per_tok, state_bytes_per_sequence=kv.state_bytes_per_sequence,
                     kv_cache_bytes=max(0, avail), kv_tokens=kv_tokens, concurrency=max(0.0, conc), fits=fits,
-                    duplicated_kv=kv_dup, why=why, overhead_bytes=ov.in_budget, overhead=ov, available_bytes=avail)
+                    duplicated_kv=kv_dup, why=why, overhead_bytes=ov.in_budget, overhead=ov, available_bytes=avail,
+                    sglang_cap=cap)
     if seqs is None and not req.max_num_seqs:
         if not fits:
             # the sampler and the CUDA graphs grow with max-num-seqs: retry with the fewest the plan would choose
@@ -902,6 +907,9 @@ def make_plan(source: ModelSource, req: PlanRequest, site: Site | None = None) -
         max_num_batched_tokens=req.max_num_batched_tokens,
         mem_fraction=_sglang_fraction(best) if req.engine == "sglang" else None)
     args = eng.vllm_args(settings) if req.engine == "vllm" else eng.sglang_args(settings)
+    if req.engine == "sglang" and settings.mem_fraction is None:    # does not fit: no fraction is meaningful
+        i = args.index("--mem-fraction-static")
+        del args[i:i + 2]
     group = eng.GroupLaunch((), tuple(args), (), ())
     launcher = ""
     nodes = nodes_of(best.layout.gpus, best.gpu.per_node)
@@ -1008,10 +1016,16 @@ def _explain(r: list[str], w: list[str], f: ModelFacts, b: Evaluation, req: Plan
         o = b.overhead
         version = ".".join(map(str, eng.engine_version(recipe, req.engine)))
         if req.engine == "sglang":
+            frac, standin = _sglang_fraction(b), eng.version_text(eng.SGLANG_MEMORY_STANDIN)
             r.append(f"memory model: SGLang {version} is sized with the planner's accounting (activation peak, CUDA "
-                     f"graphs, margin; calibrated on vLLM start-up logs, none of SGLang's yet); --mem-fraction-static {_sglang_fraction(b):.2f} holds the weights "
-                     f"and the KV pool, the other {1 - _sglang_fraction(b):.2f} x memory the "
-                     f"activations and CUDA graphs")
+                     f"graphs, margin; calibrated on vLLM start-up logs, none of SGLang's yet: the terms of release "
+                     f"{standin} stand in)" + (
+                         f"; --mem-fraction-static {frac:.2f} holds the weights and the KV pool, the other "
+                         f"{1 - frac:.2f} x memory the activations and CUDA graphs" if frac is not None else
+                         "; no --mem-fraction-static: the layout does not fit")
+                     + (f"; capped at SGLang's own default {b.sglang_cap:.2f} for {b.gpu.name} at --tp-size "
+                        f"{lay.tp * lay.dp} (server_args.py _handle_gpu_memory_settings)"
+                        if frac is not None and b.sglang_cap is not None and frac >= b.sglang_cap else ""))
         else:
             r.append(f"memory model of vLLM {version}: "
                      + ("CUDA graphs are subtracted before the KV cache (>= 0.21)" if o.graphs_in_budget else
@@ -1068,10 +1082,34 @@ def _launch_group(r: list[str], w: list[str], settings: eng.EngineSettings, args
     return launcher, group
 
 
-def _sglang_fraction(b: Evaluation) -> float:
+def _sglang_cap(gpu: GpuType, layout: Layout, req: PlanRequest) -> float | None:
+    """SGLang's own default --mem-fraction-static for this card and layout (engine.sglang_default_mem_fraction),
+    rounded down to the 0.01 SGLang is given: the plan's upper bound unless --gpu-memory-utilization forces it."""
+    if req.engine != "sglang" or req.gpu_memory_utilization:
+        return None
+    tp_size = layout.tp * layout.dp                    # the --tp-size an SGLang plan passes (DP attention inside)
+    own = eng.sglang_default_mem_fraction(gpu.memory_mib, tp_size, layout.pp, layout.dp, layout.dp > 1,
+                                          req.max_num_batched_tokens)
+    return math.floor(round(own * 100, 6)) / 100
+
+
+def _planned_fraction(b: Evaluation) -> float:
     """SGLang's --mem-fraction-static: the weights + KV the plan sized, i.e. the utilisation less the plan's
-    in-budget overhead, which SGLang keeps outside its static pool."""
-    return eng.mem_fraction_static(b.util, b.overhead_bytes / b.gpu.memory_bytes)
+    in-budget overhead, which SGLang keeps outside its static pool, and never above SGLang's own default
+    (``sglang_cap``) unless --gpu-memory-utilization forces it."""
+    planned = eng.mem_fraction_static(b.util, b.overhead_bytes / b.gpu.memory_bytes)
+    return planned if b.sglang_cap is None else min(planned, b.sglang_cap)
+
+
+def _sglang_fraction(b: Evaluation) -> float | None:
+    """The --mem-fraction-static a plan shows and passes: None when the layout does not fit (weights + overhead
+    exceed the card, so any fraction, even a negative one, would be meaningless)."""
+    frac = _planned_fraction(b)
+    return frac if b.fits and frac > 0 else None
+
+
+def _fraction_text(frac: float | None) -> str:
+    return f"mem-fraction-static {frac:.2f}" if frac is not None else "mem-fraction-static none (does not fit)"
 
 
 def _forced_count(req: PlanRequest) -> str:

@@ -117,3 +117,20 @@ def test_non_fitting_sglang_plan_shows_no_fraction_text_and_json():
     assert s["mem_fraction_static"] is None
     assert "--mem-fraction-static" not in s["args"] and "--mem-fraction-static" not in s["worker_args"]
     assert not any(re.search(r"mem-fraction-static -?\d", r) for r in d["reasons"])
+
+
+def test_dp_attention_default_below_zero_says_why_and_forcing_fits():
+    """SGLang's default at --tp-size 32 --dp-size 32 with DP attention on an H100 is negative
+    (512 + 12288 + 1024 + 4096 + 512 x 32 x 4.5 = 91648 MiB reserved of 81559): without --gpu-memory-utilization
+    the plan does not fit and says why; forcing it plans the layout."""
+    assert eng.sglang_default_mem_fraction(81559, 32, dp_size=32, dp_attention=True) == round(
+        (81559 - 91648) / 81559, 3) < 0
+    p = plan("deepseek-ai/DeepSeek-V3", gpu_type="H100-80GB", data_parallel=32, engine="sglang")
+    d = p.to_dict()
+    assert d["fits"] is False and d["serving"]["mem_fraction_static"] is None
+    assert any(re.search(r"--mem-fraction-static capped at SGLang's own default -0\.\d\d for --tp-size \d+ "
+                         r"--dp-size 32 with DP attention on H100-80GB .*kubectl llm's utilisation option overrides it: it "
+                         r"leaves no KV pool", r) for r in d["reasons"])
+    forced = plan("deepseek-ai/DeepSeek-V3", gpu_type="H100-80GB", data_parallel=32, engine="sglang",
+                  gpu_memory_utilization=0.95).to_dict()
+    assert forced["fits"] is True and 0 < forced["serving"]["mem_fraction_static"] < 0.95

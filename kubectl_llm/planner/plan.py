@@ -496,6 +496,7 @@ def _evaluate(f: ModelFacts, parts: WeightParts, gpu: GpuType, layout: Layout, L
     version = eng.memory_model_version(recipe, req.engine)     # SGLang: the deliberate vLLM stand-in
     util = req.gpu_memory_utilization or DEFAULT_UTILIZATION
     cap = _sglang_cap(gpu, layout, req)
+    capped = False
     alike: dict[tuple[int, bool, int], Overhead] = {}        # stages differ only in these three (most are alike)
     for s, rng in enumerate(stages):
         key = (len(rng), s == len(stages) - 1, w_stages[s])
@@ -512,8 +513,9 @@ def _evaluate(f: ModelFacts, parts: WeightParts, gpu: GpuType, layout: Layout, L
     for s, rng in enumerate(stages):
         kv = _stage_kv(_Same(f), layout, kv_dsz, rng, tokens)
         avail = int(gpu.memory_bytes * util - w_stages[s] - overheads[s].in_budget)
-        if cap is not None:             # never a larger static pool than SGLang's own default would give
-            avail = min(avail, int(gpu.memory_bytes * cap - w_stages[s]))
+        if cap is not None and gpu.memory_bytes * cap - w_stages[s] < avail:
+            capped = capped or avail > 0                              # the cap, not the weights, is what leaves too little
+            avail = int(gpu.memory_bytes * cap - w_stages[s])   # never a larger pool than SGLang's own default gives
         blocks = max(0, avail // kv.bytes_per_block)
         need = kv.blocks_for(L)
         conc = (blocks - 1) / need if need else 0.0
@@ -546,6 +548,12 @@ def _evaluate(f: ModelFacts, parts: WeightParts, gpu: GpuType, layout: Layout, L
                   "SGLang allocates outside --mem-fraction-static")
                + (" (start-up baseline, CUDA graphs, sampler warm-up)" if not ov.graphs_in_budget
                   else " (start-up baseline, sampler warm-up)"))
+    if why and capped:
+        own = (f"--mem-fraction-static capped at SGLang's own default {cap:.2f} for --tp-size {layout.tp * layout.dp}"
+               f"{f' --dp-size {layout.dp} with DP attention' if layout.dp > 1 else ''} on {gpu.name} (server_args.py"
+               f"@v0.5.9); kubectl llm's utilisation option overrides it")
+        why = (f"{own}: it leaves no KV pool after the weights {human(w_stages[s])} per GPU" if avail <= 0
+               else f"{why} ({own})")
     kv_dup = (layout.tp > layout.dcp) if f.uses_mla else (layout.tp > f.num_kv_heads * layout.dcp)
     ev = Evaluation(gpu=gpu, layout=layout, util=util, max_num_seqs=seqs_guess, weights_per_gpu=max(w_stages),
                     kv_bytes_per_token=per_tok, state_bytes_per_sequence=kv.state_bytes_per_sequence,

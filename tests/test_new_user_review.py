@@ -246,11 +246,14 @@ def test_a_dp_plans_duplicated_latent_warning_points_at_more_dp_ranks():
     from tests.test_planner import plan
 
     # DeepSeek-V3 (MLA, one latent head) on 32 H100 as DP 16 x TP 2: the latent is copied on both TP ranks of a DP
-    # rank; DP 32 x TP 1 avoids that (and fits), TP 1 x PP 32 is not the DP alternative
-    p = plan("deepseek-ai/DeepSeek-V3", gpu_type="H100-80GB", data_parallel=16, engine="sglang")
+    # rank; DP 32 x TP 1 avoids that (and fits), TP 1 x PP 32 is not the DP alternative. The utilisation is forced:
+    # SGLang's own default fraction with DP attention at --tp-size 32 is below 0 (test_sglang_memory.py)
+    p = plan("deepseek-ai/DeepSeek-V3", gpu_type="H100-80GB", data_parallel=16, engine="sglang",
+             gpu_memory_utilization=0.95)
     (w,) = [w for w in p.warnings if "duplicated" in w]
     assert w.endswith("duplicated 2x on every TP rank (--data-parallel 32, TP 1 per DP rank, would avoid it)")
-    assert plan("deepseek-ai/DeepSeek-V3", gpu_type="H100-80GB", data_parallel=32, engine="sglang").fits
+    assert plan("deepseek-ai/DeepSeek-V3", gpu_type="H100-80GB", data_parallel=32, engine="sglang",
+                gpu_memory_utilization=0.95).fits
 
 
 def test_load_test_of_an_engine_that_does_not_answer_stops_at_once(tmp_path, monkeypatch):

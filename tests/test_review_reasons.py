@@ -21,7 +21,8 @@ def test_auto_max_num_seqs_reason_keeps_the_rule_and_sglang_names_its_flag():
     p = plan("Qwen/Qwen3-8B", gpu_type="A100-40GB", engine="sglang")
     d = p.to_dict()
     tokens, seqs = d["memory"]["kv_cache_tokens"], d["serving"]["max_num_seqs"]
-    assert seqs == 1 << ((tokens // 2048).bit_length() - 1) == 64          # 141856 // 2048 = 69 -> 64
+    # the KV pool under SGLang's own default fraction for an A100 40 GB (0.83): 126896 // 2048 = 61 -> 32
+    assert seqs == 1 << ((tokens // 2048).bit_length() - 1) == 32
     assert f"max-running-requests {seqs}: room for ~2K-token sequences in {tokens} KV tokens (cap 256)" in p.reasons
     assert "--max-running-requests" in d["serving"]["args"]
 
@@ -74,12 +75,12 @@ def test_sglang_mem_fraction_leaves_the_planned_overhead_outside():
     d = p.to_dict()
     m, mem = d["memory"], d["gpu"]["memory_bytes"]
     util, frac = d["serving"]["gpu_memory_utilization"], d["serving"]["mem_fraction_static"]
-    # the vLLM-style budget: util x memory = weights + in-budget overhead + KV (on the limiting GPU)
-    assert abs(util * mem - (m["weights_per_gpu_bytes"] + m["overhead_bytes_per_gpu"] + m["kv_cache_bytes_per_gpu"])) \
-        < 2 * 2**20
-    assert frac == int((util - m["overhead_bytes_per_gpu"] / mem) * 100) / 100 == 0.81
+    # the vLLM-style budget holds weights + in-budget overhead + KV (on the limiting GPU); SGLang's own default
+    # for --tp-size 1 --pp-size 16 on an H100, (81559 - (512 + 12288 + 512 + 2048)) / 81559 = 0.812 -> 0.81, caps it
+    assert util * mem >= m["weights_per_gpu_bytes"] + m["overhead_bytes_per_gpu"] + m["kv_cache_bytes_per_gpu"]
+    assert int((util - m["overhead_bytes_per_gpu"] / mem) * 100) / 100 == 0.83 and frac == 0.81    # the cap binds
     assert (1 - frac) * mem >= m["overhead_bytes_per_gpu"]
-    assert frac * mem <= m["weights_per_gpu_bytes"] + m["kv_cache_bytes_per_gpu"]       # no KV beyond the plan's
+    assert frac * mem <= m["weights_per_gpu_bytes"] + m["kv_cache_bytes_per_gpu"] + 1     # no KV beyond the plan's
     assert m["weights_per_gpu_bytes"] + m["kv_cache_bytes_per_gpu"] - frac * mem < 0.01 * mem
     assert d["serving"]["args"][d["serving"]["args"].index("--mem-fraction-static") + 1] == "0.81"
     assert "--mem-fraction-static 0.81 holds the weights and the KV pool, the other 0.19 x memory" in " ".join(p.reasons)

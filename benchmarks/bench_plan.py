@@ -64,7 +64,8 @@ def main() -> int:
     # the compiler instead. Drop it and let one warm-up run per command write the caches.
     env.pop("PYTHONDONTWRITEBYTECODE", None)
     ok = True
-    print(f"{'model':34s} {'plan':>8s} {'template':>9s} {'ratio':>6s} {'dry-run':>8s}   (medians of {args.runs})")
+    print(f"{'model':34s} {'plan':>8s} {'template':>9s} {'ratio':>6s} {'dry-run':>8s}   (medians of {args.runs}; "
+          f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs)")
     with tempfile.TemporaryDirectory() as tmp:
         for mid in args.models:
             data = json.loads(catalog.find(mid).read_text())
@@ -89,6 +90,7 @@ def main() -> int:
     for c in configs:
         estimate_weights(checkpoint_shapes(c))
     print(f"weight estimate of all {len(configs)} catalog configs in-process: {(time.perf_counter() - t) * 1000:.0f} ms")
+    print(f"load average at the end: {os.getloadavg()[0]:.1f} (other jobs slow both sides, not always alike)")
     print(f"goals: plan <= {PLAN_VS_TEMPLATE:.0f}x helm template, add --dry-run=client <= {DRY_RUN_S * 1000:.0f} ms: "
           f"{'met' if ok else 'MISSED'}")
     return 0 if ok else 1

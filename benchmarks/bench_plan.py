@@ -9,7 +9,9 @@ Goals (issue 8): plan median within 3x of the helm template median of the same m
 under 1 s. Usage:
     python benchmarks/bench_plan.py [--runs 9] [MODEL_ID ...]
 Each model's catalog config is written to a temp directory so the run is fully offline (local-dir path: no Hub
-client is imported). Prints one line per model and exits 1 when a goal is missed.
+client is imported). The three commands take turns in each round (plan, template, dry-run, plan, ...), so a busy
+machine slows them alike; the load average is printed before and after. Prints one line per model and exits 1 when
+a goal is missed. Recorded results (before / after the plan-speed work, three runs each): README.md, "Benchmark".
 """
 
 from __future__ import annotations

@@ -234,6 +234,20 @@ def _args_have(args: list[Any], *flags: str) -> bool:
     return any(a == f or a.startswith(f + "=") for a in text for f in flags)
 
 
+def engine_concurrency(args: list[Any]) -> int | None:
+    """How many sequences one copy of the engine runs at once, from its arguments (None when they do not say):
+    SGLang's --max-running-requests is global (DP attention divides it among the ranks); vLLM's --max-num-seqs is
+    per DP rank, so a --data-parallel-size N copy runs N times as many."""
+    seqs = _flag_value(args, "--max-running-requests")
+    if seqs is not None:
+        return int(seqs) if seqs.isdigit() else None
+    seqs = _flag_value(args, "--max-num-seqs")
+    if seqs is None or not seqs.isdigit():
+        return None
+    dp = _flag_value(args, "--data-parallel-size")
+    return int(seqs) * (int(dp) if dp and dp.isdigit() else 1)
+
+
 def _flag_value(args: list[Any], *flags: str) -> str | None:
     text = [str(a) for a in args]
     for i, a in enumerate(text):

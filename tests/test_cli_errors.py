@@ -59,7 +59,7 @@ def test_negative_quantities_are_refused() -> None:
 
 def test_gateway_chart_values_are_checked_too() -> None:
     error, _ = one_error(run("gateway", "install", "--dry-run=client", "--set", "rateLimit.unit=Week"))
-    assert error.startswith("error: 1 value break the llm-gateway chart's values.schema.json: rateLimit.unit: 'Week'")
+    assert error.startswith("error: 1 value breaks the llm-gateway chart's values.schema.json: rateLimit.unit: 'Week'")
 
 
 @pytest.mark.parametrize("args", [["add", MODEL, "--dry-run=client"], ["list"], ["status", "qwen3-8b"],

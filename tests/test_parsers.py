@@ -16,7 +16,7 @@ import yaml
 
 from kubectl_llm import catalog
 from kubectl_llm.adapters.hub import load_model
-from kubectl_llm.errors import LlmError
+from kubectl_llm.errors import LlmError, PlanError
 from kubectl_llm.planner import engine as eng
 from kubectl_llm.planner.parsers import choose, detect_tool_format, template_from_tokenizer_config
 from kubectl_llm.planner.plan import make_plan
@@ -200,21 +200,133 @@ def test_every_family_names_versions_and_registered_parsers(fam):
 
 
 SGLANG_CLASSES_FROM = REG["sglang"]["classes_from"]
-# families that match a class newer than their pinned SGLang (checkpoints under that class fail to load on the pin)
-SGLANG_CLASS_GAPS = {"qwen3_5": {"Qwen3_5ForCausalLM", "Qwen3_5MoeForCausalLM"},   # 0.5.17; the checkpoints are
-                     "cohere": {"Cohere2VisionForConditionalGeneration"}}          # ...ForConditionalGeneration / text
+# the classes no release registers that SGLang's Transformers fallback serves: the transformers 4.57.1 that sglang
+# 0.5.9 requires has them with _supports_attention_backend = True and full attention (recipes.yaml sglang_classes)
+SGLANG_TRANSFORMERS_FALLBACK = {"SeedOssForCausalLM", "GlmForCausalLM", "Ernie4_5ForCausalLM"}
+
+
+def _family_classes(fam) -> set[str]:
+    alts = fam["match"] if isinstance(fam["match"], list) else [fam["match"]]
+    return {a for alt in alts for a in alt.get("architectures", ())}
 
 
 @pytest.mark.parametrize("fam", FAMILIES, ids=[f["key"] for f in FAMILIES])
-def test_sglang_pin_is_not_older_than_the_classes_it_matches(fam):
-    pinned = (fam.get("min_version") or {}).get("sglang")
-    if pinned in (None, "unknown"):
-        return
-    version = eng.engine_version(eng.Recipe(key=fam["key"], min_version={"sglang": str(pinned)}), "sglang")
-    alts = fam["match"] if isinstance(fam["match"], list) else [fam["match"]]
-    for arch in {a for alt in alts for a in alt.get("architectures", ())} - SGLANG_CLASS_GAPS.get(fam["key"], set()):
-        first = SGLANG_CLASSES_FROM.get(arch)
-        assert not first or V(first) <= version, f"{fam['key']}: SGLang registers {arch} from {first}, pinned {pinned}"
+def test_sglang_plan_pins_a_release_registering_the_checkpoint_class(fam):
+    """Per class, not per family: an --engine sglang plan pins a release whose wheel registers the checkpoint's class
+    (the wheel scan in parser_registries.yaml), and a class no release registers is refused, or warned about where
+    the Transformers fallback serves it."""
+    pinned = str((fam.get("min_version") or {}).get("sglang"))
+    for arch in sorted(_family_classes(fam)):
+        assert arch in SGLANG_CLASSES_FROM, f"{fam['key']}: {arch} is not in the wheel scan (classes_from)"
+        first = SGLANG_CLASSES_FROM[arch]
+        recipe = eng.Recipe(key=fam["key"], min_version={"sglang": pinned}, architecture=arch)
+        version = eng.engine_version(recipe, "sglang")
+        why, hint = eng.engine_cannot_serve(recipe, "sglang")
+        fallback = eng.sglang_fallback(recipe)
+        if first:
+            assert V(first) <= version, f"{fam['key']}: SGLang registers {arch} from {first}, the plan pins {version}"
+            assert not why and not fallback
+        elif arch in SGLANG_TRANSFORMERS_FALLBACK:
+            assert not why and f"SGLang has no implementation of {arch}" in fallback and "--engine vllm" in fallback
+        else:
+            assert why.startswith(f"SGLang has no implementation of {arch} in any release up to 0.5.23 (")
+            assert hint == "serve it with vLLM (the default engine): drop --engine sglang" and not fallback
+        assert eng.engine_cannot_serve(recipe, "vllm") == ("", "")
+
+
+def test_sglang_class_table_agrees_with_the_wheel_scan():
+    """recipes.yaml sglang_classes holds every scanned class newer than the default release or in none, with the same
+    first release (a class registered by 0.5.9 needs no entry)."""
+    table = eng._data()["sglang_classes"]["classes"]
+    newer = {c: f for c, f in SGLANG_CLASSES_FROM.items() if f is None or V(f) > V("0.5.9")}
+    assert {c: e.get("first") for c, e in table.items()} == newer
+    assert {c for c, e in table.items() if e.get("fallback")} == SGLANG_TRANSFORMERS_FALLBACK
+    assert all(e.get("why") for c, e in table.items() if e.get("first") is None and not e.get("fallback"))
+    assert eng._data()["sglang_classes"]["checked"] == "0.5.23"
+
+
+def _qwen35_text_source(arch: str) -> ModelSource:
+    """A text-only Qwen3.5 checkpoint (Qwen3_5ForCausalLM): the text_config of Qwen3.5-27B (the repo fixture)."""
+    config = json.loads((HERE / "fixtures" / "configs" / "Qwen__Qwen3.5-27B.json").read_text())
+    text = {k: v for k, v in config["text_config"].items()}
+    text.update(architectures=[arch], model_type="qwen3_5_text")
+    return ModelSource(model_id="Qwen/Qwen3.5-27B", config=text, weights=None, origin="local")
+
+
+def test_qwen35_causal_lm_on_sglang_pins_the_release_registering_its_class():
+    d = make_plan(_qwen35_text_source("Qwen3_5ForCausalLM"), PlanRequest(gpu_type="H100-80GB", engine="sglang")).to_dict()
+    assert d["serving"]["engine_version"] == "0.5.17" and d["serving"]["image"] == "lmsysorg/sglang:v0.5.17"
+    [why] = [r for r in d["reasons"] if "pinned" in r]
+    assert why == ("sglang 0.5.17 pinned (image lmsysorg/sglang:v0.5.17) instead of the default 0.5.9: the first SGLang "
+                   "release registering Qwen3_5ForCausalLM (sglang 0.5.17 on PyPI; recipes.yaml sglang_classes); "
+                   "other qwen3_5 checkpoints run on 0.5.9")
+    a = d["serving"]["args"]
+    assert emitted(a, "--tool-call-parser") == "qwen3_coder" and emitted(a, "--reasoning-parser") == "qwen3"
+    # the same checkpoint on vLLM, and the multimodal Qwen3.5 class on SGLang, keep their images
+    d = make_plan(_qwen35_text_source("Qwen3_5ForCausalLM"), PlanRequest(gpu_type="H100-80GB")).to_dict()
+    assert d["serving"]["image"] == "vllm/vllm-openai:v0.17.0"
+    d = make_plan(catalog_source("Qwen/Qwen3.5-27B"), PlanRequest(gpu_type="H100-80GB", engine="sglang")).to_dict()
+    assert d["serving"]["image"] == "lmsysorg/sglang:v0.5.9" and not any("pinned" in r for r in d["reasons"])
+
+
+# Seed-OSS-36B-Instruct's config.json numbers (ByteDance-Seed/Seed-OSS-36B-Instruct)
+SEED_OSS = {"architectures": ["SeedOssForCausalLM"], "model_type": "seed_oss", "hidden_size": 5120,
+            "intermediate_size": 27648, "num_hidden_layers": 64, "num_attention_heads": 80, "num_key_value_heads": 8,
+            "head_dim": 128, "vocab_size": 155136, "max_position_embeddings": 524288, "rope_theta": 10000000.0,
+            "attention_bias": True, "tie_word_embeddings": False, "torch_dtype": "bfloat16"}
+
+
+def test_sglang_transformers_fallback_class_is_planned_with_a_warning():
+    src = ModelSource(model_id="ByteDance-Seed/Seed-OSS-36B-Instruct", config=SEED_OSS, weights=None, origin="local")
+    d = make_plan(src, PlanRequest(gpu_type="H100-80GB", engine="sglang")).to_dict()
+    assert d["serving"]["image"] == "lmsysorg/sglang:v0.5.9"
+    [w] = [w for w in d["warnings"] if "no implementation of SeedOssForCausalLM" in w]
+    assert "Transformers fallback" in w and "transformers 4.57.1" in w and "--engine vllm serves it natively" in w
+    assert "transformers_fallback" in w and "no pipeline stages" in w
+    assert d["parallelism"]["pipeline"] == 1
+    d = make_plan(src, PlanRequest(gpu_type="H100-80GB")).to_dict()
+    assert not any("SeedOssForCausalLM" in w for w in d["warnings"])
+
+
+def test_sglang_transformers_fallback_plans_no_pipeline_stages():
+    """The fallback class has no pipeline stages, so an SGLang plan never picks PP > 1 for it: 2 GPUs are TP 2 (64
+    heads and 8 KV heads divide), an explicit --pp 2 is refused with the reason; vLLM keeps TP 1 x PP 2."""
+    src = ModelSource(model_id="ByteDance-Seed/Seed-OSS-36B-Instruct", config=SEED_OSS, weights=None, origin="local")
+    d = make_plan(src, PlanRequest(gpu_type="L40S", gpus=2, engine="sglang")).to_dict()
+    assert (d["parallelism"]["tensor"], d["parallelism"]["pipeline"]) == (2, 1)
+    with pytest.raises(PlanError) as e:
+        make_plan(src, PlanRequest(gpu_type="L40S", gpus=2, tp=1, pp=2, engine="sglang"))
+    assert "PP 2: SGLang's Transformers fallback (sglang/srt/models/transformers.py) has no pipeline stages" in str(e.value)
+    assert e.value.hint == "drop or change --gpus/--tp/--pp/--dcp"
+    v = make_plan(src, PlanRequest(gpu_type="L40S", gpus=2, tp=1, pp=2)).to_dict()
+    assert (v["parallelism"]["tensor"], v["parallelism"]["pipeline"]) == (1, 2)
+
+
+# Olmo-3-7B-Instruct's config.json numbers (allenai/Olmo-3-7B-Instruct: 3 sliding-window layers to 1 full)
+OLMO3 = {"architectures": ["Olmo3ForCausalLM"], "model_type": "olmo3", "hidden_act": "silu", "hidden_size": 4096,
+         "intermediate_size": 11008, "num_hidden_layers": 32, "num_attention_heads": 32, "num_key_value_heads": 32,
+         "layer_types": ["sliding_attention"] * 3 + ["full_attention"], "sliding_window": 4096,
+         "max_position_embeddings": 65536, "rms_norm_eps": 1e-06, "rope_theta": 500000.0,
+         "rope_scaling": {"rope_type": "yarn", "factor": 8.0, "original_max_position_embeddings": 8192,
+                          "attention_factor": 1.2079441541679836, "beta_fast": 32.0, "beta_slow": 1.0},
+         "tie_word_embeddings": False, "vocab_size": 100278, "torch_dtype": "bfloat16"}
+OLMO3["layer_types"] = OLMO3["layer_types"] * 8
+
+
+def test_cli_refuses_sglang_for_a_class_no_release_registers(tmp_path, monkeypatch):
+    from tests.cli_harness import kllm
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    model = tmp_path / "Olmo-3-7B-Instruct"
+    model.mkdir()
+    (model / "config.json").write_text(json.dumps(OLMO3))
+    r = kllm("plan", str(model), "--engine", "sglang", "--gpu", "H100-80GB", code=4)     # 4: cannot plan (README)
+    assert r.stdout == "" and "Traceback" not in r.stderr
+    error, hint = r.stderr.strip().splitlines()
+    assert error.startswith("error: SGLang has no implementation of Olmo3ForCausalLM in any release up to 0.5.23 (")
+    assert "sliding window" in error
+    assert hint == "hint: serve it with vLLM (the default engine): drop --engine sglang"
+    d = json.loads(kllm("plan", str(model), "--gpu", "H100-80GB", "-o", "json").stdout)     # vLLM serves it
+    assert d["fits"] is True and d["serving"]["image"] == "vllm/vllm-openai:v0.17.0"
 
 
 def sglang_registered(kind: str, name: str, version: tuple[int, ...]) -> str:

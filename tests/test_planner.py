@@ -189,11 +189,11 @@ def test_fp8_block_needs_expert_parallel_at_tp8():
 
 
 def test_forced_values_refused_with_reason():
-    with pytest.raises(PlanError, match="does not divide"):
+    with pytest.raises(UsageError, match="does not divide"):      # flags the model refuses: usage errors
         plan("Qwen/Qwen3-8B", gpu_type="A100-80GB", gpus=3, tp=3)
     with pytest.raises(PlanError, match="decode-context-parallel"):
         plan("Qwen/Qwen3.5-27B", gpu_type="A100-80GB", gpus=8, tp=8, dcp=2)
-    with pytest.raises(PlanError):
+    with pytest.raises(UsageError, match="not --gpus 4"):
         plan("Qwen/Qwen3-8B", gpus=4, tp=2, pp=3)
     with pytest.raises(UsageError):
         plan("Qwen/Qwen3-8B", gpu_type="H200", gpu_memory_bytes=10)

@@ -108,7 +108,7 @@ def test_no_rope_model_refuses_a_rope_extension():
     # Nemotron-H's attention layers have no rotary embedding: a rope_scaling override would do nothing
     with pytest.raises(PlanError, match="no RoPE") as exc:
         plan("nvidia/Nemotron-H-56B-Base-8K", gpu_type="H200", context=32768)
-    assert "--context 8192" in exc.value.hint
+    assert "--context-length 8192" in exc.value.hint
     d = plan("nvidia/Nemotron-H-56B-Base-8K", gpu_type="H200", context=8192).to_dict()
     assert d["serving"]["hf_overrides"] is None and d["serving"]["max_model_len"] == 8192
 
@@ -121,7 +121,7 @@ def test_baked_in_yarn_is_not_silently_rescaled(model_id, native, factor):
     with pytest.raises(PlanError) as exc:
         plan(model_id, gpu_memory_bytes=BIG, gpus=8, context=262144)
     assert f"YaRN factor {factor}" in exc.value.message and f"{native}" in exc.value.message
-    assert f"--context {native}" in exc.value.hint
+    assert f"--context-length {native}" in exc.value.hint
 
 
 def test_qwen3_vl_follows_the_recipe_factor_for_one_million_tokens():

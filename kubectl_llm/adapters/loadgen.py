@@ -98,6 +98,17 @@ def fetch_metrics(url: str, timeout: float = 10) -> str | None:
     return resp.text if resp.status_code == 200 else None
 
 
+def unreachable(url: str, timeout: float = 10) -> str | None:
+    """Why ``url`` cannot be reached at all (a connection that fails, not an HTTP error status), else None."""
+    import httpx2 as httpx
+
+    try:
+        httpx.get(url, timeout=timeout)
+    except httpx.HTTPError as exc:
+        return f"{type(exc).__name__}: {exc}".rstrip(": ")
+    return None
+
+
 def run(url: str, metrics_url: str | None, model: str, sizing: Sizing, *, headers: dict[str, str] | None = None,
         request_timeout: float = 600, poll_period: float = 0.25,
         progress: Callable[[RunState, int], None] | None = None) -> RunState:

@@ -61,6 +61,10 @@ class LlmGroup(click.Group):
 
     def make_context(self, info_name: str | None, args: list[str], parent: click.Context | None = None,
                      **extra: Any) -> click.Context:
+        if parent is None:        # `kubectl llm plan X --debug` as well as `kubectl llm --debug plan X`
+            cut = args.index("--") if "--" in args else len(args)
+            if "--debug" in args[1:cut]:
+                args = ["--debug"] + [a for i, a in enumerate(args) if a != "--debug" or i >= cut]
         try:
             return super().make_context(info_name, args, parent=parent, **extra)
         except click.UsageError as exc:

@@ -143,7 +143,7 @@ one before fails (the chart adds the retry BackendTrafficPolicy that makes Envoy
 @options.overrides
 @options.site
 @options.dry_run
-@click.option("--timeout", default="5m", show_default=True, metavar="DURATION", help="Helm timeout.")
+@options.timeout_option("5m", "Helm timeout.")
 @options.output("yaml", "json")
 def alias_command(name: str, targets: str, weights: str | None, fallback: bool, allow_missing: bool,
                   namespace: str | None, kube_context: str | None, kubeconfig: str | None,

@@ -52,8 +52,7 @@ def site_values(option: str | None) -> dict[str, Any]:
 def _install_options(fn: Any) -> Any:
     for dec in reversed([release_name, options.connection, options.site, options.overrides, options.dry_run,
                          options.wait,
-                         click.option("--timeout", default="5m", show_default=True, metavar="DURATION",
-                                      help="Helm timeout."), options.output("yaml", "json")]):
+                         options.timeout_option("5m", "Helm timeout."), options.output("yaml", "json")]):
         fn = dec(fn)
     return fn
 
@@ -75,7 +74,7 @@ def gateway_upgrade(**kw: Any) -> None:
 @gateway_group.command("uninstall")
 @release_name
 @options.connection
-@click.option("--timeout", default="5m", show_default=True, metavar="DURATION", help="Helm timeout.")
+@options.timeout_option("5m", "Helm timeout.")
 def gateway_uninstall(name: str, namespace: str | None, kube_context: str | None, kubeconfig: str | None,
                       timeout: str) -> None:
     """Remove the gateway release (models stay installed but unreachable through it)."""
@@ -88,3 +87,11 @@ def gateway_uninstall(name: str, namespace: str | None, kube_context: str | None
     chart_path(GATEWAY_CHART)
     session.helm.uninstall(name, session.namespace, timeout=timeout)
     out.text(f"release {name} removed from namespace {session.namespace}")
+    from kubectl_llm.adapters.charts import MODEL_CHART
+
+    routed = sorted(r.name for r in session.helm.list(MODEL_CHART, session.namespace, False))
+    if routed:        # their routes stay, attached to a Gateway that is gone
+        out.warn(f"{', '.join(routed)} still route{'s' if len(routed) == 1 else ''} through the removed Gateway: "
+                 f"{'it answers' if len(routed) == 1 else 'they answer'} no request until 'kubectl llm gateway "
+                 f"install -n {session.namespace}' (or remove {'it' if len(routed) == 1 else 'them'} with "
+                 f"kubectl llm rm)")

@@ -43,6 +43,7 @@ def release_row(r: Any) -> dict[str, Any]:
             "targets": fleet.alias_targets(v) if kind == fleet.MODE_ALIAS else None,
             "gpu": gpu, "replicas": None, "context": get_path(v, "engine.maxModelLen"),
             "route": route_name(r.name, v), "status": r.status, "revision": r.revision, "chart": r.chart,
+            "chart_version": r.chart.rsplit("-", 1)[-1] if "-" in r.chart else None,
             "created": rfc3339(r.created), "updated": rfc3339(r.updated), "age": age(r.created or r.updated),
             "user": user_doc(v)}
 
@@ -68,7 +69,8 @@ def list_command(namespace: str | None, all_namespaces: bool, kube_context: str 
     """List the models installed by kubectl llm (releases of the llm-model chart), with READY copies out of the
     desired ones (pods, or groups of pods for a model spanning nodes)."""
     if namespace and all_namespaces:
-        raise UsageError("-n/--namespace and -A/--all-namespaces are mutually exclusive")
+        raise UsageError("-n/--namespace and -A/--all-namespaces are mutually exclusive",
+                         "-A lists every namespace, -n NS one: drop one of them")
     session = Session(namespace, kube_context, kubeconfig)
     ns = None if all_namespaces else session.namespace
     try:
@@ -215,23 +217,31 @@ def status_command(name: str, namespace: str | None, kube_context: str | None, k
             gv = session.cluster.gateway(ref["name"], ref.get("namespace") or ns)
             gateway_doc = {"name": gv.name, "namespace": gv.namespace, "found": gv.found, "address": gv.address}
             address = address or gv.address
-    serves = fleet.release_kind(values) == fleet.MODE_MODEL
+    kind_of = fleet.release_kind(values)
+    serves = kind_of == fleet.MODE_MODEL
     replicas = replica_status(kind, workload, found_pods, desired=int(get_path(values, "replicas") or 1),
                               size=int(get_path(values, "group.size") or 1)) if serves else None
     failing = next((p for p in pod_docs if not p["ready"]), None)
-    doc = {"name": name, "namespace": ns, "release": {"status": helm_status, "chart_version": version},
+    doc = {"name": name, "namespace": ns, "kind": kind_of, "release": {"status": helm_status, "chart": f"{MODEL_CHART}-{version}",
+                                                             "chart_version": version},
            "replicas": replicas.to_dict() if replicas else None,
            "failing": {"pod": failing["name"], "stage": failing["stage"], "detail": failing["detail"]}
            if failing else None,
-           "model": get_path(values, "model.id"), "served_name": get_path(values, "model.servedName"),
+           # an alias serves no model of its own (its computed values hold only the chart's default model.id)
+           "model": get_path(values, "model.id") if kind_of != fleet.MODE_ALIAS else None,
+           "targets": fleet.alias_targets(values) if kind_of == fleet.MODE_ALIAS else None,
+           "served_name": get_path(values, "model.servedName") if kind_of != fleet.MODE_ALIAS else None,
            "pods": pod_docs, "problems": problems, "engine": engine or None, "route": route, "route_status": route_doc,
            "gateway": gateway_doc, "curl": curl_line(address, route) if route else None,
            "user": user_doc(values)}
     if output:
         out.data(doc, output)
         return
-    lines = [f"release   {name} ({helm_status}, chart {MODEL_CHART}-{version}) in namespace {ns}",
-             f"model     {doc['model']}"]
+    lines = [f"release   {name} ({helm_status}, chart {MODEL_CHART}-{version}) in namespace {ns}"
+             + ("" if serves else f", {kind_of}"),
+             f"model     {doc['model']}" + (" (served elsewhere, no pod here)" if kind_of == fleet.MODE_EXTERNAL
+                                             else "") if kind_of != fleet.MODE_ALIAS else
+             f"alias     -> {fleet.describe_targets(values)} (a route only, no pod)"]
     if replicas:
         lines.append(f"replicas  {replicas_text(replicas)}"
                      + (f" - {missing_workload_hint(name, ns, values, session)}" if replicas.missing else ""))
@@ -239,7 +249,7 @@ def status_command(name: str, namespace: str | None, kube_context: str | None, k
         lines.append(f"first not ready  {failing['name']}: {failing['stage']} - {failing['detail']}")
     if doc["user"]:
         lines.append(f"user      {describe(UserLayer.from_values(values))}")  # type: ignore[arg-type]
-    if not pod_docs:
+    if not pod_docs and serves:
         lines.append("pods      none yet")
     for p in pod_docs:
         lines.append(f"pod       {p['name']}{' (' + p['role'] + ')' if p['role'] else ''}: "
@@ -317,7 +327,7 @@ Examples:
 """)
 @click.argument("name")
 @click.option("-f", "--follow", is_flag=True, help="Stream the log.")
-@click.option("--tail", type=int, default=-1, show_default=True, help="Lines from the end (-1: all).")
+@click.option("--tail", type=click.IntRange(min=-1), default=-1, show_default=True, help="Lines from the end (-1: all).")
 @click.option("--worker", type=click.IntRange(min=0), default=None, metavar="N",
               help="A model spanning nodes: the log of worker N of the group (0 = the leader, the default).")
 @options.connection

@@ -71,17 +71,35 @@ def output(*choices: str, default: str | None = None) -> Callable[[F], F]:
 
 dry_run = click.option(
     "--dry-run", type=click.Choice(["none", "client", "server"]), default="none", show_default=True,
-    help="client: plan and render with `helm template`, no cluster needed; server: Helm's server-side dry run "
-         "(the API server validates, nothing is persisted).")
+    help="client: render with `helm template` (a model is planned first), no cluster needed; server: Helm's "
+         "server-side dry run (the API server validates, nothing is persisted).")
 wait = click.option("--wait/--no-wait", default=False, show_default=True,
-                    help="Wait until the model serves (live progress on stderr); on timeout or failure the "
-                         "release is rolled back.")
-timeout = click.option("--timeout", default="30m", show_default=True, metavar="DURATION",
-                       help="How long Helm may take (Go duration: 90s, 30m, 1h). Weights can take long to "
-                            "download.")
+                    help="Wait until the release is ready (a model: until it serves, live progress on stderr); on "
+                         "timeout or failure the release is rolled back.")
+_DURATION_RE = re.compile(r"^(?:0|(?:(?:\d+(?:\.\d*)?|\.\d+)(?:ns|us|µs|ms|s|m|h))+)$")
+
+
+def _check_duration(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """--timeout is handed to helm as a Go duration: check it here (helm would fail only after the plan, and the
+    --wait deadline would silently fall back to 30 minutes)."""
+    from kubectl_llm.errors import UsageError
+
+    if value is not None and not _DURATION_RE.match(value.strip()):
+        raise UsageError(f"--timeout {value!r} is not a duration", "write it like 90s, 30m, 1h or 1h30m")
+    return value.strip() if value is not None else None
+
+
+def timeout_option(default: str, help: str = "Helm timeout.") -> Callable[[F], F]:
+    return click.option("--timeout", default=default, show_default=True, metavar="DURATION", help=help,
+                        callback=_check_duration)
+
+
+timeout = timeout_option("30m", "How long Helm may take (Go duration: 90s, 30m, 1h). Weights can take long to "
+                                "download.")
 values_files = click.option("-f", "--values", "values_files", multiple=True, metavar="FILE",
                             type=click.Path(exists=True, dir_okay=False),
-                            help="YAML file with chart values overriding the plan (repeatable; later wins).")
+                            help="YAML file with chart values (over the plan's, for a model; repeatable; later "
+                                 "wins).")
 set_values = click.option("--set", "set_values", multiple=True, metavar="KEY=VAL",
                           help="Override one chart value, Helm syntax: a.b=1,c[0]=x (repeatable; after -f).")
 set_string_values = click.option("--set-string", "set_string_values", multiple=True, metavar="KEY=VAL",
@@ -123,11 +141,14 @@ def plan_options(*, cluster: bool) -> Callable[[F], F]:
         click.option("--max-model-len", type=click.IntRange(min=1), default=None, metavar="N",
                      help="Cap the context without RoPE scaling (<= native)."),
         click.option("--max-num-seqs", type=click.IntRange(min=1), default=None, metavar="N",
-                     help="Concurrent sequences per replica."),
+                     help="Concurrent sequences per engine, per DP rank with --data-parallel (vLLM --max-num-seqs; "
+                          "SGLang --max-running-requests, which is N x the DP ranks)."),
         click.option("--max-num-batched-tokens", type=click.IntRange(min=1), default=None, metavar="N",
-                     help="Tokens per engine step (default: vLLM's for the card; sizes the profile run)."),
-        click.option("--gpu-memory-utilization", type=click.FloatRange(0.05, 0.99), default=None, metavar="F",
-                     help="Fraction of each GPU vLLM may use (0.05-0.99)."),
+                     help="Tokens per engine step (vLLM --max-num-batched-tokens, SGLang --chunked-prefill-size; "
+                          "default: vLLM's for the card; sizes the profile run)."),
+        click.option("--gpu-memory-utilization", type=click.FloatRange(0.1, 0.99), default=None, metavar="F",
+                     help="Fraction of each GPU the engine may use, 0.1-0.99 (vLLM --gpu-memory-utilization; SGLang "
+                          "--mem-fraction-static is F less the planned activation overhead)."),
         click.option("--kv-cache-dtype", type=click.Choice(KV_DTYPES), default=None,
                      help="KV cache dtype (default auto)."),
         click.option("--engine", type=click.Choice(ENGINES), default=None,

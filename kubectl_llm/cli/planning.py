@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from kubectl_llm.errors import DoesNotFit, InvalidName, UsageError
+from kubectl_llm.errors import DoesNotFit, InvalidName, LlmError, UsageError
 from kubectl_llm.planner.request import PlanRequest
 
 # Helm caps release names at 53 characters; the name is also the route and a DNS-1123 label.
@@ -98,8 +98,12 @@ def deployable_model(model: str, model_id: str | None) -> tuple[str, str | None]
                              f"drop --model-id, or pass the directory to plan from as MODEL")
         return model, None
     local = os.path.abspath(os.path.expanduser(model))
-    if model_id:
+    if model_id:      # a directory that is gone is planned from the repo id (what upgrade does too)
         return model_id, local
+    if not os.path.isdir(local):        # the same words as plan's (adapters.local.load_local), not "a directory here"
+        from kubectl_llm.adapters.local import load_local
+
+        load_local(model)
     if _REPO_ID.match(model) and not model.startswith((".", "/", "~")):
         return model, local   # ./ORG/NAME mirrored here: the pod downloads ORG/NAME
     raise UsageError(f"{model} is a directory on this machine: the pod cannot load it from there",
@@ -145,6 +149,19 @@ class Planned:
     warnings: list[str]
 
 
+def _quantity_bytes(size: Any) -> int | None:
+    from kubectl_llm.planner.quantity import parse_bytes
+
+    try:
+        return parse_bytes(str(size))
+    except LlmError:
+        return None
+
+
+def get_planned_storage(plan: Any) -> str:
+    return str(((plan.to_dict().get("resources") or {}).get("storage")) or "size")
+
+
 def planned_values(plan: Any, user: dict[str, Any], layer: Any | None = None) -> Planned:
     """Chart values for the plan with the user's overrides merged the way Helm merges, and the user layer stored
     beside them (``userLayer``) so a later upgrade re-applies it. Overrides of planner-owned values are refused."""
@@ -157,4 +174,12 @@ def planned_values(plan: Any, user: dict[str, Any], layer: Any | None = None) ->
     if layer is not None:
         values[KEY] = layer.to_values()
     warnings = list(getattr(plan, "warnings", []) or [])
+    size = (user.get("storage") or {}).get("size") if isinstance(user.get("storage"), dict) else None
+    weights = getattr(plan, "weight_bytes", 0) or 0
+    if size and weights and _quantity_bytes(size) is not None and _quantity_bytes(size) < weights:  # type: ignore[operator]
+        from kubectl_llm.planner.quantity import human
+
+        raise UsageError(f"storage.size {size} is smaller than the model's {human(weights)} of weights: the "
+                         f"download into the PVC would fail", f"drop the override (the plan sizes "
+                         f"{get_planned_storage(plan)}, 10-20 % above the weights) or give more")
     return Planned(plan=plan, name=plan_name(plan), values=values, user=user, warnings=warnings)

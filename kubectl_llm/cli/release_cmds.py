@@ -57,7 +57,7 @@ def deploy(session: Session, name: str, chart_name: str, values: dict[str, Any],
     chart = chart_path(chart_name)
     violations = schema_violations(chart_name, values)
     if violations:  # before helm, which would only say "values don't meet the specifications of the schema(s)"
-        raise InvalidValues(f"{len(violations)} value{'s' if len(violations) > 1 else ''} break the {chart_name} "
+        raise InvalidValues(f"{len(violations)} {'values break' if len(violations) > 1 else 'value breaks'} the {chart_name} "
                             f"chart's values.schema.json: " + "; ".join(violations),
                             f"fix {'them' if len(violations) > 1 else 'it'} in your -f/--set; every key is "
                             f"documented in 'helm show values {chart}'")
@@ -287,7 +287,6 @@ def require_model_release(session: Session, name: str) -> tuple[str, str, str]:
 Examples:
   kubectl llm upgrade qwen3-8b --context-length 65536     # re-plan the deployed model with a new context
   kubectl llm upgrade qwen3-8b --gpus 2 --wait
-
   kubectl llm upgrade qwen3-8b                             # nothing new: no new revision, no restart
 
 The model id, the plan flags and the -f/--set overrides of earlier add/upgrade calls come from the release (its
@@ -338,7 +337,7 @@ Examples:
 @click.argument("name")
 @click.option("--keep-cache", is_flag=True, help="Keep the weights PVC (no re-download on the next add).")
 @options.connection
-@click.option("--timeout", default="5m", show_default=True, metavar="DURATION", help="Helm timeout.")
+@options.timeout_option("5m", "Helm timeout.")
 @click.option("--wait/--no-wait", default=False, help="Wait until the objects are gone.")
 @options.output("yaml", "json")
 def rm_command(name: str, keep_cache: bool, namespace: str | None, kube_context: str | None,
@@ -387,13 +386,21 @@ Examples:
 @click.option("--wait/--no-wait", default=False, show_default=True,
               help="Wait until the rolled-back revision serves: every pod ready (for a model spanning nodes, every "
                    "group of the LeaderWorkerSet's template); a timeout fails but keeps the rollback.")
-@click.option("--timeout", default="30m", show_default=True, metavar="DURATION", help="Helm timeout.")
+@options.timeout_option("30m", "Helm timeout.")
 @options.output("yaml", "json")
 def rollback_command(name: str, revision: int | None, namespace: str | None, kube_context: str | None,
                      kubeconfig: str | None, wait: bool, timeout: str, output: str | None) -> None:
     """Roll release NAME back to REVISION (default: the previous one); inference and routing move together."""
     session = Session(namespace, kube_context, kubeconfig)
     require_model_release(session, name)
+    revisions = [int(h["revision"]) for h in session.helm.history(name, session.namespace)]
+    if revision is not None and revision not in revisions:    # helm would only say "release has no 7 version"
+        raise UsageError(f"release {name!r} has no revision {revision} (its revisions: "
+                         f"{', '.join(map(str, revisions))})", f"kubectl llm rollback {name} {revisions[-1] - 1}"
+                         if len(revisions) > 1 else "it has nothing to roll back to")
+    if revision is None and len(revisions) < 2:
+        raise UsageError(f"release {name!r} has only revision {revisions[0]}: there is nothing to roll back to",
+                         f"kubectl llm upgrade {name} [flags] changes it; kubectl llm rm {name} removes it")
     from kubectl_llm.cli.waiting import run_with_progress
 
     def work() -> int:

@@ -156,7 +156,7 @@ Models are re-planned from their file's user layer, like 'kubectl llm upgrade'.
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--prune", is_flag=True, help="Remove releases of kubectl llm whose file is not in DIRECTORY.")
 @click.option("--dry-run", is_flag=True, help="Print the changes, change nothing.")
-@click.option("--timeout", default="10m", show_default=True, metavar="DURATION", help="Helm timeout per release.")
+@options.timeout_option("10m", "Helm timeout per release.")
 @options.connection
 @options.output("yaml", "json")
 def sync_command(directory: Path, prune: bool, dry_run: bool, timeout: str, namespace: str | None,

@@ -22,7 +22,7 @@ from kubectl_llm import fleet, loadtest
 from kubectl_llm.cli import options
 from kubectl_llm.cli import output as out
 from kubectl_llm.cli.session import Session
-from kubectl_llm.errors import LlmError, ToolMissing, UsageError
+from kubectl_llm.errors import ClusterUnreachable, LlmError, ToolMissing, UsageError
 from kubectl_llm.planner.rules import ENGINE_PORT
 
 
@@ -73,6 +73,16 @@ def _bar(share: float | None, target: float, width: int = 24) -> str:
     return "[" + "".join(cells) + "]"
 
 
+def _check_url(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """An http(s) URL, checked before the run (every request would fail with the same error)."""
+    from urllib.parse import urlsplit
+
+    if value is not None and (urlsplit(value).scheme not in ("http", "https") or not urlsplit(value).netloc):
+        raise UsageError(f"--{param.name.replace('_', '-')} {value!r} is not an http(s) URL",  # type: ignore[union-attr]
+                         "e.g. --url http://10.0.0.42:5000 (the engine) or the gateway's https URL with --model ROUTE")
+    return value
+
+
 @click.command("test", epilog="""\b
 Examples:
   kubectl llm test qwen3-8b                       # fill 80% of the KV cache through a port-forward to the Service
@@ -93,12 +103,14 @@ restarted or was OOMKilled during the run.
 @click.option("--max-tokens", type=click.IntRange(min=1), default=256, show_default=True,
               help="Tokens generated per request.")
 @click.option("--concurrency", type=click.IntRange(min=1), default=None, metavar="N",
-              help="At most N requests in flight (default: the engine's --max-num-seqs, else 256).")
+              help="At most N requests in flight (default: what the engine runs at once: SGLang's "
+                   "--max-running-requests, vLLM's --max-num-seqs x its DP ranks; else 256).")
 @click.option("--requests", type=click.IntRange(min=1), default=None, metavar="N",
               help="At most N requests in all (default: two waves).")
-@click.option("--url", default=None, metavar="URL",
+@click.option("--url", default=None, metavar="URL", callback=_check_url,
               help="Send requests here (the engine, or the gateway with --model ROUTE) instead of a port-forward.")
-@click.option("--metrics-url", default=None, metavar="URL", help="The engine's /metrics (default: <url>/metrics).")
+@click.option("--metrics-url", default=None, metavar="URL", callback=_check_url,
+              help="The engine's /metrics (default: <url>/metrics).")
 @click.option("--model", "model_name", default=None, metavar="MODEL",
               help="Model name to send (default: the served name; through a gateway URL give the route name).")
 @click.option("--request-timeout", type=click.FloatRange(min=1), default=600, show_default=True,
@@ -125,8 +137,7 @@ def test_command(name: str, fill: float, kv_tokens: int | None, max_tokens: int,
                          "test the releases it routes to")
     args = [str(a) for a in fleet.get_path(values, "engine.args") or []]
     max_model_len = fleet.context_window(values) or 4096
-    engine_seqs = fleet._flag_value(args, "--max-num-seqs", "--max-running-requests")
-    cap = concurrency or (int(engine_seqs) if engine_seqs and engine_seqs.isdigit() else 256)
+    cap = concurrency or fleet.engine_concurrency(args) or 256
     model = model_name or str(fleet.get_path(values, "model.servedName") or fleet.get_path(values, "model.id"))
     before = {p.uid: p for p in release_pod_health(session.cluster, name, ns)}
 
@@ -134,9 +145,14 @@ def test_command(name: str, fill: float, kv_tokens: int | None, max_tokens: int,
         base = url.rstrip("/") if url else stack.enter_context(
             port_forward(session, name, int(fleet.get_path(values, "service.port") or ENGINE_PORT)))
         murl = metrics_url or f"{base}/metrics"
-        from kubectl_llm.adapters.loadgen import fetch_metrics, run
+        from kubectl_llm.adapters.loadgen import fetch_metrics, run, unreachable
 
         text = fetch_metrics(murl)
+        why = unreachable(f"{base}/v1/models") if text is None else None
+        if why:      # every request would fail the same way: say so once instead of running them
+            raise ClusterUnreachable(f"cannot reach {base}/v1/models ({why})",
+                                     f"is the engine up? 'kubectl llm status {name} -n {ns}'" +
+                                     ("; check the --url address" if url else ""))
         kv_source = "--kv-tokens"
         if kv_tokens is None and text:
             kv_tokens, kv_source = loadtest.kv_usage(text)[2], "vllm:cache_config_info"

@@ -47,6 +47,11 @@ class ContextDecision:
         return self.hf_overrides is not None
 
 
+# The largest RoPE factor model cards publish as validated (Qwen3 / Qwen2.5: YaRN x4 for 131072 tokens; Qwen3.5:
+# x4 for 1M): beyond it, with no recipe giving a max_context, the plan warns instead of extending silently.
+UNVALIDATED_FACTOR = 4
+
+
 def round_up_half(x: float) -> float:
     return math.ceil(x * 2 - 1e-9) / 2
 
@@ -66,15 +71,16 @@ def _changes(old: Mapping[str, Any], new: Mapping[str, Any]) -> str:
 def decide_context(facts: ModelFacts, *, context: int | None, max_model_len: int | None,
                    rope_method: str | None = None, rope_original: int | None = None,
                    yarn_supported: bool = True, rope_factor: float | None = None,
-                   rope_max_context: int | None = None, rescale_existing: bool = False) -> ContextDecision:
+                   rope_max_context: int | None = None, rescale_existing: bool = False,
+                   engine: str = "vllm") -> ContextDecision:
     native = facts.native_context
     if context is not None and max_model_len is not None:
-        raise PlanError("--context and --max-model-len are exclusive",
-                        "--context N reaches N (adding RoPE scaling above native); --max-model-len N only caps")
+        raise PlanError("--context-length and --max-model-len are exclusive",
+                        "--context-length N reaches N (adding RoPE scaling above native); --max-model-len N only caps")
     if max_model_len is not None:
         if max_model_len > native:
             raise PlanError(f"--max-model-len {max_model_len} is above the native context {native}",
-                            f"use --context {max_model_len} to extend it with RoPE scaling")
+                            f"use --context-length {max_model_len} to extend it with RoPE scaling")
         if max_model_len < 1:
             raise PlanError("--max-model-len must be positive")
         return ContextDecision(max_model_len, None, None, None,
@@ -82,20 +88,20 @@ def decide_context(facts: ModelFacts, *, context: int | None, max_model_len: int
     if context is None or context <= native:
         n = context or native
         why = (f"max-model-len {n}: the model's full native context (handbook: reach it before anything else)"
-               if context is None else f"max-model-len {n}: --context (native {native}, no RoPE override)")
+               if context is None else f"max-model-len {n}: --context-length (native {native}, no RoPE override)")
         return ContextDecision(n, None, None, None, (why,))
 
     if not facts.has_rope:
         raise PlanError(f"{facts.model_id} has no RoPE ({facts.model_type}: its attention layers carry no rotary "
                         f"position embedding), so a RoPE/YaRN override cannot extend its native {native} tokens "
-                        f"to {context}", f"use --context {native} or less")
+                        f"to {context}", f"use --context-length {native} or less")
     block = dict(facts.rope_block or {})
     existing = str(block.get("rope_type") or block.get("type") or "default")
     original = rope_original or int(block.get("original_max_position_embeddings") or 0) or native
     if existing in ("llama3", "linear", "longrope", "mrope") and not rope_original:
         raise PlanError(f"{facts.model_id} already uses {existing} RoPE scaling up to {native} tokens; "
                         f"extending it to {context} is not supported",
-                        f"use --context {native} or less")
+                        f"use --context-length {native} or less")
     raw = context / original
     factor = round_up_half(raw)
     if existing == "yarn" and not rescale_existing:
@@ -103,7 +109,7 @@ def decide_context(facts: ModelFacts, *, context: int | None, max_model_len: int
         raise PlanError(f"{facts.model_id} already uses YaRN factor {_num(old)} over "
                         f"{block.get('original_max_position_embeddings')} tokens to reach its native {native}; its "
                         f"model card gives no longer context, so the planner does not re-scale it to factor "
-                        f"{_num(factor)} for {context}", f"use --context {native} or less")
+                        f"{_num(factor)} for {context}", f"use --context-length {native} or less")
     card = ""
     if rope_factor and (not rope_max_context or context <= rope_max_context) and factor > rope_factor:
         card = (f"factor {float(rope_factor)}: the model card / recipe's YaRN factor for up to "
@@ -148,11 +154,17 @@ def decide_context(facts: ModelFacts, *, context: int | None, max_model_len: int
         inner = {"max_position_embeddings": context, "rope_scaling": new_block}
     where = f"{facts.rope_container}." if facts.rope_container else ""
     key = "rope_parameters" if facts.rope_dialect == "rope_parameters" else "rope_scaling"
-    reasons.append(f"--hf-overrides changes {where}{key}: " + _changes(block, new_block)
+    flag = "--json-model-override-args" if engine == "sglang" else "--hf-overrides"
+    reasons.append(f"{flag} changes {where}{key}: " + _changes(block, new_block)
                    + f"; {where}max_position_embeddings {native} -> {context}")
     warnings = []
+    if not rope_max_context and factor > UNVALIDATED_FACTOR:
+        warnings.append(f"RoPE factor {_num(factor)} stretches {facts.model_id}'s {original} trained positions "
+                        f"{_num(factor)}-fold, beyond the x{UNVALIDATED_FACTOR} that model cards publish for YaRN / "
+                        f"dynamic scaling and that no recipe here documents for it: quality at {context} tokens is "
+                        f"untested (--context-length {original * UNVALIDATED_FACTOR} stays within x{UNVALIDATED_FACTOR})")
     if rope_max_context and context > rope_max_context:
-        warnings.append(f"--context {context} is beyond the {rope_max_context} tokens the model card / recipe "
+        warnings.append(f"--context-length {context} is beyond the {rope_max_context} tokens the model card / recipe "
                         f"documents for RoPE scaling: quality there is untested by the model's authors")
     overrides = {facts.rope_container: inner} if facts.rope_container else inner
     return ContextDecision(context, overrides, method, factor, tuple(reasons), tuple(warnings))

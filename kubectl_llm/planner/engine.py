@@ -33,6 +33,7 @@ class Recipe:
     no_tool_reason: str = ""               # known: this checkpoint has no tool-call format (a reason, not a warning)
     source: str = ""                       # where the family's flags come from (recipe / docs URL)
     base: bool = False                     # a base (non-chat) checkpoint of an instruct-only family
+    architecture: str = ""                 # the checkpoint's class (SGLang's pin follows it: ``sglang_classes``)
 
 
 @lru_cache(maxsize=1)
@@ -63,21 +64,63 @@ def parser_first_version(kind: str, name: str, engine: str = "vllm") -> tuple[in
     return parse_version(first) if first else None
 
 
+def sglang_class(architecture: str) -> Mapping[str, Any]:
+    """recipes.yaml ``sglang_classes`` entry of a model class ({first, fallback | why}); {} = in the default release."""
+    entry: Mapping[str, Any] = ((_data().get("sglang_classes") or {}).get("classes") or {}).get(architecture) or {}
+    return entry
+
+
+def sglang_class_first(architecture: str) -> tuple[int, ...] | None:
+    """The first SGLang release registering ``architecture`` when that is newer than the default image, else None."""
+    first = sglang_class(architecture).get("first")
+    return parse_version(first) if first else None
+
+
+def engine_cannot_serve(recipe: "Recipe", engine: str) -> tuple[str, str]:
+    """(why, hint) when no release of ``engine`` can load the checkpoint's class; ('', '') when one can, or when
+    SGLang's Transformers fallback serves it (``sglang_fallback`` says so, as a warning)."""
+    entry = sglang_class(recipe.architecture) if engine == "sglang" else {}
+    if not entry or entry.get("first") or entry.get("fallback"):
+        return "", ""
+    checked = (_data().get("sglang_classes") or {}).get("checked")
+    return (f"SGLang has no implementation of {recipe.architecture} in any release up to {checked} "
+            f"({' '.join(str(entry.get('why') or '').split())})",
+            "serve it with vLLM (the default engine): drop --engine sglang")
+
+
+def sglang_fallback(recipe: "Recipe") -> str:
+    """The warning of an SGLang plan whose class only SGLang's Transformers fallback serves ('' otherwise)."""
+    entry = sglang_class(recipe.architecture)
+    if entry.get("first") or not entry.get("fallback"):
+        return ""
+    checked = (_data().get("sglang_classes") or {}).get("checked")
+    return (f"SGLang has no implementation of {recipe.architecture} in any release up to {checked}: "
+            f"{' '.join(str(entry['fallback']).split())} (https://docs.sglang.io/supported_models/"
+            f"transformers_fallback.html), slower than a native implementation and with tensor parallelism only (that "
+            f"fallback, sglang/srt/models/transformers.py, has no pipeline stages: the plan uses TP only); --engine vllm serves "
+            f"it natively")
+
+
 def engine_version(recipe: "Recipe", engine: str) -> tuple[int, ...]:
     """The engine version a plan for this recipe runs (the memory model and the parser registry follow it).
 
-    The engine's default image version, raised to the family's minimum (recipes.yaml ``min_version``) and to the
-    first release registering each parser the plan passes."""
+    The engine's default image version, raised to the family's minimum (recipes.yaml ``min_version``), for SGLang to
+    the first release registering the checkpoint's class (``sglang_classes``), and for vLLM to the first release
+    registering each parser the plan passes."""
     parsers = (recipe.tool_call_parser, recipe.reasoning_parser) if engine == "vllm" else (None, None)
-    return _engine_version(engine, recipe.min_version.get(engine), *parsers)
+    arch = recipe.architecture if engine == "sglang" else ""
+    return _engine_version(engine, recipe.min_version.get(engine), *parsers, arch)
 
 
 @lru_cache(maxsize=256)
-def _engine_version(engine: str, floor: str | None, tool: str | None, reasoning: str | None) -> tuple[int, ...]:
+def _engine_version(engine: str, floor: str | None, tool: str | None, reasoning: str | None,
+                    architecture: str = "") -> tuple[int, ...]:
     """engine_version from the recipe fields it reads (hashable; the search asks once per layout evaluated)."""
     version = parse_version(engine_defaults(engine)["version"])
     if floor:
         version = max(version, parse_version(floor))
+    if architecture:
+        version = max(version, sglang_class_first(architecture) or ())
     for kind, name in (("tool", tool), ("reasoning", reasoning)):
         first = parser_first_version(kind, name) if name else None
         if first:
@@ -124,11 +167,16 @@ def checkpoint_gpus(facts: ModelFacts) -> Mapping[str, Any] | None:
 DSA_COMPUTE = (9.0, 12.0)            # [Hopper, below the sm120 workstation Blackwells)
 
 
-def gpu_cannot_run(facts: ModelFacts, compute: float) -> str:
+def gpu_cannot_run(facts: ModelFacts, compute: float, engine: str = "vllm") -> str:
     """Why a GPU of this compute capability cannot run the checkpoint ('' if it can, or if compute is unknown)."""
     if facts.index_head_dim and compute and not DSA_COMPUTE[0] <= compute < DSA_COMPUTE[1]:
+        # SGLang: its DeepSeek-V3.2 / GLM-5 usage page (docs.sglang.io basic_usage/deepseek_v32) serves DSA on
+        # H200 / B200 (and AMD / NPU builds); its NSA backend runs FlashMLA's sparse kernels, Hopper / Blackwell only
         return (f"cannot run DSA sparse attention: vLLM's only backend for it (FLASHMLA_SPARSE) needs a Hopper or "
-                f"Blackwell data-center GPU (compute 9.x/10.x), this card is compute {compute}")
+                f"Blackwell data-center GPU (compute 9.x/10.x), this card is compute {compute}" if engine != "sglang"
+                else f"cannot run DSA sparse attention: SGLang serves it on Hopper / Blackwell data-center GPUs "
+                f"(its DSA usage page lists H200 / B200; the FlashMLA sparse kernels need compute 9.x/10.x), this "
+                f"card is compute {compute}")
     rule = checkpoint_gpus(facts)
     if not rule or not compute or compute >= float(rule["min_compute"]):
         return ""
@@ -223,8 +271,9 @@ def find_recipe(facts: ModelFacts) -> Recipe:
                       suggest=tuple(fam.get("suggest", ())), sglang=_sglang_names(fam, tool, reasoning, base),
                       min_version={k: str(v) for k, v in (fam.get("min_version") or {}).items()},
                       version_reason=str(fam.get("version_reason") or ""), note=str(fam.get("note") or ""),
-                      no_tool_reason=no_tool, source=str(fam.get("source") or ""), base=base)
-    return Recipe(key="generic")
+                      no_tool_reason=no_tool, source=str(fam.get("source") or ""), base=base,
+                      architecture=facts.architecture)
+    return Recipe(key="generic", architecture=facts.architecture)
 
 
 def json_arg(value: Any) -> str:
@@ -268,6 +317,18 @@ def mem_fraction_static(gpu_memory_utilization: float, overhead_fraction: float 
     overhead (activations, non-torch, margin: ``overhead_fraction`` of the GPU's memory, 0.07 when not planned) is
     outside it, so the fraction is utilisation - overhead, rounded down to the 0.01 SGLang is given."""
     return int(round((gpu_memory_utilization - overhead_fraction) * 100, 6)) / 100
+
+
+def sglang_max_running_requests(per_rank: int, dp: int) -> int:
+    """SGLang's --max-running-requests for ``per_rank`` sequences on each of ``dp`` DP ranks.
+
+    With --enable-dp-attention (every SGLang DP plan passes it) the flag is global: each rank's scheduler takes
+    ``server_args.max_running_requests // (server_args.dp_size if server_args.enable_dp_attention else 1)``
+    (sgl-project/sglang python/sglang/srt/managers/tp_worker.py@4f34e24af764d45c2dde4a17cadcdaa7d08a7248,
+    TpModelWorker.__init__; later releases moved the same line to ModelRunner). Without DP attention every DP
+    rank is its own scheduler with the full value. vLLM's --max-num-seqs is per DP rank (one scheduler per engine
+    core), so only SGLang multiplies."""
+    return per_rank * dp
 
 
 def vllm_args(s: EngineSettings) -> list[str]:
@@ -404,7 +465,7 @@ def sglang_args(s: EngineSettings) -> list[str]:
         a += ["--ep-size", str(s.tp * s.dp)]
     if r.trust_remote_code:
         a += ["--trust-remote-code"]
-    a += ["--max-running-requests", str(s.max_num_seqs),
+    a += ["--max-running-requests", str(sglang_max_running_requests(s.max_num_seqs, s.dp)),
           *(["--chunked-prefill-size", str(s.max_num_batched_tokens)] if s.max_num_batched_tokens else []),
           "--mem-fraction-static", f"{s.mem_fraction or mem_fraction_static(s.gpu_memory_utilization):.2f}",
           "--context-length", str(s.max_model_len)]

@@ -31,6 +31,23 @@ def _image(fam: Mapping[str, Any], engine: str) -> str:
     return eng.engine_image(recipe, engine)
 
 
+def _sglang(fam: Mapping[str, Any]) -> str:
+    """The family's SGLang release, and the classes it matches whose own release differs (recipes.yaml
+    sglang_classes): newer, in none (refused) or served by the Transformers fallback."""
+    family = str((fam.get("min_version") or {}).get("sglang"))
+    alts = fam.get("match") or {}
+    classes = sorted({a for m in (alts if isinstance(alts, list) else [alts]) for a in m.get("architectures", ())})
+    special = []
+    for arch in classes:
+        entry = eng.sglang_class(arch)
+        first = entry.get("first")
+        if first and eng.parse_version(first) > eng.parse_version(family):
+            special.append(f"{arch}: {first}")
+        elif entry and not first:
+            special.append(f"{arch}: {'Transformers fallback' if entry.get('fallback') else 'refused'}")
+    return family + (f" ({'; '.join(special)})" if special else "")
+
+
 def table() -> str:
     rows = ["| family | matches | vLLM tool / reasoning parser | SGLang tool / reasoning | min vLLM / SGLang | vLLM image |",
             "|---|---|---|---|---|---|"]
@@ -39,7 +56,7 @@ def table() -> str:
         mv = fam.get("min_version") or {}
         rows.append(f"| {fam['key']} | {_match(fam)} | {fam.get('tool_call_parser') or '-'} / "
                     f"{fam.get('reasoning_parser') or '-'} | {sg.get('tool_call_parser') or '-'} / "
-                    f"{sg.get('reasoning_parser') or '-'} | {mv.get('vllm')} / {mv.get('sglang')} | "
+                    f"{sg.get('reasoning_parser') or '-'} | {mv.get('vllm')} / {_sglang(fam)} | "
                     f"`{_image(fam, 'vllm')}` |")
     return "\n".join(rows)
 

@@ -543,6 +543,28 @@ def sampler_warmup_bytes(facts: ModelFacts, max_num_seqs: int, tokens: int, vers
     return sampler_rows(max_num_seqs, tokens) * facts.vocab_size * 4
 
 
+MXFP4_REPACK_HOLES_BYTES = int(1.78 * GiB)  # PyTorch cache left in holes by the MXFP4 expert re-layout (see below)
+
+
+def mxfp4_repack_holes_bytes(facts: ModelFacts, version: tuple[int, ...]) -> int:
+    """Conservative reserve, outside the budget, for MXFP4 MoE experts (gpt-oss) re-laid-out after loading.
+
+    vLLM's MXFP4 MoE method writes padded / swizzled copies of each layer's experts after the checkpoint is loaded
+    and frees the loaded ones (vllm-project/vllm vllm/model_executor/layers/fused_moe/oracle/mxfp4.py @001eda31, the
+    TRITON branch the v0.19.0 H100 logs name; Marlin and FlashInfer re-lay them out too). The freed blocks stay in
+    PyTorch's caching allocator, which vLLM's budget never counts (vllm/utils/mem_utils.py @a6d5c390
+    ``memory_profiling``: weights + the allocated-bytes peak + non-torch memory). Two v0.19.0 H100 logs died in the
+    sampler warm-up after the graphs with "1.78 GiB" (TP 1, util 0.95) and "1.62 GiB" (TP 2, util 0.95) "reserved by
+    PyTorch but unallocated" in blocks too small for the warm-up's logits; at TP 1 that was the whole difference
+    between the run that died and Llama-4-Scout at TP 4 (bf16, no re-layout), which started with less room by vLLM's
+    own numbers. The holes do not follow the re-laid-out bytes (they halve from TP 1 to TP 2, the holes do not), so
+    the reserve is the larger logged figure, whatever the layout: an empirical term from two logs of one model,
+    kept because a plan that says "fits" must start (tests/test_calibration.py). V0 (< 0.7) is not charged."""
+    if facts.quant.method != "mxfp4" or not facts.is_moe or tuple(version) < V1_PROFILER_FROM:
+        return 0
+    return MXFP4_REPACK_HOLES_BYTES
+
+
 def large_moe(facts: ModelFacts, weights_per_gpu: int) -> bool:
     """Where the evidence says the profile run swings the most: MoE models holding >= 20 GiB per GPU."""
     return facts.is_moe and weights_per_gpu >= 20 * GiB
@@ -557,12 +579,13 @@ class Overhead:
     non_torch: int         # CUDA context, workspaces, communication buffers
     cudagraphs: int        # CUDA graph pool
     graphs_in_budget: bool
-    runtime_reserve: int   # outside the budget besides the graphs: start-up baseline + sampler warm-up
+    runtime_reserve: int   # outside the budget besides the graphs: start-up baseline + sampler warm-up + holes
     margin: int            # the plan's safety margin
     tokens: int            # max_num_batched_tokens the profile used
     notes: tuple[str, ...] = ()
     startup_baseline: int = 0   # of runtime_reserve: in use at vLLM's start-up snapshot (startup_baseline_bytes)
     sampler_warmup: int = 0     # of runtime_reserve: the sampler warm-up after the graphs (sampler_warmup_bytes)
+    repack_holes: int = 0       # of runtime_reserve: cache holes of the MXFP4 expert re-layout (mxfp4_repack_holes_bytes)
 
     @property
     def in_budget(self) -> int:
@@ -617,9 +640,15 @@ def overhead(facts: ModelFacts, layout: Layout, *, layers_on_stage: int, last_st
              if thin else []) + swings) + f"; the plan keeps a {margin / GiB:.1f} GiB safety margin per GPU")
     base = startup_baseline_bytes(layout, version, gpu_compute, gpu_nvlink)
     warm = sampler_warmup_bytes(facts, max_num_seqs, t, version) if last_stage else 0
+    holes = mxfp4_repack_holes_bytes(facts, version)
+    if holes:
+        notes.append(f"memory: MXFP4 experts are re-laid-out after loading and vLLM logs show "
+                     f"{holes / GiB:.2f} GiB of PyTorch cache left in holes no later allocation could use (two logs, "
+                     f"one model: thin); the plan keeps it outside the utilisation budget")
     return Overhead(activation=act, sampler=smp, non_torch=non_torch_bytes(layout, version, gpu_compute), cudagraphs=graphs,
-                    graphs_in_budget=graphs_in_budget(version), runtime_reserve=base + warm,
-                    margin=margin, tokens=t, notes=tuple(notes), startup_baseline=base, sampler_warmup=warm)
+                    graphs_in_budget=graphs_in_budget(version), runtime_reserve=base + warm + holes,
+                    margin=margin, tokens=t, notes=tuple(notes), startup_baseline=base, sampler_warmup=warm,
+                    repack_holes=holes)
 
 
 # --- weights ---------------------------------------------------------------------------------------------------

@@ -171,7 +171,7 @@ def choose(recipe: eng.Recipe, model_id: str, architecture: str, template: str |
     reasoning = recipe.reasoning_parser
     if recipe.note:
         warnings.append(recipe.note)
-    if tool or reasoning:
+    if (tool or reasoning) and engine != "sglang":          # SGLang plans state the SGLang names below
         src = f" ({_short_source(recipe.source)})" if recipe.source else ""
         reasons.append(f"parsers for the {recipe.key} family{src}: tool-call {tool or '-'}"
                        f"{' (from the chat template)' if origin != 'recipe' else ''}, reasoning {reasoning or '-'}")
@@ -184,8 +184,11 @@ def choose(recipe: eng.Recipe, model_id: str, architecture: str, template: str |
             warnings.append(f"no tool-call parser for {model_id} ({architecture}: {what}, and "
                             f"{'its chat template shows no known tool-call markup' if template else 'no chat template was available'}): "
                             f"tool calls would come back as plain text. Look at the model card "
-                            f"(https://huggingface.co/{model_id}) and vLLM's tool-calling docs ({TOOL_DOCS}) for "
-                            f"--tool-call-parser, and at {REASONING_DOCS} for --reasoning-parser")
+                            f"(https://huggingface.co/{model_id}) and "
+                            + (f"vLLM's tool-calling docs ({TOOL_DOCS}) for --tool-call-parser, and at "
+                               f"{REASONING_DOCS} for --reasoning-parser" if engine != "sglang" else
+                               f"SGLang's tool-parser docs ({SGLANG_DOCS}) for --tool-call-parser and "
+                               f"--reasoning-parser"))
     if engine == "sglang":
         if recipe.min_version.get("sglang") == "unknown" and (tool or reasoning or sglang):
             named = " ".join(f"--{k.replace('_', '-')} {v}" for k, v in sglang.items() if v)
@@ -200,18 +203,31 @@ def choose(recipe: eng.Recipe, model_id: str, architecture: str, template: str |
                                     f"(see {SGLANG_DOCS}); --engine vllm has it")
     sglang = {k: v for k, v in sglang.items() if v}
     if engine == "sglang" and sglang:          # the names the SGLang command carries, not vLLM's
-        reasons.append(f"SGLang names for the {recipe.key} family: tool-call {sglang.get('tool_call_parser') or '-'}, "
-                       f"reasoning {sglang.get('reasoning_parser') or '-'}")
+        via = " (from the chat template)" if origin != "recipe" else ""
+        reasons.append(f"SGLang names for the {recipe.key} family: tool-call "
+                       f"{sglang.get('tool_call_parser') or '-'}{via}, reasoning {sglang.get('reasoning_parser') or '-'}")
     chosen = dataclasses.replace(recipe, tool_call_parser=tool, reasoning_parser=reasoning, sglang=sglang)
     version = eng.engine_version(chosen, engine)
     default = eng.parse_version(eng.engine_defaults(engine)["version"])
+    if engine == "sglang" and eng.sglang_fallback(recipe):
+        warnings.append(eng.sglang_fallback(recipe))
     if version > default:
         why = ((recipe.version_reason if engine == "vllm" else "") or
-               ("the first release registering its parsers" if engine == "vllm" else
-                f"the first SGLang release known to serve the {recipe.key} family (recipes.yaml min_version)"))
+               ("the first release registering its parsers" if engine == "vllm" else _sglang_version_why(recipe, version)))
         driver = eng.cuda_driver_gt(chosen, engine)
         cuda13 = (f"; that image is a CUDA 13 build, so nodes need an NVIDIA driver above {driver}"
                   if driver > eng.cuda_driver_gt(None, engine) else "")
         reasons.append(f"{engine} {eng.version_text(version)} pinned (image {eng.engine_image(chosen, engine)}) instead "
                        f"of the default {eng.version_text(default)}: {why}{cuda13}")
     return ParserChoice(recipe=chosen, reasons=tuple(reasons), warnings=tuple(warnings))
+
+
+def _sglang_version_why(recipe: eng.Recipe, version: tuple[int, ...]) -> str:
+    """Why an SGLang plan pins ``version``: its checkpoint class (recipes.yaml sglang_classes) or its family."""
+    family = eng.parse_version(recipe.min_version.get("sglang") or "")
+    if eng.sglang_class_first(recipe.architecture) == version and version > family:
+        default = eng.parse_version(eng.engine_defaults("sglang")["version"])
+        other = f"; other {recipe.key} checkpoints run on {eng.version_text(max(family, default))}" if family else ""
+        return (f"the first SGLang release registering {recipe.architecture} (sglang {eng.version_text(version)} on "
+                f"PyPI; recipes.yaml sglang_classes){other}")
+    return f"the first SGLang release known to serve the {recipe.key} family (recipes.yaml min_version)"

@@ -148,7 +148,7 @@ class Plan:
         lay = b.layout
         need = b.weights_per_gpu + b.overhead_bytes if b.kv_cache_bytes <= 0 else b.gpu.memory_bytes * b.util
         more_memory = [g.name for g in sorted(self.site.gpu_catalog, key=lambda g: g.memory_bytes)
-                       if g.memory_bytes * b.util > need and not eng.gpu_cannot_run(f, g.compute)
+                       if g.memory_bytes * b.util > need and not eng.gpu_cannot_run(f, g.compute, req.engine)
                        ] if len(self.per_gpu_type) == 1 else []      # all types tried: another type cannot help
         more_gpus = req.gpus is not None and req.gpus < max(GPU_COUNTS) or lay.gpus < max(GPU_COUNTS)
         tips: list[str] = []
@@ -233,6 +233,8 @@ class Plan:
                 "mem_fraction_static": (_sglang_fraction(b) if b and self.request.engine == "sglang"
                                         else None),
                 "max_num_seqs": b.max_num_seqs if b else None,
+                "max_running_requests": (eng.sglang_max_running_requests(b.max_num_seqs, dp)
+                                         if b and self.request.engine == "sglang" else None),
                 "hf_overrides": self.context.hf_overrides,
                 "rope": {"type": self.context.rope_type, "factor": self.context.factor} if self.context.rope_type else None,
                 "tool_call_parser": self.recipe.tool_call_parser if self.request.engine == "vllm"
@@ -284,12 +286,13 @@ class Plan:
                 f"{human(b.kv_cache_bytes)} KV cache per GPU = {b.kv_tokens * lay.dp} tokens"
                 + (f" ({lay.dp} DP ranks x {b.kv_tokens})" if lay.dp > 1 else "")
                 + f", max concurrency {b.concurrency * lay.dp:.2f} at full length",
-                _overhead_line(b),
+                _overhead_line(b, self.request.engine),
                 f"engine   vLLM {d['serving']['engine_version']} ({d['serving']['image']})  "
                 f"max-num-seqs {b.max_num_seqs}, gpu-memory-utilization {b.util:.2f}"
                 if self.request.engine == "vllm" else
                 f"engine   SGLang {d['serving']['engine_version']} ({d['serving']['image']})  "
-                f"max-running-requests {b.max_num_seqs}, mem-fraction-static {_sglang_fraction(b):.2f}",
+                f"max-running-requests {eng.sglang_max_running_requests(b.max_num_seqs, lay.dp)}, "
+                f"mem-fraction-static {_sglang_fraction(b):.2f}",
                 f"k8s      cpu {d['resources']['cpu']}, memory {d['resources']['memory_request']}/"
                 f"{d['resources']['memory_limit']}, pvc {d['resources']['storage']}"
                 + (f" per pod (LeaderWorkerSet of {self.nodes} pods)" if self.nodes > 1 else ""),
@@ -309,15 +312,17 @@ def _overhead_dict(o: Overhead) -> dict[str, Any]:
     return {"activation_bytes": o.activation, "sampler_bytes": o.sampler, "non_torch_bytes": o.non_torch,
             "cuda_graph_bytes": o.cudagraphs, "cuda_graphs_in_budget": o.graphs_in_budget,
             "startup_baseline_bytes": o.startup_baseline, "sampler_warmup_bytes": o.sampler_warmup,
+            "repack_holes_bytes": o.repack_holes,
             "outside_budget_bytes": o.outside_budget, "max_num_batched_tokens": o.tokens}
 
 
-def _overhead_line(b: Evaluation) -> str:
+def _overhead_line(b: Evaluation, engine: str = "vllm") -> str:
     o = b.overhead
     if o is None:
         return f"overhead {human(b.overhead_bytes)} per GPU"
     graphs = (f"CUDA graphs {human(o.cudagraphs)} " + ("inside the budget" if o.graphs_in_budget
-                                                      else "in the (1 - utilisation) slack"))
+                                                      else "in the (1 - utilisation) slack" if engine == "vllm"
+                                                      else "outside --mem-fraction-static too"))
     return (f"overhead {human(b.overhead_bytes)} per GPU = activation/sampler peak "
             f"{human(max(o.activation, o.sampler))} + non-torch {human(o.non_torch)}"
             + (f" + {graphs}" if o.graphs_in_budget else "") + f" + safety margin {human(o.margin)}"
@@ -410,6 +415,8 @@ def _layouts(f: ModelFacts, n: int, recipe: eng.Recipe, req: PlanRequest) -> tup
         if req.tp and tp != req.tp or req.pp and pp != req.pp:
             continue
         why, need_ep = _layout_problem(f, tp, pp, recipe, n)
+        if not why and pp > 1 and req.engine == "sglang" and eng.sglang_fallback(recipe):
+            why = f"PP {pp}: SGLang's Transformers fallback (sglang/srt/models/transformers.py) has no pipeline stages"
         if why:
             problems.append(why)
             continue
@@ -425,7 +432,8 @@ def _layouts(f: ModelFacts, n: int, recipe: eng.Recipe, req: PlanRequest) -> tup
                 problems.append(f"DCP {req.dcp} does not divide TP {tp}")
                 continue
             if req.dcp > 1 and not _dcp_supported(f, recipe, req.engine):
-                problems.append(f"vLLM has no decode-context-parallel for {f.architecture}"
+                problems.append("SGLang has no decode-context-parallel: drop --dcp" if req.engine == "sglang" else
+                                f"vLLM has no decode-context-parallel for {f.architecture}"
                                 + (" with sliding/linear/Mamba layers" if f.is_hybrid else "")
                                 + (" (DSA sparse attention: FLASHMLA_SPARSE has no DCP)" if f.index_head_dim else ""))
                 continue
@@ -516,9 +524,16 @@ def _evaluate(f: ModelFacts, parts: WeightParts, gpu: GpuType, layout: Layout, L
     slack = int(gpu.memory_bytes * (1 - util))
     fits = avail > 0 and blocks - 1 >= need and slack >= outside
     why = ""
-    if avail <= 0:
+    if avail <= 0 and w_stages[s] >= gpu.memory_bytes:
+        # no utilisation in this sentence: the weights alone exceed the card (a layout's own utilisation may be
+        # lowered below the plan's for its CUDA graphs, and quoting it beside the plan's read as a contradiction)
+        why = f"weights {human(w_stages[s])} per GPU exceed the {human(gpu.memory_bytes)} of one {gpu.name}"
+    elif avail <= 0:
         why = (f"weights {human(w_stages[s])} + overhead {human(ov.in_budget)} per GPU exceed "
-               f"{util:.2f} x {human(gpu.memory_bytes)}")
+               f"{util:.2f} x {human(gpu.memory_bytes)}"
+               + (f" (the utilisation lowered from {DEFAULT_UTILIZATION} so that the rest holds this layout's "
+                  f"{human(outside)} outside it)" if util < DEFAULT_UTILIZATION and not req.gpu_memory_utilization
+                  else ""))
     elif blocks - 1 < need:
         why = f"KV cache {human(max(avail, 0))} per GPU holds {kv_tokens} tokens, less than one request of {L}"
     elif slack < outside:
@@ -614,15 +629,15 @@ def _counts(gpu: GpuType, req: PlanRequest) -> tuple[tuple[int, ...], str]:
         base = single + multi
     if req.gpus:
         if req.gpus > per and req.gpus % per:
-            return (), f"--gpus {req.gpus} spans nodes of {per} {gpu.name}: use a multiple of {per}"
+            return (), f"--gpus {req.gpus} spans nodes of {per} GPUs: use a multiple of {per}"
         if req.nodes and nodes_of(req.gpus, per) != req.nodes:
-            return (), f"--gpus {req.gpus} is {nodes_of(req.gpus, per)} node(s) of {per} {gpu.name}, not --nodes {req.nodes}"
+            return (), f"--gpus {req.gpus} is {nodes_of(req.gpus, per)} node(s) of {per} GPUs, not --nodes {req.nodes}"
         return (req.gpus,), ""
     dp = req.data_parallel or 1
     if req.tp and req.pp:
         want = req.tp * req.pp * dp
         if want > per and want % per:
-            return (), f"TP {req.tp} x PP {req.pp} x DP {dp} = {want} GPUs is not whole nodes of {per} {gpu.name}"
+            return (), f"TP {req.tp} x PP {req.pp} x DP {dp} = {want} GPUs is not whole nodes of {per} GPUs"
         return (want,), ""
     out = tuple(n for n in base if n % dp == 0 and (not req.tp or (n // dp) % req.tp == 0)
                 and (not req.pp or (n // dp) % req.pp == 0))
@@ -763,6 +778,9 @@ def make_plan(source: ModelSource, req: PlanRequest, site: Site | None = None) -
         raise UsageError(f"unknown --launcher {req.launcher!r}", "use --launcher native or --launcher ray")
     if req.launcher == "ray" and req.engine == "sglang":
         raise UsageError("--launcher ray is for vLLM", "SGLang launches its nodes itself: drop --launcher")
+    if req.engine == "sglang" and req.dcp and req.dcp > 1:
+        raise UsageError(f"--dcp {req.dcp}: SGLang has no decode-context-parallel",
+                         "drop --dcp, or plan with --engine vllm")
     if req.kv_cache_dtype not in KV_DTYPES:
         raise UsageError(f"unknown --kv-cache-dtype {req.kv_cache_dtype!r}", f"one of {', '.join(KV_DTYPES)}")
     if req.gpu_type and req.gpu_memory_bytes is not None:
@@ -777,16 +795,21 @@ def make_plan(source: ModelSource, req: PlanRequest, site: Site | None = None) -
     if req.data_parallel and (req.pp and req.pp > 1 or req.dcp and req.dcp > 1):
         raise UsageError("--data-parallel plans DP ranks of TP only", "drop --pp/--dcp with --data-parallel")
     if req.gpus and req.data_parallel and req.gpus % req.data_parallel:
-        raise PlanError(f"--data-parallel {req.data_parallel} does not divide --gpus {req.gpus}")
+        raise UsageError(f"--data-parallel {req.data_parallel} does not divide --gpus {req.gpus}",
+                         "each DP rank gets the same number of GPUs: drop --gpus, or give a multiple of "
+                         f"{req.data_parallel}")
     if req.gpus and req.data_parallel and req.tp and req.tp * req.data_parallel != req.gpus:
         raise UsageError(f"--data-parallel {req.data_parallel} x --tp {req.tp} = {req.data_parallel * req.tp} GPUs, "
                          f"not --gpus {req.gpus}", "each DP rank is TP GPUs: drop --gpus or --tp")
     if req.gpus and req.tp and req.pp and req.tp * req.pp * (req.data_parallel or 1) != req.gpus:
-        raise PlanError(f"--tp {req.tp} x --pp {req.pp} = {req.tp * req.pp}, not --gpus {req.gpus}")
+        raise UsageError(f"--tp {req.tp} x --pp {req.pp} = {req.tp * req.pp}, not --gpus {req.gpus}",
+                         "TP x PP is the GPU count: drop one of --gpus/--tp/--pp")
     if req.gpus and req.tp and req.gpus % req.tp:
-        raise PlanError(f"--tp {req.tp} does not divide --gpus {req.gpus}")
+        raise UsageError(f"--tp {req.tp} does not divide --gpus {req.gpus}",
+                         f"the GPUs are TP x PP: give --gpus a multiple of {req.tp}, or drop --tp")
     if req.dcp and req.tp and req.tp % req.dcp:
-        raise PlanError(f"--dcp {req.dcp} must divide --tp {req.tp}")
+        raise UsageError(f"--dcp {req.dcp} must divide --tp {req.tp}",
+                         "each DCP group is a share of the TP ranks: pick a divisor of --tp")
     if req.gpu_memory_utilization is not None and not (0.1 <= req.gpu_memory_utilization <= 0.99):
         raise UsageError("--gpu-memory-utilization must be between 0.1 and 0.99")
 
@@ -799,6 +822,14 @@ def make_plan(source: ModelSource, req: PlanRequest, site: Site | None = None) -
     chosen = parsers.choose(eng.find_recipe(f), f.model_id, f.architecture, source.chat_template,
                             source.chat_template_source, req.engine)
     recipe = chosen.recipe
+    why_not, hint = eng.engine_cannot_serve(recipe, req.engine)      # a class no release of the engine loads
+    if why_not:
+        raise PlanError(why_not, hint)
+    if req.tp and _layout_problem(f, req.tp, 1, recipe, req.tp)[0]:
+        # a TP the model's heads refuse is so on every GPU type and count: one usage error, not one line per type
+        valid = [str(t) for t in range(1, 65) if not _layout_problem(f, t, 1, recipe, t)[0]]
+        raise UsageError(f"--tp {req.tp} for {f.model_id}: {_layout_problem(f, req.tp, 1, recipe, req.tp)[0]}",
+                         f"use --tp {', '.join(valid)}" if valid else "drop --tp")
     total, loaded, wsrc, parts, wnotes, wwarnings = _weights(source, f)
     rope = recipe.rope or {}
     rope_original = rope.get("original") if (not rope.get("when_native")
@@ -806,7 +837,7 @@ def make_plan(source: ModelSource, req: PlanRequest, site: Site | None = None) -
     ctx = decide_context(f, context=req.context, max_model_len=req.max_model_len, rope_method=rope.get("method"),
                          rope_original=rope_original, yarn_supported=recipe.yarn, rope_factor=rope.get("factor"),
                          rope_max_context=rope.get("max_context"),
-                         rescale_existing=bool(rope.get("rescale_existing")))
+                         rescale_existing=bool(rope.get("rescale_existing")), engine=req.engine)
     L = ctx.max_model_len
     if req.kv_cache_dtype == "auto":
         kv_name = f.quant.kv_cache_dtype or f.dtype
@@ -826,7 +857,7 @@ def make_plan(source: ModelSource, req: PlanRequest, site: Site | None = None) -
     closest: Evaluation | None = None
     one_node: dict[str, str] = {}
     for g in gpus:
-        cannot = eng.gpu_cannot_run(f, g.compute)
+        cannot = eng.gpu_cannot_run(f, g.compute, req.engine)
         if cannot:
             outcomes[g.name] = cannot
             continue
@@ -847,9 +878,12 @@ def make_plan(source: ModelSource, req: PlanRequest, site: Site | None = None) -
         best = closest
     if best is None:
         forced = any(v is not None for v in (req.gpus, req.tp, req.pp, req.dcp))
-        detail = "; ".join(f"{k}: {v}" for k, v in outcomes.items())
-        if all(eng.gpu_cannot_run(f, g.compute) for g in gpus):
-            able = [g.name for g in site.gpu_catalog if not eng.gpu_cannot_run(f, g.compute)]
+        alike: dict[str, list[str]] = {}                # types that failed for the same reason, named once
+        for gname, outcome in outcomes.items():
+            alike.setdefault(outcome, []).append(gname)
+        detail = "; ".join(f"{', '.join(names)}: {outcome}" for outcome, names in alike.items())
+        if all(eng.gpu_cannot_run(f, g.compute, req.engine) for g in gpus):
+            able = [g.name for g in site.gpu_catalog if not eng.gpu_cannot_run(f, g.compute, req.engine)]
             raise PlanError(f"{f.model_id} cannot run on {detail}",
                             f"pick a GPU that can: --gpu {' or --gpu '.join(able)}" if able else
                             "no catalog GPU type can run this checkpoint; pass --gpu-memory SIZE for such a card")
@@ -906,7 +940,7 @@ def _explain(r: list[str], w: list[str], f: ModelFacts, b: Evaluation, req: Plan
     if f.index_head_dim:
         r.append(f"DSA sparse attention: each layer also caches the lightning indexer's K, {f.index_head_dim} FP8 "
                  f"values + one fp32 scale per 128 = {indexer_bytes_per_token(f)} B per token, replicated on every "
-                 f"TP rank (vLLM DeepseekV32IndexerCache)")
+                 f"TP rank" + (" (vLLM DeepseekV32IndexerCache)" if req.engine == "vllm" else ""))
     kinds = {k: f.count(k) for k in set(f.layer_kinds)}
     if f.is_hybrid:
         r.append("layers: " + ", ".join(f"{v} {k}" for k, v in sorted(kinds.items())) +
@@ -919,7 +953,10 @@ def _explain(r: list[str], w: list[str], f: ModelFacts, b: Evaluation, req: Plan
     if scale != 1.0:
         r.append(f"MXFP4 experts held {scale:.3f}x their checkpoint size on {b.gpu.name}: below Blackwell vLLM "
                  f"runs them through Marlin (or, on Hopper, Triton kernels of nearly the same size); Marlin pads "
-                 f"hidden to a multiple of 256 and the per-GPU intermediate to 128")
+                 f"hidden to a multiple of 256 and the per-GPU intermediate to 128" if req.engine == "vllm" else
+                 f"MXFP4 experts held {scale:.3f}x their checkpoint size on {b.gpu.name}: below Blackwell the MoE "
+                 f"kernels pad hidden to a multiple of 256 and the per-GPU intermediate to 128, and the plan holds "
+                 f"SGLang's experts at that padded size too")
     if chose_type and b.fits:
         r.append(f"GPU type {b.gpu.name}: the least GPU memory reserved among the catalog types that fit "
                  f"({lay.gpus} x {human(b.gpu.memory_bytes)})")
@@ -943,8 +980,10 @@ def _explain(r: list[str], w: list[str], f: ModelFacts, b: Evaluation, req: Plan
                       "vLLM's sparse-MLA backend (DSA) has no decode-context-parallel" if f.index_head_dim else
                       "no decode-context-parallel here")
             w.append(f"TP {lay.tp} > 1 KV head ({'MLA latent' if f.uses_mla else 'MQA'}) and {no_dcp}: "
-                                 f"the KV cache is duplicated {dup}x on every TP rank (TP 1 x PP {lay.gpus} would "
-                                 f"avoid it at the cost of tensor and expert parallelism)")
+                                 f"the KV cache is duplicated {dup}x on every TP rank "
+                                 + (f"(--data-parallel {lay.gpus}, TP 1 per DP rank, would avoid it)" if lay.dp > 1
+                                    else f"(TP 1 x PP {lay.gpus} would avoid it at the cost of tensor and expert "
+                                         f"parallelism)"))
         else:
             w.append(f"TP {lay.tp} > {kv} KV heads: the KV cache is duplicated {dup}x")
     if lay.ep:
@@ -957,16 +996,24 @@ def _explain(r: list[str], w: list[str], f: ModelFacts, b: Evaluation, req: Plan
         w.extend(chosen.warnings)
     for s in recipe.suggest:
         r.append(f"worth trying: {s}")
-    seqs_flag = "max-running-requests" if req.engine == "sglang" else "max-num-seqs"
-    r.append(f"{seqs_flag} {b.max_num_seqs}: set by --max-num-seqs ({b.kv_tokens} KV tokens, ~"
-             f"{b.kv_tokens // b.max_num_seqs} a sequence)" if req.max_num_seqs else
-             f"{seqs_flag} {b.max_num_seqs}: room for ~2K-token sequences in {b.kv_tokens} KV tokens (cap 256)")
+    if req.engine == "sglang":
+        seqs = (f"max-running-requests {eng.sglang_max_running_requests(b.max_num_seqs, lay.dp)} = "
+                f"{b.max_num_seqs} per DP rank x {lay.dp} (with DP attention SGLang divides it among the ranks)"
+                if lay.dp > 1 else f"max-running-requests {b.max_num_seqs}")
+        given = "--max-num-seqs"        # kubectl llm's flag (sequences per DP rank) for both engines
+    else:
+        seqs = f"max-num-seqs {b.max_num_seqs}" + (" per DP rank" if lay.dp > 1 else "")
+        given = "--max-num-seqs"
+    rank = " of a DP rank" if lay.dp > 1 else ""
+    r.append(f"{seqs}: set by {given} ({b.kv_tokens} KV tokens{rank}, ~{b.kv_tokens // b.max_num_seqs} a sequence)"
+             if req.max_num_seqs else
+             f"{seqs}: room for ~2K-token sequences in {b.kv_tokens} KV tokens{rank} (cap 256)")
     if b.overhead:
         o = b.overhead
         version = ".".join(map(str, eng.engine_version(recipe, req.engine)))
         if req.engine == "sglang":
-            r.append(f"memory model: vLLM's accounting (activation peak, CUDA graphs, margin) stands in for SGLang "
-                     f"{version}'s; --mem-fraction-static {_sglang_fraction(b):.2f} holds the weights "
+            r.append(f"memory model: SGLang {version} is sized with the planner's accounting (activation peak, CUDA "
+                     f"graphs, margin; calibrated on vLLM start-up logs, none of SGLang's yet); --mem-fraction-static {_sglang_fraction(b):.2f} holds the weights "
                      f"and the KV pool, the other {1 - _sglang_fraction(b):.2f} x memory the "
                      f"activations and CUDA graphs")
         else:
@@ -974,15 +1021,20 @@ def _explain(r: list[str], w: list[str], f: ModelFacts, b: Evaluation, req: Plan
                      + ("CUDA graphs are subtracted before the KV cache (>= 0.21)" if o.graphs_in_budget else
                         f"CUDA graphs (~{human(o.cudagraphs)}) live outside --gpu-memory-utilization (< 0.21)")
                      + f"; outside it too: the start-up baseline (~{human(o.startup_baseline)}: CUDA context, "
-                     f"communication buffers) and the sampler warm-up after the graphs (~{human(o.sampler_warmup)}), "
+                     f"communication buffers) and the sampler warm-up after the graphs (~{human(o.sampler_warmup)})"
+                     + (f", the MXFP4 re-layout's cache holes (~{human(o.repack_holes)})" if o.repack_holes else "")
+                     + ", "
                      f"so (1 - utilisation) x memory must hold ~{human(o.outside_budget)}"
                      + (f" (the utilisation is lowered to {b.util:.2f} for it)"
                         if not req.gpu_memory_utilization and b.util < DEFAULT_UTILIZATION else "")
                      + f"; profile run of {o.tokens} tokens (vLLM's max-num-batched-tokens on {b.gpu.name})")
         w.extend(o.notes)
     if b.gpu.compute and f.quant.method == "fp8" and not b.gpu.native_fp8:
-        w.append(f"{b.gpu.name} (compute {b.gpu.compute}) has no native FP8: vLLM runs the FP8 weights "
-                             "through Marlin weight-only kernels (works, slower prefill)")
+        # SGLang does the same: Fp8LinearMethod turns on weight-only Marlin when can_auto_enable_marlin_fp8()
+        # (sgl-project/sglang python/sglang/srt/layers/quantization/fp8.py)
+        w.append(f"{b.gpu.name} (compute {b.gpu.compute}) has no native FP8: "
+                 f"{'vLLM' if req.engine == 'vllm' else 'SGLang'} runs the FP8 weights through Marlin weight-only "
+                 f"kernels (works, slower prefill)")
     rule = eng.checkpoint_gpus(f)
     if rule and not b.gpu.compute:
         w.append(f"{str(eng.checkpoint_format(f)).upper()} checkpoint on a --gpu-memory card of unknown "

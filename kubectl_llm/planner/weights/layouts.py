@@ -229,7 +229,7 @@ class Builder:
             if n:
                 self.notes.append(f"checkpoint stores {n} MTP (nextn) layer(s) with their own embedding and head "
                                   f"copies: counted in total_bytes (PVC), not in total_params or loaded_bytes "
-                                  f"(vLLM loads them only for MTP speculative decoding)")
+                                  f"(the engines load them only for MTP speculative decoding)")
             return
         n = 0
         if c.mtp_num_hidden_layers is not None:
@@ -244,6 +244,6 @@ class Builder:
             self.mtp_globals += [T(f"{root}.fc", MTP, H, 2 * H), vec(f"{root}.pre_fc_norm_embedding", MTP, H),
                                  vec(f"{root}.pre_fc_norm_hidden", MTP, H), vec(f"{root}.norm", MTP, H)]
             self.notes.append(f"checkpoint stores {n} MTP layer(s) (mtp.*): counted in total_bytes (PVC), not in "
-                              f"total_params or loaded_bytes (vLLM loads them only for MTP speculative decoding)")
+                              f"total_params or loaded_bytes (the engines load them only for MTP speculative decoding)")
         elif c.use_mtp:
             self.notes.append("config sets use_mtp but the published checkpoint ships no MTP weights; not counted")

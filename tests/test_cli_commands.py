@@ -201,8 +201,8 @@ def test_console_script_keeps_exit_code_and_output_of_a_plan_that_does_not_fit(t
     doc = json.loads(proc.stdout)
     assert doc["fits"] is False and doc["gpu"]["type"] == "A10"
     error, hint = proc.stderr.splitlines()[:2]
-    assert error.startswith(f"error: {local_qwen35} does not fit (A10: 1 GPUs: weights ") and error.endswith("GiB)")
-    assert hint.startswith("hint: the weights alone need ")
+    assert error.startswith(f"error: {local_qwen35} does not fit (A10: 1 GPUs: weights ")
+    assert hint.startswith("hint: ")
 
 
 def test_missing_helm_names_install_with_tools(monkeypatch):

@@ -266,3 +266,12 @@ def test_load_test_of_an_engine_that_does_not_answer_stops_at_once(tmp_path, mon
     assert error.startswith(f"error: cannot reach http://127.0.0.1:{port}/v1/models (ConnectError")
     assert hint == "hint: is the engine up? 'kubectl llm status qwen3-8b -n llm'; check the --url address"
     assert "requests" not in res.stdout
+
+
+def test_list_without_any_kubeconfig_says_so_not_localhost_8080(helm_bin, monkeypatch, tmp_path):
+    offline_dry_run_env(monkeypatch, tmp_path)            # KUBECONFIG names a file that does not exist
+    monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
+    monkeypatch.setattr("kubectl_llm.cli.session.helm_command_factory", None)
+    error, hint = _one_error(_run("list"), 6)     # was "cannot reach the cluster: ... localhost:8080 ... refused"
+    assert error == "error: no usable kubeconfig: helm found none and tried http://localhost:8080"
+    assert hint == "hint: pass --kubeconfig PATH or set KUBECONFIG; 'kubectl config view' shows it"

@@ -152,6 +152,9 @@ def map_helm_error(exc: BaseException, *, release: str = "", namespace: str = ""
         return ReleaseNotFound(f"release {release!r} not found in namespace {namespace!r}")
     if ("kubernetes cluster unreachable" in low or isinstance(exc, herr.ConnectionError)
             or "connection refused" in low or "no such host" in low or "i/o timeout" in low):
+        if "localhost:8080" in low:     # client-go's address when it found no kubeconfig at all
+            return ClusterUnreachable("no usable kubeconfig: helm found none and tried http://localhost:8080",
+                                      "pass --kubeconfig PATH or set KUBECONFIG; 'kubectl config view' shows it")
         return ClusterUnreachable(f"cannot reach the cluster: {line}")
     if "persistentvolumeclaim" in low and "is immutable" in low:
         return HelmError(f"helm failed: {line}",

@@ -9,7 +9,9 @@ Goals (issue 8): plan median within 3x of the helm template median of the same m
 under 1 s. Usage:
     python benchmarks/bench_plan.py [--runs 9] [MODEL_ID ...]
 Each model's catalog config is written to a temp directory so the run is fully offline (local-dir path: no Hub
-client is imported). Prints one line per model and exits 1 when a goal is missed.
+client is imported). The three commands take turns in each round (plan, template, dry-run, plan, ...), so a busy
+machine slows them alike; the load average is printed before and after. Prints one line per model and exits 1 when
+a goal is missed. Recorded results (before / after the plan-speed work, three runs each): README.md, "Benchmark".
 """
 
 from __future__ import annotations
@@ -64,7 +66,8 @@ def main() -> int:
     # the compiler instead. Drop it and let one warm-up run per command write the caches.
     env.pop("PYTHONDONTWRITEBYTECODE", None)
     ok = True
-    print(f"{'model':34s} {'plan':>8s} {'template':>9s} {'ratio':>6s} {'dry-run':>8s}   (medians of {args.runs})")
+    print(f"{'model':34s} {'plan':>8s} {'template':>9s} {'ratio':>6s} {'dry-run':>8s}   (medians of {args.runs}; "
+          f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs)")
     with tempfile.TemporaryDirectory() as tmp:
         for mid in args.models:
             data = json.loads(catalog.find(mid).read_text())
@@ -89,6 +92,7 @@ def main() -> int:
     for c in configs:
         estimate_weights(checkpoint_shapes(c))
     print(f"weight estimate of all {len(configs)} catalog configs in-process: {(time.perf_counter() - t) * 1000:.0f} ms")
+    print(f"load average at the end: {os.getloadavg()[0]:.1f} (other jobs slow both sides, not always alike)")
     print(f"goals: plan <= {PLAN_VS_TEMPLATE:.0f}x helm template, add --dry-run=client <= {DRY_RUN_S * 1000:.0f} ms: "
           f"{'met' if ok else 'MISSED'}")
     return 0 if ok else 1

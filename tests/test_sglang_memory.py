@@ -134,3 +134,20 @@ def test_dp_attention_default_below_zero_says_why_and_forcing_fits():
     forced = plan("deepseek-ai/DeepSeek-V3", gpu_type="H100-80GB", data_parallel=32, engine="sglang",
                   gpu_memory_utilization=0.95).to_dict()
     assert forced["fits"] is True and 0 < forced["serving"]["mem_fraction_static"] < 0.95
+
+
+def test_multimodal_default_is_scaled_like_sglangs_vlm_adjustment():
+    """adjust_mem_fraction_for_vlm (server_args.py@v0.5.9): x 0.95 x clamp(1 - 0.1 x (L x h^2 / (24 x 1024^2) - 1),
+    0.8, 1.05). A ViT-L/14-sized tower (24 x 1024) gives x 0.95; 32 x 1280 gives 1 - 0.1 x (52428800 / 25165824 - 1)
+    = 0.8917 -> x 0.8471; no fields: 24 / 1024."""
+    base = eng.sglang_default_mem_fraction(81559, 1)                                        # 0.835
+    assert eng.sglang_default_mem_fraction(81559, 1, vision=(24, 1024)) == pytest.approx(0.835 * 0.95)
+    assert eng.sglang_default_mem_fraction(81559, 1, vision=(None, None)) == pytest.approx(0.835 * 0.95)
+    f = 1 - 0.1 * (32 * 1280 ** 2 / (24 * 1024 ** 2) - 1)
+    assert eng.sglang_default_mem_fraction(81559, 1, vision=(32, 1280)) == pytest.approx(base * 0.95 * f)
+    assert eng.sglang_default_mem_fraction(81559, 1, vision=(200, 4096)) == pytest.approx(base * 0.95 * 0.8)
+    # a VLM plan obeys it: gemma-3-27b-it on an H100 (SGLang)
+    d = plan("google/gemma-3-27b-it", gpu_type="H100-80GB", engine="sglang").to_dict()
+    s = d["serving"]
+    tp = int(s["args"][s["args"].index("--tp-size") + 1])
+    assert s["mem_fraction_static"] <= eng.sglang_default_mem_fraction(81559, tp, vision=(27, 1152)) < 0.8

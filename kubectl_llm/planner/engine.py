@@ -341,7 +341,8 @@ def mem_fraction_static(gpu_memory_utilization: float, overhead_fraction: float 
 
 def sglang_default_mem_fraction(gpu_mib: int, tp_size: int, pp_size: int = 1, dp_size: int = 1,
                                 dp_attention: bool = False, chunked_prefill_size: int | None = None,
-                                cuda_graph_max_bs: int | None = None) -> float:
+                                cuda_graph_max_bs: int | None = None,
+                                vision: tuple[int | None, int | None] | None = None) -> float:
     """The --mem-fraction-static SGLang chooses itself when it is not given, for a card of ``gpu_mib`` MiB
     (nvidia-smi memory.total, what SGLang reads) and SGLang's ``--tp-size`` (TP x DP with DP attention).
 
@@ -350,8 +351,10 @@ def sglang_default_mem_fraction(gpu_mib: int, tp_size: int, pp_size: int = 1, dp
     TP 4; < 60 GiB: 4096 / 32, 160 from TP 4; < 160 GiB: 8192 / 256, 512 from TP 4; else 16384 / 512), then
     reserved MiB = 512 + max(chunked, 2048) x 1.5 + graph_bs x 2 + tp x pp / 8 x 1024 (+ graph_bs x dp x 3 with DP
     attention, + graph_bs x dp x 1.5 more above bs 300), at least 10240 on cards above 60 GiB, and the fraction is
-    round((gpu - reserved) / gpu, 3). Not modelled: piecewise CUDA graphs and speculative decoding (off in plans),
-    the multimodal reduction (x 0.95 x a ViT-size factor; lower, so the cap stays an upper bound) and ROCm's aiter."""
+    round((gpu - reserved) / gpu, 3). A multimodal model (``vision`` = the vision_config's (num_hidden_layers,
+    hidden_size), None each when absent: 24 / 1024) is then scaled by adjust_mem_fraction_for_vlm: x 0.95 x
+    clamp(1 - 0.1 x (layers x hidden^2 / (24 x 1024^2) - 1), 0.8, 1.05). Not modelled: piecewise CUDA graphs and
+    speculative decoding (off in plans) and ROCm's aiter."""
     if gpu_mib < 20 * 1024:
         chunk, bs = 2048, 8
     elif gpu_mib < 35 * 1024:
@@ -369,7 +372,12 @@ def sglang_default_mem_fraction(gpu_mib: int, tp_size: int, pp_size: int = 1, dp
         reserved += bs * dp_size * 3 + (bs * dp_size * 1.5 if bs > 300 else 0)
     if gpu_mib > 60 * 1024:
         reserved = max(reserved, 10 * 1024)
-    return round((gpu_mib - reserved) / gpu_mib, 3)
+    frac = round((gpu_mib - reserved) / gpu_mib, 3)
+    if vision is not None:
+        layers, hidden = vision[0] or 24, vision[1] or 1024
+        factor = max(0.8, min(1.05, 1.0 - 0.1 * (layers * hidden ** 2 / (24 * 1024 ** 2) - 1.0)))
+        frac = frac * 0.95 * factor
+    return frac
 
 
 def sglang_max_running_requests(per_rank: int, dp: int) -> int:

@@ -495,7 +495,7 @@ def _evaluate(f: ModelFacts, parts: WeightParts, gpu: GpuType, layout: Layout, L
     tokens = req.max_num_batched_tokens or engine_batch_defaults(gpu.memory_bytes, gpu.name)[0]
     version = eng.memory_model_version(recipe, req.engine)     # SGLang: the deliberate vLLM stand-in
     util = req.gpu_memory_utilization or DEFAULT_UTILIZATION
-    cap = _sglang_cap(gpu, layout, req)
+    cap = _sglang_cap(gpu, layout, req, f)
     capped = False
     alike: dict[tuple[int, bool, int], Overhead] = {}        # stages differ only in these three (most are alike)
     for s, rng in enumerate(stages):
@@ -1094,14 +1094,16 @@ def _launch_group(r: list[str], w: list[str], settings: eng.EngineSettings, args
     return launcher, group
 
 
-def _sglang_cap(gpu: GpuType, layout: Layout, req: PlanRequest) -> float | None:
+def _sglang_cap(gpu: GpuType, layout: Layout, req: PlanRequest, f: ModelFacts) -> float | None:
     """SGLang's own default --mem-fraction-static for this card and layout (engine.sglang_default_mem_fraction),
     rounded down to the 0.01 SGLang is given: the plan's upper bound unless --gpu-memory-utilization forces it."""
     if req.engine != "sglang" or req.gpu_memory_utilization:
         return None
     tp_size = layout.tp * layout.dp                    # the --tp-size an SGLang plan passes (DP attention inside)
+    v = f.checkpoint.vision if f.checkpoint is not None and f.multimodal else None
+    vision = (v.num_hidden_layers, v.hidden_size) if v is not None else None      # SGLang's VLM reduction
     own = eng.sglang_default_mem_fraction(gpu.memory_mib, tp_size, layout.pp, layout.dp, layout.dp > 1,
-                                          req.max_num_batched_tokens)
+                                          req.max_num_batched_tokens, vision=vision)
     return math.floor(round(own * 100, 6)) / 100
 
 

@@ -129,8 +129,11 @@ def test_dp_attention_default_below_zero_says_why_and_forcing_fits():
     d = p.to_dict()
     assert d["fits"] is False and d["serving"]["mem_fraction_static"] is None
     assert any(re.search(r"--mem-fraction-static capped at SGLang's own default -0\.\d\d for --tp-size \d+ "
-                         r"--dp-size 32 with DP attention on H100-80GB .*kubectl llm's utilisation option overrides it: it "
+                         r"--dp-size 32 with DP attention on H100-80GB .*--gpu-memory-utilization overrides it: it "
                          r"leaves no KV pool", r) for r in d["reasons"])
+    # the hint leads with the one change that helps here: forcing the utilisation the plan sized
+    assert re.search(r"try --gpu-memory-utilization 0\.\d\d \(lifts the cap at SGLang's own default -0\.\d\d;",
+                     p.fit_hint()), p.fit_hint()
     forced = plan("deepseek-ai/DeepSeek-V3", gpu_type="H100-80GB", data_parallel=32, engine="sglang",
                   gpu_memory_utilization=0.95).to_dict()
     assert forced["fits"] is True and 0 < forced["serving"]["mem_fraction_static"] < 0.95
@@ -151,3 +154,20 @@ def test_multimodal_default_is_scaled_like_sglangs_vlm_adjustment():
     s = d["serving"]
     tp = int(s["args"][s["args"].index("--tp-size") + 1])
     assert s["mem_fraction_static"] <= eng.sglang_default_mem_fraction(81559, tp, vision=(27, 1152)) < 0.8
+
+
+def test_a_capped_kv_shortfall_hints_the_utilisation_and_no_card_of_the_same_size():
+    """DeepSeek-V3 on 64 x H100 as 16 DP ranks of TP 4 (SGLang, DP attention): SGLang's own default is 0.27 there,
+    so the KV cache holds less than one full-length request. The hint names --gpu-memory-utilization with the
+    plan's utilisation, and a "larger GPU" only if it gives the KV the request lacks: A100-80GB (79.25 GiB against
+    the H100's 79.19) is not one."""
+    p = plan("deepseek-ai/DeepSeek-V3", gpu_type="H100-80GB", data_parallel=16, engine="sglang")
+    assert not p.fits and p.best.sglang_cap is not None and p.best.sglang_cap < 0.3
+    hint = p.fit_hint()
+    assert f"--gpu-memory-utilization {p.best.util:.2f} (lifts the cap" in hint
+    assert "A100-80GB" not in hint
+    lacking = p.best.kv_bytes_per_token * (p.context.max_model_len - p.best.kv_tokens)
+    m = re.search(r"a larger GPU \(--gpu ([\w-]+)\)", hint)
+    if m:
+        card = next(g for g in p.site.gpu_catalog if g.name == m.group(1))
+        assert card.memory_bytes * p.best.util > p.best.gpu.memory_bytes * p.best.util + lacking

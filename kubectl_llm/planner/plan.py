@@ -147,12 +147,18 @@ class Plan:
         if b is None or self.fits:
             return ""
         lay = b.layout
-        need = b.weights_per_gpu + b.overhead_bytes if b.kv_cache_bytes <= 0 else b.gpu.memory_bytes * b.util
+        # what a larger card must give: the weights + overhead alone, else today's budget + the KV one request lacks
+        need = (b.weights_per_gpu + b.overhead_bytes if b.kv_cache_bytes <= 0 else
+                b.gpu.memory_bytes * b.util + b.kv_bytes_per_token * max(0, self.context.max_model_len - b.kv_tokens))
         more_memory = [g.name for g in sorted(self.site.gpu_catalog, key=lambda g: g.memory_bytes)
                        if g.memory_bytes * b.util > need and not eng.gpu_cannot_run(f, g.compute, req.engine)
                        ] if len(self.per_gpu_type) == 1 else []      # all types tried: another type cannot help
         more_gpus = req.gpus is not None and req.gpus < max(GPU_COUNTS) or lay.gpus < max(GPU_COUNTS)
         tips: list[str] = []
+        # SGLang's own default fraction (an upper bound the plan keeps unless the utilisation is forced) binds
+        cap_tip = ([f"--gpu-memory-utilization {b.util:.2f} (lifts the cap at SGLang's own default "
+                    f"{b.sglang_cap:.2f}; SGLang then gets what the plan sized)"]
+                   if b.sglang_cap is not None and b.util > b.sglang_cap else [])
         if b.kv_cache_bytes <= 0:           # the weights (+ overhead) alone do not fit: KV settings cannot help
             head = (f"the weights alone need {human(b.weights_per_gpu)} per GPU on {lay.gpus} x {b.gpu.name}: ")
             if more_gpus:
@@ -163,7 +169,7 @@ class Plan:
                 tips.append("a quantized (FP8 / NVFP4) checkpoint of the model")
             if not more_gpus:
                 tips.append(f"more GPUs than one node's {max(GPU_COUNTS)}")
-            return head + "try " + ", or ".join(tips)
+            return head + "try " + ", or ".join(cap_tip + tips)
         if self.max_context_that_fits:
             tips.append(f"--max-model-len {self.max_context_that_fits}")
         if dtype_bytes(self.kv_dtype) > 1:
@@ -174,6 +180,7 @@ class Plan:
             tips.append(f"a larger GPU (--gpu {more_memory[0]})")
         if req.gpu_memory_utilization and req.gpu_memory_utilization < DEFAULT_UTILIZATION:
             tips.append(f"--gpu-memory-utilization {DEFAULT_UTILIZATION}")
+        tips += cap_tip
         return (f"the KV cache for one {self.context.max_model_len}-token request does not fit: try "
                 + ", or ".join(tips or ["a smaller --context"]))
 
@@ -551,7 +558,7 @@ def _evaluate(f: ModelFacts, parts: WeightParts, gpu: GpuType, layout: Layout, L
     if why and capped:
         own = (f"--mem-fraction-static capped at SGLang's own default {cap:.2f} for --tp-size {layout.tp * layout.dp}"
                f"{f' --dp-size {layout.dp} with DP attention' if layout.dp > 1 else ''} on {gpu.name} (server_args.py"
-               f"@v0.5.9); kubectl llm's utilisation option overrides it")
+               f"@v0.5.9); --gpu-memory-utilization overrides it")
         why = (f"{own}: it leaves no KV pool after the weights {human(w_stages[s])} per GPU" if avail <= 0
                else f"{why} ({own})")
     kv_dup = (layout.tp > layout.dcp) if f.uses_mla else (layout.tp > f.num_kv_heads * layout.dcp)

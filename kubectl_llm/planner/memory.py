@@ -316,7 +316,7 @@ def activation_peak_bytes(facts: ModelFacts, tp: int, tokens: int, ep: bool = Fa
       hidden states / residual / norm outputs   6 x T x h x a
       attention q + k + v (sharded by TP)       T x (heads + 2 x kv_heads) x head_dim x a / TP
       dense MLP gate + up + act (by TP)         3 x T x intermediate x a / TP
-      fused MoE caches (top-k copies)           min(M, C) x k x (3 x I_moe / TP' + h) x a, TP' = 1 with EP
+      fused MoE caches (top-k copies)           min(M, max(T, C)) x k x (3 x I_moe / TP' + h) x a, TP' = 1 with EP
       router logits                             M x experts x 4
       DP + EP only: the gathered hidden states and the experts' output before the combine, 2 x M x h x a
     The caches are chunked at C tokens (``fused_experts_impl``: ``M = min(num_tokens, CHUNK_SIZE)``); below C

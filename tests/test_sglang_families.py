@@ -90,14 +90,17 @@ def test_sglang_plan_of_a_family_no_release_serves_is_refused(tmp_path, family, 
                     f"(image {serving['image']}) for it")
 
 
-def test_minimax_m3_classes_are_refused_by_class_before_the_family():
+@pytest.mark.parametrize("arch", ["MiniMaxM3ForCausalLM", "MiniMaxM3VLForConditionalGeneration"])
+def test_minimax_m3_classes_are_refused_by_class_before_the_family(tmp_path, arch):
     """The classes the minimax_m3 family matches are in no SGLang release (sglang_classes, first: null): that refusal
     names the class; a checkpoint under SGLang's own MiniMaxM3Sparse* name gets the family refusal above."""
-    recipe = eng.Recipe(key="minimax_m3", min_version={"vllm": "0.24.0", "sglang": "none"},
-                        architecture="MiniMaxM3ForCausalLM")
-    why, hint = eng.engine_cannot_serve(recipe, "sglang")
-    assert why.startswith("SGLang has no implementation of MiniMaxM3ForCausalLM in any release up to 0.5.23 (")
-    assert hint == "serve it with vLLM (the default engine): drop --engine sglang"
+    model = _dir(tmp_path, "MiniMax-M3", _config("Qwen__Qwen3-8B.json", architectures=[arch], model_type="minimax_m3"))
+    res = _plan(model, "--gpu", "H100-80GB", "--gpus", "8", "--engine", "sglang")
+    assert res.exit_code == 4 and res.stdout == "", res.output
+    error, hint = res.stderr.strip().splitlines()
+    assert error.startswith(f"error: SGLang has no implementation of {arch} in any release up to 0.5.23 (SGLang's "
+                            f"MiniMax-M3 classes are MiniMaxM3SparseForCausalLM / ")
+    assert hint == "hint: serve it with vLLM (the default engine): drop --engine sglang"
 
 
 # family, directory name, config, the release pinned, SGLang tool / reasoning parser

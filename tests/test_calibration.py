@@ -521,6 +521,23 @@ def test_cuda_graphs_from_0_19_follow_the_largest_captured_batch() -> None:
     assert memory.cudagraph_bytes(36, 1024, (0, 17, 0), 1024) == int(0.25 * GiB) + 36 * 83 * int(0.6 * MiB)
 
 
+def test_capture_sizes_before_0_11_step_by_8_by_hand(monkeypatch: pytest.MonkeyPatch) -> None:
+    """vLLM < 0.11 captured [1, 2, 4] + range(8, 513, 8): 3 + 64 = 67 sizes at 512 (the Qwen3-Next 0.10.2 log prints
+    exactly that list and 'PIECEWISE): 67/67'); from 0.11 steps of 16 above 256: 3 + 31 + 17 = 51. gpt-oss's own
+    1024 list was 83 in both ("from 67 to 83"). The Qwen3-Next row (48 layers, TP 2, H200, 0.10.2):
+      graphs = 0.25 GiB + 48 x 67 x 0.6 MiB = 2.134 GiB (1.68 with the step-16 count), 'took 2.37 GiB' logged: still
+      0.24 GiB short (its 67 FULL graphs), outside the budget, where (1 - 0.9) x 139.8 = 13.98 GiB holds both."""
+    assert memory.capture_sizes(1024, 512, (0, 10, 2)) == 3 + 64 == 67
+    assert memory.capture_sizes(1024, 512, (0, 11, 0)) == 3 + 31 + 17 == 51
+    assert memory.capture_sizes(1024, 1024, (0, 10, 1)) == memory.capture_sizes(1024, 1024, (0, 19, 0)) == 83
+    assert memory.capture_sizes(64, 128, (0, 10, 2)) == 3 + 16 == memory.capture_sizes(64, 128, (0, 17, 0))
+    row = next(r for r in overhead_rows() if r["id"] == "qwen3-next-80b-a3b-tp2-h200-v0.10.2")
+    o = row_plan(row, monkeypatch).best.overhead
+    assert o.cudagraphs == int(0.25 * GiB) + 48 * 67 * int(0.6 * MiB)
+    assert o.cudagraphs / GiB == pytest.approx(2.134, abs=0.001)
+    assert o.cudagraphs < row["printed"]["cuda_graph_actual_gib"] * GiB < o.cudagraphs + 0.25 * GiB
+
+
 def test_cuda_graphs_before_0_19_without_collectives_by_hand(monkeypatch: pytest.MonkeyPatch) -> None:
     """gpt-oss-120b on one H100, vLLM 0.11.2, util 0.96, 98,304 tokens, 6 sequences (tonghuikang/blog@034b47cf):
     'Graph capturing finished in 9 secs, took 0.64 GiB' (83 PIECEWISE + 3 FULL graphs), and the server started.

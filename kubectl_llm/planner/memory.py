@@ -446,12 +446,22 @@ def max_capture_size(facts: ModelFacts, max_num_seqs: int, max_num_batched_token
     return max(1, min(top, max_num_batched_tokens))
 
 
-def capture_sizes(max_num_seqs: int, top: int | None = None) -> int:
+STEP16_CAPTURE_FROM = (0, 11)        # vLLM 0.11: capture sizes in steps of 16 above 256 (steps of 8 before)
+
+
+def capture_sizes(max_num_seqs: int, top: int | None = None, version: tuple[int, ...] = (0, 17, 0)) -> int:
     """How many batch sizes vLLM captures: 1, 2, 4, then steps of 8 to 256, then of 16, up to ``top``
     (``max_cudagraph_capture_size``, by default min(2 x max_num_seqs, 512)). gpt-oss (top 1024): 3 + 31 + 49 = 83,
-    the 83 of its v0.19.0 log."""
+    the 83 of its v0.19.0 log (and of 0.11.2's, tonghuikang/blog@034b47cf: "256, 272, 288, ...").
+
+    Before vLLM 0.11 the list kept steps of 8 to the top: ``[1, 2, 4] + [i for i in range(8, 513, 8)]`` (vLLM's
+    ``_set_cudagraph_sizes``, V1 default), 67 sizes at 512 - the 67 PIECEWISE + 67 FULL graphs of the Qwen3-Next
+    log under 0.10.2 ("cudagraph_capture_sizes":[512,504,...,16,8,4,2,1]). gpt-oss's hook set its own 83-size list
+    to 1024 there too (its NOTE: "from 67 to 83"), which the step-16 count gives."""
     top = min(2 * max_num_seqs, DEFAULT_MAX_CAPTURE_SIZE) if top is None else top
     n = sum(1 for s in (1, 2, 4) if s <= top)
+    if tuple(version) < STEP16_CAPTURE_FROM and top <= DEFAULT_MAX_CAPTURE_SIZE:
+        return max(1, n + len(range(8, top + 1, 8)))
     n += len(range(8, min(top, 255) + 1, 8))
     n += len(range(256, top + 1, 16))
     return max(1, n)
@@ -501,7 +511,7 @@ def cudagraph_bytes(layers_on_stage: int, max_num_seqs: int, version: tuple[int,
         per_graph = GRAPH_FIXED_BYTES + GRAPH_BYTES_PER_LAYER_GRAPH * layers_on_stage * 2 * capture_sizes(max_num_seqs, t)
         return int(max(pool, per_graph))
     per = GRAPH_BYTES_PER_LAYER_SIZE if collectives else GRAPH_BYTES_PER_LAYER_SIZE_TP1
-    return int(GRAPH_POOL_BYTES + layers_on_stage * capture_sizes(max_num_seqs, top) * per)
+    return int(GRAPH_POOL_BYTES + layers_on_stage * capture_sizes(max_num_seqs, top, version) * per)
 
 
 def startup_baseline_bytes(layout: Layout, version: tuple[int, ...] = (0, 17, 0), gpu_compute: float = 0.0,

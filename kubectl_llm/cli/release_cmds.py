@@ -278,7 +278,11 @@ def require_model_release(session: Session, name: str) -> tuple[str, str, str]:
     if found is None:
         raise ReleaseNotFound(f"no release {name!r} in namespace {session.namespace!r}")
     if found[0] != MODEL_CHART:
+        from kubectl_llm.adapters.charts import GATEWAY_CHART
+
         raise ReleaseConflict(f"release {name!r} belongs to chart {found[0]!r}, not {MODEL_CHART!r}",
+                              f"it is the namespace's gateway: kubectl llm gateway upgrade|uninstall --name {name} "
+                              f"-n {session.namespace}" if found[0] == GATEWAY_CHART else
                               f"manage it with helm directly: helm -n {session.namespace} status {name}")
     return found
 

@@ -58,8 +58,39 @@ def read_folder(folder: Path) -> dict[str, dict[str, Any]]:
         raise UsageError(f"{folder} is not a directory", "kubectl llm export DIR writes one; sync reads it")
     docs = {}
     for path in sorted(folder.glob("*.yaml")):
-        docs[path.name] = record.parse(path.name, path.read_text())
+        doc = record.parse(path.name, path.read_text())
+        if doc["kind"] == "model":
+            doc["flags"] = checked_flags(path.name, doc["flags"])
+        docs[path.name] = doc
     return docs
+
+
+def checked_flags(filename: str, flags: dict[str, Any]) -> dict[str, Any]:
+    """A model record's flags read the way the command line reads them (the plan options' own click types): a
+    misspelt flag or a value of the wrong type is one usage error naming the file, not a flag silently dropped
+    (the release re-planned without it, and every later sync 'upgrading' again) or a crash in the planner."""
+    import difflib
+
+    from kubectl_llm.cli.release_cmds import add_command
+    from kubectl_llm.cli.userlayer import PARAMS
+
+    params = {p.name: p for p in add_command.params}
+    checked: dict[str, Any] = {}
+    for key, value in flags.items():
+        if key not in PARAMS:
+            close = difflib.get_close_matches(str(key).replace("_", "-"), list(PARAMS), n=1)
+            raise UsageError(f"{filename}: flags.{key} is not a plan flag",
+                             f"did you mean {close[0]}?" if close else
+                             f"the flags are those of 'kubectl llm add' without the dashes: {', '.join(sorted(PARAMS))}")
+        if value is None:
+            continue
+        param = params[PARAMS[key]]
+        try:
+            checked[key] = param.type.convert(value, param, None)
+        except click.BadParameter as exc:
+            raise UsageError(f"{filename}: flags.{key}: {exc.message}",
+                             f"give it as --{key} takes it on the command line ('kubectl llm add --help')") from None
+    return checked
 
 
 @click.command("export", epilog="""\b
@@ -177,7 +208,7 @@ def sync_command(directory: Path, prune: bool, dry_run: bool, timeout: str, name
                            if a not in removed]
                 if aliases:
                     out.warn(f"{change.name} is removed but alias{'es' if len(aliases) > 1 else ''} "
-                             f"{', '.join(aliases)} in the folder still route to it")
+                             f"{', '.join(aliases)} in the folder still route{'' if len(aliases) > 1 else 's'} to it")
             out.info(f"{change.action} {change.kind} {change.name} ...")
             _apply(session, change, by_name.get((change.kind, change.name)), timeout)
     doc = {"namespace": session.namespace, "directory": str(directory), "dry_run": dry_run, "prune": prune,

@@ -122,3 +122,64 @@ def test_sync_reads_flag_values_with_the_command_lines_types(exported: Path) -> 
     assert as_json("list")[0]["context"] == 8192
     again = json.loads(kllm("sync", str(exported), "-o", "json").stdout)
     assert [c["action"] for c in again["changes"]] == ["unchanged"]
+
+
+# --- rm --keep-cache of a model spanning nodes -------------------------------------------------------------------
+LLAMA, LLAMA_NAME = "meta-llama/Llama-3.1-405B", "llama"
+
+
+def claims(api: FakeApiServer) -> dict[str, str]:
+    """PVC name -> uid of the release's claims (one per pod of the group: cache-<pod>)."""
+    found = {}
+    for kind, name in api.objects(f"llm.nrp-nautilus.io/model={LLAMA_NAME}", namespace=NS):
+        if kind == "PersistentVolumeClaim":
+            found[name] = api.get_object("PersistentVolumeClaim", name, NS)["metadata"]["uid"]
+    return found
+
+
+def test_rm_keep_cache_keeps_the_claims_of_a_model_spanning_nodes(fake: FakeApiServer) -> None:
+    """Before: `rm --keep-cache` of a LeaderWorkerSet model (README: one PVC per pod, 'deleted with the set unless
+    storage.keep') deleted every weights PVC anyway (they are not in the manifest, so rm saw no PVC to protect),
+    reported none kept, and the next add downloaded 800 GB again."""
+    kllm("add", LLAMA, "--gpu", "H100-80GB", "--name", LLAMA_NAME)
+    made = claims(fake)
+    assert sorted(made) == [f"cache-{LLAMA_NAME}-0", f"cache-{LLAMA_NAME}-0-1"]
+
+    gone = as_json("rm", LLAMA_NAME, "--keep-cache")
+    assert sorted(gone["kept"]) == [f"PersistentVolumeClaim/{c}" for c in sorted(made)]
+    assert f"LeaderWorkerSet/{LLAMA_NAME}" in gone["removed"]
+    assert claims(fake) == made and fake.get_object("LeaderWorkerSet", LLAMA_NAME, NS) is None
+
+    kllm("add", LLAMA, "--gpu", "H100-80GB", "--name", LLAMA_NAME)      # adopts the kept claims
+    assert claims(fake) == made
+    gone = as_json("rm", LLAMA_NAME)                                     # a plain rm leaves nothing
+    assert gone["kept"] == [] and {f"PersistentVolumeClaim/{c}" for c in made} <= set(gone["removed"])
+    assert fake.objects(f"llm.nrp-nautilus.io/model={LLAMA_NAME}", namespace=NS) == []
+
+
+# --- hints that send the admin to the right command ---------------------------------------------------------------
+def test_status_names_the_site_in_the_gateway_install_it_suggests(fake: FakeApiServer, tmp_path: Path) -> None:
+    """Before: a model added with --site (Gateway ai-gw) and no Gateway yet: status said "install it with 'kubectl
+    llm gateway install -n llm'"; run as told, that made NRP's envoy-ai-gateway-nrp and the route still had none."""
+    site = tmp_path / "my-site.yaml"
+    site.write_text("name: my-cluster\ngateway: {parentRefs: [{name: ai-gw}]}\n")
+    kllm("add", MODEL, "--gpu", "L40", "--site", str(site))
+    line = next(x for x in kllm("status", NAME).stdout.splitlines() if x.startswith("gateway"))
+    command = f"kubectl llm gateway install -n {NS} --site {site}"
+    assert line == f"gateway   ai-gw in namespace {NS} not found: install it with '{command}'"
+    kllm(*command.split()[2:])                     # the suggested command, as typed
+    assert as_json("status", NAME)["gateway"]["found"] is True
+
+
+def test_model_and_gateway_commands_point_at_each_other(fake: FakeApiServer) -> None:
+    """Before: `kubectl llm rm llm-gateway` said 'manage it with helm directly' (kubectl llm has gateway uninstall),
+    and `gateway uninstall` of a missing release hinted 'kubectl llm list -A', which lists no gateway."""
+    stderr = failed("gateway", "uninstall", code=6, starts=f"no release '{GATEWAY}' in namespace '{NS}'")
+    assert "list -A" not in stderr and f"helm -n {NS} list" in stderr
+    kllm("gateway", "install")
+    for command in ("rm", "upgrade", "status"):
+        stderr = failed(command, GATEWAY, starts=f"release '{GATEWAY}' belongs to chart 'llm-gateway'")
+        assert f"hint: it is the namespace's gateway: kubectl llm gateway upgrade|uninstall --name {GATEWAY}" in stderr
+    kllm("add", MODEL, "--gpu", "L40")
+    stderr = failed("gateway", "uninstall", "--name", NAME, starts=f"release '{NAME}' belongs to chart 'llm-model'")
+    assert f"hint: a model release is removed with 'kubectl llm rm {NAME} -n {NS}'" in stderr

@@ -7,6 +7,7 @@ engine's own progress parsed from its log.
 
 from __future__ import annotations
 
+import shlex
 from typing import Any
 
 import click
@@ -274,7 +275,8 @@ def status_command(name: str, namespace: str | None, kube_context: str | None, k
     if route:
         lines.append(f"route     \"model\": \"{route}\"{route_verdict(route_doc)}")
         if gateway_doc:
-            lines.append(f"gateway   {gateway_verdict(gateway_doc)}")
+            layer = UserLayer.from_values(values)
+            lines.append(f"gateway   {gateway_verdict(gateway_doc, layer.flags.get('site') if layer else None)}")
         lines.append(f"try       {doc['curl']}")
     out.text("\n".join(lines))
 
@@ -310,10 +312,13 @@ def route_verdict(r: dict[str, Any] | None) -> str:
     return " - accepted by the AI Gateway" if r["accepted"] else f" - NOT accepted: {r['message']}"
 
 
-def gateway_verdict(g: dict[str, Any]) -> str:
+def gateway_verdict(g: dict[str, Any], site: str | None = None) -> str:
+    """``site``: the --site the model was added with; the Gateway is named after that site's, so the install
+    command must name it too (without it the Gateway would get the default site's name)."""
     where = f"{g['name']} in namespace {g['namespace']}"
     if g["found"] is False:
-        return f"{where} not found: install it with 'kubectl llm gateway install -n {g['namespace']}'"
+        return (f"{where} not found: install it with 'kubectl llm gateway install -n {g['namespace']}"
+                + (f" --site {shlex.quote(site)}'" if site else "'"))
     if g["found"] is None:
         return f"{where} (not readable)"
     return f"{where}, address {g['address'] or 'not assigned yet'}"

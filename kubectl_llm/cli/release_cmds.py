@@ -335,8 +335,8 @@ Examples:
   kubectl llm rm qwen3-8b --keep-cache      # keep the downloaded weights for a later add
 
 --keep-cache first upgrades the release with storage.keep=true (helm.sh/resource-policy: keep on the PVC), so
-`helm uninstall` leaves the PVC; a later add of the same name adopts it. Without it, a PVC an earlier
---keep-cache protected is deleted too.
+`helm uninstall` leaves the PVC; a later add of the same name adopts it (a model spanning nodes: its per-pod
+claims cache-<pod>). Without it, a PVC an earlier --keep-cache protected is deleted too.
 """)
 @click.argument("name")
 @click.option("--keep-cache", is_flag=True, help="Keep the weights PVC (no re-download on the next add).")
@@ -355,17 +355,28 @@ def rm_command(name: str, keep_cache: bool, namespace: str | None, kube_context:
     pvcs = [o for o in objs if o.get("kind") == "PersistentVolumeClaim"]
     protected = [o for o in pvcs if ((o.get("metadata") or {}).get("annotations") or {})
                  .get("helm.sh/resource-policy") == "keep"]
-    if keep_cache and pvcs and len(protected) < len(pvcs):
+    # A model spanning nodes: its LeaderWorkerSet's volumeClaimTemplates made one claim per pod, outside the
+    # manifest, owned by the set (persistentVolumeClaimRetentionPolicy Delete) unless storage.keep.
+    group = next((o for o in objs if o.get("kind") == "LeaderWorkerSet"), None)
+    group_claims = [{"kind": "PersistentVolumeClaim", "metadata": {"name": c}}
+                    for c in session.cluster.group_claims(name, ns)] if group else []
+    retained = get_path(group or {}, "spec.leaderWorkerTemplate.persistentVolumeClaimRetentionPolicy.whenDeleted")
+    if keep_cache and ((pvcs and len(protected) < len(pvcs)) or (group_claims and retained != "Retain")):
         session.helm.set_values(name, chart_path(MODEL_CHART), ns, {"storage": {"keep": True}}, timeout=timeout)
+    if keep_cache and group_claims:   # the claims already made keep their owner otherwise: let go of them
+        session.cluster.orphan_claims([c["metadata"]["name"] for c in group_claims], ns)
     session.helm.uninstall(name, ns, timeout=timeout, wait=wait)
-    kept = pvcs if keep_cache else []
+    kept = pvcs + group_claims if keep_cache else []
     if not keep_cache:
-        for pvc in protected:  # kept by an earlier --keep-cache: the user now asked for everything to go
+        # kept by an earlier --keep-cache (or let go of by the set): the user now asked for everything to go
+        for pvc in protected + group_claims:
             session.cluster.delete_pvc(pvc["metadata"]["name"], ns)
+        objs = objs + group_claims
     removed = [_object_ref(o) for o in objs if o not in kept]
     # A claim a pod still mounts stays Terminating (pvc-protection): say so, or a quick re-add fails oddly.
     try:
-        terminating = session.cluster.terminating_claims([o["metadata"]["name"] for o in pvcs if o not in kept], ns)
+        terminating = session.cluster.terminating_claims([o["metadata"]["name"] for o in pvcs + group_claims
+                                                          if o not in kept], ns)
     except LlmError:  # the release is gone already; not being able to look is no failure of rm
         terminating = []
     doc = {"name": name, "namespace": ns, "removed": removed, "kept": [_object_ref(o) for o in kept],

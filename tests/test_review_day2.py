@@ -183,3 +183,23 @@ def test_model_and_gateway_commands_point_at_each_other(fake: FakeApiServer) -> 
     kllm("add", MODEL, "--gpu", "L40")
     stderr = failed("gateway", "uninstall", "--name", NAME, starts=f"release '{NAME}' belongs to chart 'llm-model'")
     assert f"hint: a model release is removed with 'kubectl llm rm {NAME} -n {NS}'" in stderr
+
+
+def test_sync_dry_run_refuses_what_sync_would_refuse_before_applying_anything(fake: FakeApiServer,
+                                                                              tmp_path: Path) -> None:
+    """Before: a folder with a good new model and one whose values set gpu.count: `sync --dry-run` (the merge
+    request's check) said 'would add 2', then `sync` installed the first, stopped at the second with an error
+    naming no file (exit 2), and left the namespace half-synced."""
+    folder = tmp_path / "models"
+    folder.mkdir()
+    for name, values in (("a-model", {}), ("b-model", {"gpu": {"count": 4}})):
+        (folder / f"{name}.yaml").write_text(yaml.safe_dump({"kind": "model", "name": name, "model": MODEL,
+                                                             "flags": {"gpu": "L40"}, "values": values}))
+    for args in (["--dry-run"], []):
+        stderr = failed("sync", str(folder), *args, code=2, starts="b-model.yaml: values: gpu.count is planned")
+        assert "hint: for gpu.count use --gpus N" in stderr
+    assert as_json("list") == []
+    (folder / "b-model.yaml").unlink()
+    (folder / "c-alias.yaml").write_text(yaml.safe_dump({"kind": "alias", "name": "c-alias",
+                                                         "values": {"mode": "alias", "replicas": "two"}}))
+    failed("sync", str(folder), "--dry-run", code=2, starts="c-alias.yaml: values: replicas: 'two' is not of type")

@@ -61,8 +61,28 @@ def read_folder(folder: Path) -> dict[str, dict[str, Any]]:
         doc = record.parse(path.name, path.read_text())
         if doc["kind"] == "model":
             doc["flags"] = checked_flags(path.name, doc["flags"])
+        checked_values(path.name, doc)
         docs[path.name] = doc
     return docs
+
+
+def checked_values(filename: str, doc: dict[str, Any]) -> None:
+    """What the deploy of a record would refuse, refused before anything is applied (and by --dry-run, the merge
+    request's check): planner-owned values in a model's file, values the chart's schema rejects in the others'.
+    Otherwise sync applied the files before it, then stopped half-way with an error naming no file."""
+    from kubectl_llm.adapters.charts import schema_violations
+    from kubectl_llm.cli.overrides import refuse_plan_owned
+
+    if doc["kind"] == "model":
+        try:
+            refuse_plan_owned(doc["values"])
+        except UsageError as exc:
+            raise UsageError(f"{filename}: values: {exc.message}", exc.hint) from None
+        return
+    violations = schema_violations(GATEWAY_CHART if doc["kind"] == "gateway" else MODEL_CHART, doc["values"])
+    if violations:
+        raise UsageError(f"{filename}: values: " + "; ".join(violations),
+                         "fix the file; 'kubectl llm export DIR' writes what the release holds now")
 
 
 def checked_flags(filename: str, flags: dict[str, Any]) -> dict[str, Any]:

@@ -203,3 +203,27 @@ def test_sync_dry_run_refuses_what_sync_would_refuse_before_applying_anything(fa
     (folder / "c-alias.yaml").write_text(yaml.safe_dump({"kind": "alias", "name": "c-alias",
                                                          "values": {"mode": "alias", "replicas": "two"}}))
     failed("sync", str(folder), "--dry-run", code=2, starts="c-alias.yaml: values: replicas: 'two' is not of type")
+
+
+# --- add never changes what kind of release a name holds --------------------------------------------------------
+def test_add_does_not_turn_an_alias_or_a_model_into_another_kind(fake: FakeApiServer) -> None:
+    """Before: `add Qwen/Qwen3-8B --name qwen3` over the alias qwen3 turned the alias into a model (its routing to
+    the other targets gone), and `add --external URL --name qwen3-8b` over a model replaced it by an external
+    backend, deleting its Deployment and weights PVC; only `alias` checked the kind of the release it replaces."""
+    kllm("add", MODEL, "--gpu", "L40")
+    kllm("add", "--external", "https://llm.example.org/v1", "--served-name", "Qwen/Qwen3-235B", "--name", "remote")
+    kllm("alias", "qwen3", "--to", f"{NAME},remote")
+    failed("add", MODEL, "--gpu", "L40", "--name", "qwen3",
+           starts=f"release 'qwen3' in namespace '{NS}' is an alias, not a model")
+    failed("add", MODEL, "--gpu", "L40", "--name", "remote",
+           starts=f"release 'remote' in namespace '{NS}' is an external backend, not a model")
+    stderr = failed("add", "--external", "https://llm.example.org/v1", "--served-name", "x/y", "--name", NAME,
+                    starts=f"release '{NAME}' in namespace '{NS}' is a model, not an external backend")
+    assert f"hint: pick another --name, or remove it first (kubectl llm rm {NAME} -n {NS})" in stderr
+    assert {r["name"]: r["kind"] for r in as_json("list")} == {NAME: "model", "remote": "external",
+                                                               "qwen3": "alias"}
+    assert fake.get_object("PersistentVolumeClaim", NAME, NS) is not None
+    # the same kind is still an upgrade: an external backend re-pointed, a model re-added
+    again = as_json("add", "--external", "https://llm2.example.org/v1", "--served-name", "Qwen/Qwen3-235B",
+                    "--name", "remote")
+    assert (again["action"], again["revision"]) == ("upgraded", 2)

@@ -194,10 +194,31 @@ def _plan_and_deploy(layer: UserLayer, name: str | None, session: Session, *, dr
            check_current=same_model(planned.name, layer.model, session) if verb == "add" else None)
 
 
+KIND_WORDS = {"model": "a model", "external": "an external backend", "alias": "an alias"}
+
+
+def same_kind(name: str, kind: str, session: Session) -> Callable[[dict[str, Any]], None]:
+    """add (or add --external) must not turn an alias or an external backend into a model, or a model into an
+    external backend (its Deployment and weights PVC would go): a release of another kind needs its own name."""
+
+    def check(deployed: dict[str, Any]) -> None:
+        from kubectl_llm import fleet
+
+        held = fleet.release_kind(deployed)
+        if held != kind:
+            ns = session.namespace
+            raise ReleaseConflict(f"release {name!r} in namespace {ns!r} is {KIND_WORDS.get(held, held)}, not "
+                                  f"{KIND_WORDS.get(kind, kind)}",
+                                  f"pick another --name, or remove it first (kubectl llm rm {name} -n {ns})")
+
+    return check
+
+
 def same_model(name: str, model: str, session: Session) -> Callable[[dict[str, Any]], None]:
     """add must not turn release NAME into another model: that is a second model, which needs its own name."""
 
     def check(deployed: dict[str, Any]) -> None:
+        same_kind(name, "model", session)(deployed)
         held = (UserLayer.from_values(deployed) or legacy_layer(deployed)).model
         if held and held != model:
             ns = session.namespace

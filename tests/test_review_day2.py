@@ -227,3 +227,21 @@ def test_add_does_not_turn_an_alias_or_a_model_into_another_kind(fake: FakeApiSe
     again = as_json("add", "--external", "https://llm2.example.org/v1", "--served-name", "Qwen/Qwen3-235B",
                     "--name", "remote")
     assert (again["action"], again["revision"]) == ("upgraded", 2)
+
+
+def test_upgrade_and_sync_say_where_a_missing_site_file_came_from(fake: FakeApiServer, tmp_path: Path) -> None:
+    """Before: a model added with --site /path/site.yaml, the file since moved: a colleague's `upgrade NAME
+    --max-num-seqs 8` (no --site typed) failed with 'site file ... not found (--site ...)' and the hint to unset
+    $KUBECTL_LLM_SITE; the same file path in an exported record failed on the CI runner in the middle of a sync."""
+    site = tmp_path / "site.yaml"
+    site.write_text("name: my-cluster\n")
+    kllm("add", MODEL, "--gpu", "L40", "--site", str(site))
+    folder = tmp_path / "models"
+    kllm("export", str(folder))
+    moved = site.rename(tmp_path / "moved.yaml")
+    stderr = failed("upgrade", NAME, "--max-num-seqs", "8", code=2,
+                    starts=f"release '{NAME}' was added with --site {site}, which no longer exists")
+    assert "hint: give this upgrade --site FILE" in stderr
+    failed("sync", str(folder), "--dry-run", code=2,
+           starts=f"{NAME}.yaml: flags.site: {site} does not exist on this machine")
+    assert as_json("upgrade", NAME, "--max-num-seqs", "8", "--site", str(moved))["action"] == "upgraded"

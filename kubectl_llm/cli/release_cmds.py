@@ -7,6 +7,7 @@ inventory. The release name is the route name, validated before anything runs.
 
 from __future__ import annotations
 
+import os
 import re
 import time
 from typing import Any, Callable
@@ -346,6 +347,13 @@ def upgrade_command(name: str, namespace: str | None, kube_context: str | None, 
     if not stored.model:
         raise ReleaseConflict(f"release {name!r} has no model.id value", "it was not installed by kubectl llm add")
     layer = stored.updated({**plan_opts, "hf_revision": hf_revision}, user, reset=reset_values)
+    site = layer.flags.get("site")
+    if site and not plan_opts.get("site") and not os.path.isfile(site):
+        from kubectl_llm.errors import SiteError
+
+        raise SiteError(f"release {name!r} was added with --site {site}, which no longer exists",
+                        f"give this upgrade --site FILE (the same site profile, wherever it is now), or "
+                        f"--reset-values to re-plan for the site in effect")
     _plan_and_deploy(layer, name, session, dry_run=dry_run, wait=wait, timeout=timeout, output=output,
                      verb="upgrade")
 

@@ -104,6 +104,10 @@ def checked_flags(filename: str, flags: dict[str, Any]) -> dict[str, Any]:
                              f"the flags are those of 'kubectl llm add' without the dashes: {', '.join(sorted(PARAMS))}")
         if value is None:
             continue
+        if key == "site" and not Path(str(value)).expanduser().is_file():
+            raise UsageError(f"{filename}: flags.site: {value} does not exist on this machine",
+                             "keep the site profile beside the folder and give its path as seen from where sync "
+                             "runs (export writes the absolute path of the machine that added the model)")
         param = params[PARAMS[key]]
         try:
             checked[key] = param.type.convert(value, param, None)

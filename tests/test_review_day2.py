@@ -245,3 +245,18 @@ def test_upgrade_and_sync_say_where_a_missing_site_file_came_from(fake: FakeApiS
     failed("sync", str(folder), "--dry-run", code=2,
            starts=f"{NAME}.yaml: flags.site: {site} does not exist on this machine")
     assert as_json("upgrade", NAME, "--max-num-seqs", "8", "--site", str(moved))["action"] == "upgraded"
+
+
+def test_status_of_an_alias_names_a_target_that_is_gone(fake: FakeApiServer) -> None:
+    """Before: after `rm` of one of its targets (rm warned once), `status ALIAS` showed the alias as fine: no word
+    that half of its requests now fail."""
+    kllm("add", MODEL, "--gpu", "L40")
+    kllm("add", "--external", "https://llm.example.org/v1", "--served-name", "Qwen/Qwen3-235B", "--name", "remote")
+    kllm("alias", "qwen3", "--to", f"{NAME},remote")
+    assert as_json("status", "qwen3")["problems"] == []
+    kllm("rm", NAME)
+    (problem,) = as_json("status", "qwen3")["problems"]
+    assert (problem["kind"], problem["name"], problem["reason"]) == ("Release", NAME, "AliasTargetMissing")
+    assert (f"problem   Release/{NAME} AliasTargetMissing: no release {NAME} in namespace {NS}: requests the alias "
+            f"sends there fail; re-point it (kubectl llm alias qwen3 --to ...) or add {NAME} again"
+            in kllm("status", "qwen3").stdout)

@@ -201,6 +201,14 @@ def status_command(name: str, namespace: str | None, kube_context: str | None, k
         found = []
     problems = [{"kind": p.kind, "name": p.name, "reason": p.reason, "message": p.message, "count": p.count}
                 for p in found]
+    if fleet.release_kind(values) == fleet.MODE_ALIAS:   # a target removed since: the gateway fails its share
+        from kubectl_llm.cli.fleet_cmds import namespace_releases
+
+        releases = namespace_releases(session)
+        problems += [{"kind": "Release", "name": t["name"], "reason": "AliasTargetMissing", "count": 1,
+                      "message": f"no release {t['name']} in namespace {ns}: requests the alias sends there fail; "
+                                 f"re-point it (kubectl llm alias {name} --to ...) or add {t['name']} again"}
+                     for t in fleet.alias_targets(values) if t.get("name") not in releases]
     route = route_name(name, values)
     address = get_path(values, "gateway.url")
     route_doc: dict[str, Any] | None = None

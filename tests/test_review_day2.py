@@ -260,3 +260,12 @@ def test_status_of_an_alias_names_a_target_that_is_gone(fake: FakeApiServer) -> 
     assert (f"problem   Release/{NAME} AliasTargetMissing: no release {NAME} in namespace {NS}: requests the alias "
             f"sends there fail; re-point it (kubectl llm alias qwen3 --to ...) or add {NAME} again"
             in kllm("status", "qwen3").stdout)
+
+
+def test_logs_of_an_alias_or_external_backend_says_there_is_no_pod_here(fake: FakeApiServer) -> None:
+    """Before: `logs` of an external backend or an alias said 'has no pod yet' (hint: status), as if one would come."""
+    kllm("add", "--external", "https://llm.example.org/v1", "--served-name", "Qwen/Qwen3-235B", "--name", "remote")
+    kllm("alias", "qwen3", "--to", "remote")
+    stderr = failed("logs", "remote", code=2, starts="release 'remote' is an external backend: no pod of it runs in")
+    assert "the engine's log is at the site serving it" in stderr
+    failed("logs", "qwen3", code=2, starts="release 'qwen3' is an alias: no pod of it runs in namespace")

@@ -352,6 +352,13 @@ def logs_command(name: str, follow: bool, tail: int, worker: int | None, namespa
     require_model_release(session, name)
     pods = session.cluster.pods(name, ns)
     if not pods:
+        kind_of = fleet.release_kind(session.helm.values(name, ns))
+        if kind_of != fleet.MODE_MODEL:     # it never has one here
+            raise UsageError(f"release {name!r} is {'an alias' if kind_of == fleet.MODE_ALIAS else 'an external backend'}"
+                             f": no pod of it runs in namespace {ns}, so there is no log",
+                             f"'kubectl llm status {name} -n {ns}' shows its route" + (
+                                 "; its targets' logs: kubectl llm logs TARGET" if kind_of == fleet.MODE_ALIAS
+                                 else "; the engine's log is at the site serving it"))
         raise UsageError(f"release {name!r} has no pod yet", f"kubectl llm status {name} -n {ns}")
     if any(p.worker_index is not None for p in pods) or worker:
         ranks = sorted({p.worker_index for p in pods if p.worker_index is not None})

@@ -269,3 +269,20 @@ def test_logs_of_an_alias_or_external_backend_says_there_is_no_pod_here(fake: Fa
     stderr = failed("logs", "remote", code=2, starts="release 'remote' is an external backend: no pod of it runs in")
     assert "the engine's log is at the site serving it" in stderr
     failed("logs", "qwen3", code=2, starts="release 'qwen3' is an alias: no pod of it runs in namespace")
+
+
+def test_a_site_from_the_environment_is_kept_like_site(fake: FakeApiServer, tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Before: an admin with $KUBECTL_LLM_SITE=my-site.yaml (no priority class, its own toleration) added a model;
+    a colleague's `upgrade NAME --max-num-seqs 8` from a shell without the variable re-planned it for NRP's site:
+    PriorityClass owner and the nautilus.io tolerations, pods refused or unschedulable on that cluster."""
+    site = tmp_path / "my-site.yaml"
+    site.write_text("name: my-cluster\ntolerations: [{key: example.org/gpu, operator: Exists, effect: NoSchedule}]\n")
+    monkeypatch.setenv("KUBECTL_LLM_SITE", str(site))
+    kllm("add", MODEL, "--gpu", "L40")
+    assert as_json("list")[0]["user"]["flags"] == {"gpu": "L40", "site": str(site)}
+    monkeypatch.delenv("KUBECTL_LLM_SITE")
+    kllm("upgrade", NAME, "--max-num-seqs", "8")
+    spec = fake.get_object("Deployment", NAME, NS)["spec"]["template"]["spec"]
+    assert not spec.get("priorityClassName")
+    assert spec["tolerations"] == [{"key": "example.org/gpu", "operator": "Exists", "effect": "NoSchedule"}]

@@ -288,8 +288,16 @@ def add_command(model: str | None, model_id: str | None, name: str | None, names
     # Read the override files before the (possibly slow) model lookup: a typo fails in milliseconds.
     model_id, local = deployable_model(model, model_id)
     user = user_overrides(values_files, set_values, set_string_values)
-    layer = UserLayer(model=model_id, flags=given_flags({**plan_opts, "hf_revision": hf_revision}), values=user,
-                      source=local)
+    flags = given_flags({**plan_opts, "hf_revision": hf_revision})
+    if not flags.get("site"):
+        # a site from $KUBECTL_LLM_SITE or ~/.config/kubectl-llm/site.yaml is what the user set too: recorded like
+        # --site, so an upgrade from another shell (or by a colleague) re-plans for the same site, not NRP's
+        from kubectl_llm.cli.planning import load_site
+
+        in_effect = load_site(None).path
+        if in_effect:
+            flags["site"] = os.path.abspath(in_effect)
+    layer = UserLayer(model=model_id, flags=flags, values=user, source=local)
     _plan_and_deploy(layer, name, session, dry_run=dry_run, wait=wait, timeout=timeout, output=output, verb="add")
 
 

@@ -286,3 +286,13 @@ def test_a_site_from_the_environment_is_kept_like_site(fake: FakeApiServer, tmp_
     spec = fake.get_object("Deployment", NAME, NS)["spec"]["template"]["spec"]
     assert not spec.get("priorityClassName")
     assert spec["tolerations"] == [{"key": "example.org/gpu", "operator": "Exists", "effect": "NoSchedule"}]
+
+
+def test_export_into_a_path_it_cannot_write_is_a_usage_error(fake: FakeApiServer, tmp_path: Path) -> None:
+    """Before: `export models/sub` where models is a file crashed: exit 70, 'unexpected NotADirectoryError ... this is
+    a bug in kubectl llm'."""
+    kllm("add", MODEL, "--gpu", "L40")
+    (tmp_path / "models").write_text("not a folder\n")
+    stderr = failed("export", str(tmp_path / "models" / "sub"), code=2,
+                    starts=f"cannot write the records to {tmp_path / 'models' / 'sub'}: Not a directory")
+    assert "hint: give export a directory you can write to" in stderr

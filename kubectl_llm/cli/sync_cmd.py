@@ -134,16 +134,21 @@ def export_command(directory: Path, namespace: str | None, kube_context: str | N
     """Write the namespace's releases to DIRECTORY, one YAML file each (the record `sync` reads)."""
     session = Session(namespace, kube_context, kubeconfig)
     records = current_records(session, warn=True)
-    directory.mkdir(parents=True, exist_ok=True)
     files: list[dict[str, str]] = []
-    for name in sorted(records):
-        path = directory / name
-        text = record.dump(records[name])
-        action = "unchanged" if path.exists() and path.read_text() == text else \
-            ("updated" if path.exists() else "written")
-        if action != "unchanged":
-            path.write_text(text)
-        files.append({"file": str(path), "action": action, "kind": records[name]["kind"]})
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        for name in sorted(records):
+            path = directory / name
+            text = record.dump(records[name])
+            action = "unchanged" if path.exists() and path.read_text() == text else \
+                ("updated" if path.exists() else "written")
+            if action != "unchanged":
+                path.write_text(text)
+            files.append({"file": str(path), "action": action, "kind": records[name]["kind"]})
+    except OSError as exc:   # a file in the way, no permission, a full disk: the user's to fix, not a bug
+        raise UsageError(f"cannot write the records to {directory}: {exc.strerror or exc}"
+                         + (f" ({exc.filename})" if exc.filename else ""),
+                         "give export a directory you can write to (it is created if missing)") from None
     for path in sorted(directory.glob("*.yaml")):
         if path.name in records:
             continue

@@ -140,7 +140,9 @@ def test_overhead_observations_are_well_formed() -> None:
     rows = data["observations"]
     assert len(rows) >= 15 and len({r["id"] for r in rows}) == len(rows)
     for r in rows:
-        assert r["source"].startswith("https://") or r["source"].startswith("issue 8"), r["id"]
+        # a public address, issue 8, or (a log file the search index holds without its repository) the verbatim lines
+        assert (r["source"].startswith("https://") or r["source"].startswith("issue 8")
+                or (r["source"].startswith("code corpus") and len(r.get("log_lines", [])) >= 3)), r["id"]
         assert r["outcome"] in OUTCOMES and isinstance(r["available_kv_gib"], (int, float)), r["id"]
         assert r["config"] in CONFIGS or (CATALOG / (r["config"].replace("/", "__") + ".json")).exists(), r["id"]
         assert bool(r.get("gpu")) != bool(r.get("gpu_memory_gib")), r["id"]
@@ -209,8 +211,8 @@ def test_overhead_by_hand_gpt_oss_120b_on_h100(monkeypatch: pytest.MonkeyPatch) 
       margin     = 0.5 GiB (no large-MoE margin before 0.17: the sampler explains these logs)
       in budget  = max(activation, sampler) + non-torch + margin                            = 8.496 GiB
       vLLM's own: 0.95 x 79.19 - 65.97 GiB loaded - 1.71 GiB available = 7.55 GiB, the plan's 8.50 above it.
-      CUDA graphs (outside the budget before 0.21): 0.25 GiB + 36 layers x 83 sizes x 0.6 MiB = 2.001 GiB,
-      83 sizes = 1, 2, 4 + 8..248 step 8 (31) + 256..1024 step 16 (49): gpt-oss's config hook raises the capture
+      CUDA graphs (outside the budget before 0.21): 0.25 GiB + 36 layers x 83 sizes x 0.2 MiB = 0.834 GiB (TP 1:
+      no collectives in the captured pieces, memory.cudagraph_bytes; 0.6 MiB with them), 83 sizes = 1, 2, 4 + 8..248 step 8 (31) + 256..1024 step 16 (49): gpt-oss's config hook raises the capture
       limit to 1024 (vLLM's default is min(2 x 1024, 512): 51 sizes).
       Outside the budget besides the graphs: the start-up baseline (CUDA context, 0.5 GiB at TP 1) and the sampler
       warm-up after the graphs, R x vocab x 4 = 1024 x 201088 x 4 = 0.767 GiB.
@@ -221,7 +223,7 @@ def test_overhead_by_hand_gpt_oss_120b_on_h100(monkeypatch: pytest.MonkeyPatch) 
     T, h, a, R = 1024, 2880, 2, 1024
     activation = 6 * T * h * a + T * (64 + 2 * 8) * 64 * a + T * 4 * (3 * 2880 + h) * a + T * 128 * 4
     sampler = R * 201088 * 39 + (T + 2 * R) * h * a
-    graphs = int(0.25 * GiB) + 36 * 83 * int(0.6 * MiB)
+    graphs = int(0.25 * GiB) + 36 * 83 * int(0.2 * MiB)
     warmup = 1024 * 201088 * 4
     assert (o.activation, o.sampler, o.non_torch, o.margin, o.cudagraphs) == (
         activation, sampler, int(0.5 * GiB), int(0.5 * GiB), graphs)
@@ -249,7 +251,8 @@ def test_overhead_by_hand_qwen3_8b_and_the_cuda_graph_version_switch(monkeypatch
       activation = 6 T h a + T (32 + 2 x 8) 128 a + 3 T 12288 a                  = 0.258 GiB
       sampler    = 64 x 151936 x 24 + (T + 2 x 64) h a                          = 0.234 GiB
       in budget (vLLM 0.17) = max(0.258, 0.234) + 0.5 non-torch + 0.5 margin   = 1.258 GiB
-      CUDA graphs in 0.17 = 0.25 GiB + 36 layers x 19 sizes x 0.6 MiB = 0.651 GiB (19 = 1, 2, 4 + 8..128 step 8),
+      CUDA graphs in 0.17 = 0.25 GiB + 36 layers x 19 sizes x 0.2 MiB = 0.384 GiB (19 = 1, 2, 4 + 8..128 step 8;
+      0.2 MiB per layer and size at TP 1, no collectives in the graphs),
       outside the budget (the 5 % slack of 79.25 GiB = 3.96 GiB holds them with the 0.5 GiB start-up baseline and
       the 64 x 151936 x 4 = 0.036 GiB sampler warm-up);
       from 0.19 the larger of the pool of the largest captured batch, 0.75 GiB + 128 x 820 KiB = 0.850 GiB (top =
@@ -261,7 +264,7 @@ def test_overhead_by_hand_qwen3_8b_and_the_cuda_graph_version_switch(monkeypatch
     T, h, a = 2048, 4096, 2
     activation = 6 * T * h * a + T * (32 + 2 * 8) * 128 * a + 3 * T * 12288 * a
     sampler = 64 * 151936 * 24 + (T + 2 * 64) * h * a
-    graphs = int(0.25 * GiB) + 36 * 19 * int(0.6 * MiB)
+    graphs = int(0.25 * GiB) + 36 * 19 * int(0.2 * MiB)
     monkeypatch.setattr(eng, "engine_version", lambda recipe, engine: (0, 17, 0))
     old = make_plan(catalog_source("Qwen/Qwen3-8B"), req)
     o = old.best.overhead
@@ -516,6 +519,60 @@ def test_cuda_graphs_from_0_19_follow_the_largest_captured_batch() -> None:
         assert logged * GiB <= b <= (logged + 0.025) * GiB
     # before 0.19 the per-layer term (0.10.1, gpt-oss-120b, 36 layers, 83 sizes: 1.88 GiB logged)
     assert memory.cudagraph_bytes(36, 1024, (0, 17, 0), 1024) == int(0.25 * GiB) + 36 * 83 * int(0.6 * MiB)
+
+
+def test_capture_sizes_before_0_11_step_by_8_by_hand(monkeypatch: pytest.MonkeyPatch) -> None:
+    """vLLM < 0.11 captured [1, 2, 4] + range(8, 513, 8): 3 + 64 = 67 sizes at 512 (the Qwen3-Next 0.10.2 log prints
+    exactly that list and 'PIECEWISE): 67/67'); from 0.11 steps of 16 above 256: 3 + 31 + 17 = 51. gpt-oss's own
+    1024 list was 83 in both ("from 67 to 83"). The Qwen3-Next row (48 layers, TP 2, H200, 0.10.2):
+      graphs = 0.25 GiB + 48 x 67 x 0.6 MiB = 2.134 GiB (1.68 with the step-16 count), 'took 2.37 GiB' logged: still
+      0.24 GiB short (its 67 FULL graphs), outside the budget, where (1 - 0.9) x 139.8 = 13.98 GiB holds both."""
+    assert memory.capture_sizes(1024, 512, (0, 10, 2)) == 3 + 64 == 67
+    assert memory.capture_sizes(1024, 512, (0, 11, 0)) == 3 + 31 + 17 == 51
+    assert memory.capture_sizes(1024, 1024, (0, 10, 1)) == memory.capture_sizes(1024, 1024, (0, 19, 0)) == 83
+    assert memory.capture_sizes(64, 128, (0, 10, 2)) == 3 + 16 == memory.capture_sizes(64, 128, (0, 17, 0))
+    row = next(r for r in overhead_rows() if r["id"] == "qwen3-next-80b-a3b-tp2-h200-v0.10.2")
+    o = row_plan(row, monkeypatch).best.overhead
+    assert o.cudagraphs == int(0.25 * GiB) + 48 * 67 * int(0.6 * MiB)
+    assert o.cudagraphs / GiB == pytest.approx(2.134, abs=0.001)
+    assert o.cudagraphs < row["printed"]["cuda_graph_actual_gib"] * GiB < o.cudagraphs + 0.25 * GiB
+
+
+def test_cuda_graphs_before_0_19_without_collectives_by_hand(monkeypatch: pytest.MonkeyPatch) -> None:
+    """gpt-oss-120b on one H100, vLLM 0.11.2, util 0.96, 98,304 tokens, 6 sequences (tonghuikang/blog@034b47cf):
+    'Graph capturing finished in 9 secs, took 0.64 GiB' (83 PIECEWISE + 3 FULL graphs), and the server started.
+
+    36 layers, 83 capture sizes (gpt-oss's override to 1024: 1, 2, 4 + 8..248 step 8 + 256..1024 step 16).
+      graphs, TP 1 (no collectives)   0.25 GiB + 36 x 83 x 0.2 MiB      = 0.834 GiB  (>= 0.64 logged)
+      graphs, TP 4 on A100 (0.10.1)   0.25 GiB + 36 x 83 x 0.6 MiB      = 2.001 GiB  (>= 1.88 logged)
+      outside the budget at TP 1      0.834 graphs + 0.5 start-up baseline + 6 x 201088 x 4 warm-up + 1.78 MXFP4
+                                      holes = 3.118 GiB <= (1 - 0.96) x 79.19 = 3.168 GiB: fits, as vLLM did
+      with the TP > 1 cost at TP 1    2.001 + 0.5 + 0.005 + 1.78 = 4.285 GiB > 3.168: refused a run that started
+      available KV                    0.96 x 79.19 - weights - (T-8192 activation + 0.5 + 0.5) <= 8.99 logged"""
+    L = memory.Layout
+    tp1 = int(0.25 * GiB) + 36 * 83 * int(0.2 * MiB)
+    tp4 = int(0.25 * GiB) + 36 * 83 * int(0.6 * MiB)
+    assert memory.cudagraph_bytes(36, 6, (0, 11, 2), 1024, collectives=False) == tp1
+    assert memory.cudagraph_bytes(36, 6, (0, 11, 2), 1024, collectives=True) == tp4
+    assert 0.64 * GiB <= tp1 <= 0.84 * GiB and 1.88 * GiB <= tp4 <= 2.01 * GiB
+    # from 0.19 the pool term does not depend on it
+    assert (memory.cudagraph_bytes(36, 6, (0, 19, 0), 1024, collectives=False)
+            == memory.cudagraph_bytes(36, 6, (0, 19, 0), 1024, collectives=True))
+    row = next(r for r in overhead_rows() if r["id"] == "gpt-oss-120b-h100-util0.96-v0.11.2")
+    plan = row_plan(row, monkeypatch)
+    o = plan.best.overhead
+    warmup = 6 * 201088 * 4
+    assert (o.cudagraphs, o.startup_baseline, o.sampler_warmup, o.repack_holes) == (
+        tp1, int(0.5 * GiB), warmup, int(1.78 * GiB))
+    slack = int(plan.best.gpu.memory_bytes * (1 - 0.96))
+    assert o.outside_budget == tp1 + int(0.5 * GiB) + warmup + int(1.78 * GiB) <= slack
+    assert slack / GiB == pytest.approx(0.04 * 79.19, abs=0.001)
+    assert tp4 + int(0.5 * GiB) + warmup + int(1.78 * GiB) > slack
+    assert plan.fits and plan.best.available_bytes / GiB <= 8.99
+    # TP > 1 and DP + EP keep the 0.6 MiB term
+    assert memory.overhead(from_config(catalog_source("openai/gpt-oss-120b").config, "openai/gpt-oss-120b"),
+                           L(tp=2), layers_on_stage=36, last_stage=True, weights_per_gpu=30 * GiB, max_num_seqs=6,
+                           max_num_batched_tokens=8192, version=(0, 11, 2)).cudagraphs == tp4
 
 
 def test_dp_ep_moe_layers_see_the_tokens_of_every_dp_rank_by_hand(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -132,7 +132,7 @@ CASES = [
     # GLM-5.x share GlmMoeDsaForCausalLM; each recipe names its own minimum (and GLM-5.1 the glm47 reasoning parser)
     ("GlmMoeDsaForCausalLM", "glm_moe_dsa", "zai-org/GLM-5.1-FP8", "glm5_1", "glm47", "glm47", "glm47", "glm45", "0.24.0"),
     ("GlmMoeDsaForCausalLM", "glm_moe_dsa", "zai-org/GLM-5.2-FP8", "glm5_2", "glm47", "glm45", "glm47", "glm45", "0.23.0"),
-    ("GlmMoeDsaForCausalLM", "glm_moe_dsa", "zai-org/GLM-5.3", "glm5_3", "glm47", "glm45", None, None, "0.28.0"),
+    ("GlmMoeDsaForCausalLM", "glm_moe_dsa", "zai-org/GLM-5.3", "glm5_3", "glm47", "glm45", "glm47", "glm45", "0.28.0"),
     ("Glm5NextForConditionalGeneration", "glm5_next", "zai-org/GLM-5.3-Flash", "glm5_next", "glm47", "glm47", "glm47", "glm45", "0.29.0"),
     ("NemotronHForCausalLM", "nemotron_h", "nvidia/NVIDIA-Nemotron-3-Ultra-550B-A55B-NVFP4", "nemotron_3_ultra", "qwen3_coder", "nemotron_v3", None, None, "0.22.0"),
     ("NemotronHForCausalLM", "nemotron_h", "nvidia/NVIDIA-Nemotron-3.5-Lightning-30B-A3B-BF16", "nemotron_3_5", "qwen3_xml", "nemotron_v3", None, None, "0.27.1"),
@@ -156,6 +156,9 @@ def test_family_parsers_by_id_pattern(arch, mtype, mid, family, tool, reasoning,
     assert (vllm.key, vllm.tool_call_parser, vllm.reasoning_parser) == (family, tool, reasoning)
     assert eng.version_text(eng.engine_version(vllm, "vllm")) == version
     sglang = choose(eng.find_recipe(_facts(arch, mtype, mid)), mid, arch, None, None, "sglang").recipe
+    if eng.engine_cannot_serve(sglang, "sglang")[0]:      # --engine sglang is refused: no SGLang names apply
+        assert (sg_tool, sg_reasoning) == (None, None)
+        return
     assert (sglang.sglang.get("tool_call_parser"), sglang.sglang.get("reasoning_parser")) == (sg_tool, sg_reasoning)
 
 
@@ -186,7 +189,13 @@ def test_every_family_names_versions_and_registered_parsers(fam):
         name = sg.get(key)
         if name:
             assert name in REG["sglang"][kind]["names"], f"SGLang has no {kind} parser {name!r}"
-    if mv.get("sglang") != "unknown":       # every SGLang name the family emits exists in the release it pins
+    if mv.get("sglang") == eng.SGLANG_NONE:        # no release serves it: --engine sglang is refused, and says why
+        recipe = eng.Recipe(key=fam["key"], min_version={k: str(v) for k, v in mv.items()},
+                            sglang_why=str(fam.get("sglang_why") or ""))
+        why, hint = eng.engine_cannot_serve(recipe, "sglang")
+        assert why.startswith(f"no SGLang release is known to serve the {fam['key']} family") and fam.get("sglang_why")
+        assert hint.startswith("use --engine vllm: the plan pins vLLM ")
+    else:                                   # every SGLang name the family emits exists in the release it pins
         sg_recipe = eng.Recipe(key=fam["key"], min_version={k: str(v) for k, v in mv.items()})
         sg_version = eng.engine_version(sg_recipe, "sglang")
         for key, kind in (("tool_call_parser", "tool"), ("reasoning_parser", "reasoning")):
@@ -225,7 +234,11 @@ def test_sglang_plan_pins_a_release_registering_the_checkpoint_class(fam):
         fallback = eng.sglang_fallback(recipe)
         if first:
             assert V(first) <= version, f"{fam['key']}: SGLang registers {arch} from {first}, the plan pins {version}"
-            assert not why and not fallback
+            assert not fallback
+            if pinned == eng.SGLANG_NONE:       # the class is registered, but no release is known to serve the family
+                assert why.startswith(f"no SGLang release is known to serve the {fam['key']} family (")
+            else:
+                assert not why
         elif arch in SGLANG_TRANSFORMERS_FALLBACK:
             assert not why and f"SGLang has no implementation of {arch}" in fallback and "--engine vllm" in fallback
         else:
@@ -502,14 +515,18 @@ def test_default_families_keep_the_handbook_image():
     assert not any("pinned" in r for r in d["reasons"])
 
 
-def test_sglang_without_established_release_warns_and_passes_no_parsers():
+def test_sglang_plan_without_established_release_is_refused():
     # MiniMax-M3: SGLang registers minimax-m3 / minimax-m3 from 0.5.16, but under other class names
-    # (MiniMaxM3Sparse*), so no release is established: the plan passes none and its warning names what SGLang would take
-    r = eng.find_recipe(_facts("MiniMaxM3VLForConditionalGeneration", "minimax_m3", "MiniMaxAI/MiniMax-M3"))
-    c = choose(r, "MiniMaxAI/MiniMax-M3", "MiniMaxM3VLForConditionalGeneration", None, None, "sglang")
-    assert c.recipe.sglang == {}
-    [w] = [w for w in c.warnings if "SGLang release" in w]
-    assert "--tool-call-parser minimax-m3 --reasoning-parser minimax-m3" in w and "--engine vllm" in w
+    # (MiniMaxM3Sparse*), so no release is established: --engine sglang is refused (tests/test_sglang_families.py
+    # drives the ten such families through the CLI)
+    r = eng.find_recipe(_facts("MiniMaxM3SparseForCausalLM", "minimax_m3", "MiniMaxAI/MiniMax-M3"))
+    c = choose(r, "MiniMaxAI/MiniMax-M3", "MiniMaxM3SparseForCausalLM", None, None, "sglang")
+    why, hint = eng.engine_cannot_serve(c.recipe, "sglang")
+    assert why.startswith("no SGLang release is known to serve the minimax_m3 family (sglang wheels up to 0.5.23 read: ")
+    assert why.endswith("; the sgl-cookbook serves it from the dedicated image lmsysorg/sglang:dev-minimax-m3, which is "
+                        "no release")
+    assert hint == "use --engine vllm: the plan pins vLLM 0.24.0 (image vllm/vllm-openai:v0.24.0) for it"
+    assert eng.engine_cannot_serve(c.recipe, "vllm") == ("", "")
     # an SGLang-only name (MiniCPM5: vLLM has the parser only as a plugin) is passed once its release is known
     # (minicpm5: the sglang 0.5.13 wheel is the first with it)
     r = eng.find_recipe(_facts("LlamaForCausalLM", "llama", "openbmb/MiniCPM5-1B"))

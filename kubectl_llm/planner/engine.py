@@ -34,6 +34,8 @@ class Recipe:
     source: str = ""                       # where the family's flags come from (recipe / docs URL)
     base: bool = False                     # a base (non-chat) checkpoint of an instruct-only family
     architecture: str = ""                 # the checkpoint's class (SGLang's pin follows it: ``sglang_classes``)
+    sglang_why: str = ""                   # min_version.sglang "none": why no SGLang release is known to serve it
+    sglang_dev_image: str = ""             # ... and the sgl-cookbook's dedicated (dev) image for it, if it names one
 
 
 @lru_cache(maxsize=1)
@@ -76,16 +78,28 @@ def sglang_class_first(architecture: str) -> tuple[int, ...] | None:
     return parse_version(first) if first else None
 
 
+# recipes.yaml min_version.sglang of a family no SGLang release is known to serve: --engine sglang refuses it
+SGLANG_NONE = "none"
+
+
 def engine_cannot_serve(recipe: "Recipe", engine: str) -> tuple[str, str]:
-    """(why, hint) when no release of ``engine`` can load the checkpoint's class; ('', '') when one can, or when
-    SGLang's Transformers fallback serves it (``sglang_fallback`` says so, as a warning)."""
+    """(why, hint) when no release of ``engine`` can load the checkpoint's class, or (SGLang) when no release is known
+    to serve the family (``min_version.sglang: none``; the hint names --engine vllm and the vLLM release it pins);
+    ('', '') when one can, or when SGLang's Transformers fallback serves the class (``sglang_fallback`` warns)."""
     entry = sglang_class(recipe.architecture) if engine == "sglang" else {}
-    if not entry or entry.get("first") or entry.get("fallback"):
-        return "", ""
     checked = (_data().get("sglang_classes") or {}).get("checked")
-    return (f"SGLang has no implementation of {recipe.architecture} in any release up to {checked} "
-            f"({' '.join(str(entry.get('why') or '').split())})",
-            "serve it with vLLM (the default engine): drop --engine sglang")
+    if entry and not entry.get("first") and not entry.get("fallback"):
+        return (f"SGLang has no implementation of {recipe.architecture} in any release up to {checked} "
+                f"({' '.join(str(entry.get('why') or '').split())})",
+                "serve it with vLLM (the default engine): drop --engine sglang")
+    if engine == "sglang" and recipe.min_version.get("sglang") == SGLANG_NONE:
+        image = (f"; the sgl-cookbook serves it from the dedicated image {recipe.sglang_dev_image}, which is no "
+                 f"release" if recipe.sglang_dev_image else "")
+        vllm = version_text(engine_version(recipe, "vllm"))
+        return (f"no SGLang release is known to serve the {recipe.key} family (sglang wheels up to {checked} read: "
+                f"{' '.join(recipe.sglang_why.split())}){image}",
+                f"use --engine vllm: the plan pins vLLM {vllm} (image {engine_image(recipe, 'vllm')}) for it")
+    return "", ""
 
 
 def sglang_fallback(recipe: "Recipe") -> str:
@@ -292,7 +306,8 @@ def find_recipe(facts: ModelFacts) -> Recipe:
                       min_version={k: str(v) for k, v in (fam.get("min_version") or {}).items()},
                       version_reason=str(fam.get("version_reason") or ""), note=str(fam.get("note") or ""),
                       no_tool_reason=no_tool, source=str(fam.get("source") or ""), base=base,
-                      architecture=facts.architecture)
+                      architecture=facts.architecture, sglang_why=str(fam.get("sglang_why") or ""),
+                      sglang_dev_image=str(fam.get("sglang_dev_image") or ""))
     return Recipe(key="generic", architecture=facts.architecture)
 
 

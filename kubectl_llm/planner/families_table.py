@@ -33,7 +33,8 @@ def _image(fam: Mapping[str, Any], engine: str) -> str:
 
 def _sglang(fam: Mapping[str, Any]) -> str:
     """The family's SGLang release, and the classes it matches whose own release differs (recipes.yaml
-    sglang_classes): newer, in none (refused) or served by the Transformers fallback."""
+    sglang_classes): newer, in none (refused) or served by the Transformers fallback. A family no release is known
+    to serve (min_version.sglang none) is refused as a whole."""
     family = str((fam.get("min_version") or {}).get("sglang"))
     alts = fam.get("match") or {}
     classes = sorted({a for m in (alts if isinstance(alts, list) else [alts]) for a in m.get("architectures", ())})
@@ -45,6 +46,8 @@ def _sglang(fam: Mapping[str, Any]) -> str:
             special.append(f"{arch}: {first}")
         elif entry and not first:
             special.append(f"{arch}: {'Transformers fallback' if entry.get('fallback') else 'refused'}")
+    if family == eng.SGLANG_NONE:       # no release is known to serve the family: --engine sglang is refused
+        family = "none (refused)"
     return family + (f" ({'; '.join(special)})" if special else "")
 
 

@@ -265,7 +265,8 @@ COMM_BYTES = int(0.5 * GiB)          # NCCL communicators, any TP/PP/DP > 1 ...
 TP_COMM_BYTES = int(1.0 * GiB)       # ... + tensor-parallel all-reduce workspaces when TP > 1 ...
 COMM_BYTES_PER_RANK = int(0.125 * GiB)  # ... plus this per extra rank of the group (x2 both in the V0 profiler)
 GRAPH_POOL_BYTES = int(0.25 * GiB)   # CUDA graph pool before vLLM 0.19: a fixed part ...
-GRAPH_BYTES_PER_LAYER_SIZE = int(0.6 * MiB)  # ... plus this per (layer on the stage x captured batch size)
+GRAPH_BYTES_PER_LAYER_SIZE = int(0.6 * MiB)  # ... plus this per (layer on the stage x captured batch size) when the
+GRAPH_BYTES_PER_LAYER_SIZE_TP1 = int(0.2 * MiB)  # graphs hold collectives (TP > 1, DP + EP); this without them
 # From vLLM 0.19 (measured): the pool follows the largest captured batch, not the layer count (see cudagraph_bytes).
 GRAPH_BY_CAPTURE_SIZE_FROM = (0, 19)
 GRAPH_FIXED_BYTES = int(0.75 * GiB)              # per-graph objects of every captured size, PIECEWISE and FULL ...
@@ -445,23 +446,42 @@ def max_capture_size(facts: ModelFacts, max_num_seqs: int, max_num_batched_token
     return max(1, min(top, max_num_batched_tokens))
 
 
-def capture_sizes(max_num_seqs: int, top: int | None = None) -> int:
+STEP16_CAPTURE_FROM = (0, 11)        # vLLM 0.11: capture sizes in steps of 16 above 256 (steps of 8 before)
+
+
+def capture_sizes(max_num_seqs: int, top: int | None = None, version: tuple[int, ...] = (0, 17, 0)) -> int:
     """How many batch sizes vLLM captures: 1, 2, 4, then steps of 8 to 256, then of 16, up to ``top``
     (``max_cudagraph_capture_size``, by default min(2 x max_num_seqs, 512)). gpt-oss (top 1024): 3 + 31 + 49 = 83,
-    the 83 of its v0.19.0 log."""
+    the 83 of its v0.19.0 log (and of 0.11.2's, tonghuikang/blog@034b47cf: "256, 272, 288, ...").
+
+    Before vLLM 0.11 the list kept steps of 8 to the top: ``[1, 2, 4] + [i for i in range(8, 513, 8)]`` (vLLM's
+    ``_set_cudagraph_sizes``, V1 default), 67 sizes at 512 - the 67 PIECEWISE + 67 FULL graphs of the Qwen3-Next
+    log under 0.10.2 ("cudagraph_capture_sizes":[512,504,...,16,8,4,2,1]). gpt-oss's hook set its own 83-size list
+    to 1024 there too (its NOTE: "from 67 to 83"), which the step-16 count gives."""
     top = min(2 * max_num_seqs, DEFAULT_MAX_CAPTURE_SIZE) if top is None else top
     n = sum(1 for s in (1, 2, 4) if s <= top)
+    if tuple(version) < STEP16_CAPTURE_FROM and top <= DEFAULT_MAX_CAPTURE_SIZE:
+        return max(1, n + len(range(8, top + 1, 8)))
     n += len(range(8, min(top, 255) + 1, 8))
     n += len(range(256, top + 1, 16))
     return max(1, n)
 
 
 def cudagraph_bytes(layers_on_stage: int, max_num_seqs: int, version: tuple[int, ...] = (0, 17, 0),
-                    top: int | None = None) -> int:
+                    top: int | None = None, collectives: bool = True) -> int:
     """CUDA graph memory per GPU ("Graph capturing finished in N secs, took X GiB").
 
-    Before vLLM 0.19: GRAPH_POOL_BYTES + GRAPH_BYTES_PER_LAYER_SIZE x layers x captured sizes (gpt-oss-120b TP 4 on
-    A100, vLLM 0.10.1, 36 layers, 83 PIECEWISE sizes: 1.88 GiB logged, 2.0 GiB here).
+    Before vLLM 0.19: GRAPH_POOL_BYTES + a per-(layer x captured size) cost x layers x captured sizes, the cost
+    depending on whether the captured pieces hold collectives (``collectives``: TP > 1, or DP + EP's all-to-all).
+    Two logs of one model (gpt-oss-120b, 36 layers, 83 PIECEWISE sizes up to 1024, gpt-oss's capture override):
+    TP 4 on A100, vLLM 0.10.1: 1.88 GiB logged, GRAPH_BYTES_PER_LAYER_SIZE (0.6 MiB) gives 2.0 GiB; TP 1 on one
+    H100, vLLM 0.11.2 (83 PIECEWISE + 3 FULL graphs, tonghuikang/blog@034b47cf, tests/data/
+    vllm_overhead_observed.yaml): "Graph capturing finished in 9 secs, took 0.64 GiB", a third of it, and the 0.6
+    MiB term (2.0 GiB) would have refused a run that started (3.17 GiB of slack at util 0.96 against 2.0 graphs +
+    0.5 baseline + 1.78 MXFP4 holes). Without collectives the cost is GRAPH_BYTES_PER_LAYER_SIZE_TP1 (0.2 MiB):
+    0.25 + 36 x 83 x 0.2 MiB = 0.83 GiB, 0.19 GiB above the logged 0.64. Which of TP, the release (0.10 -> 0.11)
+    or the card makes the difference two logs cannot tell; TP is what the planner knows, and the TP > 1 term keeps
+    its calibration. Thin: one log per side.
 
     From 0.19: GRAPH_FIXED_BYTES + GRAPH_BYTES_PER_CAPTURE_TOKEN x the largest captured batch. vLLM captures the
     largest batch first so that the smaller ones reuse its memory pool (``capture_model`` walks the sizes in
@@ -490,7 +510,8 @@ def cudagraph_bytes(layers_on_stage: int, max_num_seqs: int, version: tuple[int,
         pool = GRAPH_FIXED_BYTES + t * GRAPH_BYTES_PER_CAPTURE_TOKEN
         per_graph = GRAPH_FIXED_BYTES + GRAPH_BYTES_PER_LAYER_GRAPH * layers_on_stage * 2 * capture_sizes(max_num_seqs, t)
         return int(max(pool, per_graph))
-    return int(GRAPH_POOL_BYTES + layers_on_stage * capture_sizes(max_num_seqs, top) * GRAPH_BYTES_PER_LAYER_SIZE)
+    per = GRAPH_BYTES_PER_LAYER_SIZE if collectives else GRAPH_BYTES_PER_LAYER_SIZE_TP1
+    return int(GRAPH_POOL_BYTES + layers_on_stage * capture_sizes(max_num_seqs, top, version) * per)
 
 
 def startup_baseline_bytes(layout: Layout, version: tuple[int, ...] = (0, 17, 0), gpu_compute: float = 0.0,
@@ -613,7 +634,8 @@ def overhead(facts: ModelFacts, layout: Layout, *, layers_on_stage: int, last_st
     act = activation_peak_bytes(facts, layout.tp, t, layout.ep, layout.dp) + encoder_bytes(facts, t)
     smp = sampler_peak_bytes(facts, max_num_seqs, t, version) if last_stage else 0
     graphs = cudagraph_bytes(layers_on_stage, max_num_seqs, version,
-                             max_capture_size(facts, max_num_seqs, max_num_batched_tokens))
+                             max_capture_size(facts, max_num_seqs, max_num_batched_tokens),
+                             collectives=layout.tp > 1 or (layout.ep and layout.dp > 1))
     margin = MARGIN_BYTES
     thin = []
     if tuple(version) >= SORT_PATH_FROM:        # before 0.17 the measured sampler explains the big-MoE logs

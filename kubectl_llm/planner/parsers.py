@@ -189,18 +189,11 @@ def choose(recipe: eng.Recipe, model_id: str, architecture: str, template: str |
                                f"{REASONING_DOCS} for --reasoning-parser" if engine != "sglang" else
                                f"SGLang's tool-parser docs ({SGLANG_DOCS}) for --tool-call-parser and "
                                f"--reasoning-parser"))
-    if engine == "sglang":
-        if recipe.min_version.get("sglang") == "unknown" and (tool or reasoning or sglang):
-            named = " ".join(f"--{k.replace('_', '-')} {v}" for k, v in sglang.items() if v)
-            known = f" (SGLang's main branch names {named} for it)" if named else ""
-            warnings.append(f"the SGLang release serving the {recipe.key} family is not established{known}: the plan "
-                            f"passes no SGLang parsers (see {SGLANG_DOCS}); --engine vllm has them")
-            sglang = {}
-        else:
-            for key, kind, name in (("tool_call_parser", "tool", tool), ("reasoning_parser", "reasoning", reasoning)):
-                if name and not sglang.get(key):
-                    warnings.append(f"SGLang has no {kind} parser for {name} ({recipe.key}): the plan passes none "
-                                    f"(see {SGLANG_DOCS}); --engine vllm has it")
+    if engine == "sglang":          # (a family no SGLang release serves, min_version.sglang none, is refused later)
+        for key, kind, name in (("tool_call_parser", "tool", tool), ("reasoning_parser", "reasoning", reasoning)):
+            if name and not sglang.get(key):
+                warnings.append(f"SGLang has no {kind} parser for {name} ({recipe.key}): the plan passes none "
+                                f"(see {SGLANG_DOCS}); --engine vllm has it")
     sglang = {k: v for k, v in sglang.items() if v}
     if engine == "sglang" and sglang:          # the names the SGLang command carries, not vLLM's
         via = " (from the chat template)" if origin != "recipe" else ""

@@ -18,5 +18,8 @@ def test_benchmark_commands_run_for_one_model() -> None:
                            "Qwen/Qwen3-8B"], capture_output=True, text=True, env=env, timeout=300)
     assert proc.returncode in (0, 1), proc.stderr          # 1 = a goal missed on a busy machine, not a broken command
     row = next(line for line in proc.stdout.splitlines() if line.startswith("Qwen/Qwen3-8B"))
-    assert row.count("ms") == 3 and row.split()[3].endswith("x")     # plan, template, ratio, dry-run all measured
+    cells = row.split()
+    assert row.count("ms") == 4 and cells[3].endswith("x")   # plan, template, ratio, dry-run, dry-run CPU measured
+    assert float(cells[-1]) >= 0                                     # the load average beside the figures
+    assert 0 < int(cells[5].removesuffix("ms")) < 60_000
     assert "goals:" in proc.stdout

@@ -192,6 +192,24 @@ def test_plan_of_a_local_directory_loads_no_client_and_no_yaml(tmp_path, local_q
         assert "Qwen3.5-397B-A17B" in proc.stdout
 
 
+def test_add_dry_run_client_reads_the_kubeconfig_without_the_kubernetes_client(tmp_path, local_qwen35,
+                                                                              monkeypatch) -> None:
+    """`add DIR --dry-run=client` needs the kubeconfig only for its namespace: adapters/kubeconfig.py reads it, so
+    neither the kubernetes client (~0.3 s to import) nor the Hub client is loaded. The helm adapter (pyhelm3,
+    asyncio) and yaml may be. The namespace comes from the second file of $KUBECONFIG (the first sets no context)."""
+    first, second = tmp_path / "first", tmp_path / "second"
+    first.write_text("apiVersion: v1\nkind: Config\ncontexts: []\n")
+    second.write_text(KUBECONFIG)
+    monkeypatch.setenv("KUBECONFIG", os.pathsep.join([str(first), str(second)]))
+    proc, code, loaded = run_console_script(["add", str(local_qwen35), "--model-id", "Qwen/Qwen3.5-397B-A17B",
+                                             "--dry-run=client", "-o", "json"], tmp_path)
+    assert code == 0, proc.stderr
+    assert not {"kubernetes", "huggingface_hub", "http"} & set(loaded), loaded
+    objects = json.loads(proc.stdout)
+    objects = objects.get("items", objects) if isinstance(objects, dict) else objects
+    assert {o["metadata"].get("namespace") for o in objects if o["kind"] != "Namespace"} == {"nrp-llm"}
+
+
 def test_console_script_keeps_exit_code_and_output_of_a_plan_that_does_not_fit(tmp_path, local_qwen35) -> None:
     """main() ends with gc.freeze() (a faster interpreter shutdown): the exit code, the whole JSON document on stdout
     and the error/hint lines on stderr are still there. 397B parameters on one 24 GiB A10 cannot fit: exit 5."""

@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator, TypeVar
 
+from kubectl_llm.adapters.kubeconfig import KubeconfigError, load_kubeconfig
 from kubectl_llm.errors import ClusterError, ClusterUnreachable, LlmError, MissingCRDs, PermissionDenied, ReleaseNotFound
 
 T = TypeVar("T")
@@ -32,24 +33,33 @@ LWS_INSTALL_HINT = ("a cluster admin installs LeaderWorkerSet (controller + CRD,
 
 
 def resolve_namespace(namespace: str | None, kubeconfig: str | None, context: str | None) -> str:
-    """kubectl's rule: -n wins, else the (chosen or current) context's namespace, else 'default'. No network."""
+    """kubectl's rule: -n wins, else the (chosen or current) context's namespace, else 'default'. No network, and
+    no ``kubernetes`` import (adapters/kubeconfig.py reads the files as kubectl does)."""
     if namespace:
         return namespace
     try:
-        from kubernetes import config
-
-        # $KUBECONFIG read now, not when the kubernetes package was imported (its default is fixed at import).
-        contexts, active = config.list_kube_config_contexts(
-            config_file=kubeconfig or os.environ.get("KUBECONFIG") or None)
-    except Exception:  # noqa: BLE001 - no/odd kubeconfig: kubectl falls back to 'default' too
+        config = load_kubeconfig(kubeconfig)
+    except KubeconfigError:  # an unreadable kubeconfig: 'default', as before; a command that connects reports it
         return "default"
-    chosen = active
+    if config is None:       # no kubeconfig at all: kubectl's 'default' too
+        return "default"
+    try:
+        return config.namespace(context) or "default"
+    except KeyError:
+        raise ClusterUnreachable(f"context {context!r} not found in the kubeconfig",
+                                 "'kubectl config get-contexts' lists them") from None
+
+
+def current_context(kubeconfig: str | None, context: str | None) -> str | None:
+    """The context a connection uses: --context, else the current context by kubectl's rules (None: let the
+    client decide, e.g. when the kubeconfig cannot be read and its own error is the one to show)."""
     if context:
-        chosen = next((c for c in contexts or [] if c.get("name") == context), None)
-        if chosen is None:
-            raise ClusterUnreachable(f"context {context!r} not found in the kubeconfig",
-                                     "'kubectl config get-contexts' lists them")
-    return ((chosen or {}).get("context") or {}).get("namespace") or "default"
+        return context
+    try:
+        config = load_kubeconfig(kubeconfig)
+    except KubeconfigError:
+        return None
+    return config.current_context if config else None
 
 
 _LIFECYCLE = {reason: i for i, reason in enumerate(
@@ -204,7 +214,8 @@ class Cluster:
             configuration = client.Configuration()
             try:
                 config.load_kube_config(config_file=self.kubeconfig or os.environ.get("KUBECONFIG") or None,
-                                        context=self.context, client_configuration=configuration,
+                                        context=current_context(self.kubeconfig, self.context),
+                                        client_configuration=configuration,
                                         persist_config=False)
             except Exception as exc:  # noqa: BLE001
                 raise map_api_error(exc) from exc

@@ -133,7 +133,7 @@ CASES = [
     ("GlmMoeDsaForCausalLM", "glm_moe_dsa", "zai-org/GLM-5.1-FP8", "glm5_1", "glm47", "glm47", "glm47", "glm45", "0.24.0"),
     ("GlmMoeDsaForCausalLM", "glm_moe_dsa", "zai-org/GLM-5.2-FP8", "glm5_2", "glm47", "glm45", "glm47", "glm45", "0.23.0"),
     ("GlmMoeDsaForCausalLM", "glm_moe_dsa", "zai-org/GLM-5.3", "glm5_3", "glm47", "glm45", "glm47", "glm45", "0.28.0"),
-    ("Glm5NextForConditionalGeneration", "glm5_next", "zai-org/GLM-5.3-Flash", "glm5_next", "glm47", "glm47", "glm47", "glm45", "0.29.0"),
+    ("Glm5NextForConditionalGeneration", "glm5_next", "zai-org/GLM-5.3-Flash", "glm5_next", "glm47", "glm47", None, None, "0.29.0"),
     ("NemotronHForCausalLM", "nemotron_h", "nvidia/NVIDIA-Nemotron-3-Ultra-550B-A55B-NVFP4", "nemotron_3_ultra", "qwen3_coder", "nemotron_v3", None, None, "0.22.0"),
     ("NemotronHForCausalLM", "nemotron_h", "nvidia/NVIDIA-Nemotron-3.5-Lightning-30B-A3B-BF16", "nemotron_3_5", "qwen3_xml", "nemotron_v3", None, None, "0.27.1"),
     ("Cohere2MoeForCausalLM", "cohere2_moe", "CohereLabs/North-Mini-Code-1.0", "cohere_moe", None, None, None, None, "0.24.0"),

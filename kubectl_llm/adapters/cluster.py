@@ -429,6 +429,23 @@ class Cluster:
             return None
         return True
 
+    def group_claims(self, release: str, namespace: str) -> list[str]:
+        """The weights PVCs a LeaderWorkerSet's volumeClaimTemplates made for release's pods (cache-<pod>: not in
+        the release's manifest), by the chart's instance label the claim template carries."""
+        items = self._call(lambda: self.core.list_namespaced_persistent_volume_claim(
+            namespace, label_selector=f"{INSTANCE_LABEL}={release}", _request_timeout=15)).items
+        return sorted(c.metadata.name for c in items if not c.metadata.deletion_timestamp)
+
+    def orphan_claims(self, names: list[str], namespace: str) -> None:
+        """Drop the owner references of the named PVCs, so deleting their LeaderWorkerSet (its StatefulSets) does
+        not garbage-collect them: rm --keep-cache of a model spanning nodes."""
+        for name in names:
+            pvc = self._call(lambda n=name: self.core.read_namespaced_persistent_volume_claim(
+                n, namespace, _request_timeout=10))
+            if pvc.metadata.owner_references:
+                self._call(lambda n=name: self.core.patch_namespaced_persistent_volume_claim(
+                    n, namespace, [{"op": "remove", "path": "/metadata/ownerReferences"}], _request_timeout=10))
+
     def delete_pvc(self, name: str, namespace: str) -> None:
         """Delete a PVC Helm left behind on purpose (resource-policy keep); absent is fine."""
         try:

@@ -89,8 +89,11 @@ def add_external(model: str | None, name: str | None, ext: dict[str, Any], plan_
     values, _ = apply_overrides(site_gateway(base, site_option), values_files, set_values, set_string_values)
     if secret and dry_run != "client":
         _check_api_key_secret(session, secret)
+    from kubectl_llm.cli.release_cmds import same_kind
+
     deploy(session, name, MODEL_CHART, values, dry_run=dry_run, wait=wait, timeout=timeout, output=output,
-           description=f"kubectl llm add --external {ext['external']}", needs_gateway=True)
+           description=f"kubectl llm add --external {ext['external']}", needs_gateway=True,
+           check_current=same_kind(name, fleet.MODE_EXTERNAL, session))
 
 
 def site_gateway(values: dict[str, Any], site_option: str | None) -> dict[str, Any]:

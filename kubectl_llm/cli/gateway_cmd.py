@@ -9,7 +9,7 @@ import click
 from kubectl_llm.adapters.charts import GATEWAY_CHART, chart_path
 from kubectl_llm.cli import options
 from kubectl_llm.cli import output as out
-from kubectl_llm.cli.overrides import apply_overrides
+from kubectl_llm.cli.overrides import apply_overrides, deep_merge
 from kubectl_llm.cli.planning import validate_name
 from kubectl_llm.cli.release_cmds import deploy
 from kubectl_llm.cli.session import Session
@@ -32,12 +32,31 @@ def gateway_group() -> None:
 
 def _install(name: str, namespace: str | None, kube_context: str | None, kubeconfig: str | None,
              values_files: tuple[str, ...], set_values: tuple[str, ...], set_string_values: tuple[str, ...],
-             dry_run: str, wait: bool, timeout: str, output: str | None, verb: str, site: str | None = None) -> None:
+             dry_run: str, wait: bool, timeout: str, output: str | None, verb: str, site: str | None = None,
+             reset_values: bool = False) -> None:
     validate_name(name)
-    values, _ = apply_overrides(site_values(site), values_files, set_values, set_string_values)
     session = Session(namespace, kube_context, kubeconfig)
+    base = site_values(site)
+    if verb == "upgrade" and not reset_values and dry_run != "client":
+        # upgrade starts from what the release was installed with (its --set/-f values and the site's Gateway
+        # name); an explicit --site is applied over them, this call's -f/--set last (null forgets a value)
+        stored = _stored_values(session, name)
+        if stored is not None:
+            base = deep_merge(stored, site_values(site)) if site else stored
+    values, _ = apply_overrides(base, values_files, set_values, set_string_values)
     deploy(session, name, GATEWAY_CHART, values, dry_run=dry_run, wait=wait, timeout=timeout, output=output,
            description=f"kubectl llm gateway {verb}", needs_gateway=False)
+
+
+def _stored_values(session: Session, name: str) -> dict[str, Any] | None:
+    """The values gateway release NAME was installed with; None when there is none (upgrade then installs)."""
+    found = session.helm.current_chart(name, session.namespace)
+    if found is None:
+        return None
+    if found[0] != GATEWAY_CHART:
+        raise ReleaseConflict(f"release {name!r} belongs to chart {found[0]!r}, not {GATEWAY_CHART!r}",
+                              f"pass the gateway's release name with --name (helm -n {session.namespace} list)")
+    return session.helm.values(name, session.namespace) or {}
 
 
 def site_values(option: str | None) -> dict[str, Any]:
@@ -64,10 +83,20 @@ def gateway_install(**kw: Any) -> None:
     _install(**kw, verb="install")
 
 
-@gateway_group.command("upgrade")
+@gateway_group.command("upgrade", epilog="""\b
+Examples:
+  kubectl llm gateway upgrade -n nrp-llm                                   # the bundled chart, same values
+  kubectl llm gateway upgrade -n nrp-llm --set envoyProxy.replicas=3       # one value changed, the others kept
+  kubectl llm gateway upgrade -n nrp-llm --set envoyProxy.replicas=null    # forget one earlier value
+
+The values of earlier install/upgrade calls (-f, --set, the site's Gateway name) are kept; this call's are
+applied on top; --reset-values forgets them all.
+""")
 @_install_options
+@click.option("--reset-values", is_flag=True,
+              help="Forget the values of earlier install/upgrade calls; keep only the site's and this call's.")
 def gateway_upgrade(**kw: Any) -> None:
-    """Upgrade the gateway release to the bundled chart and the given values."""
+    """Upgrade the gateway release to the bundled chart, keeping its earlier values (this call's on top)."""
     _install(**kw, verb="upgrade")
 
 
@@ -80,10 +109,15 @@ def gateway_uninstall(name: str, namespace: str | None, kube_context: str | None
     """Remove the gateway release (models stay installed but unreachable through it)."""
     session = Session(namespace, kube_context, kubeconfig)
     found = session.helm.current_chart(name, session.namespace)
-    if found is None:
-        raise ReleaseNotFound(f"no release {name!r} in namespace {session.namespace!r}")
+    if found is None:    # 'kubectl llm list' shows models, not the gateway: name where the gateways are
+        raise ReleaseNotFound(f"no release {name!r} in namespace {session.namespace!r}",
+                              f"pass the gateway's release name with --name ('helm -n {session.namespace} list' "
+                              f"shows the releases), or -n the namespace it is installed in")
     if found[0] != GATEWAY_CHART:
-        raise ReleaseConflict(f"release {name!r} belongs to chart {found[0]!r}, not {GATEWAY_CHART!r}")
+        raise ReleaseConflict(f"release {name!r} belongs to chart {found[0]!r}, not {GATEWAY_CHART!r}",
+                              f"a model release is removed with 'kubectl llm rm {name} -n {session.namespace}'"
+                              if found[0] == "llm-model" else
+                              f"manage it with helm directly: helm -n {session.namespace} status {name}")
     chart_path(GATEWAY_CHART)
     session.helm.uninstall(name, session.namespace, timeout=timeout)
     out.text(f"release {name} removed from namespace {session.namespace}")

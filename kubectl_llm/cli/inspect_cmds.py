@@ -7,6 +7,7 @@ engine's own progress parsed from its log.
 
 from __future__ import annotations
 
+import shlex
 from typing import Any
 
 import click
@@ -200,6 +201,14 @@ def status_command(name: str, namespace: str | None, kube_context: str | None, k
         found = []
     problems = [{"kind": p.kind, "name": p.name, "reason": p.reason, "message": p.message, "count": p.count}
                 for p in found]
+    if fleet.release_kind(values) == fleet.MODE_ALIAS:   # a target removed since: the gateway fails its share
+        from kubectl_llm.cli.fleet_cmds import namespace_releases
+
+        releases = namespace_releases(session)
+        problems += [{"kind": "Release", "name": t["name"], "reason": "AliasTargetMissing", "count": 1,
+                      "message": f"no release {t['name']} in namespace {ns}: requests the alias sends there fail; "
+                                 f"re-point it (kubectl llm alias {name} --to ...) or add {t['name']} again"}
+                     for t in fleet.alias_targets(values) if t.get("name") not in releases]
     route = route_name(name, values)
     address = get_path(values, "gateway.url")
     route_doc: dict[str, Any] | None = None
@@ -274,7 +283,8 @@ def status_command(name: str, namespace: str | None, kube_context: str | None, k
     if route:
         lines.append(f"route     \"model\": \"{route}\"{route_verdict(route_doc)}")
         if gateway_doc:
-            lines.append(f"gateway   {gateway_verdict(gateway_doc)}")
+            layer = UserLayer.from_values(values)
+            lines.append(f"gateway   {gateway_verdict(gateway_doc, layer.flags.get('site') if layer else None)}")
         lines.append(f"try       {doc['curl']}")
     out.text("\n".join(lines))
 
@@ -310,10 +320,13 @@ def route_verdict(r: dict[str, Any] | None) -> str:
     return " - accepted by the AI Gateway" if r["accepted"] else f" - NOT accepted: {r['message']}"
 
 
-def gateway_verdict(g: dict[str, Any]) -> str:
+def gateway_verdict(g: dict[str, Any], site: str | None = None) -> str:
+    """``site``: the --site the model was added with; the Gateway is named after that site's, so the install
+    command must name it too (without it the Gateway would get the default site's name)."""
     where = f"{g['name']} in namespace {g['namespace']}"
     if g["found"] is False:
-        return f"{where} not found: install it with 'kubectl llm gateway install -n {g['namespace']}'"
+        return (f"{where} not found: install it with 'kubectl llm gateway install -n {g['namespace']}"
+                + (f" --site {shlex.quote(site)}'" if site else "'"))
     if g["found"] is None:
         return f"{where} (not readable)"
     return f"{where}, address {g['address'] or 'not assigned yet'}"
@@ -339,6 +352,13 @@ def logs_command(name: str, follow: bool, tail: int, worker: int | None, namespa
     require_model_release(session, name)
     pods = session.cluster.pods(name, ns)
     if not pods:
+        kind_of = fleet.release_kind(session.helm.values(name, ns))
+        if kind_of != fleet.MODE_MODEL:     # it never has one here
+            raise UsageError(f"release {name!r} is {'an alias' if kind_of == fleet.MODE_ALIAS else 'an external backend'}"
+                             f": no pod of it runs in namespace {ns}, so there is no log",
+                             f"'kubectl llm status {name} -n {ns}' shows its route" + (
+                                 "; its targets' logs: kubectl llm logs TARGET" if kind_of == fleet.MODE_ALIAS
+                                 else "; the engine's log is at the site serving it"))
         raise UsageError(f"release {name!r} has no pod yet", f"kubectl llm status {name} -n {ns}")
     if any(p.worker_index is not None for p in pods) or worker:
         ranks = sorted({p.worker_index for p in pods if p.worker_index is not None})

@@ -7,6 +7,7 @@ inventory. The release name is the route name, validated before anything runs.
 
 from __future__ import annotations
 
+import os
 import re
 import time
 from typing import Any, Callable
@@ -207,10 +208,31 @@ def _plan_and_deploy(layer: UserLayer, name: str | None, session: Session, *, dr
            check_current=same_model(planned.name, layer.model, session) if verb == "add" else None)
 
 
+KIND_WORDS = {"model": "a model", "external": "an external backend", "alias": "an alias"}
+
+
+def same_kind(name: str, kind: str, session: Session) -> Callable[[dict[str, Any]], None]:
+    """add (or add --external) must not turn an alias or an external backend into a model, or a model into an
+    external backend (its Deployment and weights PVC would go): a release of another kind needs its own name."""
+
+    def check(deployed: dict[str, Any]) -> None:
+        from kubectl_llm import fleet
+
+        held = fleet.release_kind(deployed)
+        if held != kind:
+            ns = session.namespace
+            raise ReleaseConflict(f"release {name!r} in namespace {ns!r} is {KIND_WORDS.get(held, held)}, not "
+                                  f"{KIND_WORDS.get(kind, kind)}",
+                                  f"pick another --name, or remove it first (kubectl llm rm {name} -n {ns})")
+
+    return check
+
+
 def same_model(name: str, model: str, session: Session) -> Callable[[dict[str, Any]], None]:
     """add must not turn release NAME into another model: that is a second model, which needs its own name."""
 
     def check(deployed: dict[str, Any]) -> None:
+        same_kind(name, "model", session)(deployed)
         held = (UserLayer.from_values(deployed) or legacy_layer(deployed)).model
         if held and held != model:
             ns = session.namespace
@@ -279,8 +301,16 @@ def add_command(model: str | None, model_id: str | None, name: str | None, names
     # Read the override files before the (possibly slow) model lookup: a typo fails in milliseconds.
     model_id, local = deployable_model(model, model_id)
     user = user_overrides(values_files, set_values, set_string_values)
-    layer = UserLayer(model=model_id, flags=given_flags({**plan_opts, "hf_revision": hf_revision}), values=user,
-                      source=local)
+    flags = given_flags({**plan_opts, "hf_revision": hf_revision})
+    if not flags.get("site"):
+        # a site from $KUBECTL_LLM_SITE or ~/.config/kubectl-llm/site.yaml is what the user set too: recorded like
+        # --site, so an upgrade from another shell (or by a colleague) re-plans for the same site, not NRP's
+        from kubectl_llm.cli.planning import load_site
+
+        in_effect = load_site(None).path
+        if in_effect:
+            flags["site"] = os.path.abspath(in_effect)
+    layer = UserLayer(model=model_id, flags=flags, values=user, source=local)
     _plan_and_deploy(layer, name, session, dry_run=dry_run, wait=wait, timeout=timeout, output=output, verb="add")
 
 
@@ -291,7 +321,11 @@ def require_model_release(session: Session, name: str) -> tuple[str, str, str]:
     if found is None:
         raise ReleaseNotFound(f"no release {name!r} in namespace {session.namespace!r}")
     if found[0] != MODEL_CHART:
+        from kubectl_llm.adapters.charts import GATEWAY_CHART
+
         raise ReleaseConflict(f"release {name!r} belongs to chart {found[0]!r}, not {MODEL_CHART!r}",
+                              f"it is the namespace's gateway: kubectl llm gateway upgrade|uninstall --name {name} "
+                              f"-n {session.namespace}" if found[0] == GATEWAY_CHART else
                               f"manage it with helm directly: helm -n {session.namespace} status {name}")
     return found
 
@@ -334,6 +368,13 @@ def upgrade_command(name: str, namespace: str | None, kube_context: str | None, 
     if not stored.model:
         raise ReleaseConflict(f"release {name!r} has no model.id value", "it was not installed by kubectl llm add")
     layer = stored.updated({**plan_opts, "hf_revision": hf_revision}, user, reset=reset_values)
+    site = layer.flags.get("site")
+    if site and not plan_opts.get("site") and not os.path.isfile(site):
+        from kubectl_llm.errors import SiteError
+
+        raise SiteError(f"release {name!r} was added with --site {site}, which no longer exists",
+                        f"give this upgrade --site FILE (the same site profile, wherever it is now), or "
+                        f"--reset-values to re-plan for the site in effect")
     _plan_and_deploy(layer, name, session, dry_run=dry_run, wait=wait, timeout=timeout, output=output,
                      verb="upgrade")
 
@@ -344,8 +385,8 @@ Examples:
   kubectl llm rm qwen3-8b --keep-cache      # keep the downloaded weights for a later add
 
 --keep-cache first upgrades the release with storage.keep=true (helm.sh/resource-policy: keep on the PVC), so
-`helm uninstall` leaves the PVC; a later add of the same name adopts it. Without it, a PVC an earlier
---keep-cache protected is deleted too.
+`helm uninstall` leaves the PVC; a later add of the same name adopts it (a model spanning nodes: its per-pod
+claims cache-<pod>). Without it, a PVC an earlier --keep-cache protected is deleted too.
 """)
 @click.argument("name")
 @click.option("--keep-cache", is_flag=True, help="Keep the weights PVC (no re-download on the next add).")
@@ -364,17 +405,28 @@ def rm_command(name: str, keep_cache: bool, namespace: str | None, kube_context:
     pvcs = [o for o in objs if o.get("kind") == "PersistentVolumeClaim"]
     protected = [o for o in pvcs if ((o.get("metadata") or {}).get("annotations") or {})
                  .get("helm.sh/resource-policy") == "keep"]
-    if keep_cache and pvcs and len(protected) < len(pvcs):
+    # A model spanning nodes: its LeaderWorkerSet's volumeClaimTemplates made one claim per pod, outside the
+    # manifest, owned by the set (persistentVolumeClaimRetentionPolicy Delete) unless storage.keep.
+    group = next((o for o in objs if o.get("kind") == "LeaderWorkerSet"), None)
+    group_claims = [{"kind": "PersistentVolumeClaim", "metadata": {"name": c}}
+                    for c in session.cluster.group_claims(name, ns)] if group else []
+    retained = get_path(group or {}, "spec.leaderWorkerTemplate.persistentVolumeClaimRetentionPolicy.whenDeleted")
+    if keep_cache and ((pvcs and len(protected) < len(pvcs)) or (group_claims and retained != "Retain")):
         session.helm.set_values(name, chart_path(MODEL_CHART), ns, {"storage": {"keep": True}}, timeout=timeout)
+    if keep_cache and group_claims:   # the claims already made keep their owner otherwise: let go of them
+        session.cluster.orphan_claims([c["metadata"]["name"] for c in group_claims], ns)
     session.helm.uninstall(name, ns, timeout=timeout, wait=wait)
-    kept = pvcs if keep_cache else []
+    kept = pvcs + group_claims if keep_cache else []
     if not keep_cache:
-        for pvc in protected:  # kept by an earlier --keep-cache: the user now asked for everything to go
+        # kept by an earlier --keep-cache (or let go of by the set): the user now asked for everything to go
+        for pvc in protected + group_claims:
             session.cluster.delete_pvc(pvc["metadata"]["name"], ns)
+        objs = objs + group_claims
     removed = [_object_ref(o) for o in objs if o not in kept]
     # A claim a pod still mounts stays Terminating (pvc-protection): say so, or a quick re-add fails oddly.
     try:
-        terminating = session.cluster.terminating_claims([o["metadata"]["name"] for o in pvcs if o not in kept], ns)
+        terminating = session.cluster.terminating_claims([o["metadata"]["name"] for o in pvcs + group_claims
+                                                          if o not in kept], ns)
     except LlmError:  # the release is gone already; not being able to look is no failure of rm
         terminating = []
     doc = {"name": name, "namespace": ns, "removed": removed, "kept": [_object_ref(o) for o in kept],

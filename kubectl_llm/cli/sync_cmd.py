@@ -58,8 +58,63 @@ def read_folder(folder: Path) -> dict[str, dict[str, Any]]:
         raise UsageError(f"{folder} is not a directory", "kubectl llm export DIR writes one; sync reads it")
     docs = {}
     for path in sorted(folder.glob("*.yaml")):
-        docs[path.name] = record.parse(path.name, path.read_text())
+        doc = record.parse(path.name, path.read_text())
+        if doc["kind"] == "model":
+            doc["flags"] = checked_flags(path.name, doc["flags"])
+        checked_values(path.name, doc)
+        docs[path.name] = doc
     return docs
+
+
+def checked_values(filename: str, doc: dict[str, Any]) -> None:
+    """What the deploy of a record would refuse, refused before anything is applied (and by --dry-run, the merge
+    request's check): planner-owned values in a model's file, values the chart's schema rejects in the others'.
+    Otherwise sync applied the files before it, then stopped half-way with an error naming no file."""
+    from kubectl_llm.adapters.charts import schema_violations
+    from kubectl_llm.cli.overrides import refuse_plan_owned
+
+    if doc["kind"] == "model":
+        try:
+            refuse_plan_owned(doc["values"])
+        except UsageError as exc:
+            raise UsageError(f"{filename}: values: {exc.message}", exc.hint) from None
+        return
+    violations = schema_violations(GATEWAY_CHART if doc["kind"] == "gateway" else MODEL_CHART, doc["values"])
+    if violations:
+        raise UsageError(f"{filename}: values: " + "; ".join(violations),
+                         "fix the file; 'kubectl llm export DIR' writes what the release holds now")
+
+
+def checked_flags(filename: str, flags: dict[str, Any]) -> dict[str, Any]:
+    """A model record's flags read the way the command line reads them (the plan options' own click types): a
+    misspelt flag or a value of the wrong type is one usage error naming the file, not a flag silently dropped
+    (the release re-planned without it, and every later sync 'upgrading' again) or a crash in the planner."""
+    import difflib
+
+    from kubectl_llm.cli.release_cmds import add_command
+    from kubectl_llm.cli.userlayer import PARAMS
+
+    params = {p.name: p for p in add_command.params}
+    checked: dict[str, Any] = {}
+    for key, value in flags.items():
+        if key not in PARAMS:
+            close = difflib.get_close_matches(str(key).replace("_", "-"), list(PARAMS), n=1)
+            raise UsageError(f"{filename}: flags.{key} is not a plan flag",
+                             f"did you mean {close[0]}?" if close else
+                             f"the flags are those of 'kubectl llm add' without the dashes: {', '.join(sorted(PARAMS))}")
+        if value is None:
+            continue
+        if key == "site" and not Path(str(value)).expanduser().is_file():
+            raise UsageError(f"{filename}: flags.site: {value} does not exist on this machine",
+                             "keep the site profile beside the folder and give its path as seen from where sync "
+                             "runs (export writes the absolute path of the machine that added the model)")
+        param = params[PARAMS[key]]
+        try:
+            checked[key] = param.type.convert(value, param, None)
+        except click.BadParameter as exc:
+            raise UsageError(f"{filename}: flags.{key}: {exc.message}",
+                             f"give it as --{key} takes it on the command line ('kubectl llm add --help')") from None
+    return checked
 
 
 @click.command("export", epilog="""\b
@@ -79,16 +134,21 @@ def export_command(directory: Path, namespace: str | None, kube_context: str | N
     """Write the namespace's releases to DIRECTORY, one YAML file each (the record `sync` reads)."""
     session = Session(namespace, kube_context, kubeconfig)
     records = current_records(session, warn=True)
-    directory.mkdir(parents=True, exist_ok=True)
     files: list[dict[str, str]] = []
-    for name in sorted(records):
-        path = directory / name
-        text = record.dump(records[name])
-        action = "unchanged" if path.exists() and path.read_text() == text else \
-            ("updated" if path.exists() else "written")
-        if action != "unchanged":
-            path.write_text(text)
-        files.append({"file": str(path), "action": action, "kind": records[name]["kind"]})
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        for name in sorted(records):
+            path = directory / name
+            text = record.dump(records[name])
+            action = "unchanged" if path.exists() and path.read_text() == text else \
+                ("updated" if path.exists() else "written")
+            if action != "unchanged":
+                path.write_text(text)
+            files.append({"file": str(path), "action": action, "kind": records[name]["kind"]})
+    except OSError as exc:   # a file in the way, no permission, a full disk: the user's to fix, not a bug
+        raise UsageError(f"cannot write the records to {directory}: {exc.strerror or exc}"
+                         + (f" ({exc.filename})" if exc.filename else ""),
+                         "give export a directory you can write to (it is created if missing)") from None
     for path in sorted(directory.glob("*.yaml")):
         if path.name in records:
             continue
@@ -177,7 +237,7 @@ def sync_command(directory: Path, prune: bool, dry_run: bool, timeout: str, name
                            if a not in removed]
                 if aliases:
                     out.warn(f"{change.name} is removed but alias{'es' if len(aliases) > 1 else ''} "
-                             f"{', '.join(aliases)} in the folder still route to it")
+                             f"{', '.join(aliases)} in the folder still route{'' if len(aliases) > 1 else 's'} to it")
             out.info(f"{change.action} {change.kind} {change.name} ...")
             _apply(session, change, by_name.get((change.kind, change.name)), timeout)
     doc = {"namespace": session.namespace, "directory": str(directory), "dry_run": dry_run, "prune": prune,

@@ -274,12 +274,12 @@ class Helm:
 
         async def render() -> bytes:
             # The version check (`helm version`, in a thread) runs while helm renders: a too-old or broken helm
-            # still fails with its own error, and the render it ran beside is dropped.
+            # still fails with its own error, and the render it ran beside is dropped. The render is awaited, not
+            # cancelled: pyhelm3's cancel terminates the `sh -c` wrapper, which can leave helm waiting on its stdin.
             rendering = asyncio.ensure_future(offline.run(args, json.dumps(values).encode()))
             try:
                 await asyncio.to_thread(lambda: self.client)
             except BaseException:
-                rendering.cancel()
                 await asyncio.gather(rendering, return_exceptions=True)
                 raise
             return await rendering

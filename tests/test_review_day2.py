@@ -296,3 +296,19 @@ def test_export_into_a_path_it_cannot_write_is_a_usage_error(fake: FakeApiServer
     stderr = failed("export", str(tmp_path / "models" / "sub"), code=2,
                     starts=f"cannot write the records to {tmp_path / 'models' / 'sub'}: Not a directory")
     assert "hint: give export a directory you can write to" in stderr
+
+
+def test_sync_warns_of_an_alias_whose_target_is_nowhere(fake: FakeApiServer, tmp_path: Path) -> None:
+    """Before: a folder synced into another namespace, its alias's target left out: sync (and --dry-run) installed
+    the alias without a word, though `kubectl llm alias` refuses a missing target unless --allow-missing."""
+    kllm("add", MODEL, "--gpu", "L40")
+    kllm("add", "--external", "https://llm.example.org/v1", "--served-name", "Qwen/Qwen3-235B", "--name", "remote")
+    kllm("alias", "qwen3", "--to", f"{NAME},remote")
+    folder = tmp_path / "models"
+    kllm("export", str(folder))
+    assert "warning" not in kllm("sync", str(folder), "--dry-run").stderr       # every target is there
+    (folder / "remote.yaml").unlink()
+    warning = (f"warning: alias qwen3 routes to remote, which is neither in the folder nor a release in namespace "
+               f"{NS}: the requests it sends there fail until remote is added")
+    assert warning not in kllm("sync", str(folder), "--dry-run").stderr         # still a release here
+    assert warning in kllm("sync", str(folder), "--dry-run", "--prune", code=8).stderr

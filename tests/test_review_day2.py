@@ -312,3 +312,15 @@ def test_sync_warns_of_an_alias_whose_target_is_nowhere(fake: FakeApiServer, tmp
                f"{NS}: the requests it sends there fail until remote is added")
     assert warning not in kllm("sync", str(folder), "--dry-run").stderr         # still a release here
     assert warning in kllm("sync", str(folder), "--dry-run", "--prune", code=8).stderr
+
+
+def test_rollback_without_a_revision_says_which_one_it_went_to(fake: FakeApiServer) -> None:
+    """Before: `rollback NAME -o json` gave `rolled_back_to: null` (text: 'the previous revision'): a script, or
+    an admin after a rollback of a rollback, could not tell which revision now serves. Helm goes to current - 1."""
+    kllm("add", MODEL, "--gpu", "L40")                                   # 1: 40960 tokens
+    kllm("upgrade", NAME, "--context-length", "16384")                   # 2: 16384
+    assert as_json("rollback", NAME) == {"name": NAME, "namespace": NS, "rolled_back_to": 1, "revision": 3}
+    assert as_json("list")[0]["context"] == 40960
+    assert kllm("rollback", NAME).stdout.strip() == f"release {NAME} rolled back to revision 2 (now revision 4)"
+    assert as_json("list")[0]["context"] == 16384                        # revision 2's, as reported
+    assert as_json("status", NAME)["user"]["flags"] == {"context-length": 16384, "gpu": "L40"}

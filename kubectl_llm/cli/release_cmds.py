@@ -464,9 +464,10 @@ def rollback_command(name: str, revision: int | None, namespace: str | None, kub
 
     # --wait draws the same live line as add/upgrade (pods of the rolled-back revision, engine progress)
     new = run_with_progress(work, session.cluster, name, session.namespace) if wait else work()
-    doc = {"name": name, "namespace": session.namespace, "rolled_back_to": revision, "revision": new}
+    # no REVISION: helm rolls back to the revision before the current one (current - 1), whatever it was
+    target = revision if revision is not None else revisions[-1] - 1
+    doc = {"name": name, "namespace": session.namespace, "rolled_back_to": target, "revision": new}
     if output:
         out.data(doc, output)
     else:
-        target = f"revision {revision}" if revision else "the previous revision"
-        out.text(f"release {name} rolled back to {target} (now revision {new})")
+        out.text(f"release {name} rolled back to revision {target} (now revision {new})")

@@ -324,3 +324,23 @@ def test_rollback_without_a_revision_says_which_one_it_went_to(fake: FakeApiServ
     assert kllm("rollback", NAME).stdout.strip() == f"release {NAME} rolled back to revision 2 (now revision 4)"
     assert as_json("list")[0]["context"] == 16384                        # revision 2's, as reported
     assert as_json("status", NAME)["user"]["flags"] == {"context-length": 16384, "gpu": "L40"}
+
+
+def test_rm_of_a_model_spanning_nodes_leaves_a_claim_it_was_given(fake: FakeApiServer) -> None:
+    """The group's claims go with rm, but not a PVC the user named with storage.existingClaim (even one that an
+    earlier rm --keep-cache of the same name kept, so it carries the release's labels)."""
+    kllm("add", MODEL, "--gpu", "L40", "--set", "storage.accessMode=ReadWriteMany")
+    kllm("rm", NAME, "--keep-cache")
+    kllm("add", MODEL, "--gpu", "L40", "--nodes", "2", "--set", f"storage.existingClaim={NAME}",
+         "--set", "storage.accessMode=ReadWriteMany")
+    gone = as_json("rm", NAME)
+    assert f"PersistentVolumeClaim/{NAME}" not in gone["removed"]
+    assert fake.get_object("PersistentVolumeClaim", NAME, NS) is not None
+
+
+def test_a_chart_check_that_fails_is_named_in_the_error(fake: FakeApiServer) -> None:
+    """Before: the chart's own cross-field checks (templates/validate.yaml) reached the admin as 'error: the chart
+    did not render: execution error at (llm-model/templates/validate.yaml:2:4):', the reason itself cut off."""
+    failed("add", MODEL, "--gpu", "L40", "--nodes", "2", "--set", "storage.existingClaim=shared",
+           starts="the chart did not render: llm-model: invalid values: storage.existingClaim is mounted by every pod "
+                  "of a multi-node group: it must be ReadWriteMany (set storage.accessMode to say so)")

@@ -195,8 +195,9 @@ def test_plan_of_a_local_directory_loads_no_client_and_no_yaml(tmp_path, local_q
 def test_add_dry_run_client_reads_the_kubeconfig_without_the_kubernetes_client(tmp_path, local_qwen35,
                                                                               monkeypatch) -> None:
     """`add DIR --dry-run=client` needs the kubeconfig only for its namespace: adapters/kubeconfig.py reads it, so
-    neither the kubernetes client (~0.3 s to import) nor the Hub client is loaded. The helm adapter (pyhelm3,
-    asyncio) and yaml may be. The namespace comes from the second file of $KUBECONFIG (the first sets no context)."""
+    neither the kubernetes client (~0.3 s to import) nor the Hub client is loaded; jsonschema (~0.1 s) only when
+    `helm template` refuses the values. The helm adapter (pyhelm3, asyncio) and yaml may be. The namespace comes
+    from the second file of $KUBECONFIG (the first sets no context)."""
     first, second = tmp_path / "first", tmp_path / "second"
     first.write_text("apiVersion: v1\nkind: Config\ncontexts: []\n")
     second.write_text(KUBECONFIG)
@@ -204,7 +205,7 @@ def test_add_dry_run_client_reads_the_kubeconfig_without_the_kubernetes_client(t
     proc, code, loaded = run_console_script(["add", str(local_qwen35), "--model-id", "Qwen/Qwen3.5-397B-A17B",
                                              "--dry-run=client", "-o", "json"], tmp_path)
     assert code == 0, proc.stderr
-    assert not {"kubernetes", "huggingface_hub", "http"} & set(loaded), loaded
+    assert not {"kubernetes", "huggingface_hub", "http", "jsonschema"} & set(loaded), loaded
     objects = json.loads(proc.stdout)
     objects = objects.get("items", objects) if isinstance(objects, dict) else objects
     assert {o["metadata"].get("namespace") for o in objects if o["kind"] != "Namespace"} == {"nrp-llm"}

@@ -49,6 +49,17 @@ def _mode_gateway(values: dict[str, Any]) -> bool:
     return get_path(values, "gateway.enabled") is not False
 
 
+def check_schema(chart_name: str, chart: Any, values: dict[str, Any]) -> None:
+    """InvalidValues naming every violation of the chart's values.schema.json (helm would only say "values don't
+    meet the specifications of the schema(s)")."""
+    violations = schema_violations(chart_name, values)
+    if violations:
+        raise InvalidValues(f"{len(violations)} {'values break' if len(violations) > 1 else 'value breaks'} the {chart_name} "
+                            f"chart's values.schema.json: " + "; ".join(violations),
+                            f"fix {'them' if len(violations) > 1 else 'it'} in your -f/--set; every key is "
+                            f"documented in 'helm show values {chart}'")
+
+
 def deploy(session: Session, name: str, chart_name: str, values: dict[str, Any], *, dry_run: str, wait: bool,
            timeout: str, output: str | None, description: str, needs_gateway: bool, needs_lws: bool = False,
            check_current: Callable[[dict[str, Any]], None] | None = None) -> None:
@@ -56,15 +67,17 @@ def deploy(session: Session, name: str, chart_name: str, values: dict[str, Any],
     from kubectl_llm.cli.waiting import run_with_progress
 
     chart = chart_path(chart_name)
-    violations = schema_violations(chart_name, values)
-    if violations:  # before helm, which would only say "values don't meet the specifications of the schema(s)"
-        raise InvalidValues(f"{len(violations)} {'values break' if len(violations) > 1 else 'value breaks'} the {chart_name} "
-                            f"chart's values.schema.json: " + "; ".join(violations),
-                            f"fix {'them' if len(violations) > 1 else 'it'} in your -f/--set; every key is "
-                            f"documented in 'helm show values {chart}'")
+    if dry_run != "client":
+        check_schema(chart_name, chart, values)
     if dry_run in ("client", "server"):
         if dry_run == "client":
-            objs = session.helm.template(name, chart, values, session.namespace)
+            # `helm template` checks values.schema.json itself and has no side effect: jsonschema (~0.1 s to import)
+            # runs only when it fails, and its violations are the error, as if checked first.
+            try:
+                objs = session.helm.template(name, chart, values, session.namespace)
+            except LlmError:
+                check_schema(chart_name, chart, values)
+                raise
         else:
             if needs_gateway:
                 session.cluster.require_gateway_crds()

@@ -144,3 +144,21 @@ def diff(desired: dict[str, dict[str, Any]], current: dict[str, dict[str, Any]],
         for have in sorted(gone, key=lambda d: (-_ORDER[d["kind"]], d["name"])):
             changes.append(Change("remove", have["kind"], have["name"]))
     return changes
+
+
+def missing_alias_targets(desired: dict[str, dict[str, Any]], current: dict[str, dict[str, Any]], *,
+                          prune: bool) -> list[tuple[str, str]]:
+    """(alias, target) for every alias of the folder that routes to a release neither the folder nor the namespace
+    will hold after the sync (with ``prune`` only the folder's); `kubectl llm alias` refuses such a target unless
+    --allow-missing, and the gateway fails the requests it sends there."""
+    serving = {d["name"] for d in desired.values() if d["kind"] in ("model", "external")}
+    if not prune:
+        serving |= {c["name"] for c in current.values() if c["kind"] in ("model", "external")}
+    missing = []
+    for doc in sorted(desired.values(), key=lambda d: d["name"]):
+        if doc["kind"] != "alias":
+            continue
+        for backend in ((doc.get("values") or {}).get("gateway") or {}).get("alias", {}).get("backends") or []:
+            if isinstance(backend, dict) and not backend.get("namespace") and backend.get("name") not in serving:
+                missing.append((doc["name"], str(backend.get("name"))))
+    return missing

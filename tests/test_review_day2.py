@@ -296,3 +296,51 @@ def test_export_into_a_path_it_cannot_write_is_a_usage_error(fake: FakeApiServer
     stderr = failed("export", str(tmp_path / "models" / "sub"), code=2,
                     starts=f"cannot write the records to {tmp_path / 'models' / 'sub'}: Not a directory")
     assert "hint: give export a directory you can write to" in stderr
+
+
+def test_sync_warns_of_an_alias_whose_target_is_nowhere(fake: FakeApiServer, tmp_path: Path) -> None:
+    """Before: a folder synced into another namespace, its alias's target left out: sync (and --dry-run) installed
+    the alias without a word, though `kubectl llm alias` refuses a missing target unless --allow-missing."""
+    kllm("add", MODEL, "--gpu", "L40")
+    kllm("add", "--external", "https://llm.example.org/v1", "--served-name", "Qwen/Qwen3-235B", "--name", "remote")
+    kllm("alias", "qwen3", "--to", f"{NAME},remote")
+    folder = tmp_path / "models"
+    kllm("export", str(folder))
+    assert "warning" not in kllm("sync", str(folder), "--dry-run").stderr       # every target is there
+    (folder / "remote.yaml").unlink()
+    warning = (f"warning: alias qwen3 routes to remote, which is neither in the folder nor a release in namespace "
+               f"{NS}: the requests it sends there fail until remote is added")
+    assert warning not in kllm("sync", str(folder), "--dry-run").stderr         # still a release here
+    assert warning in kllm("sync", str(folder), "--dry-run", "--prune", code=8).stderr
+
+
+def test_rollback_without_a_revision_says_which_one_it_went_to(fake: FakeApiServer) -> None:
+    """Before: `rollback NAME -o json` gave `rolled_back_to: null` (text: 'the previous revision'): a script, or
+    an admin after a rollback of a rollback, could not tell which revision now serves. Helm goes to current - 1."""
+    kllm("add", MODEL, "--gpu", "L40")                                   # 1: 40960 tokens
+    kllm("upgrade", NAME, "--context-length", "16384")                   # 2: 16384
+    assert as_json("rollback", NAME) == {"name": NAME, "namespace": NS, "rolled_back_to": 1, "revision": 3}
+    assert as_json("list")[0]["context"] == 40960
+    assert kllm("rollback", NAME).stdout.strip() == f"release {NAME} rolled back to revision 2 (now revision 4)"
+    assert as_json("list")[0]["context"] == 16384                        # revision 2's, as reported
+    assert as_json("status", NAME)["user"]["flags"] == {"context-length": 16384, "gpu": "L40"}
+
+
+def test_rm_of_a_model_spanning_nodes_leaves_a_claim_it_was_given(fake: FakeApiServer) -> None:
+    """The group's claims go with rm, but not a PVC the user named with storage.existingClaim (even one that an
+    earlier rm --keep-cache of the same name kept, so it carries the release's labels)."""
+    kllm("add", MODEL, "--gpu", "L40", "--set", "storage.accessMode=ReadWriteMany")
+    kllm("rm", NAME, "--keep-cache")
+    kllm("add", MODEL, "--gpu", "L40", "--nodes", "2", "--set", f"storage.existingClaim={NAME}",
+         "--set", "storage.accessMode=ReadWriteMany")
+    gone = as_json("rm", NAME)
+    assert f"PersistentVolumeClaim/{NAME}" not in gone["removed"]
+    assert fake.get_object("PersistentVolumeClaim", NAME, NS) is not None
+
+
+def test_a_chart_check_that_fails_is_named_in_the_error(fake: FakeApiServer) -> None:
+    """Before: the chart's own cross-field checks (templates/validate.yaml) reached the admin as 'error: the chart
+    did not render: execution error at (llm-model/templates/validate.yaml:2:4):', the reason itself cut off."""
+    failed("add", MODEL, "--gpu", "L40", "--nodes", "2", "--set", "storage.existingClaim=shared",
+           starts="the chart did not render: llm-model: invalid values: storage.existingClaim is mounted by every pod "
+                  "of a multi-node group: it must be ReadWriteMany (set storage.accessMode to say so)")

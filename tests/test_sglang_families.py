@@ -65,6 +65,11 @@ REFUSED = [
     # sgl-cookbook says no public release has the support (the GLM-5 fixture, sparse MLA MoE, under the GLM-5.3-Flash class)
     ("glm5_next", "GLM-5.3-Flash", ("zai-org__GLM-5.json", {"architectures": ["Glm5NextForConditionalGeneration"]}),
      "lmsysorg/sglang:glm-5.3-flash"),
+    # the wheels register the class and the parsers, but the sgl-cookbook serves them only from dedicated images
+    ("kimi_k3", "Kimi-K3", ("deepseek-ai__DeepSeek-V3.json", {"architectures": ["KimiK3ForConditionalGeneration"]}),
+     "lmsysorg/sglang:kimi-k3"),
+    ("ling3", "Ling-3.0-flash", ("Qwen__Qwen3-30B-A3B.json", {"architectures": ["BailingMoeV3ForCausalLM"]}),
+     "lmsysorg/sglang:dev-Ling-3.0-flash"),
 ]
 
 
@@ -76,7 +81,8 @@ def test_sglang_plan_of_a_family_no_release_serves_is_refused(tmp_path, family, 
     serving = json.loads(vllm.stdout)["serving"]
     assert serving["engine"] == "vllm"
     fam = next(f for f in eng._data()["families"] if f["key"] == family)
-    assert fam["min_version"]["sglang"] == "none" and serving["engine_version"] == fam["min_version"]["vllm"]
+    assert fam["min_version"]["sglang"] == "none"
+    assert V(serving["engine_version"]) >= V(fam["min_version"]["vllm"])      # (a parser's first release may be newer)
 
     res = _plan(model, "--gpu", "H100-80GB", "--gpus", "8", "--engine", "sglang")
     assert res.exit_code == 4, res.output
@@ -157,3 +163,51 @@ def test_no_family_keeps_the_old_unknown_value():
             assert fam.get("sglang_why"), f"{fam['key']}: a refused family says why"
         else:
             assert V(mv) and not fam.get("sglang_why") and not fam.get("sglang_dev_image"), fam["key"]
+
+
+# Olmo-3-7B-Instruct's config.json numbers (allenai/Olmo-3-7B-Instruct): 32 layers, 3 sliding-window (4096) to 1 full
+OLMO3 = {"architectures": ["Olmo3ForCausalLM"], "model_type": "olmo3", "hidden_act": "silu", "hidden_size": 4096,
+         "intermediate_size": 11008, "num_hidden_layers": 32, "num_attention_heads": 32, "num_key_value_heads": 32,
+         "layer_types": (["sliding_attention"] * 3 + ["full_attention"]) * 8, "sliding_window": 4096,
+         "max_position_embeddings": 65536, "rms_norm_eps": 1e-06, "rope_theta": 500000.0,
+         "rope_scaling": {"rope_type": "yarn", "factor": 8.0, "original_max_position_embeddings": 8192,
+                          "attention_factor": 1.2079441541679836, "beta_fast": 32.0, "beta_slow": 1.0},
+         "tie_word_embeddings": False, "vocab_size": 100278, "torch_dtype": "bfloat16"}
+
+
+def test_olmo3_is_served_by_sglang_0_5_9_with_full_length_kv_on_every_layer(tmp_path):
+    """SGLang 0.5.9 serves Olmo 3 as Olmo2ForCausalLM (configs/olmo3.py) with hybrid SWA memory disabled: every layer
+    keeps full-length KV, so the SGLang plan sizes 32 full layers where vLLM's sizes the 8 full-attention ones."""
+    model = _dir(tmp_path, "Olmo-3-7B-Instruct", OLMO3)
+    per_layer = 2 * 32 * 128 * 2                       # K and V x 32 KV heads x head_dim 128 x bfloat16
+    sg = _plan(model, "--gpu", "H100-80GB", "--engine", "sglang", "-o", "json")
+    assert sg.exit_code == 0, sg.output
+    d = json.loads(sg.stdout)
+    s = d["serving"]
+    assert (s["engine"], s["engine_version"], s["image"]) == ("sglang", "0.5.9", "lmsysorg/sglang:v0.5.9")
+    assert d["fits"] is True and d["memory"]["kv_bytes_per_token"] == 32 * per_layer == 524288
+    assert "--tool-call-parser" not in s["args"]             # SGLang has no olmo3 parser: the plan passes none, warns
+    assert any(w.startswith("SGLang has no tool parser for olmo3") for w in d["warnings"])
+    v = json.loads(_plan(model, "--gpu", "H100-80GB", "-o", "json").stdout)
+    assert v["memory"]["kv_bytes_per_token"] == 8 * per_layer == 131072           # vLLM: the growing full layers
+    assert d["memory"]["kv_cache_tokens"] < v["memory"]["kv_cache_tokens"]
+    fam = next(f for f in eng._data()["families"] if f["key"] == "olmo3")
+    assert fam["min_version"]["sglang"] == "0.5.9" and "Olmo3ForCausalLM" not in eng._data()["sglang_classes"]["classes"]
+
+
+def test_olmo3_under_sglang_refuses_a_compute_12_card(tmp_path):
+    """On compute 12.0 SGLang's default backend for Olmo 3 is fa3, which asserts compute 8.x / 9.x: the card is no
+    candidate (one error + a hint naming the cards that run it, exit 4); vLLM still plans it there."""
+    model = _dir(tmp_path, "Olmo-3-7B-Instruct", OLMO3)
+    res = _plan(model, "--gpu", "RTX-PRO-6000", "--engine", "sglang")
+    assert res.exit_code == 4 and res.stdout == "" and "Traceback" not in res.output
+    error, hint = res.stderr.strip().splitlines()
+    assert error == (f"error: {model} cannot run on RTX-PRO-6000: cannot run under SGLang: SGLang picks the fa3 "
+                     "attention backend for Olmo 3 on compute >= 8.0 outside 10.x (and refuses FlashInfer for it), "
+                     "and fa3 asserts compute 8.x / 9.x, this card is compute 12.0")
+    assert hint.startswith("hint: pick a GPU that can: --gpu A100-80GB") and "RTX-PRO-6000" not in hint
+    auto = json.loads(_plan(model, "--engine", "sglang", "-o", "json").stdout)
+    assert auto["gpu"]["candidates"]["RTX-PRO-6000"].startswith("cannot run under SGLang: SGLang picks the fa3")
+    assert auto["gpu"]["candidates"]["H100-80GB"] == "fits on 1 GPU(s)"
+    v = _plan(model, "--gpu", "RTX-PRO-6000", "-o", "json")
+    assert v.exit_code == 0 and json.loads(v.stdout)["serving"]["engine"] == "vllm"

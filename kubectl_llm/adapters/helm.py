@@ -139,6 +139,22 @@ def _first_line(stderr: str) -> str:
     return "helm failed"
 
 
+def _render_reason(stderr: str, line: str) -> str:
+    """A template's `fail` message spans lines after helm's `Error: execution error at (...):` line (the chart's
+    cross-field checks list one problem per `  - ` line): keep them, on one line, instead of the bare location."""
+    if not line.endswith(":"):
+        return line
+    lines = [x.strip() for x in stderr.splitlines()]
+    start = next((i for i, x in enumerate(lines) if x.endswith(line)), None)
+    rest = [x.removeprefix("- ") for x in lines[start + 1:] if x] if start is not None else []
+    rest = [x for x in rest if not x.lower().startswith(("level=", "time=", "warning:", "use --debug flag"))]
+    if not rest:
+        return line
+    if rest[0].endswith(":") and len(rest) > 1:        # "llm-model: invalid values:" heads the list
+        return f"{rest[0]} {'; '.join(rest[1:])}"
+    return "; ".join(rest)
+
+
 def map_helm_error(exc: BaseException, *, release: str = "", namespace: str = "") -> LlmError:
     """One pyhelm3 error -> one of our user-facing errors (message from helm's own first stderr line)."""
     from pyhelm3 import errors as herr
@@ -177,7 +193,8 @@ def map_helm_error(exc: BaseException, *, release: str = "", namespace: str = ""
                                cluster_scoped_hint(stderr, release) or "pick another --name, or remove the object that "
                                                               "holds the name")
     if isinstance(exc, herr.FailedToRenderChartError):
-        return HelmError(f"the chart did not render: {line}", "check your --set/-f overrides against the chart values")
+        return HelmError(f"the chart did not render: {_render_reason(stderr, line)}",
+                         "check your --set/-f overrides against the chart values")
     return HelmError(f"helm failed: {line}")
 
 

@@ -408,8 +408,12 @@ def rm_command(name: str, keep_cache: bool, namespace: str | None, kube_context:
     # A model spanning nodes: its LeaderWorkerSet's volumeClaimTemplates made one claim per pod, outside the
     # manifest, owned by the set (persistentVolumeClaimRetentionPolicy Delete) unless storage.keep.
     group = next((o for o in objs if o.get("kind") == "LeaderWorkerSet"), None)
+    # (a claim the pods mount by name is the user's storage.existingClaim: never ours to delete or let go of)
+    existing = {v["persistentVolumeClaim"].get("claimName") for role in ("leaderTemplate", "workerTemplate")
+                for v in get_path(group or {}, f"spec.leaderWorkerTemplate.{role}.spec.volumes") or []
+                if isinstance(v, dict) and v.get("persistentVolumeClaim")}
     group_claims = [{"kind": "PersistentVolumeClaim", "metadata": {"name": c}}
-                    for c in session.cluster.group_claims(name, ns)] if group else []
+                    for c in session.cluster.group_claims(name, ns) if c not in existing] if group else []
     retained = get_path(group or {}, "spec.leaderWorkerTemplate.persistentVolumeClaimRetentionPolicy.whenDeleted")
     if keep_cache and ((pvcs and len(protected) < len(pvcs)) or (group_claims and retained != "Retain")):
         session.helm.set_values(name, chart_path(MODEL_CHART), ns, {"storage": {"keep": True}}, timeout=timeout)
@@ -477,9 +481,10 @@ def rollback_command(name: str, revision: int | None, namespace: str | None, kub
 
     # --wait draws the same live line as add/upgrade (pods of the rolled-back revision, engine progress)
     new = run_with_progress(work, session.cluster, name, session.namespace) if wait else work()
-    doc = {"name": name, "namespace": session.namespace, "rolled_back_to": revision, "revision": new}
+    # no REVISION: helm rolls back to the revision before the current one (current - 1), whatever it was
+    target = revision if revision is not None else revisions[-1] - 1
+    doc = {"name": name, "namespace": session.namespace, "rolled_back_to": target, "revision": new}
     if output:
         out.data(doc, output)
     else:
-        target = f"revision {revision}" if revision else "the previous revision"
-        out.text(f"release {name} rolled back to {target} (now revision {new})")
+        out.text(f"release {name} rolled back to revision {target} (now revision {new})")

@@ -228,6 +228,9 @@ def sync_command(directory: Path, prune: bool, dry_run: bool, timeout: str, name
     changes = record.diff(desired, current, prune=prune)
     by_name = {(d["kind"], d["name"]): d for d in desired.values()}
     changed = [c for c in changes if c.action != "unchanged"]
+    for alias, target in record.missing_alias_targets(desired, current, prune=prune):
+        out.warn(f"alias {alias} routes to {target}, which is neither in the folder nor a release in namespace "
+                 f"{session.namespace}: the requests it sends there fail until {target} is added")
     if not dry_run:
         removed = {c.name for c in changed if c.action == "remove"}
         for change in changed:

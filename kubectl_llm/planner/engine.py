@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Mapping
 
-from kubectl_llm.planner.facts import ModelFacts
+from kubectl_llm.planner.facts import FULL, SLIDING, ModelFacts
 from kubectl_llm.planner.rules import DOWNLOAD_DIR, ENGINE_PORT
 
 DATA = Path(__file__).resolve().parent / "data"   # a plain path: importlib.resources costs ~25 ms to import
@@ -36,6 +36,7 @@ class Recipe:
     architecture: str = ""                 # the checkpoint's class (SGLang's pin follows it: ``sglang_classes``)
     sglang_why: str = ""                   # min_version.sglang "none": why no SGLang release is known to serve it
     sglang_dev_image: str = ""             # ... and the sgl-cookbook's dedicated (dev) image for it, if it names one
+    sglang_full_kv: bool = False           # SGLang keeps full-length KV on its sliding-window layers (no hybrid SWA)
 
 
 @lru_cache(maxsize=1)
@@ -211,11 +212,27 @@ def gpu_cannot_run(facts: ModelFacts, compute: float, engine: str = "vllm") -> s
                 else f"cannot run DSA sparse attention: SGLang serves it on Hopper / Blackwell data-center GPUs "
                 f"(its DSA usage page lists H200 / B200; the FlashMLA sparse kernels need compute 9.x/10.x), this "
                 f"card is compute {compute}")
+    sg = _family(facts.family).get("sglang_gpus") or {} if engine == "sglang" else {}
+    if sg and compute and compute >= float(sg["below_compute"]):
+        return f"cannot run under SGLang: {' '.join(str(sg['why']).split())}, this card is compute {compute}"
     rule = checkpoint_gpus(facts)
     if not rule or not compute or compute >= float(rule["min_compute"]):
         return ""
     return (f"cannot run the {str(checkpoint_format(facts)).upper()} checkpoint: the recipes list {rule['needs']}, "
             f"this card is compute {compute}")
+
+
+def _family(key: str) -> Mapping[str, Any]:
+    """The recipes.yaml family entry of ``key`` ({} for none)."""
+    return next((f for f in _data()["families"] if f["key"] == key), {})
+
+
+def engine_facts(facts: ModelFacts, recipe: Recipe, engine: str) -> ModelFacts:
+    """The facts the engine's KV cache follows: SGLang runs a family marked ``sglang_full_kv`` without hybrid SWA
+    memory (every layer keeps full-length KV), so its sliding-window layers are sized as full attention."""
+    if engine != "sglang" or not recipe.sglang_full_kv or SLIDING not in facts.layer_kinds:
+        return facts
+    return replace(facts, layer_kinds=tuple(FULL if k == SLIDING else k for k in facts.layer_kinds))
 
 
 def _is_instruct(model_id: str, markers: list[str] | None) -> bool:
@@ -307,7 +324,8 @@ def find_recipe(facts: ModelFacts) -> Recipe:
                       version_reason=str(fam.get("version_reason") or ""), note=str(fam.get("note") or ""),
                       no_tool_reason=no_tool, source=str(fam.get("source") or ""), base=base,
                       architecture=facts.architecture, sglang_why=str(fam.get("sglang_why") or ""),
-                      sglang_dev_image=str(fam.get("sglang_dev_image") or ""))
+                      sglang_dev_image=str(fam.get("sglang_dev_image") or ""),
+                      sglang_full_kv=bool(fam.get("sglang_full_kv")))
     return Recipe(key="generic", architecture=facts.architecture)
 
 

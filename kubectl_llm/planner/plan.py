@@ -845,6 +845,7 @@ def make_plan(source: ModelSource, req: PlanRequest, site: Site | None = None) -
     why_not, hint = eng.engine_cannot_serve(recipe, req.engine)      # a class no release of the engine loads
     if why_not:
         raise PlanError(why_not, hint)
+    f = eng.engine_facts(f, recipe, req.engine)       # SGLang without hybrid SWA memory: full-length KV on every layer
     if req.tp and _layout_problem(f, req.tp, 1, recipe, req.tp)[0]:
         # a TP the model's heads refuse is so on every GPU type and count: one usage error, not one line per type
         valid = [str(t) for t in range(1, 65) if not _layout_problem(f, t, 1, recipe, t)[0]]

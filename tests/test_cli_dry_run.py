@@ -128,3 +128,20 @@ def test_every_add_example_in_the_help_works(helm_bin, monkeypatch, tmp_path):
             args += ["--dry-run=client", "-o", "yaml"]
         result = CliRunner().invoke(cli, args)
         assert result.exit_code == 0, f"{example}\n{result.stderr}"
+
+
+@pytest.mark.parametrize("version, code, first_line", [
+    ("printf v3.7.0", 7, "error: helm 3.7.0 is too old"),
+    ("echo oops >&2; exit 3", 7, "error: cannot run {helm} version: "),
+])
+def test_helm_version_is_still_checked_while_helm_template_runs(tmp_path, monkeypatch, helm_bin, version, code,
+                                                                first_line):
+    """`helm version` runs beside `helm template` (not before it): a helm older than 3.8 or one whose version
+    cannot be read still fails the dry run with that error, and nothing is printed."""
+    helm = tmp_path / "old-helm"
+    helm.write_text(f'#!/bin/sh\nif [ "$1" = version ]; then {version}; exit; fi\nexec {helm_bin} "$@"\n')
+    helm.chmod(0o755)
+    monkeypatch.setenv("KUBECTL_LLM_HELM", str(helm))
+    result = CliRunner().invoke(cli, ["add", "Qwen/Qwen3-8B", "-n", NS, "--dry-run=client", "-o", "yaml"])
+    assert result.exit_code == code, result.stderr
+    assert result.stderr.startswith(first_line.format(helm=helm)) and result.stdout == ""

@@ -65,6 +65,11 @@ REFUSED = [
     # sgl-cookbook says no public release has the support (the GLM-5 fixture, sparse MLA MoE, under the GLM-5.3-Flash class)
     ("glm5_next", "GLM-5.3-Flash", ("zai-org__GLM-5.json", {"architectures": ["Glm5NextForConditionalGeneration"]}),
      "lmsysorg/sglang:glm-5.3-flash"),
+    # the wheels register the class and the parsers, but the sgl-cookbook serves them only from dedicated images
+    ("kimi_k3", "Kimi-K3", ("deepseek-ai__DeepSeek-V3.json", {"architectures": ["KimiK3ForConditionalGeneration"]}),
+     "lmsysorg/sglang:kimi-k3"),
+    ("ling3", "Ling-3.0-flash", ("Qwen__Qwen3-30B-A3B.json", {"architectures": ["BailingMoeV3ForCausalLM"]}),
+     "lmsysorg/sglang:dev-Ling-3.0-flash"),
 ]
 
 
@@ -76,7 +81,8 @@ def test_sglang_plan_of_a_family_no_release_serves_is_refused(tmp_path, family, 
     serving = json.loads(vllm.stdout)["serving"]
     assert serving["engine"] == "vllm"
     fam = next(f for f in eng._data()["families"] if f["key"] == family)
-    assert fam["min_version"]["sglang"] == "none" and serving["engine_version"] == fam["min_version"]["vllm"]
+    assert fam["min_version"]["sglang"] == "none"
+    assert V(serving["engine_version"]) >= V(fam["min_version"]["vllm"])      # (a parser's first release may be newer)
 
     res = _plan(model, "--gpu", "H100-80GB", "--gpus", "8", "--engine", "sglang")
     assert res.exit_code == 4, res.output
@@ -205,3 +211,15 @@ def test_olmo3_under_sglang_refuses_a_compute_12_card(tmp_path):
     assert auto["gpu"]["candidates"]["H100-80GB"] == "fits on 1 GPU(s)"
     v = _plan(model, "--gpu", "RTX-PRO-6000", "-o", "json")
     assert v.exit_code == 0 and json.loads(v.stdout)["serving"]["engine"] == "vllm"
+
+
+def test_olmo3_under_sglang_on_a_card_of_unknown_compute_warns(tmp_path):
+    """--gpu-memory gives no compute capability: the plan is made, with a warning naming the compute-12 limit."""
+    model = _dir(tmp_path, "Olmo-3-7B-Instruct", OLMO3)
+    d = json.loads(_plan(model, "--gpu-memory", "80Gi", "--engine", "sglang", "-o", "json").stdout)
+    assert d["fits"] is True
+    assert ("SGLang on a --gpu-memory card of unknown compute capability: SGLang picks the fa3 attention backend for "
+            "Olmo 3 on compute >= 8.0 outside 10.x (and refuses FlashInfer for it), and fa3 asserts compute 8.x / 9.x; "
+            "make sure it is below compute 11.0") in d["warnings"]
+    v = json.loads(_plan(model, "--gpu-memory", "80Gi", "-o", "json").stdout)        # vLLM: no such limit
+    assert not any("unknown compute capability" in w for w in v["warnings"])

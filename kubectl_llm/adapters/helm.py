@@ -283,13 +283,25 @@ class Helm:
         """Render the chart locally with the real `helm template` (no cluster needed: --dry-run=client)."""
         from pyhelm3 import Command
 
-        self.client  # noqa: B018 - version check
         offline = Command(executable=find_helm())  # no --kubeconfig/--kube-context: template must not need them
         args: list[str] = ["template", name, str(chart), "--namespace", namespace, "--skip-tests",
                            "--kube-version", kube_version, "--values", "-"]
         for api in api_versions:
             args += ["--api-versions", api]
-        out = self._run(lambda: offline.run(args, json.dumps(values).encode()), release=name, namespace=namespace)
+
+        async def render() -> bytes:
+            # The version check (`helm version`, in a thread) runs while helm renders: a too-old or broken helm
+            # still fails with its own error, and the render it ran beside is dropped. The render is awaited, not
+            # cancelled: pyhelm3's cancel terminates the `sh -c` wrapper, which can leave helm waiting on its stdin.
+            rendering = asyncio.ensure_future(offline.run(args, json.dumps(values).encode()))
+            try:
+                await asyncio.to_thread(lambda: self.client)
+            except BaseException:
+                await asyncio.gather(rendering, return_exceptions=True)
+                raise
+            return await rendering
+
+        out = self._run(render, release=name, namespace=namespace)
         return parse_manifest(out.decode())
 
     # --- reads -----------------------------------------------------------------------------------------------

@@ -344,3 +344,18 @@ def test_a_chart_check_that_fails_is_named_in_the_error(fake: FakeApiServer) -> 
     failed("add", MODEL, "--gpu", "L40", "--nodes", "2", "--set", "storage.existingClaim=shared",
            starts="the chart did not render: llm-model: invalid values: storage.existingClaim is mounted by every pod "
                   "of a multi-node group: it must be ReadWriteMany (set storage.accessMode to say so)")
+
+
+def test_sync_prune_leaves_nothing_of_a_model_spanning_nodes(fake: FakeApiServer, tmp_path: Path) -> None:
+    """Before: sync --prune removed a model like `helm uninstall` plus the PVC the chart had marked keep, so the
+    per-pod claims of a LeaderWorkerSet model an earlier rm --keep-cache had kept (and the re-add had adopted)
+    stayed behind; it now removes a release exactly as `rm` does."""
+    kllm("add", LLAMA, "--gpu", "H100-80GB", "--name", LLAMA_NAME)
+    kllm("rm", LLAMA_NAME, "--keep-cache")
+    kllm("add", LLAMA, "--gpu", "H100-80GB", "--name", LLAMA_NAME)
+    assert len(claims(fake)) == 2
+    folder = tmp_path / "models"
+    kllm("export", str(folder))
+    (folder / f"{LLAMA_NAME}.yaml").unlink()
+    kllm("sync", str(folder), "--prune", code=8)
+    assert fake.objects(f"llm.nrp-nautilus.io/model={LLAMA_NAME}", namespace=NS) == []

@@ -211,3 +211,15 @@ def test_olmo3_under_sglang_refuses_a_compute_12_card(tmp_path):
     assert auto["gpu"]["candidates"]["H100-80GB"] == "fits on 1 GPU(s)"
     v = _plan(model, "--gpu", "RTX-PRO-6000", "-o", "json")
     assert v.exit_code == 0 and json.loads(v.stdout)["serving"]["engine"] == "vllm"
+
+
+def test_olmo3_under_sglang_on_a_card_of_unknown_compute_warns(tmp_path):
+    """--gpu-memory gives no compute capability: the plan is made, with a warning naming the compute-12 limit."""
+    model = _dir(tmp_path, "Olmo-3-7B-Instruct", OLMO3)
+    d = json.loads(_plan(model, "--gpu-memory", "80Gi", "--engine", "sglang", "-o", "json").stdout)
+    assert d["fits"] is True
+    assert ("SGLang on a --gpu-memory card of unknown compute capability: SGLang picks the fa3 attention backend for "
+            "Olmo 3 on compute >= 8.0 outside 10.x (and refuses FlashInfer for it), and fa3 asserts compute 8.x / 9.x; "
+            "make sure it is below compute 11.0") in d["warnings"]
+    v = json.loads(_plan(model, "--gpu-memory", "80Gi", "-o", "json").stdout)        # vLLM: no such limit
+    assert not any("unknown compute capability" in w for w in v["warnings"])

@@ -325,7 +325,8 @@ def require_model_release(session: Session, name: str) -> tuple[str, str, str]:
 
         raise ReleaseConflict(f"release {name!r} belongs to chart {found[0]!r}, not {MODEL_CHART!r}",
                               f"it is the namespace's gateway: kubectl llm gateway upgrade|uninstall --name {name} "
-                              f"-n {session.namespace}" if found[0] == GATEWAY_CHART else
+                              f"-n {session.namespace} (helm -n {session.namespace} rollback {name} rolls it back)"
+                              if found[0] == GATEWAY_CHART else
                               f"manage it with helm directly: helm -n {session.namespace} status {name}")
     return found
 
@@ -379,28 +380,12 @@ def upgrade_command(name: str, namespace: str | None, kube_context: str | None, 
                      verb="upgrade")
 
 
-@click.command("rm", epilog="""\b
-Examples:
-  kubectl llm rm qwen3-8b -n nrp-llm
-  kubectl llm rm qwen3-8b --keep-cache      # keep the downloaded weights for a later add
-
---keep-cache first upgrades the release with storage.keep=true (helm.sh/resource-policy: keep on the PVC), so
-`helm uninstall` leaves the PVC; a later add of the same name adopts it (a model spanning nodes: its per-pod
-claims cache-<pod>). Without it, a PVC an earlier --keep-cache protected is deleted too.
-""")
-@click.argument("name")
-@click.option("--keep-cache", is_flag=True, help="Keep the weights PVC (no re-download on the next add).")
-@options.connection
-@options.timeout_option("5m", "Helm timeout.")
-@click.option("--wait/--no-wait", default=False, help="Wait until the objects are gone.")
-@options.output("yaml", "json")
-def rm_command(name: str, keep_cache: bool, namespace: str | None, kube_context: str | None,
-               kubeconfig: str | None, timeout: str, wait: bool, output: str | None) -> None:
-    """Remove the release NAME: its workload, its PVC (unless --keep-cache) and its gateway objects."""
-    session = Session(namespace, kube_context, kubeconfig)
+def uninstall_model(session: Session, name: str, *, keep_cache: bool, timeout: str, wait: bool = False
+                    ) -> tuple[list[str], list[dict[str, Any]], list[Any]]:
+    """Uninstall llm-model release NAME leaving nothing of it (rm, sync --prune): its PVC unless ``keep_cache``
+    (and one an earlier --keep-cache kept, when not), a LeaderWorkerSet's per-pod claims alike. Returns (objects
+    removed as Kind/name, claims kept, claims still Terminating)."""
     ns = session.namespace
-    require_model_release(session, name)
-    fleet_cmds.warn_aliases(session, name)
     objs = session.helm.manifest(name, ns)
     pvcs = [o for o in objs if o.get("kind") == "PersistentVolumeClaim"]
     protected = [o for o in pvcs if ((o.get("metadata") or {}).get("annotations") or {})
@@ -433,6 +418,32 @@ def rm_command(name: str, keep_cache: bool, namespace: str | None, kube_context:
                                                           if o not in kept], ns)
     except LlmError:  # the release is gone already; not being able to look is no failure of rm
         terminating = []
+    return removed, kept, terminating
+
+
+@click.command("rm", epilog="""\b
+Examples:
+  kubectl llm rm qwen3-8b -n nrp-llm
+  kubectl llm rm qwen3-8b --keep-cache      # keep the downloaded weights for a later add
+
+--keep-cache first upgrades the release with storage.keep=true (helm.sh/resource-policy: keep on the PVC), so
+`helm uninstall` leaves the PVC; a later add of the same name adopts it (a model spanning nodes: its per-pod
+claims cache-<pod>). Without it, a PVC an earlier --keep-cache protected is deleted too.
+""")
+@click.argument("name")
+@click.option("--keep-cache", is_flag=True, help="Keep the weights PVC (no re-download on the next add).")
+@options.connection
+@options.timeout_option("5m", "Helm timeout.")
+@click.option("--wait/--no-wait", default=False, help="Wait until the objects are gone.")
+@options.output("yaml", "json")
+def rm_command(name: str, keep_cache: bool, namespace: str | None, kube_context: str | None,
+               kubeconfig: str | None, timeout: str, wait: bool, output: str | None) -> None:
+    """Remove the release NAME: its workload, its PVC (unless --keep-cache) and its gateway objects."""
+    session = Session(namespace, kube_context, kubeconfig)
+    ns = session.namespace
+    require_model_release(session, name)
+    fleet_cmds.warn_aliases(session, name)
+    removed, kept, terminating = uninstall_model(session, name, keep_cache=keep_cache, timeout=timeout, wait=wait)
     doc = {"name": name, "namespace": ns, "removed": removed, "kept": [_object_ref(o) for o in kept],
            "terminating": [p.text() for p in terminating]}
     for p in terminating:

@@ -178,13 +178,11 @@ def _apply(session: Session, change: record.Change, doc: dict[str, Any] | None, 
         if change.kind == "gateway":
             session.helm.uninstall(change.name, ns, timeout=timeout)
             return
-        objs = session.helm.manifest(change.name, ns)
-        session.helm.uninstall(change.name, ns, timeout=timeout)
-        for pvc in objs:   # a PVC kept by an earlier rm --keep-cache: the record says the model is gone
-            meta = pvc.get("metadata") or {}
-            if pvc.get("kind") == "PersistentVolumeClaim" and \
-                    (meta.get("annotations") or {}).get("helm.sh/resource-policy") == "keep":
-                session.cluster.delete_pvc(meta["name"], ns)
+        from kubectl_llm.cli.release_cmds import uninstall_model
+
+        # exactly what `rm` leaves: nothing (a PVC an earlier rm --keep-cache kept, a group's per-pod claims too)
+        for problem in uninstall_model(session, change.name, keep_cache=False, timeout=timeout)[2]:
+            out.warn(problem.text())
         return
     assert doc is not None
     with contextlib.redirect_stdout(sys.stderr):   # each deploy's own report is progress here

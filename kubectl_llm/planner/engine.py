@@ -212,7 +212,7 @@ def gpu_cannot_run(facts: ModelFacts, compute: float, engine: str = "vllm") -> s
                 else f"cannot run DSA sparse attention: SGLang serves it on Hopper / Blackwell data-center GPUs "
                 f"(its DSA usage page lists H200 / B200; the FlashMLA sparse kernels need compute 9.x/10.x), this "
                 f"card is compute {compute}")
-    sg = _family(facts.family).get("sglang_gpus") or {} if engine == "sglang" else {}
+    sg = sglang_gpus(facts) if engine == "sglang" else {}
     if sg and compute and compute >= float(sg["below_compute"]):
         return f"cannot run under SGLang: {' '.join(str(sg['why']).split())}, this card is compute {compute}"
     rule = checkpoint_gpus(facts)
@@ -225,6 +225,11 @@ def gpu_cannot_run(facts: ModelFacts, compute: float, engine: str = "vllm") -> s
 def _family(key: str) -> Mapping[str, Any]:
     """The recipes.yaml family entry of ``key`` ({} for none)."""
     return next((f for f in _data()["families"] if f["key"] == key), {})
+
+
+def sglang_gpus(facts: ModelFacts) -> Mapping[str, Any]:
+    """The family's ``sglang_gpus`` rule ({below_compute, why}: SGLang cannot start it from that compute up), or {}."""
+    return _family(facts.family).get("sglang_gpus") or {}
 
 
 def engine_facts(facts: ModelFacts, recipe: Recipe, engine: str) -> ModelFacts:

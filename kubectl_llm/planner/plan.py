@@ -1069,6 +1069,10 @@ def _explain(r: list[str], w: list[str], f: ModelFacts, b: Evaluation, req: Plan
     if rule and not b.gpu.compute:
         w.append(f"{str(eng.checkpoint_format(f)).upper()} checkpoint on a --gpu-memory card of unknown "
                              f"compute capability: the recipes list {rule['needs']}; make sure it is one")
+    sg = eng.sglang_gpus(f) if req.engine == "sglang" else {}
+    if sg and not b.gpu.compute:
+        w.append(f"SGLang on a --gpu-memory card of unknown compute capability: {' '.join(str(sg['why']).split())}; "
+                 f"make sure it is below compute {sg['below_compute']}")
     if not b.fits:
         w.append("the plan does not fit: see 'per GPU type'")
 

@@ -118,7 +118,7 @@ CASES = [
     ("Step3p5ForCausalLM", "step3p5", "stepfun-ai/Step-3.5-Flash", "step3p5", "step3p5", "step3p5", "step3p5", "step3p5", "0.17.0"),
     ("MiniMaxM3VLForConditionalGeneration", "minimax_m3", "MiniMaxAI/MiniMax-M3", "minimax_m3", "minimax_m3", "minimax_m3", None, None, "0.24.0"),
     ("MiMoV2FlashForCausalLM", "mimo_v2_flash", "XiaomiMiMo/MiMo-V2-Flash", "mimo_v2", "qwen3_xml", "qwen3", "qwen3_coder", "qwen3", "0.17.0"),
-    ("HYV3ForCausalLM", "hy_v3", "tencent/Hy3", "hy3", "hy_v3", "hy_v3", "hunyuan", "hunyuan", "0.20.0"),
+    ("HYV3ForCausalLM", "hy_v3", "tencent/Hy3", "hy3", "hy_v3", "hy_v3", None, None, "0.20.0"),
     ("BailingMoeV3ForCausalLM", "bailing_moe_v3", "inclusionAI/Ling-3.0-flash", "ling3", "ling3", "ling3", None, None, "0.25.0"),
     ("BailingMoeV2_5ForCausalLM", "bailing_moe_v2_5", "inclusionAI/Ling-2.6-flash", "ling_2_6", None, None, None, None, "0.20.2"),
     ("BailingMoeV2ForCausalLM", "bailing_moe", "inclusionAI/Ring-1T-FP8", "bailing", None, None, None, None, "0.17.0"),
@@ -140,8 +140,8 @@ CASES = [
     ("MiMoV2ForCausalLM", "mimo_v2", "XiaomiMiMo/MiMo-V2.5", "mimo_v2_5", "mimo", "mimo", "mimo", "mimo", "0.21.0"),
     # Macaron-V1-Coding-Venti: a LoRA merged into GLM-5.2 (same class), its own recipe minimum, GLM-5.2's parsers
     ("GlmMoeDsaForCausalLM", "glm_moe_dsa", "mindlab-research/Macaron-V1-Coding-Venti", "macaron", "glm47", "glm45", "glm47", "glm45", "0.25.0"),
-    # Inkling (models/thinkingmachines/Inkling-Small.yaml); SGLang from 0.5.16 (its wheel registers the class and parsers)
-    ("InklingForConditionalGeneration", "", "thinkingmachines/Inkling-Small-NVFP4", "inkling", "inkling", "inkling", "inkling", "inkling", "0.26.0"),
+    # Inkling (models/thinkingmachines/Inkling-Small.yaml); SGLang refused (the sgl-cookbook serves it from dedicated images only)
+    ("InklingForConditionalGeneration", "", "thinkingmachines/Inkling-Small-NVFP4", "inkling", "inkling", "inkling", None, None, "0.26.0"),
 ]
 
 
@@ -375,12 +375,9 @@ SGLANG_FAMILIES = [
     ("magistral", "mistralai/Magistral-Small-2509", "MistralForCausalLM", "mistral", "mistral", "mistral", "0.5.10"),
     ("hunyuan_a13b", "tencent/Hunyuan-A13B-Instruct", "HunYuanMoEV1ForCausalLM", "hunyuan_v1_moe", "hunyuan", "hunyuan",
      "0.5.11"),
-    ("hy3", "tencent/Hy3", "HYV3ForCausalLM", "hy_v3", "hunyuan", "hunyuan", "0.5.11"),
     ("mimo_v2_5", "XiaomiMiMo/MiMo-V2.5", "MiMoV2ForCausalLM", "mimo_v2", "mimo", "mimo", "0.5.11"),
     ("apertus", "swiss-ai/Apertus-70B-Instruct-2509", "ApertusForCausalLM", "apertus", "apertus2509", None, "0.5.13"),
     ("mellum2", "JetBrains/Mellum2-12B-A2.5B-Thinking", "MellumForCausalLM", "mellum", "hermes", "qwen3", "0.5.16"),
-    ("inkling", "thinkingmachines/Inkling-Small-NVFP4", "InklingForConditionalGeneration", "", "inkling", "inkling",
-     "0.5.16"),
     ("trinity", "arcee-ai/Trinity-Large-Thinking", "AfmoeForCausalLM", "afmoe", "qwen3_coder", "deepseek-r1", "0.5.9"),
     # SGLang serves Gemma 3 but registers no functiongemma parser: none emitted, a warning says so
     ("functiongemma", "google/functiongemma-270m-it", "Gemma3ForCausalLM", "gemma3_text", None, None, "0.5.9"),

@@ -70,6 +70,13 @@ REFUSED = [
      "lmsysorg/sglang:kimi-k3"),
     ("ling3", "Ling-3.0-flash", ("Qwen__Qwen3-30B-A3B.json", {"architectures": ["BailingMoeV3ForCausalLM"]}),
      "lmsysorg/sglang:dev-Ling-3.0-flash"),
+    # the same: the sgl-cookbook Hy3 / Inkling / MiniCPM-V 4.6 configs name only dev or dedicated images (shapes borrowed)
+    ("hy3", "Hy3", ("Qwen__Qwen3-30B-A3B.json", {"architectures": ["HYV3ForCausalLM"], "model_type": "hy_v3"}),
+     "lmsysorg/sglang:dev"),
+    ("inkling", "Inkling-Small-NVFP4", ("Qwen__Qwen3-30B-A3B.json", {"architectures": ["InklingForConditionalGeneration"]}),
+     "lmsysorg/sglang:inkling-cu13"),
+    ("minicpm_v", "MiniCPM-V-4.6", ("Qwen__Qwen3-8B.json", {"architectures": ["MiniCPMV4_6ForConditionalGeneration"]}),
+     "lmsysorg/sglang:dev"),
 ]
 
 

@@ -68,6 +68,19 @@ def test_gateway_upgrade_keeps_the_values_it_was_installed_with(fake: FakeApiSer
     assert helm_values(GATEWAY) == {"gateway": {"name": "envoy-ai-gateway-nrp"}}
 
 
+def test_gateway_upgrade_dry_run_previews_the_kept_values(fake: FakeApiServer) -> None:
+    """Before: `gateway upgrade --dry-run=client` rendered without the stored values, so the preview of an upgrade
+    showed 2 Envoy replicas and a LoadBalancer where the real upgrade keeps 3 and ClusterIP."""
+    kllm("gateway", "install", "--set", "envoyProxy.replicas=3", "--set", "envoyProxy.serviceType=ClusterIP")
+    res = kllm("gateway", "upgrade", "--dry-run=client", "-o", "yaml", "--set", "clientTrafficPolicy.idleTimeout=600s")
+    objs = {o["kind"]: o for o in yaml.safe_load_all(res.stdout) if o}
+    deployment = objs["EnvoyProxy"]["spec"]["provider"]["kubernetes"]["envoyDeployment"]
+    assert deployment["replicas"] == 3
+    assert objs["EnvoyProxy"]["spec"]["provider"]["kubernetes"]["envoyService"]["type"] == "ClusterIP"
+    assert helm_values(GATEWAY)["envoyProxy"] == {"replicas": 3, "serviceType": "ClusterIP"}   # nothing applied
+    assert "clientTrafficPolicy" not in helm_values(GATEWAY)
+
+
 def test_gateway_upgrade_keeps_the_site_it_was_installed_for(fake: FakeApiServer, tmp_path: Path) -> None:
     """Before: `gateway install --site my-site.yaml` named the Gateway after the site (ai-gw, the name every model's
     route attaches to); a later `gateway upgrade` without --site renamed it to NRP's envoy-ai-gateway-nrp, and

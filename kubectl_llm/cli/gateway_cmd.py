@@ -37,9 +37,10 @@ def _install(name: str, namespace: str | None, kube_context: str | None, kubecon
     validate_name(name)
     session = Session(namespace, kube_context, kubeconfig)
     base = site_values(site)
-    if verb == "upgrade" and not reset_values and dry_run != "client":
+    if verb == "upgrade" and not reset_values:
         # upgrade starts from what the release was installed with (its --set/-f values and the site's Gateway
-        # name); an explicit --site is applied over them, this call's -f/--set last (null forgets a value)
+        # name); an explicit --site is applied over them, this call's -f/--set last (null forgets a value). Also
+        # under --dry-run=client, which previews this very upgrade (as a model's upgrade reads its release).
         stored = _stored_values(session, name)
         if stored is not None:
             base = deep_merge(stored, site_values(site)) if site else stored

@@ -63,6 +63,7 @@ class Site:
     gpus: tuple[GpuType, ...] = ()
     gateway_parent_refs: tuple[dict[str, Any], ...] = ({"name": "envoy-ai-gateway"},)
     models_owned_by: str = ""                            # "" = the chart's default
+    service_labels: tuple[tuple[str, str], ...] = ()     # extra labels of the model's Service (NRP: component=llm)
     cluster_domain: str = "cluster.local"
     image_registry: str = ""                             # "" = images as published; else a mirror prefix
 
@@ -159,6 +160,7 @@ class Site:
             "gpus": [g.to_entry() for g in self.gpus],
             "gateway": {"parentRefs": [dict(r) for r in self.gateway_parent_refs],
                         "modelsOwnedBy": self.models_owned_by},
+            "serviceLabels": dict(self.service_labels),
             "clusterDomain": self.cluster_domain,
             "imageRegistry": self.image_registry,
         }
@@ -196,6 +198,7 @@ def site_from_document(doc: dict[str, Any]) -> Site:
         gpus=tuple(gpu_from_entry(g) for g in doc.get("gpus") or ()),
         gateway_parent_refs=tuple(dict(r) for r in gateway.get("parentRefs") or defaults.gateway_parent_refs),
         models_owned_by=str(gateway.get("modelsOwnedBy", defaults.models_owned_by)),
+        service_labels=tuple((str(k), str(v)) for k, v in (doc.get("serviceLabels") or {}).items()),
         cluster_domain=str(doc.get("clusterDomain", defaults.cluster_domain)),
         image_registry=str(doc.get("imageRegistry", defaults.image_registry)),
     )

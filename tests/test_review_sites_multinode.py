@@ -53,3 +53,18 @@ def test_the_handbooks_service_label_is_nrps_not_every_sites(acme: Site, monkeyp
     lws = render_dry_run("deepseek-ai/DeepSeek-V3", "--nodes", "2", "--site", str(ACME), "--gpu", "H100-SXM",
                          namespace="acme-llm")["Service"]
     assert "component" not in lws["metadata"]["labels"]
+
+
+# --- productAffinity: always -------------------------------------------------------------------------------------
+@pytest.mark.parametrize("gpu, product", [("MI250", "AMD-Instinct-MI250X"), ("Gaudi2", "HL-225")])
+def test_product_affinity_always_holds_for_a_type_with_a_resource_of_its_own(acme: Site, gpu: str,
+                                                                            product: str) -> None:
+    """Before: `productAffinity: always` was dropped for a type that is the only one on its resource (the AMD pool
+    on amd.com/gpu, Gaudi on habana.ai/gaudi): the pod had no node affinity at all. Now "always" means always."""
+    assert acme.product_affinity == "always"
+    doc = plan("Qwen/Qwen3-8B", acme, gpu_type=gpu).to_dict()
+    assert doc["scheduling"]["node_affinity"] == [
+        {"key": "node.acme.org/gpu-model", "operator": "In", "values": [product]}]
+    # the same types under productAffinity "named" (the default) keep the resource as the selector
+    named = Site(**{**acme.__dict__, "product_affinity": "named"})
+    assert plan("Qwen/Qwen3-8B", named, gpu_type=gpu).to_dict()["scheduling"]["node_affinity"] == []

@@ -101,17 +101,17 @@ class Site:
     def node_affinity(self, gpu: GpuType, named: bool, cuda_driver_gt: int) -> list[dict[str, Any]]:
         """matchExpressions selecting a node that has this GPU type.
 
-        * product ``In`` the type's product labels: when the admin named the type (``productAffinity: named``),
-          and only if the resource does not already select it (no other type of the site requests the same
-          resource, as a pool with a resource name of its own);
+        * product ``In`` the type's product labels: with ``productAffinity: always`` on every plan; with ``named``
+          (the default) when the admin named the type and the resource does not already select it (another type of
+          the site requests the same resource; a pool with a resource name of its own needs no label);
         * memory ``Gt`` one GB under the card's MiB (the handbook's "80000" for 80 GB cards) and the driver rule:
           only for ``nvidia.com/*`` resources, whose nodes carry the GPU feature-discovery labels.
         """
         labels = self.node_labels
         exprs: list[dict[str, Any]] = []
-        shared = sum(1 for g in self.gpu_catalog if g.resource == gpu.resource) > 1 or not gpu.products
-        want_product = {"always": True, "never": False}.get(self.product_affinity, named)
-        if want_product and gpu.products and labels.gpu_product and shared:
+        shared = sum(1 for g in self.gpu_catalog if g.resource == gpu.resource) > 1
+        want_product = {"always": True, "never": False}.get(self.product_affinity, named and shared)
+        if want_product and gpu.products and labels.gpu_product:
             exprs.append({"key": labels.gpu_product, "operator": "In", "values": list(gpu.products)})
         if not gpu.resource.startswith(NVIDIA_PREFIX):
             return exprs

@@ -419,7 +419,7 @@ def sglang_default_mem_fraction(gpu_mib: int, tp_size: int, pp_size: int = 1, dp
     return frac
 
 
-SGLANG_LOAD_EXTRA_BYTES = int(0.25 * GiB)  # SGLang holds this much more than the checkpoint after loading (see below)
+SGLANG_LOAD_EXTRA_BYTES = int(0.3 * GiB)   # SGLang holds this much more than the checkpoint after loading (see below)
 SGLANG_TP_EXTRA_BYTES = int(0.5 * GiB)     # ... and this more than vLLM's start-up baseline with TP > 1 on NVLink Hopper
 
 
@@ -432,13 +432,14 @@ def sglang_startup_bytes(layout: Any, gpu_compute: float = 0.0, gpu_nvlink: bool
 
     = vLLM's start-up baseline (memory.startup_baseline_bytes, V1 terms: 0.5 GiB; + 1.5 GiB with TP > 1 on NVLink
     Hopper; else 0.2 GiB per extra rank) + SGLANG_LOAD_EXTRA_BYTES + SGLANG_TP_EXTRA_BYTES where vLLM's NVLink term
-    applies. The held logs (tests/data/sglang_observed.yaml): at TP 1 on 80 GB cards 79.19 GiB less 78.81 / 78.59
-    free at start (0.38 / 0.60 GiB) and 15.09 / 15.11 GiB loaded for Llama-3.1-8B's 14.96 GiB checkpoint (+0.13 /
-    +0.15); an RTX 3090 under WSL2 0.82 GiB in use (the desktop) and +0.21 loaded; Qwen3-235B-A22B-FP8 at TP 4 on
-    H100s 2.30 GiB in all (its pool of 16.46 GiB at 0.93); sgl-project/sglang PR #11716 (8 x H200, TP 8) 137.29-137.52
-    GiB free of 139.8 at start ("Init torch distributed ends. mem usage=1.77-2.01 GB"). So 0.75 GiB at TP 1, 2.75
-    GiB with TP > 1 on NVLink Hopper, 0.75 + 0.2 GiB per extra rank elsewhere (4 x RTX 4090: 0.47 GiB in use, the
-    term is pessimistic there)."""
+    applies. The held logs (tests/data/sglang_observed.yaml): at TP 1 on 80 GB cards 79.19 GiB less 78.81 / 78.59 /
+    78.48 free at start (0.38 / 0.60 / 0.71 GiB); loading holds 0.12-0.28 GiB more than the plan's checkpoint
+    weights (Llama-3.1-8B 15.09 / 15.11 GiB for 14.96, Qwen3-30B-A3B-FP8 29.15 for 29.03, QwQ-32B TP 4 15.54 for
+    15.26); an RTX 3090 under WSL2 0.82 GiB in use at start (the desktop); Qwen3-235B-A22B-FP8 at TP 4 on H100s
+    2.30 GiB in all (its pool of 16.46 GiB at 0.93); sgl-project/sglang PR #11716 (8 x H200, TP 8) 137.29-137.52
+    GiB free of 139.8 at start ("Init torch distributed ends. mem usage=1.77-2.01 GB"). So 0.8 GiB at TP 1, 2.8
+    GiB with TP > 1 on NVLink Hopper, 0.8 + 0.2 GiB per extra rank elsewhere (4 x RTX 4090 and 4 x L4: 0.47 / 0.13
+    GiB in use at start, the term is pessimistic there)."""
     from kubectl_llm.planner.memory import CONTEXT_BASELINE_BYTES, STARTUP_NVLINK_TP_BYTES, startup_baseline_bytes
 
     base = startup_baseline_bytes(layout, SGLANG_MEMORY_STANDIN, gpu_compute, gpu_nvlink)

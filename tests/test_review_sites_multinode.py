@@ -6,18 +6,22 @@ cluster domain), and multi-node (LeaderWorkerSet) plans on it and on NRP. Each t
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
 from kubectl_llm import catalog
 from kubectl_llm.adapters import site as site_adapter
+from kubectl_llm.cli.main import cli
 from kubectl_llm.planner.plan import make_plan
 from kubectl_llm.planner.request import PlanRequest
 from kubectl_llm.planner.site import Site, default_site
 from kubectl_llm.planner.values import chart_values
-from tests.cli_harness import offline_dry_run_env, render_dry_run
+from tests.cli_harness import cli_cluster, kllm, offline_dry_run_env, render_dry_run
 from tests.conftest import REPO_ROOT
+from tests.manifest_validation import validate_objects
 
 ACME = REPO_ROOT / "tests" / "fixtures" / "sites" / "acme-hpc.yaml"
 
@@ -68,3 +72,53 @@ def test_product_affinity_always_holds_for_a_type_with_a_resource_of_its_own(acm
     # the same types under productAffinity "named" (the default) keep the resource as the selector
     named = Site(**{**acme.__dict__, "product_affinity": "named"})
     assert plan("Qwen/Qwen3-8B", named, gpu_type=gpu).to_dict()["scheduling"]["node_affinity"] == []
+
+
+# --- gateway install for a site whose Gateway lives in another namespace, on a named listener ----------------------
+def test_gateway_install_makes_the_gateway_the_sites_routes_attach_to(tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """Before: `gateway install --site acme-hpc.yaml` installed Gateway inference-gw in the context's namespace with
+    the chart's listener `http` and Gateway API's default `allowedRoutes: Same`, while the site's routes name
+    gw-system/inference-gw, listener https: no route could ever attach (status kept saying 'not found: install
+    it'). Now it installs into the ref's namespace, names the listener after the ref's sectionName and lets routes
+    of other namespaces attach; -n elsewhere is refused with the namespace to use."""
+    with cli_cluster(tmp_path, monkeypatch, namespace="acme-llm", namespaces=["acme-llm", "gw-system"]) as api:
+        done = json.loads(kllm("gateway", "install", "--site", str(ACME), "-o", "json").stdout)
+        assert (done["namespace"], done["action"]) == ("gw-system", "installed")
+        assert api.get_object("Gateway", "inference-gw", "acme-llm") is None
+        gw = api.get_object("Gateway", "inference-gw", "gw-system")
+        assert gw["spec"]["listeners"] == [{"name": "https", "protocol": "HTTP", "port": 80,
+                                            "allowedRoutes": {"namespaces": {"from": "All"}}}]
+        kllm("add", "Qwen/Qwen3-8B", "--site", str(ACME))
+        route = api.get_object("AIGatewayRoute", "qwen3-8b", "acme-llm")
+        [ref] = route["spec"]["parentRefs"]
+        assert (ref["name"], ref["namespace"], ref["sectionName"]) == (gw["metadata"]["name"], "gw-system",
+                                                                       gw["spec"]["listeners"][0]["name"])
+        assert "gateway   inference-gw in namespace gw-system, " in kllm("status", "qwen3-8b").stdout
+        # the same install again is no change; into the models' namespace it is refused before helm runs
+        assert json.loads(kllm("gateway", "install", "--site", str(ACME), "-o", "json").stdout)["action"] == \
+            "unchanged"
+        refused = kllm("gateway", "install", "--site", str(ACME), "-n", "acme-llm", code=2)
+        assert refused.stderr.startswith("error: the site acme-hpc's routes attach to Gateway inference-gw in "
+                                         "namespace gw-system, not acme-llm")
+        assert "hint: kubectl llm gateway install -n gw-system" in refused.stderr
+        assert api.get_object("Gateway", "inference-gw", "acme-llm") is None
+        # another Gateway name is another Gateway: no refusal
+        other = json.loads(kllm("gateway", "install", "--site", str(ACME), "-n", "acme-llm", "--set",
+                                "gateway.name=team-gw", "-o", "json").stdout)
+        assert other["action"] == "installed"
+
+
+def test_gateway_dry_run_for_the_other_site_validates_and_nrp_keeps_the_charts_listener(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    offline_dry_run_env(monkeypatch, tmp_path)
+    for args, listeners in (
+            (["--site", str(ACME)], [{"name": "https", "protocol": "HTTP", "port": 80,
+                                      "allowedRoutes": {"namespaces": {"from": "All"}}}]),
+            ([], [{"name": "http", "protocol": "HTTP", "port": 80}])):
+        res = CliRunner().invoke(cli, ["gateway", "install", "--dry-run=client", "-o", "json", *args])
+        assert res.exit_code == 0, res.output
+        objs = json.loads(res.stdout)
+        validate_objects(objs)
+        [gw] = [o for o in objs if o["kind"] == "Gateway"]
+        assert gw["spec"]["listeners"] == listeners

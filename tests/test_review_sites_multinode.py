@@ -122,3 +122,40 @@ def test_gateway_dry_run_for_the_other_site_validates_and_nrp_keeps_the_charts_l
         validate_objects(objs)
         [gw] = [o for o in objs if o["kind"] == "Gateway"]
         assert gw["spec"]["listeners"] == listeners
+
+
+# --- the cluster's GPUs under the site's own resource names -------------------------------------------------------
+def _node(name: str, labels: dict[str, str], allocatable: dict[str, str]) -> dict:
+    return {"apiVersion": "v1", "kind": "Node", "metadata": {"name": name, "labels": labels}, "spec": {},
+            "status": {"allocatable": {"cpu": "96", **allocatable},
+                       "conditions": [{"type": "Ready", "status": "True"}]}}
+
+
+def _pod(name: str, on: str, resource: str, n: int) -> dict:
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "namespace": "batch"},
+            "spec": {"nodeName": on, "containers": [{"name": "c", "image": "x",
+                                                     "resources": {"limits": {resource: str(n)}}}]},
+            "status": {"phase": "Running"}}
+
+
+def test_gpus_cluster_and_gpu_auto_know_the_sites_resource_names(tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """Before: a node's GPUs were looked for under nvidia.com/* and amd.com/gpu only, so the site's Gaudi pool
+    (habana.ai/gaudi) showed 0 allocatable as nvidia.com/gpu, its pods' GPUs were not counted, and --gpu auto
+    never considered it. Now every resource of the site's catalog is a GPU resource."""
+    label = "node.acme.org/gpu-model"
+    with cli_cluster(tmp_path, monkeypatch, namespace="acme-llm", namespaces=["acme-llm", "batch"]) as api:
+        api.create_object(_node("gaudi-1", {label: "HL-225"}, {"habana.ai/gaudi": "8"}))
+        api.create_object(_node("l40s-1", {label: "NVIDIA-L40S"}, {"nvidia.com/gpu": "4"}))
+        api.create_object(_pod("train", "gaudi-1", "habana.ai/gaudi", 3))
+        api.create_object(_pod("busy", "l40s-1", "nvidia.com/gpu", 4))
+        doc = json.loads(kllm("gpus", "--cluster", "--site", str(ACME), "-o", "json").stdout)
+        nodes = {n["name"]: (n["type"], n["resource"], n["allocatable"], n["requested"], n["free"])
+                 for n in doc["nodes"]}
+        assert nodes == {"gaudi-1": ("Gaudi2", "habana.ai/gaudi", 8, 3, 5),
+                         "l40s-1": ("L40S", "nvidia.com/gpu", 4, 4, 0)}
+        # Qwen3-8B fits one GPU of either: only the Gaudi node has one free now
+        res = kllm("add", "Qwen/Qwen3-8B", "--gpu", "auto", "--site", str(ACME), "-o", "json")
+        assert "--gpu auto: 1 x Gaudi2; nodes that could take it now: gaudi-1" in res.stderr
+        dep = api.get_object("Deployment", "qwen3-8b", "acme-llm")
+        assert dep["spec"]["template"]["spec"]["containers"][0]["resources"]["limits"]["habana.ai/gaudi"] == "1"

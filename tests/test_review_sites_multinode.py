@@ -159,3 +159,20 @@ def test_gpus_cluster_and_gpu_auto_know_the_sites_resource_names(tmp_path: Path,
         assert "--gpu auto: 1 x Gaudi2; nodes that could take it now: gaudi-1" in res.stderr
         dep = api.get_object("Deployment", "qwen3-8b", "acme-llm")
         assert dep["spec"]["template"]["spec"]["containers"][0]["resources"]["limits"]["habana.ai/gaudi"] == "1"
+
+
+# --- a CUDA image on a card that is not NVIDIA's ------------------------------------------------------------------
+@pytest.mark.parametrize("gpu, engine, image", [("MI250", "sglang", "lmsysorg/sglang:v0.5.9"),
+                                                ("Gaudi2", "sglang", "lmsysorg/sglang:v0.5.9")])
+def test_a_card_without_an_image_of_the_engine_is_warned_about(acme: Site, gpu: str, engine: str,
+                                                               image: str) -> None:
+    """Before: `--engine sglang --gpu MI250` (the site names only a vLLM build for its AMD card) rendered the CUDA
+    image lmsysorg/sglang:v0.5.9 for amd.com/gpu nodes without a word. Now the plan warns and names the key."""
+    doc = plan("Qwen/Qwen3-8B", acme, gpu_type=gpu, engine=engine).to_dict()
+    resource = doc["gpu"]["resource"]
+    assert doc["serving"]["image"] == f"harbor.acme.org/dockerhub/{image}"
+    assert (f"{gpu} requests {resource} but the site names no SGLang image for it (gpus[].images.sglang of the "
+            f"site file): the pod runs {image}, a CUDA build that needs NVIDIA GPUs") in " ".join(doc["warnings"])
+    # the card's own vLLM build: no warning; an NVIDIA card: none either
+    for other in (dict(gpu_type=gpu), dict(gpu_type="L40S", engine="sglang")):
+        assert not [w for w in plan("Qwen/Qwen3-8B", acme, **other).to_dict()["warnings"] if "CUDA build" in w]

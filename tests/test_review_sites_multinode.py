@@ -14,6 +14,7 @@ from click.testing import CliRunner
 
 from kubectl_llm import catalog
 from kubectl_llm.adapters import site as site_adapter
+from kubectl_llm.cli import gateway_cmd
 from kubectl_llm.cli.main import cli
 from kubectl_llm.planner.plan import make_plan
 from kubectl_llm.planner.request import PlanRequest
@@ -21,7 +22,7 @@ from kubectl_llm.planner.site import Site, default_site
 from kubectl_llm.planner.values import chart_values
 from tests.cli_harness import cli_cluster, kllm, offline_dry_run_env, render_dry_run
 from tests.conftest import REPO_ROOT
-from tests.manifest_validation import validate_objects
+from tests.manifest_validation import render_chart, validate_objects
 
 ACME = REPO_ROOT / "tests" / "fixtures" / "sites" / "acme-hpc.yaml"
 
@@ -176,3 +177,18 @@ def test_a_card_without_an_image_of_the_engine_is_warned_about(acme: Site, gpu: 
     # the card's own vLLM build: no warning; an NVIDIA card: none either
     for other in (dict(gpu_type=gpu), dict(gpu_type="L40S", engine="sglang")):
         assert not [w for w in plan("Qwen/Qwen3-8B", acme, **other).to_dict()["warnings"] if "CUDA build" in w]
+
+
+# --- the registry mirror for the gateway chart's images ------------------------------------------------------------
+def test_gateway_install_pulls_its_test_image_through_the_sites_mirror(helm_bin: str) -> None:
+    """Before: the site's imageRegistry ("every image goes through it") reached the model charts only; the gateway
+    chart's helm test Pod pulled curlimages/curl from Docker Hub, which a mirrored (air-gapped) cluster cannot.
+    (A dry run skips the test Pod: the chart is rendered with the values `gateway install` passes.)"""
+    for site, image in ((str(ACME), "harbor.acme.org/dockerhub/curlimages/curl:8.10.1"),
+                        (None, "curlimages/curl:8.10.1")):
+        values = gateway_cmd.site_values(site)
+        assert values.get("imageRegistry") == ("harbor.acme.org/dockerhub" if site else None)
+        objs = render_chart(REPO_ROOT / "charts" / "llm-gateway", values, release="llm-gateway", helm=helm_bin)
+        validate_objects(objs)
+        [pod] = [o for o in objs if o["kind"] == "Pod"]
+        assert [c["image"] for c in pod["spec"]["containers"]] == [image]

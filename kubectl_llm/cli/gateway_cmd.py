@@ -71,12 +71,15 @@ def site_values(option: str | None) -> dict[str, Any]:
     named after the site's first gateway parentRef (the one llm-model routes attach to); a ref's sectionName names
     the chart's first listener (unless a listener has that name); a ref naming a namespace (a Gateway shared by the
     models of other namespaces) lets routes of every namespace attach (Gateway API's default is the Gateway's own
-    namespace only). The listeners are the chart's own otherwise (-f gateway.listeners replaces them, TLS too)."""
+    namespace only). The listeners are the chart's own otherwise (-f gateway.listeners replaces them, TLS too). The
+    site's registry mirror is the chart's imageRegistry."""
     from kubectl_llm.cli.planning import load_site
 
-    refs = load_site(option).site.gateway_parent_refs
+    site = load_site(option).site
+    mirror = {"imageRegistry": site.image_registry} if site.image_registry else {}
+    refs = site.gateway_parent_refs
     if not refs:
-        return {}
+        return mirror
     ref = refs[0]
     gateway: dict[str, Any] = {"name": ref["name"]}
     section, namespace = ref.get("sectionName"), ref.get("namespace")
@@ -88,7 +91,7 @@ def site_values(option: str | None) -> dict[str, Any]:
             for lis in listeners:
                 lis.setdefault("allowedRoutes", {"namespaces": {"from": "All"}})
         gateway["listeners"] = listeners
-    return {"gateway": gateway}
+    return {**mirror, "gateway": gateway}
 
 
 def _chart_listeners() -> list[dict[str, Any]]:

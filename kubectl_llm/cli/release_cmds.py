@@ -190,8 +190,11 @@ def _plan_and_deploy(layer: UserLayer, name: str | None, session: Session, *, dr
         from kubectl_llm.cli.gpu_cluster import resolve_auto
 
         request = resolve_auto(source, request, session)
-        # the layer keeps the type the cluster could take now: a later upgrade with nothing new stays a no-op
-        layer = dataclasses.replace(layer, flags={**layer.flags, "gpu": request.gpu_type})
+        # the layer keeps the type the cluster could take now: a later upgrade with nothing new stays a no-op. With
+        # no catalog type to name (no GPU nodes, nodes not readable, a card planned from its memory label) it keeps
+        # `auto`: the chart's schema refuses a null flag, and the next upgrade asks the cluster again.
+        if request.gpu_type:
+            layer = dataclasses.replace(layer, flags={**layer.flags, "gpu": request.gpu_type})
     plan = make_plan(source, request)
     if not plan.fits:
         out.info(plan.to_text())

@@ -1,0 +1,75 @@
+"""New-user review of the first-day commands (session 7): `--help`, `plan`, `add` (dry runs, `-o`, `--site`,
+`--engine`, `--gpu`, `--gpus`, `--context`, `--name`), `list`, `status`, `rm`, `gpus`.
+
+Each test is a defect an admin met typing what README and `--help` teach, or a bad input they typed; the docstring
+says what they saw before the fix. Every failure must be one `error:` line plus one `hint:` line, no traceback."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from click.testing import CliRunner, Result
+
+from kubectl_llm.cli.main import cli
+from tests.cli_harness import cli_cluster, kllm, offline_dry_run_env
+
+MODEL = "Qwen/Qwen3-8B"
+
+
+def run(*args: str) -> Result:
+    return CliRunner().invoke(cli, list(args))
+
+
+def one_error(res: Result, code: int) -> tuple[str, str]:
+    """The (error, hint) lines of a failed command: exactly those two lines on stderr, nothing on stdout."""
+    assert res.exit_code == code, (res.exit_code, res.stdout, res.stderr)
+    lines = res.stderr.splitlines()
+    assert len(lines) == 2 and lines[0].startswith("error: ") and lines[1].startswith("hint: "), lines
+    assert res.stdout == ""
+    return lines[0], lines[1]
+
+
+# --- --gpu auto without GPU nodes ---------------------------------------------------------------------------------
+def test_add_gpu_auto_without_gpu_nodes_falls_back_to_the_catalog_and_installs(
+        helm_bin: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Before: `add Qwen/Qwen3-8B --gpu auto --dry-run=client` with no cluster (or a cluster without GPU nodes)
+    warned "planning with the catalog's types", then failed with `error: helm failed: values don't meet the
+    specifications of the schema(s) in the following chart(s):` and the hint "re-run with --debug": the user layer
+    recorded the resolved type as `gpu: null`, which the chart's schema refuses. Now the plan installs and the layer
+    keeps `gpu: auto` (a later upgrade asks the cluster again)."""
+    offline_dry_run_env(monkeypatch, tmp_path)
+    res = run("add", MODEL, "--gpu", "auto", "-n", "nrp-llm", "--dry-run=client", "-o", "yaml")
+    assert res.exit_code == 0, res.stderr
+    assert "planning with the catalog's types" in res.stderr and "error:" not in res.stderr
+    kinds = [o["kind"] for o in yaml.safe_load_all(res.stdout) if o]
+    assert "Deployment" in kinds
+
+
+def test_add_gpu_auto_on_a_cluster_without_gpu_nodes_records_auto(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The same on a cluster (no node has GPUs): installed, and the stored user layer says `gpu: auto`, so an
+    `upgrade` with nothing new is a no-op."""
+    with cli_cluster(tmp_path, monkeypatch, namespace="nrp-llm"):
+        added = json.loads(kllm("add", MODEL, "--gpu", "auto", "-o", "json").stdout)
+        assert added["action"] == "installed"
+        status = json.loads(kllm("status", "qwen3-8b", "-o", "json").stdout)
+        assert status["user"]["flags"] == {"gpu": "auto"}
+        again = json.loads(kllm("upgrade", "qwen3-8b", "-o", "json").stdout)
+        assert again["action"] == "unchanged" and again["revision"] == 1
+
+
+def test_schema_check_names_a_null_helm_keeps() -> None:
+    """Helm deletes a key set to null only where values.yaml has that key; a null under a key values.yaml lacks
+    stays and breaks the schema. The check before helm dropped every null, so it passed values helm then refused
+    with its unhelpful first line. Now it names the key like helm does."""
+    from kubectl_llm.adapters.charts import schema_violations
+
+    assert schema_violations("llm-model", {"userLayer": {"model": MODEL, "flags": {"gpu": None}}}) == [
+        "userLayer.flags.gpu: None is not of type 'string', 'integer', 'number', 'boolean'"]
+    # a key values.yaml has: null deletes it (then the schema's `required` speaks), as with helm
+    assert any(v.startswith("engine") and "'image' is a required property" in v
+               for v in schema_violations("llm-model", {"engine": {"image": None}}))

@@ -73,3 +73,40 @@ def test_schema_check_names_a_null_helm_keeps() -> None:
     # a key values.yaml has: null deletes it (then the schema's `required` speaks), as with helm
     assert any(v.startswith("engine") and "'image' is a required property" in v
                for v in schema_violations("llm-model", {"engine": {"image": None}}))
+
+
+# --- release names given as NAME -----------------------------------------------------------------------------------
+@pytest.mark.parametrize("command", ["status", "rm", "logs", "upgrade", "rollback"])
+def test_a_bad_positional_name_is_not_told_to_use_name(command: str) -> None:
+    """Before: `kubectl llm status Bad_Name` (and rm, logs, upgrade, rollback) answered `hint: try --name bad-name`:
+    these commands take NAME as an argument and have no --name option, so the hint failed with "No such option".
+    Now the hint names the value and where the names are listed; nothing connects to a cluster first."""
+    error, hint = one_error(run(command, "Bad_Name", "-n", "nrp-llm"), 2)
+    assert error == ("error: name 'Bad_Name' is not a DNS-1123 label (lower-case letters, digits and '-', starting "
+                     "and ending with a letter or digit)")
+    assert hint == "hint: try bad-name; 'kubectl llm list -n nrp-llm' shows the release names"
+    assert "--name" not in hint
+
+
+def test_status_of_a_model_id_says_name_is_the_release_name() -> None:
+    """The slip every new user makes: `kubectl llm status Qwen/Qwen3-8B` (the id they added). Before: `hint: try
+    --name qwen-qwen3-8b`, an option status does not have and a name add never gave. Now: the release name add
+    derives from that id (`qwen3-8b`)."""
+    error, hint = one_error(run("status", MODEL), 2)
+    assert error == "error: 'Qwen/Qwen3-8B' is a model id; NAME is the release name"
+    assert hint == ("hint: add installs Qwen/Qwen3-8B as qwen3-8b unless given --name; 'kubectl llm list' shows the "
+                    "release names")
+    # the name it names is the one add gives
+    assert run("plan", MODEL, "-o", "json").exit_code == 0
+    assert json.loads(run("plan", MODEL, "-o", "json").stdout)["route"]["name"] == "qwen3-8b"
+
+
+def test_alias_names_keep_their_own_hints() -> None:
+    """`alias NAME --to A,B`: NAME is positional and the targets are a list; neither hint says `--name`."""
+    _, hint = one_error(run("alias", "Fast_Qwen", "--to", "qwen3-8b", "--dry-run=client"), 2)
+    assert hint == "hint: try fast-qwen"
+    _, hint = one_error(run("alias", "fast", "--to", "qwen3-8b,Other_One", "--dry-run=client"), 2)
+    assert hint == "hint: try other-one"
+    # add --name keeps pointing at --name
+    _, hint = one_error(run("add", MODEL, "--name", "Bad_Name", "--dry-run=client"), 2)
+    assert hint == "hint: try --name bad-name"

@@ -20,15 +20,18 @@ _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _REPO_ID = re.compile(r"^[A-Za-z0-9][-A-Za-z0-9_.]*/[A-Za-z0-9][-A-Za-z0-9_.]*$")
 
 
-def validate_name(name: str) -> str:
-    """The release / route name must be a DNS-1123 label of at most 53 characters (Helm's limit)."""
+def validate_name(name: str, flag: str = "--name") -> str:
+    """The release / route name must be a DNS-1123 label of at most 53 characters (Helm's limit). ``flag``: how
+    the user gave it, for the hint (a positional NAME is "": the hint then names the value, not --name)."""
     if len(name) > MAX_NAME:
         raise InvalidName(f"name {name!r} is {len(name)} characters long; Helm allows at most {MAX_NAME}",
-                          "pass a shorter --name, e.g. qwen3-8b")
+                          f"pass a shorter {flag}, e.g. qwen3-8b" if flag else
+                          f"release names have at most {MAX_NAME} characters")
     if not _DNS_LABEL.match(name):
         suggestion = re.sub(r"[^a-z0-9-]+", "-", name.lower()).strip("-")[:MAX_NAME].strip("-") or "my-model"
         raise InvalidName(f"name {name!r} is not a DNS-1123 label (lower-case letters, digits and '-', "
-                          f"starting and ending with a letter or digit)", f"try --name {suggestion}")
+                          f"starting and ending with a letter or digit)",
+                          f"try {flag} {suggestion}" if flag else f"try {suggestion}")
     return name
 
 

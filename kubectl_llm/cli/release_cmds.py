@@ -319,7 +319,20 @@ def add_command(model: str | None, model_id: str | None, name: str | None, names
 
 def require_model_release(session: Session, name: str) -> tuple[str, str, str]:
     """The release must exist and belong to the llm-model chart (never touch another chart's release)."""
-    validate_name(name)
+    from kubectl_llm.errors import InvalidName
+
+    try:
+        validate_name(name, flag="")
+    except InvalidName as exc:   # NAME is positional: no --name to suggest; a model id is the usual slip
+        ns = session.namespace_flag
+        listing = "kubectl llm list" + (f" -n {ns}" if ns else "")
+        if "/" in name:
+            from kubectl_llm.planner.sizing import default_name
+
+            raise InvalidName(f"{name!r} is a model id; NAME is the release name",
+                              f"add installs {name} as {default_name(name)} unless given --name; '{listing}' shows "
+                              f"the release names") from None
+        raise InvalidName(exc.message, f"{exc.hint}; '{listing}' shows the release names") from None
     found = session.helm.current_chart(name, session.namespace)
     if found is None:
         raise ReleaseNotFound(f"no release {name!r} in namespace {session.namespace!r}")

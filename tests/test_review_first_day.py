@@ -110,3 +110,37 @@ def test_alias_names_keep_their_own_hints() -> None:
     # add --name keeps pointing at --name
     _, hint = one_error(run("add", MODEL, "--name", "Bad_Name", "--dry-run=client"), 2)
     assert hint == "hint: try --name bad-name"
+
+
+# --- connection flags ---------------------------------------------------------------------------------------------
+CONNECTING = [["list", "-n", "nrp-llm"], ["list"], ["status", "qwen3-8b", "-n", "nrp-llm"], ["rm", "qwen3-8b", "-n", "nrp-llm"],
+              ["add", MODEL, "-n", "nrp-llm"], ["add", MODEL], ["gpus", "--cluster"]]
+
+
+@pytest.mark.parametrize("args", CONNECTING, ids=lambda a: " ".join(a))
+def test_an_unknown_context_is_one_message_on_every_command(args: list[str], tmp_path: Path,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """Before: `--context nope` gave three different errors depending on the command and on -n: "context 'nope' not
+    found in the kubeconfig" (list), "cannot reach the cluster: kubernetes cluster unreachable: context "nope" does
+    not exist" with the hint "check 'kubectl cluster-info'" (list/status/rm with -n: helm's words), and "no usable
+    kubeconfig: Invalid kube-config file. Expected object with name nope in .../contexts list" with the hint "pass
+    --kubeconfig PATH or set KUBECONFIG" (add, gpus --cluster: the kubernetes client's), though the kubeconfig
+    was fine. Now all say the first."""
+    with cli_cluster(tmp_path, monkeypatch, namespace="nrp-llm"):
+        error, hint = one_error(run(*args, "--context", "nope"), 6)
+    assert error == "error: context 'nope' not found in the kubeconfig"
+    assert hint == "hint: 'kubectl config get-contexts' lists them"
+
+
+@pytest.mark.parametrize("args", CONNECTING, ids=lambda a: " ".join(a))
+def test_a_kubeconfig_file_that_does_not_exist_is_named(args: list[str], tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Before: `--kubeconfig /no/such/file` read "cannot reach the cluster: kubernetes cluster unreachable: stat
+    /no/such/file: no such file or directory" with the hint "check 'kubectl cluster-info'" (list, status, rm), or
+    "no usable kubeconfig: Invalid kube-config file. No configuration found." (add, gpus --cluster). Now: the file
+    does not exist, and what to pass instead."""
+    missing = str(tmp_path / "no-such-kubeconfig")
+    with cli_cluster(tmp_path, monkeypatch, namespace="nrp-llm"):
+        error, hint = one_error(run(*args, "--kubeconfig", missing), 6)
+    assert error == f"error: kubeconfig file {missing} does not exist (--kubeconfig)"
+    assert hint == "hint: pass an existing file, or drop --kubeconfig to use $KUBECONFIG, then ~/.kube/config"

@@ -144,3 +144,20 @@ def test_a_kubeconfig_file_that_does_not_exist_is_named(args: list[str], tmp_pat
         error, hint = one_error(run(*args, "--kubeconfig", missing), 6)
     assert error == f"error: kubeconfig file {missing} does not exist (--kubeconfig)"
     assert hint == "hint: pass an existing file, or drop --kubeconfig to use $KUBECONFIG, then ~/.kube/config"
+
+
+# --- site files -----------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("body", ["gpusMode: replace\n", "gpusMode: replace\ngpus: []\n"])
+def test_a_site_that_replaces_the_catalog_with_nothing_is_refused(body: str, tmp_path: Path) -> None:
+    """Before: a site file with `gpusMode: replace` and no `gpus:` passed the schema, then every plan failed with
+    `error: Qwen/Qwen3-8B cannot run on ` (an empty list) and `hint: no catalog GPU type can run this checkpoint`.
+    Now the site file is refused where the mistake is (exit 2, like every site-file error)."""
+    site = tmp_path / "my-site.yaml"
+    site.write_text("name: my-cluster\n" + body)
+    for args in (["plan", MODEL], ["gpus"]):
+        error, hint = one_error(run(*args, "--site", str(site)), 2)
+        assert error == f"error: site file {site}: gpusMode: replace with no gpus leaves no GPU type to plan on"
+        assert "under gpus:" in hint and "kubectl llm gpus -o yaml" in hint
+    site.write_text("name: my-cluster\ngpusMode: replace\ngpus:\n  - {name: L40, memory_mib: 46068, usable_gib: 44.4, "
+                    "products: [NVIDIA-L40], resource: nvidia.com/gpu}\n")
+    assert json.loads(run("plan", MODEL, "--site", str(site), "-o", "json").stdout)["gpu"]["type"] == "L40"

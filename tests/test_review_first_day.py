@@ -161,3 +161,40 @@ def test_a_site_that_replaces_the_catalog_with_nothing_is_refused(body: str, tmp
     site.write_text("name: my-cluster\ngpusMode: replace\ngpus:\n  - {name: L40, memory_mib: 46068, usable_gib: 44.4, "
                     "products: [NVIDIA-L40], resource: nvidia.com/gpu}\n")
     assert json.loads(run("plan", MODEL, "--site", str(site), "-o", "json").stdout)["gpu"]["type"] == "L40"
+
+
+# --- does-not-fit hints --------------------------------------------------------------------------------------------
+def _fit_hint(*args: str) -> str:
+    res = run("plan", *args, "-o", "json")
+    assert res.exit_code == 5, res.stderr
+    assert json.loads(res.stdout)["fits"] is False            # the plan is still printed
+    return one_error_lines(res)[1]
+
+
+def one_error_lines(res: Result) -> tuple[str, str]:
+    lines = res.stderr.splitlines()
+    assert len(lines) == 2 and lines[0].startswith("error: ") and lines[1].startswith("hint: "), lines
+    return lines[0], lines[1]
+
+
+def test_a_plan_that_does_not_fit_on_eight_nodes_does_not_ask_for_more_than_one_node() -> None:
+    """Before: Llama-3.1-405B on A10 (the search tried up to 8 nodes = 64 GPUs) hinted "... on 64 x A10: try ...,
+    or more GPUs than one node's 8": the planner had already used 64. The GPU-count tips predate multi-node plans
+    (they compared with one node's 8). Now no count tip when the search tried every count."""
+    hint = _fit_hint("meta-llama/Llama-3.1-405B", "--gpu", "A10")
+    assert "on 64 x A10" in hint
+    assert "one node" not in hint and "--gpus" not in hint
+    assert hint.endswith("try a larger GPU (--gpu A100-40GB), or a quantized (FP8 / NVFP4) checkpoint of the model")
+
+
+@pytest.mark.parametrize("flags, tip", [
+    (["--gpus", "16"], "more --gpus (up to 64: 8 nodes of 8)"),
+    (["--gpus", "8"], "more --gpus (up to 64: 8 nodes of 8)"),
+    (["--nodes", "1"], "more --nodes (up to 8)"),
+])
+def test_a_count_held_by_a_flag_names_the_flag_and_the_limit(flags: list[str], tip: str) -> None:
+    """Before: `--gpus 16` (2 nodes) hinted "more GPUs than one node's 8", and `--nodes 1` the same, though --nodes
+    was what held the count. Now the tip names the flag to raise and how far the planner goes (8 nodes)."""
+    hint = _fit_hint("meta-llama/Llama-3.1-405B", "--gpu", "A10", *flags)
+    assert f"try {tip}, or a larger GPU" in hint
+    assert "one node's" not in hint

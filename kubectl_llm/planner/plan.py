@@ -153,7 +153,12 @@ class Plan:
         more_memory = [g.name for g in sorted(self.site.gpu_catalog, key=lambda g: g.memory_bytes)
                        if g.memory_bytes * b.util > need and not eng.gpu_cannot_run(f, g.compute, req.engine)
                        ] if len(self.per_gpu_type) == 1 else []      # all types tried: another type cannot help
-        more_gpus = req.gpus is not None and req.gpus < max(GPU_COUNTS) or lay.gpus < max(GPU_COUNTS)
+        # More GPUs can help only where a flag held the count below the most one copy may have (MAX_NODES whole
+        # nodes): without one, the search already tried every count up to that.
+        limit = MAX_NODES * b.gpu.per_node
+        more_gpus = bool(req.gpus or req.tp or req.pp or req.nodes or req.data_parallel) and lay.gpus < limit
+        gpus_tip = (f"more --nodes (up to {MAX_NODES})" if req.nodes else
+                    f"more --gpus (up to {limit}: {MAX_NODES} nodes of {b.gpu.per_node})")
         tips: list[str] = []
         # SGLang's own default fraction (an upper bound the plan keeps unless the utilisation is forced) binds
         cap_tip = ([f"--gpu-memory-utilization {b.util:.2f} (lifts the cap at SGLang's own default "
@@ -162,20 +167,21 @@ class Plan:
         if b.kv_cache_bytes <= 0:           # the weights (+ overhead) alone do not fit: KV settings cannot help
             head = (f"the weights alone need {human(b.weights_per_gpu)} per GPU on {lay.gpus} x {b.gpu.name}: ")
             if more_gpus:
-                tips.append("more --gpus" if req.gpus or req.tp or req.pp else f"up to {max(GPU_COUNTS)} GPUs")
+                tips.append(gpus_tip)
             if more_memory:
                 tips.append(f"a larger GPU (--gpu {more_memory[0]})")
             if f.quant.weight_bits >= 16:
                 tips.append("a quantized (FP8 / NVFP4) checkpoint of the model")
-            if not more_gpus:
-                tips.append(f"more GPUs than one node's {max(GPU_COUNTS)}")
+            if not (cap_tip + tips):
+                tips.append(f"a card with more memory (--gpu-memory SIZE): kubectl llm plans at most {MAX_NODES} "
+                            f"nodes of {b.gpu.per_node} GPUs")
             return head + "try " + ", or ".join(cap_tip + tips)
         if self.max_context_that_fits:
             tips.append(f"--max-model-len {self.max_context_that_fits}")
         if dtype_bytes(self.kv_dtype) > 1:
             tips.append("--kv-cache-dtype fp8 (half the KV bytes)")
         if more_gpus:
-            tips.append("more --gpus")
+            tips.append(gpus_tip)
         if more_memory:
             tips.append(f"a larger GPU (--gpu {more_memory[0]})")
         if req.gpu_memory_utilization and req.gpu_memory_utilization < DEFAULT_UTILIZATION:

@@ -198,3 +198,30 @@ def test_a_count_held_by_a_flag_names_the_flag_and_the_limit(flags: list[str], t
     hint = _fit_hint("meta-llama/Llama-3.1-405B", "--gpu", "A10", *flags)
     assert f"try {tip}, or a larger GPU" in hint
     assert "one node's" not in hint
+
+
+def _local_config(tmp_path: Path, **changes: Any) -> Path:
+    """A local model directory: the embedded Qwen/Qwen3-8B config.json with ``changes``."""
+    catalog = Path(__file__).resolve().parents[1] / "kubectl_llm" / "catalog" / "models" / "Qwen__Qwen3-8B.json"
+    config = {**json.loads(catalog.read_text())["config"], **changes}
+    model = tmp_path / "my-model"
+    model.mkdir()
+    (model / "config.json").write_text(json.dumps(config))
+    return model
+
+
+def test_messages_name_context_length_for_the_token_count(tmp_path: Path) -> None:
+    """`--context` is the kubeconfig context on every command that connects (add refuses a number there). Before,
+    three messages still told users to change "--context" meaning tokens: the warning on a malformed rope_scaling
+    ("a --context above the native one then writes a fresh RoPE block"), the fallback tip of a KV cache that does not
+    fit ("a smaller --context") and the default does-not-fit hint. Now they name --context-length / --max-model-len."""
+    from kubectl_llm.errors import DoesNotFit
+
+    model = _local_config(tmp_path, rope_scaling="yarn")
+    doc = json.loads(run("plan", str(model), "--gpu", "L40", "-o", "json").stdout)
+    warning = next(w for w in doc["warnings"] if "rope_scaling" in w)
+    assert "a --context-length above the native one then writes a fresh RoPE block" in warning
+    assert "--context " not in DoesNotFit("x").hint and "--max-model-len" in DoesNotFit("x").hint
+    # and the warning's advice works: the RoPE block is written for the longer context
+    longer = json.loads(run("plan", str(model), "--gpu", "L40", "--context-length", "65536", "-o", "json").stdout)
+    assert longer["fits"] and longer["serving"]["max_model_len"] == 65536 and longer["serving"]["rope"]["factor"] == 2.0

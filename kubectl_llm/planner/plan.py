@@ -188,7 +188,7 @@ class Plan:
             tips.append(f"--gpu-memory-utilization {DEFAULT_UTILIZATION}")
         tips += cap_tip
         return (f"the KV cache for one {self.context.max_model_len}-token request does not fit: try "
-                + ", or ".join(tips or ["a smaller --context"]))
+                + ", or ".join(tips or ["a smaller --max-model-len"]))
 
     # -- documents ---------------------------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:

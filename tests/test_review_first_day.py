@@ -225,3 +225,17 @@ def test_messages_name_context_length_for_the_token_count(tmp_path: Path) -> Non
     # and the warning's advice works: the RoPE block is written for the longer context
     longer = json.loads(run("plan", str(model), "--gpu", "L40", "--context-length", "65536", "-o", "json").stdout)
     assert longer["fits"] and longer["serving"]["max_model_len"] == 65536 and longer["serving"]["rope"]["factor"] == 2.0
+
+
+def test_a_multi_node_reason_says_nvlink_only_for_cards_that_have_it() -> None:
+    """Before: DeepSeek-V3 on RTX-4090 (7 nodes x 8) gave the reason "TP 8 within each node (NVLink)": the catalog
+    says RTX-4090 nodes have no NVLink (gpus.yaml `nvlink: false`), so TP's all-reduce goes over PCIe. Now the reason
+    says so; an H100 plan keeps "(NVLink)"."""
+    def node_reason(*args: str) -> str:
+        doc = json.loads(run("plan", *args, "-o", "json").stdout)
+        return next(r for r in doc["reasons"] if "within each node" in r)
+
+    rtx = node_reason("deepseek-ai/DeepSeek-V3", "--gpu", "RTX-4090")
+    assert rtx.startswith("7 nodes x 8 GPUs: TP 8 within each node (PCIe: RTX-4090 has no NVLink), PP 7 across nodes")
+    h100 = node_reason("meta-llama/Llama-3.1-405B", "--gpu", "H100-80GB")
+    assert h100.startswith("2 nodes x 8 GPUs: TP 8 within each node (NVLink), PP 2 across nodes")

@@ -1166,7 +1166,8 @@ def _explain_nodes(b: Evaluation, req: PlanRequest, weight_bytes: int, one_node_
             r.append(f"{nodes} nodes x {per} GPUs: TP {lay.tp} x PP {lay.pp}, the pipeline stages run within and "
                      f"across the nodes ({per // lay.tp} stages a node); one LeaderWorkerSet group of {nodes} pods")
         else:
-            r.append(f"{nodes} nodes x {per} GPUs: TP {lay.tp} within each node (NVLink), PP {lay.pp} across "
+            link = "NVLink" if b.gpu.nvlink else f"PCIe: {b.gpu.name} has no NVLink"
+            r.append(f"{nodes} nodes x {per} GPUs: TP {lay.tp} within each node ({link}), PP {lay.pp} across "
                      f"nodes (the handbook: pipeline parallelism is the recommended and default way to shard models "
                      f"across multiple nodes); one LeaderWorkerSet group of {nodes} pods")
         r.append(f"per pod: {lay.gpus // nodes} GPUs, cpu/RAM/shm sized for its node, its own weights PVC "

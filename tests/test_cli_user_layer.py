@@ -161,3 +161,50 @@ def test_upgrade_re_plans_for_the_site_given_at_add(fake: FakeApiServer, tmp_pat
     pvc = fake.get_object("PersistentVolumeClaim", NAME, NS)
     assert pvc["metadata"]["uid"] == uid and pvc["spec"]["storageClassName"] == "rook-ceph"
     assert as_json("status", NAME)["user"]["flags"]["site"] == str(tmp_path / "site.yaml")
+
+
+def test_forget_drops_one_stored_flag_and_the_plan_decides_it_again(fake: FakeApiServer) -> None:
+    """Before: a stored --context-length could only go with --reset-values, which forgot --gpu and every -f/--set
+    too; `--context-length` with no value is no option. `upgrade --forget FLAG` drops that one flag."""
+    planned = json.loads(kllm("plan", MODEL, "--gpu", "L40", "-o", "json").stdout)["serving"]["max_model_len"]
+    assert planned > 16384   # the largest context that fits on an L40 is more than what the user forced
+    as_json("add", MODEL, "--gpu", "L40", "--context-length", "16384", "--set", "storage.size=80Gi")
+    assert flag_value(container_args(fake), "--max-model-len") == "16384"
+
+    up = as_json("upgrade", NAME, "--forget", "context-length")
+    assert (up["action"], up["revision"]) == ("upgraded", 2)
+    assert flag_value(container_args(fake), "--max-model-len") == str(planned)
+    user = as_json("status", NAME)["user"]
+    assert user["flags"] == {"gpu": "L40"} and user["values"] == {"storage": {"size": "80Gi"}}
+
+
+@pytest.mark.parametrize(("args", "starts", "hint"), [
+    (["--forget", "colour"], "--forget colour: not a stored plan flag", "one of: context-length, data-parallel"),
+    (["--forget", "tp"], "--forget tp: release 'qwen3-8b' stores no --tp (stored flags: --gpu L40)",
+     "see them with: kubectl llm status qwen3-8b"),
+    (["--forget", "gpu", "--gpu", "L4"], "--forget gpu and --gpu in one call: give one",
+     "--gpu VALUE replaces the stored value"),
+])
+def test_forget_refuses_what_would_silently_do_nothing(fake: FakeApiServer, args: list[str], starts: str,
+                                                       hint: str) -> None:
+    as_json("add", MODEL, "--gpu", "L40")
+    stderr = failed("upgrade", NAME, *args, code=2, starts=starts)
+    assert f"hint: {hint}" in stderr
+    assert len(helm_release_secrets(fake)) == 1   # no new revision
+
+
+def test_reset_values_records_the_site_in_effect(fake: FakeApiServer, tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """Before: `upgrade --reset-values` from a shell with $KUBECTL_LLM_SITE planned for that site but stored no
+    site flag, so the next upgrade from a shell without the variable re-planned for NRP's (add records it)."""
+    site = tmp_path / "my-site.yaml"   # NRP's storage class (a claim's class never changes in place)
+    site.write_text("name: my-cluster\nstorageClass: linstor-igrok\n"
+                    "tolerations: [{key: example.org/gpu, operator: Exists, effect: NoSchedule}]\n")
+    kllm("add", MODEL, "--gpu", "L40")
+    monkeypatch.setenv("KUBECTL_LLM_SITE", str(site))
+    kllm("upgrade", NAME, "--reset-values", "--gpu", "L40")
+    assert as_json("status", NAME)["user"]["flags"] == {"gpu": "L40", "site": str(site)}
+    monkeypatch.delenv("KUBECTL_LLM_SITE")
+    kllm("upgrade", NAME, "--max-num-seqs", "8")
+    spec = fake.get_object("Deployment", NAME, NS)["spec"]["template"]["spec"]
+    assert spec["tolerations"] == [{"key": "example.org/gpu", "operator": "Exists", "effect": "NoSchedule"}]

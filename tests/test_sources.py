@@ -225,6 +225,20 @@ def test_hub_not_found_suggests_catalog_spelling(fake: FakeHub) -> None:
     assert "did you mean Qwen/Qwen3-8B?" in info.value.hint
 
 
+@pytest.mark.parametrize(("typed", "meant"), [
+    # a variant of a catalog model: its base (same architecture and size), not the closest spelling
+    # (difflib alone: Qwen/Qwen3-VL-235B-A22B-Instruct, a vision model, ratio 0.89 against 0.75)
+    ("Qwen/Qwen3-235B-A22B-Instruct-2507", "Qwen/Qwen3-235B-A22B"),
+    ("openai/gpt-oss-120b-abliterated", "openai/gpt-oss-120b"),
+    ("qwen/qwen3-8b", "Qwen/Qwen3-8B"),                     # the letter case only
+    ("Qwen/Qwen3-8B-Base", "Qwen/Qwen3-8B"),
+])
+def test_hub_not_found_suggests_the_catalog_model_a_variant_extends(fake: FakeHub, typed: str, meant: str) -> None:
+    with pytest.raises(ModelNotFound) as info:
+        load_model(typed, hub=fake)
+    assert f"did you mean {meant}?" in info.value.hint
+
+
 def test_hub_gated_without_token(fake: FakeHub) -> None:
     with pytest.raises(GatedModel) as info:
         load_model("meta-llama/Llama-3.1-8B-Instruct", hub=fake)

@@ -329,10 +329,19 @@ def _with_chat_template(source: ModelSource, hub: HubClient, revision: str | Non
 
 
 def _did_you_mean(repo_id: str) -> str:
+    """The embedded catalog model the user most likely meant: the same id in other letter case, else the longest
+    catalog id the typed one extends (Qwen/Qwen3-235B-A22B for Qwen/Qwen3-235B-A22B-Instruct-2507: the same
+    architecture and size), else the closest spelling (case-insensitive)."""
     import difflib
 
-    close = difflib.get_close_matches(repo_id, list_catalog(), n=1, cutoff=0.75)
-    return f" (did you mean {close[0]}?)" if close else ""
+    catalog = list_catalog()
+    folded = {c.lower(): c for c in catalog}
+    typed = repo_id.lower()
+    extended = [c for low, c in folded.items()
+                if typed.startswith(low) and typed[len(low):len(low) + 1] in ("", "-", "_", ".")]
+    close = difflib.get_close_matches(typed, list(folded), n=1, cutoff=0.75)
+    best = folded.get(typed) or (max(extended, key=len) if extended else folded[close[0]] if close else None)
+    return f" (did you mean {best}?)" if best else ""
 
 
 def _status(exc: BaseException) -> int | None:

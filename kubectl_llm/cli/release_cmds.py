@@ -7,6 +7,7 @@ inventory. The release name is the route name, validated before anything runs.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import time
@@ -304,17 +305,47 @@ def add_command(model: str | None, model_id: str | None, name: str | None, names
     # Read the override files before the (possibly slow) model lookup: a typo fails in milliseconds.
     model_id, local = deployable_model(model, model_id)
     user = user_overrides(values_files, set_values, set_string_values)
-    flags = given_flags({**plan_opts, "hf_revision": hf_revision})
-    if not flags.get("site"):
-        # a site from $KUBECTL_LLM_SITE or ~/.config/kubectl-llm/site.yaml is what the user set too: recorded like
-        # --site, so an upgrade from another shell (or by a colleague) re-plans for the same site, not NRP's
-        from kubectl_llm.cli.planning import load_site
-
-        in_effect = load_site(None).path
-        if in_effect:
-            flags["site"] = os.path.abspath(in_effect)
+    flags = with_site_in_effect(given_flags({**plan_opts, "hf_revision": hf_revision}))
     layer = UserLayer(model=model_id, flags=flags, values=user, source=local)
     _plan_and_deploy(layer, name, session, dry_run=dry_run, wait=wait, timeout=timeout, output=output, verb="add")
+
+
+def with_site_in_effect(flags: dict[str, Any]) -> dict[str, Any]:
+    """``flags`` with the site in effect recorded when no --site was given: a site from $KUBECTL_LLM_SITE or
+    ~/.config/kubectl-llm/site.yaml is what the user set too, recorded like --site, so an upgrade from another shell
+    (or by a colleague) re-plans for the same site, not NRP's. The built-in site is not recorded."""
+    if flags.get("site"):
+        return flags
+    from kubectl_llm.cli.planning import load_site
+
+    in_effect = load_site(None).path
+    return {**flags, "site": os.path.abspath(in_effect)} if in_effect else flags
+
+
+def flags_to_forget(name: str, stored: UserLayer, forget: tuple[str, ...], this_call: dict[str, Any], *,
+                    reset: bool) -> tuple[str, ...]:
+    """The stored plan flags ``upgrade --forget FLAG`` names, as parameter names; a flag no plan knows, one the
+    release does not store, or one this call also sets is a usage error (it would be silently nothing)."""
+    from kubectl_llm.cli.userlayer import FLAG_NAMES, PARAMS
+
+    stored_now = " ".join(stored.args()) or "none"
+    params: list[str] = []
+    for raw in forget:
+        flag = raw.strip().lstrip("-")
+        if flag == "ctx":
+            flag = "context-length"
+        param = PARAMS.get(flag)
+        if param is None:
+            raise UsageError(f"--forget {raw}: not a stored plan flag",
+                             "one of: " + ", ".join(sorted(FLAG_NAMES.values())))
+        if this_call.get(param) is not None:
+            raise UsageError(f"--forget {flag} and --{flag} in one call: give one",
+                             f"--{flag} VALUE replaces the stored value; --forget {flag} lets the plan decide")
+        if param not in stored.flags and not reset:
+            raise UsageError(f"--forget {flag}: release {name!r} stores no --{flag} (stored flags: {stored_now})",
+                             f"see them with: kubectl llm status {name}")
+        params.append(param)
+    return tuple(params)
 
 
 def require_model_release(session: Session, name: str) -> tuple[str, str, str]:
@@ -352,10 +383,12 @@ Examples:
   kubectl llm upgrade qwen3-8b --context-length 65536     # re-plan the deployed model with a new context
   kubectl llm upgrade qwen3-8b --gpus 2 --wait
   kubectl llm upgrade qwen3-8b                             # nothing new: no new revision, no restart
+  kubectl llm upgrade qwen3-8b --forget context-length     # drop a stored flag: the plan decides it again
 
 The model id, the plan flags and the -f/--set overrides of earlier add/upgrade calls come from the release (its
 user layer, shown by 'kubectl llm status'); this call's options are applied on top. `--set key=null` forgets an
-earlier override of key; --reset-values forgets them all.
+earlier override of key, `--forget FLAG` an earlier plan flag (`--forget context-length`: the largest context that
+fits again); --reset-values forgets them all.
 """)
 @click.argument("name")
 @options.plan_options(cluster=True)
@@ -364,14 +397,17 @@ earlier override of key; --reset-values forgets them all.
 @click.option("--reset-values", is_flag=True,
               help="Forget the flags and -f/--set overrides stored by earlier add/upgrade calls; keep only this "
                    "call's.")
+@click.option("--forget", "forget", multiple=True, metavar="FLAG",
+              help="Forget one plan flag stored by earlier add/upgrade calls, e.g. --forget context-length: the "
+                   "plan decides it again (repeatable; 'kubectl llm status NAME' shows the stored flags).")
 @options.dry_run
 @options.wait
 @options.timeout
 @options.output("yaml", "json")
 def upgrade_command(name: str, namespace: str | None, kube_context: str | None, kubeconfig: str | None,
                     values_files: tuple[str, ...], set_values: tuple[str, ...], set_string_values: tuple[str, ...],
-                    reset_values: bool, dry_run: str, wait: bool, timeout: str, output: str | None,
-                    hf_revision: str | None, **plan_opts: Any) -> None:
+                    reset_values: bool, forget: tuple[str, ...], dry_run: str, wait: bool, timeout: str,
+                    output: str | None, hf_revision: str | None, **plan_opts: Any) -> None:
     """Re-plan the model of release NAME with what the user set before plus this call's options, and upgrade it
     (nothing new: no new revision)."""
     session = Session(namespace, kube_context, kubeconfig)
@@ -384,7 +420,11 @@ def upgrade_command(name: str, namespace: str | None, kube_context: str | None, 
     stored = UserLayer.from_values(deployed) or legacy_layer(deployed)
     if not stored.model:
         raise ReleaseConflict(f"release {name!r} has no model.id value", "it was not installed by kubectl llm add")
-    layer = stored.updated({**plan_opts, "hf_revision": hf_revision}, user, reset=reset_values)
+    this_call = {**plan_opts, "hf_revision": hf_revision}
+    forgotten = flags_to_forget(name, stored, forget, this_call, reset=reset_values)
+    layer = stored.updated(this_call, user, reset=reset_values, forget=forgotten)
+    if reset_values or "site" in forgotten:   # the stored site is forgotten: the site in effect now is recorded
+        layer = dataclasses.replace(layer, flags=with_site_in_effect(layer.flags))
     site = layer.flags.get("site")
     if site and not plan_opts.get("site") and not os.path.isfile(site):
         from kubectl_llm.errors import SiteError

@@ -77,14 +77,16 @@ class UserLayer:
             out += [f"--{FLAG_NAMES[k]}", str(self.flags[k])]
         return out
 
-    def updated(self, flags: dict[str, Any], values: dict[str, Any], *, reset: bool = False) -> UserLayer:
+    def updated(self, flags: dict[str, Any], values: dict[str, Any], *, reset: bool = False,
+                forget: tuple[str, ...] = ()) -> UserLayer:
         """This layer with a later call's flags and overrides on top (``reset``: only the later call's).
 
-        A flag given now replaces the stored one (and its exclusive partner); an override merges like Helm's
-        values, except that ``null`` for a key the layer holds forgets that override (the plan's value returns)."""
+        A flag given now replaces the stored one (and its exclusive partner); a flag in ``forget`` (parameter
+        names) is dropped, so the plan decides it again; an override merges like Helm's values, except that
+        ``null`` for a key the layer holds forgets that override (the plan's value returns)."""
         if reset:
             return UserLayer(self.model, dict(given_flags(flags)), _prune(copy.deepcopy(values)), self.source)
-        merged = dict(self.flags)
+        merged = {k: v for k, v in self.flags.items() if k not in forget}
         for k, v in given_flags(flags).items():
             for pair in EXCLUSIVE:
                 if k in pair:

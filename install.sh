@@ -35,7 +35,7 @@ EOF
 
 log_info() { printf '==> %s\n' "$*"; }
 log_warn() { printf 'warning: %s\n' "$*" >&2; }
-die() { printf 'error: %s\n' "$1" >&2; [ -n "${2:-}" ] && printf 'hint: %s\n' "$2" >&2; exit 1; }
+die() { printf 'error: %s\n' "$1" >&2; [ -n "${2:-}" ] && printf 'hint: %s\n' "$2" >&2; exit "${3:-1}"; }
 trap 'printf "\ninterrupted\n" >&2; exit 130' INT
 
 parse_args() {
@@ -45,7 +45,7 @@ parse_args() {
       --with-tools) WITH_TOOLS=1 ;;
       --no-link) LINK=0 ;;
       -h|--help) usage; exit 0 ;;
-      *) usage >&2; die "unknown option: $1" ;;
+      *) die "unknown option: $1" "./install.sh --help lists the options" 2 ;;
     esac
     shift
   done

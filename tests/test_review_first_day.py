@@ -239,3 +239,20 @@ def test_a_multi_node_reason_says_nvlink_only_for_cards_that_have_it() -> None:
     assert rtx.startswith("7 nodes x 8 GPUs: TP 8 within each node (PCIe: RTX-4090 has no NVLink), PP 7 across nodes")
     h100 = node_reason("meta-llama/Llama-3.1-405B", "--gpu", "H100-80GB")
     assert h100.startswith("2 nodes x 8 GPUs: TP 8 within each node (NVLink), PP 2 across nodes")
+
+
+# --- install.sh ------------------------------------------------------------------------------------------------------
+def test_install_sh_refuses_an_unknown_option_in_two_lines_with_the_usage_exit_code(tmp_path: Path) -> None:
+    """Before: `./install.sh --frobnicate` printed the whole 18-line usage text, then `error: unknown option`
+    last, with no hint, and exited 1 (the exit code of a failed install). Now: the error line, a hint, exit 2 (usage,
+    as everywhere in kubectl llm); nothing is installed."""
+    import subprocess
+
+    script = Path(__file__).resolve().parents[1] / "install.sh"
+    home = tmp_path / "venv"
+    proc = subprocess.run([str(script), "--frobnicate"], capture_output=True, text=True, cwd=tmp_path, timeout=60,
+                          env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "KUBECTL_LLM_HOME": str(home)})
+    assert proc.returncode == 2
+    assert proc.stderr.splitlines() == ["error: unknown option: --frobnicate",
+                                        "hint: ./install.sh --help lists the options"]
+    assert proc.stdout == "" and not home.exists()

@@ -256,3 +256,12 @@ def test_install_sh_refuses_an_unknown_option_in_two_lines_with_the_usage_exit_c
     assert proc.stderr.splitlines() == ["error: unknown option: --frobnicate",
                                         "hint: ./install.sh --help lists the options"]
     assert proc.stdout == "" and not home.exists()
+
+
+def test_no_valid_layout_hints_the_flags_that_were_given() -> None:
+    """Before: `plan Qwen/Qwen3-8B --gpus 2 --nodes 2` failed with "--gpus 2 is 1 node(s) of 8 GPUs, not --nodes 2"
+    and the hint "drop or change --gpus/--tp/--pp/--dcp": --nodes, one of the two flags at odds, was not in it, and
+    --tp/--pp/--dcp were never given. Now the hint names the flags given."""
+    error, hint = one_error(run("plan", MODEL, "--gpus", "2", "--nodes", "2"), 4)
+    assert "--gpus 2 is 1 node(s) of 8 GPUs, not --nodes 2" in error
+    assert hint == "hint: drop or change --gpus/--nodes"

@@ -904,7 +904,9 @@ def make_plan(source: ModelSource, req: PlanRequest, site: Site | None = None) -
     else:
         best = closest
     if best is None:
-        forced = any(v is not None for v in (req.gpus, req.tp, req.pp, req.dcp))
+        forced = [f"--{flag}" for flag, v in (("gpus", req.gpus), ("tp", req.tp), ("pp", req.pp), ("dcp", req.dcp),
+                                               ("nodes", req.nodes), ("data-parallel", req.data_parallel))
+                  if v is not None]
         alike: dict[str, list[str]] = {}                # types that failed for the same reason, named once
         for gname, outcome in outcomes.items():
             alike.setdefault(outcome, []).append(gname)
@@ -915,7 +917,7 @@ def make_plan(source: ModelSource, req: PlanRequest, site: Site | None = None) -
                             f"pick a GPU that can: --gpu {' or --gpu '.join(able)}" if able else
                             "no catalog GPU type can run this checkpoint; pass --gpu-memory SIZE for such a card")
         raise PlanError(f"no valid layout for {f.model_id}: {detail}",
-                        "drop or change --gpus/--tp/--pp/--dcp" if forced else "try another --gpu type")
+                        f"drop or change {'/'.join(forced)}" if forced else "try another --gpu type")
 
     name = sizing.check_name(req.name) if req.name else sizing.default_name(f.model_id)
     one_node_why = one_node.get(best.gpu.name, "") if best.fits else ""

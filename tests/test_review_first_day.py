@@ -265,3 +265,30 @@ def test_no_valid_layout_hints_the_flags_that_were_given() -> None:
     error, hint = one_error(run("plan", MODEL, "--gpus", "2", "--nodes", "2"), 4)
     assert "--gpus 2 is 1 node(s) of 8 GPUs, not --nodes 2" in error
     assert hint == "hint: drop or change --gpus/--nodes"
+
+
+def test_plan_gpu_auto_reads_the_nodes_of_the_context_given(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Before: `plan MODEL --gpu auto --context other` read the nodes of the *current* context's cluster: plan's
+    --context was documented "plan needs none: ignored", though --gpu auto does read a cluster. An admin comparing
+    clusters got the wrong one's GPUs without a word. Now --gpu auto reads --context's cluster."""
+    from tests.fakes.apiserver import FakeApiServer
+    from tests.test_cli_gpus_cluster import node
+
+    with cli_cluster(tmp_path, monkeypatch, namespace="nrp-llm") as current, FakeApiServer() as other:
+        other.create_object(node("l40-x", "NVIDIA-L40", 46068, 4))
+        kubeconfig = {
+            "apiVersion": "v1", "kind": "Config", "current-context": "fake",
+            "clusters": [{"name": "a", "cluster": {"server": current.url}}, {"name": "b", "cluster": {"server": other.url}}],
+            "users": [{"name": "u", "user": {"token": "t"}}],
+            "contexts": [{"name": "fake", "context": {"cluster": "a", "user": "u", "namespace": "nrp-llm"}},
+                         {"name": "other", "context": {"cluster": "b", "user": "u", "namespace": "nrp-llm"}}]}
+        path = tmp_path / "two-clusters"
+        path.write_text(yaml.safe_dump(kubeconfig))
+        monkeypatch.setenv("KUBECONFIG", str(path))
+
+        here = run("plan", MODEL, "--gpu", "auto", "-o", "json")
+        assert "the cluster has no node with allocatable GPUs" in here.stderr      # the current context: none
+        there = run("plan", MODEL, "--gpu", "auto", "--context", "other", "-o", "json")
+        assert there.exit_code == 0, there.stderr
+        assert json.loads(there.stdout)["gpu"]["type"] == "L40"
+        assert "--gpu auto: 1 x L40; nodes that could take it now: l40-x" in there.stderr

@@ -179,8 +179,8 @@ def _plan_context(ctx: click.Context, param: click.Parameter, value: str | None)
     return value
 
 
-# `plan` touches no cluster: --context is accepted for flags copied from add (ignored), and a number is the old
+# `plan` touches no cluster, except `--gpu auto`, which reads the nodes of --context's cluster; a number is the old
 # spelling of --context-length (kept working, with a warning).
 plan_context = click.option("--context", "plan_context", default=None, metavar="CTX", callback=_plan_context,
-                            help="kubeconfig context (plan needs none: ignored); a number is read as "
-                                 "--context-length (deprecated).")
+                            help="kubeconfig context whose nodes --gpu auto reads (otherwise plan needs no "
+                                 "cluster); a number is read as --context-length (deprecated).")

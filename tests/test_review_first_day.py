@@ -292,3 +292,26 @@ def test_plan_gpu_auto_reads_the_nodes_of_the_context_given(tmp_path: Path, monk
         assert there.exit_code == 0, there.stderr
         assert json.loads(there.stdout)["gpu"]["type"] == "L40"
         assert "--gpu auto: 1 x L40; nodes that could take it now: l40-x" in there.stderr
+
+
+# --- engine limits --------------------------------------------------------------------------------------------------
+def test_max_num_batched_tokens_below_max_num_seqs_is_refused_or_caps_it() -> None:
+    """vLLM's SchedulerConfig refuses to start when max_num_batched_tokens < max_num_seqs ("must be greater than or
+    equal to max_num_seqs"). Before: `plan Qwen/Qwen3-8B --max-num-batched-tokens 8` said "fits" with max-num-seqs
+    16 (the auto choice for an RTX-4090), and `--max-num-seqs 64 --max-num-batched-tokens 32` was planned as given:
+    both engines would exit at start-up. Now both flags given that way are a usage error, and the auto choice stays
+    at or below a forced --max-num-batched-tokens (the reason says why)."""
+    error, hint = one_error(run("plan", MODEL, "--max-num-seqs", "64", "--max-num-batched-tokens", "32"), 2)
+    assert error.startswith("error: --max-num-batched-tokens 32 is below --max-num-seqs 64: vLLM refuses to start")
+    assert hint == "hint: raise --max-num-batched-tokens to 64 or more, or lower --max-num-seqs to 32"
+
+    auto = json.loads(run("plan", MODEL, "--max-num-batched-tokens", "8", "-o", "json").stdout)
+    assert auto["fits"] and auto["serving"]["max_num_seqs"] == 8        # was 16: min(auto 16, the 8 tokens a step)
+    args = auto["serving"]["args"]
+    assert args[args.index("--max-num-seqs") + 1] == "8" and args[args.index("--max-num-batched-tokens") + 1] == "8"
+    assert any(r.startswith("max-num-seqs 8: room for ~2K-token sequences") and
+               r.endswith("(cap 8: vLLM needs max-num-batched-tokens >= max-num-seqs)") for r in auto["reasons"])
+    # SGLang has no such rule (--chunked-prefill-size and --max-running-requests are independent)
+    sglang = json.loads(run("plan", MODEL, "--engine", "sglang", "--max-num-seqs", "64", "--max-num-batched-tokens",
+                            "32", "-o", "json").stdout)
+    assert sglang["serving"]["max_running_requests"] == 64

@@ -457,14 +457,21 @@ def _layouts(f: ModelFacts, n: int, recipe: eng.Recipe, req: PlanRequest) -> tup
     return out, problems
 
 
-def _max_num_seqs(kv_tokens: int, forced: int | None) -> int:
+def _max_num_seqs(kv_tokens: int, forced: int | None, cap: int | None = None) -> int:
     """Room for sequences of ~2K tokens on average, a power of two between 8 and 256 (handbook: tune this before
-    lowering max-model-len)."""
+    lowering max-model-len), and never above ``cap`` (see ``_batch_cap``)."""
     if forced:
         return forced
     n = max(1, kv_tokens // 2048)
     p = 1 << (n.bit_length() - 1)
-    return max(8, min(256, p))
+    seqs = max(8, min(256, p))
+    return min(seqs, cap) if cap else seqs
+
+
+def _batch_cap(req: PlanRequest) -> int | None:
+    """vLLM refuses to start when max_num_batched_tokens < max_num_seqs (SchedulerConfig: each running sequence
+    takes at least a token a step): a forced --max-num-batched-tokens caps max-num-seqs (None: no cap)."""
+    return req.max_num_batched_tokens if req.engine == "vllm" and req.max_num_batched_tokens else None
 
 
 class _Same:
@@ -504,7 +511,7 @@ def _evaluate(f: ModelFacts, parts: WeightParts, gpu: GpuType, layout: Layout, L
     w_stages = weights_per_gpu(parts, f, layout, vision_replicated,
                                expert_kernel_scale(f, gpu.compute, layout.tp, layout.ep))
     stages = stage_layers(f.num_layers, layout.pp)
-    seqs_guess = seqs or req.max_num_seqs or 256
+    seqs_guess = seqs or req.max_num_seqs or _max_num_seqs(1 << 30, None, _batch_cap(req))
     tokens = req.max_num_batched_tokens or engine_batch_defaults(gpu.memory_bytes, gpu.name)[0]
     version = eng.memory_model_version(recipe, req.engine)     # SGLang: the deliberate vLLM stand-in
     util = req.gpu_memory_utilization or DEFAULT_UTILIZATION
@@ -580,11 +587,12 @@ def _evaluate(f: ModelFacts, parts: WeightParts, gpu: GpuType, layout: Layout, L
             # max-num-seqs can make room, and the retry would only repeat this answer
             if max(w_stages) >= gpu.memory_bytes * (req.gpu_memory_utilization or DEFAULT_UTILIZATION):
                 return ev
-            fewest = _evaluate(f, parts, gpu, layout, L, kv_dsz, recipe, req, seqs=_max_num_seqs(0, None))
+            fewest = _evaluate(f, parts, gpu, layout, L, kv_dsz, recipe, req,
+                               seqs=_max_num_seqs(0, None, _batch_cap(req)))
             if not fewest.fits:
                 return ev
             ev = fewest
-        ms = _max_num_seqs(ev.kv_tokens, None)
+        ms = _max_num_seqs(ev.kv_tokens, None, _batch_cap(req))
         if ms != ev.max_num_seqs:
             again = _evaluate(f, parts, gpu, layout, L, kv_dsz, recipe, req, seqs=ms)
             if again.fits:
@@ -838,6 +846,12 @@ def make_plan(source: ModelSource, req: PlanRequest, site: Site | None = None) -
                          "each DCP group is a share of the TP ranks: pick a divisor of --tp")
     if req.gpu_memory_utilization is not None and not (0.1 <= req.gpu_memory_utilization <= 0.99):
         raise UsageError("--gpu-memory-utilization must be between 0.1 and 0.99")
+    cap = _batch_cap(req)
+    if cap and req.max_num_seqs and req.max_num_seqs > cap:
+        raise UsageError(f"--max-num-batched-tokens {cap} is below --max-num-seqs {req.max_num_seqs}: vLLM refuses "
+                         f"to start (max_num_batched_tokens must be >= max_num_seqs, each sequence takes a token "
+                         f"a step)", f"raise --max-num-batched-tokens to {req.max_num_seqs} or more, or lower "
+                         f"--max-num-seqs to {cap}")
 
     checked = validate_config(source.config, source.model_id)      # the estimator reads the same checked config
     source = replace(source, config=checked.config)
@@ -1039,7 +1053,9 @@ def _explain(r: list[str], w: list[str], f: ModelFacts, b: Evaluation, req: Plan
     rank = " of a DP rank" if lay.dp > 1 else ""
     r.append(f"{seqs}: set by {given} ({b.kv_tokens} KV tokens{rank}, ~{b.kv_tokens // b.max_num_seqs} a sequence)"
              if req.max_num_seqs else
-             f"{seqs}: room for ~2K-token sequences in {b.kv_tokens} KV tokens{rank} (cap 256)")
+             f"{seqs}: room for ~2K-token sequences in {b.kv_tokens} KV tokens{rank} (cap "
+             + (f"{_batch_cap(req)}: vLLM needs max-num-batched-tokens >= max-num-seqs)"
+                if _batch_cap(req) and _batch_cap(req) < 256 else "256)"))
     if b.overhead:
         o = b.overhead
         version = ".".join(map(str, eng.engine_version(recipe, req.engine)))

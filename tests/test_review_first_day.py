@@ -315,3 +315,50 @@ def test_max_num_batched_tokens_below_max_num_seqs_is_refused_or_caps_it() -> No
     sglang = json.loads(run("plan", MODEL, "--engine", "sglang", "--max-num-seqs", "64", "--max-num-batched-tokens",
                             "32", "-o", "json").stdout)
     assert sglang["serving"]["max_running_requests"] == 64
+
+
+# --- --gpu auto and models spanning nodes ---------------------------------------------------------------------------
+def _gpu_cluster(api: Any, *nodes: dict) -> None:
+    for obj in nodes:
+        api.create_object(obj)
+
+
+def test_gpu_auto_checks_each_node_for_one_pods_gpus_not_the_whole_count(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A plan spanning nodes puts `per_node` GPUs on each of `nodes` pods. Before: --gpu auto compared each node's
+    free GPUs with the total count, so Llama-3.1-405B (16 x H100 = 2 nodes x 8) on two idle 8-GPU H100 nodes said
+    "no node has 16 free H100-80GB GPUs right now: the pod waits for one". Now the two nodes are named, and with one
+    node busy it says fewer than 2 nodes are free."""
+    from tests.test_cli_gpus_cluster import gpu_pod, node
+
+    with cli_cluster(tmp_path, monkeypatch, namespace="nrp-llm", namespaces=["nrp-llm", "other"]) as api:
+        _gpu_cluster(api, node("h100-a", "NVIDIA-H100-80GB-HBM3", 81559, 8),
+                     node("h100-b", "NVIDIA-H100-80GB-HBM3", 81559, 8))
+        res = run("plan", "meta-llama/Llama-3.1-405B", "--gpu", "auto", "-o", "json")
+        gpu = json.loads(res.stdout)["gpu"]
+        assert [gpu[k] for k in ("type", "count", "nodes", "per_node")] == ["H100-80GB", 16, 2, 8]
+        assert "--gpu auto: 16 x H100-80GB; nodes that could take it now: h100-a, h100-b" in res.stderr
+        api.create_object(gpu_pod("train", "h100-b", 2))
+        busy = run("plan", "meta-llama/Llama-3.1-405B", "--gpu", "auto", "-o", "json")
+        assert ("--gpu auto: 16 x H100-80GB; fewer than 2 nodes have 8 free H100-80GB GPUs right now: the pods wait "
+                "for them") in busy.stderr
+
+
+def test_gpu_auto_does_not_pick_a_type_whose_nodes_are_too_small_for_one_pod(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Before: DeepSeek-V3 --gpu auto on a cluster of 4-GPU L40 nodes chose "24 x L40" (3 pods of 8, the catalog's
+    node size) and said "no node has 24 free L40 GPUs right now: the pod waits for one": it would wait forever, no
+    node has 8. Now that type is no candidate, the warning says why, and the catalog decides."""
+    from tests.test_cli_gpus_cluster import node
+
+    with cli_cluster(tmp_path, monkeypatch, namespace="nrp-llm") as api:
+        _gpu_cluster(api, node("l40-a", "NVIDIA-L40", 46068, 4), node("l40-b", "NVIDIA-L40", 46068, 4))
+        res = run("plan", "deepseek-ai/DeepSeek-V3", "--gpu", "auto", "-o", "json")
+        assert res.exit_code == 0, res.stderr
+        assert res.stderr.splitlines() == [
+            "warning: --gpu auto: the model fits none of the cluster's GPU types (L40); L40: the plan needs 8 GPUs on "
+            "each of 3 node(s), the cluster's have at most 4; planning with the catalog's types"]
+        assert json.loads(res.stdout)["gpu"]["type"] != "L40"
+        # a model one such node holds is still planned there
+        small = run("plan", MODEL, "--gpu", "auto", "-o", "json")
+        assert json.loads(small.stdout)["gpu"]["type"] == "L40" and "could take it now: l40-a, l40-b" in small.stderr

@@ -295,3 +295,20 @@ def test_chatbox_config_from_the_namespace(fake: FakeApiServer) -> None:
                                                                            "protocol": "HTTP"}]},
                         "status": {"addresses": [{"type": "IPAddress", "value": "10.0.0.42"}]}})
     assert json.loads(kllm("chatbox").stdout)["settings"]["apiHost"] == "http://10.0.0.42"
+
+
+def test_chatbox_without_routes_finds_the_gateway_of_the_site_in_effect(fake: FakeApiServer, tmp_path: Path,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Before: with no route in the namespace the address was looked up on a Gateway named envoy-ai-gateway-nrp
+    (NRP's name, in code), whatever the site: another site's admin got 'no gateway address known'."""
+    site = tmp_path / "site.yaml"
+    site.write_text("name: my-cluster\ngateway:\n  parentRefs: [{name: ai-gw}]\n")
+    monkeypatch.setenv("KUBECTL_LLM_SITE", str(site))
+    fake.create_object({"apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway",
+                        "metadata": {"name": "ai-gw", "namespace": NS},
+                        "spec": {"gatewayClassName": "llm", "listeners": [{"name": "http", "port": 80,
+                                                                           "protocol": "HTTP"}]},
+                        "status": {"addresses": [{"type": "IPAddress", "value": "10.0.0.7"}]}})
+    result = kllm("chatbox")
+    assert json.loads(result.stdout)["settings"]["apiHost"] == "http://10.0.0.7"
+    assert "no models in namespace llm" in result.stderr

@@ -207,14 +207,20 @@ def _multimodal(model_id: str) -> bool | None:
 
 
 def _gateway_host(session: Session, releases: dict[str, dict[str, Any]]) -> str | None:
-    """The gateway's base URL: a release's gateway.url, else the address of the Gateway the routes attach to."""
+    """The gateway's base URL: a release's gateway.url, else the address of the Gateway the routes attach to (with
+    no route in the namespace: the Gateways of the site profile in effect)."""
     for values in releases.values():
         url = fleet.get_path(values, "gateway.url")
         if url:
             return str(url)
     refs = {(r.get("name"), r.get("namespace") or session.namespace)
             for v in releases.values() for r in (fleet.get_path(v, "gateway.parentRefs") or [])}
-    for name, ns in sorted(refs) or [("envoy-ai-gateway-nrp", session.namespace)]:
+    if not refs:
+        from kubectl_llm.cli.planning import load_site
+
+        refs = {(r.get("name"), r.get("namespace") or session.namespace)
+                for r in load_site(None).site.gateway_parent_refs}
+    for name, ns in sorted(refs):
         gw = session.cluster.gateway(name, ns)
         if gw.address:
             return gw.address if "://" in gw.address else f"http://{gw.address}"

@@ -362,3 +362,29 @@ def test_gpu_auto_does_not_pick_a_type_whose_nodes_are_too_small_for_one_pod(
         # a model one such node holds is still planned there
         small = run("plan", MODEL, "--gpu", "auto", "-o", "json")
         assert json.loads(small.stdout)["gpu"]["type"] == "L40" and "could take it now: l40-a, l40-b" in small.stderr
+
+
+# --- replicas and the weights claim -----------------------------------------------------------------------------------
+def test_replicas_sharing_a_read_write_once_claim_are_warned(helm_bin: str, monkeypatch: pytest.MonkeyPatch,
+                                                             tmp_path: Path) -> None:
+    """Before: `add Qwen/Qwen3-8B --replicas 3` (README's example) rendered a Deployment of 3 pods that all mount the
+    one ReadWriteOnce PVC, silently: a RWO volume attaches to one node, so replicas the scheduler puts on other nodes
+    hang in ContainerCreating ("Multi-Attach error"). Now add warns (stderr; -o output unchanged) with the fix; a
+    ReadWriteMany claim, one replica, or a LeaderWorkerSet (a claim per pod) get no warning."""
+    offline_dry_run_env(monkeypatch, tmp_path)
+    shared = run("add", MODEL, "--replicas", "3", "-n", "nrp-llm", "--dry-run=client", "-o", "yaml")
+    assert shared.exit_code == 0, shared.stderr
+    objs = {o["kind"]: o for o in yaml.safe_load_all(shared.stdout) if o}
+    assert objs["Deployment"]["spec"]["replicas"] == 3
+    assert objs["PersistentVolumeClaim"]["spec"]["accessModes"] == ["ReadWriteOnce"]
+    assert shared.stderr.splitlines() == [
+        "warning: 3 replicas mount one ReadWriteOnce claim (qwen3-8b): Kubernetes attaches it to one node, so a "
+        "replica scheduled on another node waits in ContainerCreating (Multi-Attach error); give them a ReadWriteMany "
+        "class (--set storage.storageClass=CLASS,storage.accessMode=ReadWriteMany) or pin the replicas to one node "
+        "(nodeSelector)"]
+    for args in (["--replicas", "3", "--set", "storage.storageClass=cephfs,storage.accessMode=ReadWriteMany"],
+                 ["--replicas", "1"],
+                 ["--replicas", "2", "--gpu", "H100-80GB", "--nodes", "2"]):
+        quiet = run("add", MODEL if "--nodes" not in args else "meta-llama/Llama-3.1-405B", *args, "-n", "nrp-llm",
+                    "--dry-run=client", "-o", "yaml")
+        assert quiet.exit_code == 0 and "Multi-Attach" not in quiet.stderr, (args, quiet.stderr)

@@ -165,6 +165,25 @@ def get_planned_storage(plan: Any) -> str:
     return str(((plan.to_dict().get("resources") or {}).get("storage")) or "size")
 
 
+def shared_claim_warnings(values: dict[str, Any], name: str) -> list[str]:
+    """Deployment replicas all mount the one weights claim: a ReadWriteOnce volume attaches to one node, so a replica
+    scheduled elsewhere hangs in ContainerCreating ("Multi-Attach error"). A LeaderWorkerSet gives each pod its own
+    claim (volumeClaimTemplates), so only one-node plans are concerned."""
+    from kubectl_llm.cli.overrides import get_path
+
+    replicas = int(get_path(values, "replicas") or 1)
+    if replicas < 2 or int(get_path(values, "group.size") or 1) > 1 or get_path(values, "mode") not in (None, "model"):
+        return []
+    mode = get_path(values, "storage.accessMode") or "ReadWriteOnce"
+    if mode in ("ReadWriteMany", "ReadOnlyMany"):
+        return []
+    claim = get_path(values, "storage.existingClaim") or name
+    return [f"{replicas} replicas mount one {mode} claim ({claim}): Kubernetes attaches it to one node, so a "
+            f"replica scheduled on another node waits in ContainerCreating (Multi-Attach error); give them a "
+            f"ReadWriteMany class (--set storage.storageClass=CLASS,storage.accessMode=ReadWriteMany) or pin the "
+            f"replicas to one node (nodeSelector)"]
+
+
 def planned_values(plan: Any, user: dict[str, Any], layer: Any | None = None) -> Planned:
     """Chart values for the plan with the user's overrides merged the way Helm merges, and the user layer stored
     beside them (``userLayer``) so a later upgrade re-applies it. Overrides of planner-owned values are refused."""
@@ -176,7 +195,7 @@ def planned_values(plan: Any, user: dict[str, Any], layer: Any | None = None) ->
     values = deep_merge(chart_values(plan), user)
     if layer is not None:
         values[KEY] = layer.to_values()
-    warnings = list(getattr(plan, "warnings", []) or [])
+    warnings = list(getattr(plan, "warnings", []) or []) + shared_claim_warnings(values, plan_name(plan))
     size = (user.get("storage") or {}).get("size") if isinstance(user.get("storage"), dict) else None
     weights = getattr(plan, "weight_bytes", 0) or 0
     if size and weights and _quantity_bytes(size) is not None and _quantity_bytes(size) < weights:  # type: ignore[operator]

@@ -388,3 +388,22 @@ def test_replicas_sharing_a_read_write_once_claim_are_warned(helm_bin: str, monk
         quiet = run("add", MODEL if "--nodes" not in args else "meta-llama/Llama-3.1-405B", *args, "-n", "nrp-llm",
                     "--dry-run=client", "-o", "yaml")
         assert quiet.exit_code == 0 and "Multi-Attach" not in quiet.stderr, (args, quiet.stderr)
+
+
+# --- documented exit codes -----------------------------------------------------------------------------------------
+def test_readme_lists_every_exit_code_a_command_can_end_with() -> None:
+    """README's "Exit codes:" sentence is what scripts branch on. Before, it stopped at 7: a bug of kubectl llm
+    exits 70 (INTERNAL_EXIT) and Ctrl-C 130, neither documented. Now the list is every code the error table
+    (`kubectl_llm/errors.py`, `cli/errors.py`) can produce, besides `sync`'s 8 and `test`'s 1 documented there."""
+    import inspect
+    import re
+
+    import kubectl_llm.errors as errors
+    from kubectl_llm.cli.errors import INTERNAL_EXIT
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    sentence = " ".join(readme.split("Exit codes: ", 1)[1].split(".")[0].split())
+    documented = {int(n) for n in re.findall(r"(?:^|, )(\d+) ", sentence)}
+    used = {cls.exit_code for _, cls in inspect.getmembers(errors, inspect.isclass)
+            if issubclass(cls, errors.LlmError) and cls is not errors.LlmError}
+    assert documented == used | {INTERNAL_EXIT, 130}, sentence

@@ -407,3 +407,17 @@ def test_readme_lists_every_exit_code_a_command_can_end_with() -> None:
     used = {cls.exit_code for _, cls in inspect.getmembers(errors, inspect.isclass)
             if issubclass(cls, errors.LlmError) and cls is not errors.LlmError}
     assert documented == used | {INTERNAL_EXIT, 130}, sentence
+
+
+def test_rm_wait_says_what_it_waits_for(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Before: `rm NAME --wait` printed nothing until helm's uninstall had waited for every object (a pod's grace
+    period, a claim still mounted: minutes on a real cluster), so a first-time user could not tell a wait from a
+    hang. Now one stderr line says what it waits for and how long at most; stdout (and -o json) is unchanged."""
+    with cli_cluster(tmp_path, monkeypatch, namespace="nrp-llm"):
+        kllm("add", MODEL, "--gpu", "L40")
+        res = kllm("rm", "qwen3-8b", "--wait", "--timeout", "2m", "-o", "json")
+        assert res.stderr.splitlines() == [
+            "removing release qwen3-8b from namespace nrp-llm; waiting up to 2m until its objects are gone ..."]
+        assert json.loads(res.stdout)["removed"][0] == "PersistentVolumeClaim/qwen3-8b"
+        kllm("add", MODEL, "--gpu", "L40")
+        assert kllm("rm", "qwen3-8b").stderr == ""          # without --wait nothing is waited for, nothing said

@@ -499,6 +499,8 @@ def rm_command(name: str, keep_cache: bool, namespace: str | None, kube_context:
     ns = session.namespace
     require_model_release(session, name)
     fleet_cmds.warn_aliases(session, name)
+    if wait:   # helm prints nothing while it waits (a pod's grace period, a claim's protection): say what it does
+        out.info(f"removing release {name} from namespace {ns}; waiting up to {timeout} until its objects are gone ...")
     removed, kept, terminating = uninstall_model(session, name, keep_cache=keep_cache, timeout=timeout, wait=wait)
     doc = {"name": name, "namespace": ns, "removed": removed, "kept": [_object_ref(o) for o in kept],
            "terminating": [p.text() for p in terminating]}

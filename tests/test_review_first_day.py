@@ -421,3 +421,19 @@ def test_rm_wait_says_what_it_waits_for(tmp_path: Path, monkeypatch: pytest.Monk
         assert json.loads(res.stdout)["removed"][0] == "PersistentVolumeClaim/qwen3-8b"
         kllm("add", MODEL, "--gpu", "L40")
         assert kllm("rm", "qwen3-8b").stderr == ""          # without --wait nothing is waited for, nothing said
+
+
+def test_gpu_memory_help_says_which_memory_the_plan_reads() -> None:
+    """`--gpu-memory SIZE` stands for the card's memory as CUDA reports it (the catalog's `usable_gib`: 79.25 GiB for
+    an A100-80GB; `--gpu auto` takes ~0.6 GiB off a node's label for the same reason). Before, the help said only
+    "Memory of a GPU not in the catalog: 80GiB, ...", so `--gpu-memory 80GiB` for an 80 GB card planned with 0.75 GiB
+    the card does not have. Now the help names that memory, with the catalog's own number as the example."""
+    from kubectl_llm.planner.gpus import find_gpu
+
+    text = " ".join(run("plan", "--help").stdout.split())
+    assert "as CUDA reports it (nvidia-smi's total less ~0.6 GiB; an A100-80GB's is 79.25GiB" in text
+    assert f"{find_gpu('A100-80GB').memory_bytes / 2**30:.2f}GiB" == "79.25GiB"
+    # and the plan reads it as given: the same card by name and by that memory holds the same weights per GPU
+    named = json.loads(run("plan", MODEL, "--gpu", "A100-80GB", "-o", "json").stdout)
+    sized = json.loads(run("plan", MODEL, "--gpu-memory", "79.25GiB", "-o", "json").stdout)
+    assert sized["gpu"]["memory_bytes"] == named["gpu"]["memory_bytes"] == int(79.25 * 2**30)

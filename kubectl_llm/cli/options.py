@@ -128,7 +128,9 @@ def plan_options(*, cluster: bool) -> Callable[[F], F]:
                      help="GPU type from 'kubectl llm gpus' (default: try the catalog's types); auto: among the types "
                           "the cluster's nodes have, preferring one with the GPUs free on one node."),
         click.option("--gpu-memory", default=None, metavar="SIZE",
-                     help="Memory of a GPU not in the catalog: 80GiB, 80Gi, 23.58GiB or 80GB."),
+                     help="Memory of a GPU not in the catalog as CUDA reports it (nvidia-smi's total less ~0.6 GiB; "
+                          "an A100-80GB's is 79.25GiB, 'kubectl llm gpus' lists the catalog's): 79.25GiB, 80Gi or "
+                          "85GB."),
         click.option("--gpus", type=click.IntRange(min=1), default=None, metavar="N", help="Force the GPU count."),
         click.option("--tp", type=click.IntRange(min=1), default=None, metavar="N",
                      help="Force tensor parallel size."),

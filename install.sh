@@ -118,7 +118,9 @@ install_tools() {
 link_binary() {
   mkdir -p "$BIN_DIR"
   ln -sfn "$PREFIX/bin/kubectl-llm" "$BIN_DIR/kubectl-llm"
-  log_info "linked $BIN_DIR/kubectl-llm"
+  # kubectl (>= 1.26) completes `kubectl llm <TAB>` by running kubectl_complete-llm from PATH
+  ln -sfn "$PREFIX/bin/kubectl_complete-llm" "$BIN_DIR/kubectl_complete-llm"
+  log_info "linked $BIN_DIR/kubectl-llm and $BIN_DIR/kubectl_complete-llm"
 }
 
 path_hint() {  # kubectl finds plugins on PATH only: without this line `kubectl llm` is an unknown command

@@ -437,3 +437,38 @@ def test_gpu_memory_help_says_which_memory_the_plan_reads() -> None:
     named = json.loads(run("plan", MODEL, "--gpu", "A100-80GB", "-o", "json").stdout)
     sized = json.loads(run("plan", MODEL, "--gpu-memory", "79.25GiB", "-o", "json").stdout)
     assert sized["gpu"]["memory_bytes"] == named["gpu"]["memory_bytes"] == int(79.25 * 2**30)
+
+
+# --- shell completion -----------------------------------------------------------------------------------------------
+def test_kubectl_completes_kubectl_llm_through_kubectl_complete_llm(tmp_path: Path) -> None:
+    """Before: `kubectl llm completion --help` said "kubectl >= 1.26 also completes `kubectl llm` through it" (the
+    script click prints for `kubectl-llm`), but kubectl completes a plugin only by running an executable named
+    `kubectl_complete-llm` from PATH and reading cobra's answer; there was none, so `kubectl llm pl<TAB>` completed
+    nothing. Now the package has that console script (install.sh links it): the real kubectl 1.35 gets the answers."""
+    import shutil
+    import subprocess
+    import sys
+
+    kubectl = shutil.which("kubectl")
+    assert kubectl, "kubectl from .tools/bin (conftest puts it on PATH)"
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for name, target in (("kubectl-llm", "kubectl_llm.cli.main import main as f"),
+                         ("kubectl_complete-llm", "kubectl_llm.cli.misc_cmds import kubectl_complete as f")):
+        script = bin_dir / name
+        script.write_text(f"#!{sys.executable}\nfrom {target}\nf()\n")
+        script.chmod(0o755)
+    env = {"PATH": f"{bin_dir}:/usr/bin:/bin", "HOME": str(tmp_path), "KUBECONFIG": str(tmp_path / "none"),
+           "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+
+    def complete(*words: str) -> list[str]:
+        done = subprocess.run([kubectl, "__complete", "llm", *words], env=env, capture_output=True, text=True,
+                              timeout=60)
+        assert done.returncode == 0, done.stderr
+        return done.stdout.splitlines()
+
+    assert complete("pl") == ["plan\tPlan how to serve MODEL (a Hugging Face...", ":4"]
+    assert complete("plan", MODEL, "--engine", "") == ["vllm", "sglang", ":4"]
+    assert complete("plan", MODEL, "--eng")[0].startswith("--engine\t")
+    assert complete("plan", MODEL, "--site", "")[-1] == ":0"          # a path: the shell completes files
+    assert "kubectl_complete-llm" in " ".join(run("completion", "--help").stdout.split())

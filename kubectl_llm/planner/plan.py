@@ -1051,11 +1051,11 @@ def _explain(r: list[str], w: list[str], f: ModelFacts, b: Evaluation, req: Plan
         seqs = f"max-num-seqs {b.max_num_seqs}" + (" per DP rank" if lay.dp > 1 else "")
         given = "--max-num-seqs"
     rank = " of a DP rank" if lay.dp > 1 else ""
+    cap = _batch_cap(req)
     r.append(f"{seqs}: set by {given} ({b.kv_tokens} KV tokens{rank}, ~{b.kv_tokens // b.max_num_seqs} a sequence)"
              if req.max_num_seqs else
              f"{seqs}: room for ~2K-token sequences in {b.kv_tokens} KV tokens{rank} (cap "
-             + (f"{_batch_cap(req)}: vLLM needs max-num-batched-tokens >= max-num-seqs)"
-                if _batch_cap(req) and _batch_cap(req) < 256 else "256)"))
+             + (f"{cap}: vLLM needs max-num-batched-tokens >= max-num-seqs)" if cap and cap < 256 else "256)"))
     if b.overhead:
         o = b.overhead
         version = ".".join(map(str, eng.engine_version(recipe, req.engine)))

@@ -15,6 +15,7 @@ from kubectl_llm.cli.main import cli
 from kubectl_llm.planner import engine as eng
 from kubectl_llm.planner.gpus import find_gpu
 from kubectl_llm.planner.memory import V1_PROFILER_FROM
+from kubectl_llm.planner.quantity import GiB
 from tests.test_planner import plan
 
 
@@ -83,9 +84,13 @@ def test_sglang_fraction_never_above_sglangs_own_default(model, gpu, tp_size):
     frac = s["mem_fraction_static"]
     assert frac == cap                   # the planned fraction (0.92 / 0.92 / 0.84) is above it: the cap binds
     assert s["args"][s["args"].index("--mem-fraction-static") + 1] == f"{cap:.2f}"
-    # the KV pool is what the capped fraction leaves after the weights
+    # the KV pool is what the capped fraction leaves after the weights, of the memory free at SGLang's start-up:
+    # 0.8 GiB in use at TP 1 (0.5 context + 0.3 loaded beyond the checkpoint), + 0.2 GiB a rank without NVLink
     m = d["memory"]
-    assert m["kv_cache_bytes_per_gpu"] == int(g.memory_bytes * cap - m["weights_per_gpu_bytes"])
+    startup = int(0.5 * GiB) + int(0.3 * GiB) + (tp_size - 1) * int(0.2 * GiB)
+    assert eng.sglang_startup_bytes(plan(model, gpu_type=gpu, engine="sglang").best.layout, g.compute,
+                                    g.nvlink) == startup
+    assert m["kv_cache_bytes_per_gpu"] == int(cap * (g.memory_bytes - startup) - m["weights_per_gpu_bytes"])
     assert any(f"capped at SGLang's own default {cap:.2f} for {gpu}" in r for r in d["reasons"])
 
 

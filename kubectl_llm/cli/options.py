@@ -152,6 +152,9 @@ def plan_options(*, cluster: bool) -> Callable[[F], F]:
                      help="Fraction of each GPU the engine may use, 0.1-0.99 (vLLM --gpu-memory-utilization; SGLang "
                           "--mem-fraction-static is F less the planned activation overhead; without F it never exceeds "
                           "SGLang's own default for the card)."),
+        click.option("--mem-fraction-static", type=click.FloatRange(0.1, 0.99), default=None, metavar="F",
+                     help="SGLang only: its --mem-fraction-static as given (weights + KV pool share of each GPU); the "
+                          "plan sizes the pool SGLang will make of it (instead of --gpu-memory-utilization)."),
         click.option("--kv-cache-dtype", type=click.Choice(KV_DTYPES), default=None,
                      help="KV cache dtype (default auto)."),
         click.option("--engine", type=click.Choice(ENGINES), default=None,

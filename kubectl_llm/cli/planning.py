@@ -53,6 +53,7 @@ def build_request(opts: dict[str, Any], name: str | None, revision: str | None =
         gpu_type=opts.get("gpu"), gpu_memory_bytes=gpu_memory, gpus=opts.get("gpus"), tp=opts.get("tp"),
         pp=opts.get("pp"), dcp=opts.get("dcp"), context=opts.get("context_length"),
         max_model_len=opts.get("max_model_len"), gpu_memory_utilization=opts.get("gpu_memory_utilization"),
+        mem_fraction_static=opts.get("mem_fraction_static"),
         kv_cache_dtype=opts.get("kv_cache_dtype") or "auto", engine=opts.get("engine") or "vllm", name=name,
         max_num_seqs=opts.get("max_num_seqs"), max_num_batched_tokens=opts.get("max_num_batched_tokens"),
         revision=revision, site=site, nodes=opts.get("nodes"), replicas=opts.get("replicas") or 1,

@@ -35,11 +35,12 @@ FLAG_NAMES = {
     "gpu_memory_utilization": "gpu-memory-utilization", "kv_cache_dtype": "kv-cache-dtype", "engine": "engine",
     "max_num_batched_tokens": "max-num-batched-tokens", "hf_revision": "revision", "site": "site",
     "nodes": "nodes", "replicas": "replicas", "data_parallel": "data-parallel",
-    "launcher": "launcher",
+    "launcher": "launcher", "mem_fraction_static": "mem-fraction-static",
 }
 PARAMS = {flag: param for param, flag in FLAG_NAMES.items()}
 # A new flag of a pair replaces the stored other one (they are mutually exclusive).
-EXCLUSIVE = (("gpu", "gpu_memory"), ("context_length", "max_model_len"))
+EXCLUSIVE = (("gpu", "gpu_memory"), ("context_length", "max_model_len"),
+             ("gpu_memory_utilization", "mem_fraction_static"))
 
 
 @dataclass(frozen=True)

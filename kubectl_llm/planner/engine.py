@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from kubectl_llm.planner.facts import FULL, SLIDING, ModelFacts
+from kubectl_llm.planner.quantity import GiB
 from kubectl_llm.planner.rules import DOWNLOAD_DIR, ENGINE_PORT
 
 DATA = Path(__file__).resolve().parent / "data"   # a plain path: importlib.resources costs ~25 ms to import
@@ -416,6 +417,43 @@ def sglang_default_mem_fraction(gpu_mib: int, tp_size: int, pp_size: int = 1, dp
         factor = max(0.8, min(1.05, 1.0 - 0.1 * (layers * hidden ** 2 / (24 * 1024 ** 2) - 1.0)))
         frac = frac * 0.95 * factor
     return frac
+
+
+SGLANG_LOAD_EXTRA_BYTES = int(0.3 * GiB)   # SGLang holds this much more than the checkpoint after loading (see below)
+SGLANG_TP_EXTRA_BYTES = int(0.5 * GiB)     # ... and this more than vLLM's start-up baseline with TP > 1 on NVLink Hopper
+
+
+def sglang_startup_bytes(layout: Any, gpu_compute: float = 0.0, gpu_nvlink: bool = True) -> int:
+    """What --mem-fraction-static's share comes off besides the weights, per GPU: the memory already in use when
+    SGLang measures the ``total`` the fraction multiplies (CUDA context; with TP > 1 the NCCL communicators and custom
+    all-reduce buffers: ModelRunner.init_torch_distributed returns the free memory after them, "Load weight begin.
+    avail mem=" prints it) and what loading holds beyond the checkpoint's bytes (post-load free memory is what
+    SGLang subtracts).
+
+    = vLLM's start-up baseline (memory.startup_baseline_bytes, V1 terms: 0.5 GiB; + 1.5 GiB with TP > 1 on NVLink
+    Hopper; else 0.2 GiB per extra rank) + SGLANG_LOAD_EXTRA_BYTES + SGLANG_TP_EXTRA_BYTES where vLLM's NVLink term
+    applies. The held logs (tests/data/sglang_observed.yaml): at TP 1 on 80 GB cards 79.19 GiB less 78.81 / 78.59 /
+    78.48 free at start (0.38 / 0.60 / 0.71 GiB); loading holds 0.12-0.28 GiB more than the plan's checkpoint
+    weights (Llama-3.1-8B 15.09 / 15.11 GiB for 14.96, Qwen3-30B-A3B-FP8 29.15 for 29.03, QwQ-32B TP 4 15.54 for
+    15.26); an RTX 3090 under WSL2 0.82 GiB in use at start (the desktop); Qwen3-235B-A22B-FP8 at TP 4 on H100s
+    2.30 GiB in all (its pool of 16.46 GiB at 0.93); sgl-project/sglang PR #11716 (8 x H200, TP 8) 137.29-137.52
+    GiB free of 139.8 at start ("Init torch distributed ends. mem usage=1.77-2.01 GB"). So 0.8 GiB at TP 1, 2.8
+    GiB with TP > 1 on NVLink Hopper, 0.8 + 0.2 GiB per extra rank elsewhere (4 x RTX 4090 and 4 x L4: 0.47 / 0.13
+    GiB in use at start, the term is pessimistic there)."""
+    from kubectl_llm.planner.memory import CONTEXT_BASELINE_BYTES, STARTUP_NVLINK_TP_BYTES, startup_baseline_bytes
+
+    base = startup_baseline_bytes(layout, SGLANG_MEMORY_STANDIN, gpu_compute, gpu_nvlink)
+    nvlink_tp = layout.tp > 1 and base == CONTEXT_BASELINE_BYTES + STARTUP_NVLINK_TP_BYTES
+    return base + SGLANG_LOAD_EXTRA_BYTES + (SGLANG_TP_EXTRA_BYTES if nvlink_tp else 0)
+
+
+def sglang_pool_bytes(usable: int, fraction: float, weights: int, startup: int) -> int:
+    """SGLang's KV pool per GPU for ``--mem-fraction-static`` = ``fraction``: ModelRunner.profile_max_num_token
+    (model_runner_kv_cache_mixin.py in 0.5.x) sizes it as rest = post - total x (1 - fraction), where total is the
+    free memory at start-up (``usable`` less ``startup``, sglang_startup_bytes) and post = total - the weights, so
+    rest = fraction x (usable - startup) - weights. Below zero SGLang refuses to start ("Not enough memory. Please
+    try to increase --mem-fraction-static")."""
+    return int(fraction * (usable - startup) - weights)
 
 
 def sglang_max_running_requests(per_rank: int, dp: int) -> int:

@@ -56,6 +56,7 @@ class Evaluation:
     available_bytes: int = 0       # utilisation x memory - weights - overhead on the limiting GPU (< 0: none left)
     layout_reason: str = ""        # why TP x PP and not more TP (set by the search; "" without PP)
     sglang_cap: float | None = None  # SGLang's own default --mem-fraction-static (an upper bound; None: vLLM/forced)
+    sglang_fraction: float | None = None  # the --mem-fraction-static the SGLang pool was sized with (None: vLLM)
 
 
 @dataclass(frozen=True)
@@ -527,15 +528,27 @@ def _evaluate(f: ModelFacts, parts: WeightParts, gpu: GpuType, layout: Layout, L
                                          gpu_nvlink=gpu.nvlink)
     overheads = [alike[(len(rng), s == len(stages) - 1, w_stages[s])] for s, rng in enumerate(stages)]
     outside = max(o.outside_budget for o in overheads)
-    if req.gpu_memory_utilization is None and gpu.memory_bytes * (1 - util) < outside:
+    in_budget = max(o.in_budget for o in overheads)
+    if req.mem_fraction_static:                # SGLang's fraction as given: the utilisation it stands for
+        util = req.mem_fraction_static + in_budget / gpu.memory_bytes
+    if req.gpu_memory_utilization is None and not req.mem_fraction_static and gpu.memory_bytes * (1 - util) < outside:
         util = min(util, math.floor((1 - outside / gpu.memory_bytes) * 100) / 100)
+    frac = planned = None
+    startup = 0
+    if req.engine == "sglang":
+        # one --mem-fraction-static for every stage: the utilisation less the largest in-budget overhead, rounded
+        # down to 0.01, never above SGLang's own default (cap) unless forced; the pool is what SGLang makes of it
+        planned = req.mem_fraction_static or eng.mem_fraction_static(util, in_budget / gpu.memory_bytes)
+        frac = planned if cap is None else min(planned, cap)
+        startup = eng.sglang_startup_bytes(layout, gpu.compute, gpu.nvlink)
     worst: tuple[float, int, StageKV, int, int, int] | None = None
     for s, rng in enumerate(stages):
         kv = _stage_kv(_Same(f), layout, kv_dsz, rng, tokens)
         avail = int(gpu.memory_bytes * util - w_stages[s] - overheads[s].in_budget)
-        if cap is not None and gpu.memory_bytes * cap - w_stages[s] < avail:
-            capped = capped or avail > 0                              # the cap, not the weights, is what leaves too little
-            avail = int(gpu.memory_bytes * cap - w_stages[s])   # never a larger pool than SGLang's own default gives
+        if frac is not None and planned is not None:
+            avail = eng.sglang_pool_bytes(gpu.memory_bytes, frac, w_stages[s], startup)
+            if frac < planned:             # the cap, not the weights, is what leaves too little
+                capped = capped or eng.sglang_pool_bytes(gpu.memory_bytes, planned, w_stages[s], startup) > 0
         blocks = max(0, avail // kv.bytes_per_block)
         need = kv.blocks_for(L)
         conc = (blocks - 1) / need if need else 0.0
@@ -548,12 +561,17 @@ def _evaluate(f: ModelFacts, parts: WeightParts, gpu: GpuType, layout: Layout, L
     kv_tokens = int(max(0.0, conc) * L)
     per_tok = kv.growing_bytes_per_token / layout.dcp
     slack = int(gpu.memory_bytes * (1 - util))
-    fits = avail > 0 and blocks - 1 >= need and slack >= outside
+    # a forced --mem-fraction-static is the user's reserve, as SGLang takes it: the check is a warning then
+    fits = avail > 0 and blocks - 1 >= need and (slack >= outside or bool(req.mem_fraction_static))
     why = ""
     if avail <= 0 and w_stages[s] >= gpu.memory_bytes:
         # no utilisation in this sentence: the weights alone exceed the card (a layout's own utilisation may be
         # lowered below the plan's for its CUDA graphs, and quoting it beside the plan's read as a contradiction)
         why = f"weights {human(w_stages[s])} per GPU exceed the {human(gpu.memory_bytes)} of one {gpu.name}"
+    elif avail <= 0 and frac is not None:
+        why = (f"weights {human(w_stages[s])} per GPU fill SGLang's static share ({human(frac * (gpu.memory_bytes - startup))}"
+               f" of the {human(gpu.memory_bytes)} less {human(startup)} in use at its start-up): no KV pool (SGLang: "
+               f"\"Not enough memory\")")
     elif avail <= 0:
         why = (f"weights {human(w_stages[s])} + overhead {human(ov.in_budget)} per GPU exceed "
                f"{util:.2f} x {human(gpu.memory_bytes)}"
@@ -562,7 +580,7 @@ def _evaluate(f: ModelFacts, parts: WeightParts, gpu: GpuType, layout: Layout, L
                   else ""))
     elif blocks - 1 < need:
         why = f"KV cache {human(max(avail, 0))} per GPU holds {kv_tokens} tokens, less than one request of {L}"
-    elif slack < outside:
+    elif slack < outside and not req.mem_fraction_static:
         why = (f"(1 - {util:.2f}) x {human(gpu.memory_bytes)} = {human(slack)} cannot hold the {human(outside)} "
                + ("vLLM allocates outside --gpu-memory-utilization" if req.engine == "vllm" else
                   "SGLang allocates outside --mem-fraction-static")
@@ -579,7 +597,7 @@ def _evaluate(f: ModelFacts, parts: WeightParts, gpu: GpuType, layout: Layout, L
                     kv_bytes_per_token=per_tok, state_bytes_per_sequence=kv.state_bytes_per_sequence,
                     kv_cache_bytes=max(0, avail), kv_tokens=kv_tokens, concurrency=max(0.0, conc), fits=fits,
                     duplicated_kv=kv_dup, why=why, overhead_bytes=ov.in_budget, overhead=ov, available_bytes=avail,
-                    sglang_cap=cap)
+                    sglang_cap=cap, sglang_fraction=frac)
     if seqs is None and not req.max_num_seqs:
         if not fits:
             # the sampler and the CUDA graphs grow with max-num-seqs: retry with the fewest the plan would choose,
@@ -852,6 +870,15 @@ def make_plan(source: ModelSource, req: PlanRequest, site: Site | None = None) -
                          f"to start (max_num_batched_tokens must be >= max_num_seqs, each sequence takes a token "
                          f"a step)", f"raise --max-num-batched-tokens to {req.max_num_seqs} or more, or lower "
                          f"--max-num-seqs to {cap}")
+    if req.mem_fraction_static is not None:
+        if req.engine != "sglang":
+            raise UsageError("--mem-fraction-static is SGLang's flag", "with vLLM give --gpu-memory-utilization, or "
+                             "add --engine sglang")
+        if req.gpu_memory_utilization is not None:
+            raise UsageError("--mem-fraction-static and --gpu-memory-utilization are mutually exclusive",
+                             "--mem-fraction-static is SGLang's weights + KV pool share; give one of them")
+        if not 0.1 <= req.mem_fraction_static <= 0.99:
+            raise UsageError("--mem-fraction-static must be between 0.1 and 0.99")
 
     checked = validate_config(source.config, source.model_id)      # the estimator reads the same checked config
     source = replace(source, config=checked.config)
@@ -1061,9 +1088,11 @@ def _explain(r: list[str], w: list[str], f: ModelFacts, b: Evaluation, req: Plan
         version = ".".join(map(str, eng.engine_version(recipe, req.engine)))
         if req.engine == "sglang":
             frac, standin = _sglang_fraction(b), eng.version_text(eng.SGLANG_MEMORY_STANDIN)
+            startup = eng.sglang_startup_bytes(lay, b.gpu.compute, b.gpu.nvlink)
             r.append(f"memory model: SGLang {version} is sized with the planner's accounting (activation peak, CUDA "
-                     f"graphs, margin; calibrated on vLLM start-up logs, none of SGLang's yet: the terms of release "
-                     f"{standin} stand in)" + (
+                     f"graphs, margin; calibrated on vLLM start-up logs: the terms of release {standin} stand in); the KV pool is "
+                     f"SGLang's own formula, fraction x (memory - {human(startup)} in use at its start-up) - weights, "
+                     f"checked on SGLang start-up logs (tests/data/sglang_observed.yaml)" + (
                          f"; --mem-fraction-static {frac:.2f} holds the weights and the KV pool, the other "
                          f"{1 - frac:.2f} x memory the activations and CUDA graphs" if frac is not None else
                          "; no --mem-fraction-static: the layout does not fit")
@@ -1097,6 +1126,14 @@ def _explain(r: list[str], w: list[str], f: ModelFacts, b: Evaluation, req: Plan
     if sg and not b.gpu.compute:
         w.append(f"SGLang on a --gpu-memory card of unknown compute capability: {' '.join(str(sg['why']).split())}; "
                  f"make sure it is below compute {sg['below_compute']}")
+    if req.mem_fraction_static and b.overhead is not None:
+        reserve = int(b.gpu.memory_bytes * (1 - req.mem_fraction_static))
+        need = b.overhead_bytes + b.overhead.outside_budget
+        if reserve < need:
+            w.append(f"--mem-fraction-static {req.mem_fraction_static:.2f} leaves {human(reserve)} per GPU outside "
+                     f"SGLang's static pool, less than the {human(need)} the plan estimates for activations, CUDA "
+                     f"graphs and buffers (terms calibrated on vLLM start-up logs; SGLang's own need may be lower): SGLang may run "
+                     f"out of memory under load; a lower fraction, or drop it and let the plan size it")
     if not b.fits:
         w.append("the plan does not fit: see 'per GPU type'")
 
@@ -1133,7 +1170,7 @@ def _launch_group(r: list[str], w: list[str], settings: eng.EngineSettings, args
 def _sglang_cap(gpu: GpuType, layout: Layout, req: PlanRequest, f: ModelFacts) -> float | None:
     """SGLang's own default --mem-fraction-static for this card and layout (engine.sglang_default_mem_fraction),
     rounded down to the 0.01 SGLang is given: the plan's upper bound unless --gpu-memory-utilization forces it."""
-    if req.engine != "sglang" or req.gpu_memory_utilization:
+    if req.engine != "sglang" or req.gpu_memory_utilization or req.mem_fraction_static:
         return None
     tp_size = layout.tp * layout.dp                    # the --tp-size an SGLang plan passes (DP attention inside)
     v = f.checkpoint.vision if f.checkpoint is not None and f.multimodal else None
@@ -1147,6 +1184,8 @@ def _planned_fraction(b: Evaluation) -> float:
     """SGLang's --mem-fraction-static: the weights + KV the plan sized, i.e. the utilisation less the plan's
     in-budget overhead, which SGLang keeps outside its static pool, and never above SGLang's own default
     (``sglang_cap``) unless --gpu-memory-utilization forces it."""
+    if b.sglang_fraction is not None:
+        return b.sglang_fraction
     planned = eng.mem_fraction_static(b.util, b.overhead_bytes / b.gpu.memory_bytes)
     return planned if b.sglang_cap is None else min(planned, b.sglang_cap)
 

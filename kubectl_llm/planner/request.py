@@ -20,6 +20,7 @@ class PlanRequest:
     context: int | None = None             # --context: target context, may exceed native (adds RoPE override)
     max_model_len: int | None = None       # --max-model-len: cap without RoPE override (must be <= native)
     gpu_memory_utilization: float | None = None
+    mem_fraction_static: float | None = None   # SGLang --mem-fraction-static as given (weights + KV pool; no cap)
     kv_cache_dtype: str = "auto"           # auto | bfloat16 | float16 | fp8 | fp8_e4m3 | fp8_e5m2
     engine: str = "vllm"                   # vllm | sglang
     name: str | None = None                # release / route name; default derived from the model id

@@ -104,6 +104,7 @@ def site_show(output: str | None, site: str | None) -> None:
         ("gpus", f"{s.gpus_mode}: " + (", ".join(f"{g.name} ({g.resource})" for g in s.gpus) or "-")
          + f" -> {len(s.gpu_catalog)} types (kubectl llm gpus)"),
         ("gateway", refs + (f", owned_by {s.models_owned_by}" if s.models_owned_by else "")),
+        ("service labels", ", ".join(f"{k}={v}" for k, v in s.service_labels) or "(none)"),
         ("cluster domain", s.cluster_domain),
         ("image mirror", s.image_registry or "(none)"),
     ]

@@ -63,6 +63,7 @@ class Site:
     gpus: tuple[GpuType, ...] = ()
     gateway_parent_refs: tuple[dict[str, Any], ...] = ({"name": "envoy-ai-gateway"},)
     models_owned_by: str = ""                            # "" = the chart's default
+    service_labels: tuple[tuple[str, str], ...] = ()     # extra labels of the model's Service (NRP: component=llm)
     cluster_domain: str = "cluster.local"
     image_registry: str = ""                             # "" = images as published; else a mirror prefix
 
@@ -100,17 +101,17 @@ class Site:
     def node_affinity(self, gpu: GpuType, named: bool, cuda_driver_gt: int) -> list[dict[str, Any]]:
         """matchExpressions selecting a node that has this GPU type.
 
-        * product ``In`` the type's product labels: when the admin named the type (``productAffinity: named``),
-          and only if the resource does not already select it (no other type of the site requests the same
-          resource, as a pool with a resource name of its own);
+        * product ``In`` the type's product labels: with ``productAffinity: always`` on every plan; with ``named``
+          (the default) when the admin named the type and the resource does not already select it (another type of
+          the site requests the same resource; a pool with a resource name of its own needs no label);
         * memory ``Gt`` one GB under the card's MiB (the handbook's "80000" for 80 GB cards) and the driver rule:
           only for ``nvidia.com/*`` resources, whose nodes carry the GPU feature-discovery labels.
         """
         labels = self.node_labels
         exprs: list[dict[str, Any]] = []
-        shared = sum(1 for g in self.gpu_catalog if g.resource == gpu.resource) > 1 or not gpu.products
-        want_product = {"always": True, "never": False}.get(self.product_affinity, named)
-        if want_product and gpu.products and labels.gpu_product and shared:
+        shared = sum(1 for g in self.gpu_catalog if g.resource == gpu.resource) > 1
+        want_product = {"always": True, "never": False}.get(self.product_affinity, named and shared)
+        if want_product and gpu.products and labels.gpu_product:
             exprs.append({"key": labels.gpu_product, "operator": "In", "values": list(gpu.products)})
         if not gpu.resource.startswith(NVIDIA_PREFIX):
             return exprs
@@ -159,6 +160,7 @@ class Site:
             "gpus": [g.to_entry() for g in self.gpus],
             "gateway": {"parentRefs": [dict(r) for r in self.gateway_parent_refs],
                         "modelsOwnedBy": self.models_owned_by},
+            "serviceLabels": dict(self.service_labels),
             "clusterDomain": self.cluster_domain,
             "imageRegistry": self.image_registry,
         }
@@ -196,6 +198,7 @@ def site_from_document(doc: dict[str, Any]) -> Site:
         gpus=tuple(gpu_from_entry(g) for g in doc.get("gpus") or ()),
         gateway_parent_refs=tuple(dict(r) for r in gateway.get("parentRefs") or defaults.gateway_parent_refs),
         models_owned_by=str(gateway.get("modelsOwnedBy", defaults.models_owned_by)),
+        service_labels=tuple((str(k), str(v)) for k, v in (doc.get("serviceLabels") or {}).items()),
         cluster_domain=str(doc.get("clusterDomain", defaults.cluster_domain)),
         image_registry=str(doc.get("imageRegistry", defaults.image_registry)),
     )

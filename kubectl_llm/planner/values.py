@@ -1,7 +1,7 @@
 """Plan -> values of charts/llm-model. The chart renders exactly what is decided here (thin templates). Pure.
 
 Only planned facts and the site profile's names (storage and priority class, tolerations, node labels, gateway
-parentRefs, cluster domain, image mirror) are written; other chart defaults (costs, test pod, ...) stay in the
+parentRefs, Service labels, cluster domain, image mirror) are written; other chart defaults (costs, test pod, ...) stay in the
 chart's values.yaml, whose defaults are cluster-neutral. An admin's ``-f``/``--set`` still wins over both. ``values.schema.json`` of the chart must accept every
 document this function returns (tests/test_planner_values.py checks it for every model in the catalog).
 """
@@ -27,7 +27,7 @@ def chart_values(plan: Plan) -> dict[str, Any]:
     if b is None:
         raise ValueError("a plan without a layout has no chart values")
     gpus = d["gpu"]["per_node"]                    # per pod: a multi-node group has one pod per node
-    return {
+    values: dict[str, Any] = {
         "mode": "model",
         "model": {"id": d["model"]["id"], "servedName": d["route"]["served_model_name"]},
         "engine": {
@@ -55,6 +55,9 @@ def chart_values(plan: Plan) -> dict[str, Any]:
         "clusterDomain": plan.site.cluster_domain,
         "imageRegistry": plan.site.image_registry,
     }
+    if plan.site.service_labels:      # the site's own Service labels (NRP: the handbook's component=llm)
+        values["service"] = {"labels": dict(plan.site.service_labels)}
+    return values
 
 
 def _gateway(plan: Plan, d: dict[str, Any]) -> dict[str, Any]:

@@ -35,7 +35,7 @@ EOF
 
 log_info() { printf '==> %s\n' "$*"; }
 log_warn() { printf 'warning: %s\n' "$*" >&2; }
-die() { printf 'error: %s\n' "$1" >&2; [ -n "${2:-}" ] && printf 'hint: %s\n' "$2" >&2; exit 1; }
+die() { printf 'error: %s\n' "$1" >&2; [ -n "${2:-}" ] && printf 'hint: %s\n' "$2" >&2; exit "${3:-1}"; }
 trap 'printf "\ninterrupted\n" >&2; exit 130' INT
 
 parse_args() {
@@ -45,7 +45,7 @@ parse_args() {
       --with-tools) WITH_TOOLS=1 ;;
       --no-link) LINK=0 ;;
       -h|--help) usage; exit 0 ;;
-      *) usage >&2; die "unknown option: $1" ;;
+      *) die "unknown option: $1" "./install.sh --help lists the options" 2 ;;
     esac
     shift
   done
@@ -118,7 +118,9 @@ install_tools() {
 link_binary() {
   mkdir -p "$BIN_DIR"
   ln -sfn "$PREFIX/bin/kubectl-llm" "$BIN_DIR/kubectl-llm"
-  log_info "linked $BIN_DIR/kubectl-llm"
+  # kubectl (>= 1.26) completes `kubectl llm <TAB>` by running kubectl_complete-llm from PATH
+  ln -sfn "$PREFIX/bin/kubectl_complete-llm" "$BIN_DIR/kubectl_complete-llm"
+  log_info "linked $BIN_DIR/kubectl-llm and $BIN_DIR/kubectl_complete-llm"
 }
 
 path_hint() {  # kubectl finds plugins on PATH only: without this line `kubectl llm` is an unknown command

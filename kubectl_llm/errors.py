@@ -77,7 +77,7 @@ class DoesNotFit(PlanError):
     """Raised by the CLI (not the planner) when a plan has fits=false; the plan document is still printed."""
 
     exit_code = 5
-    default_hint = "try another --gpu type, more --gpus, a smaller --context, or --kv-cache-dtype fp8"
+    default_hint = "try another --gpu type, more --gpus, a smaller --max-model-len, or --kv-cache-dtype fp8"
 
 
 # --- cluster / helm -------------------------------------------------------------------------------------------

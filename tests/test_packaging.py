@@ -55,6 +55,10 @@ def test_install_sh_makes_a_working_kubectl_llm_on_path_and_can_run_again(tmp_pa
     assert "creating virtualenv" not in again.stdout and "linked" in again.stdout
     exe = bin_dir / "kubectl-llm"
     assert exe.is_symlink() and exe.resolve() == (home / "bin" / "kubectl-llm").resolve()
+    # kubectl (>= 1.26) completes `kubectl llm <TAB>` with this executable (test_review_first_day tests its answers)
+    complete = _run([str(bin_dir / "kubectl_complete-llm"), "pl"], env, tmp_path)
+    assert complete.returncode == 0 and complete.stdout.splitlines()[-1] == ":4", complete.stderr
+    assert complete.stdout.startswith("plan\t")
     # Not an editable install: the package (and its charts) live in the venv, not in this checkout.
     where = _run([str(home / "bin" / "python"), "-c",
                   "import kubectl_llm.adapters.charts as c; print(c.chart_path('llm-model'))"], env, tmp_path)

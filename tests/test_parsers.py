@@ -310,7 +310,7 @@ def test_sglang_transformers_fallback_plans_no_pipeline_stages():
     with pytest.raises(PlanError) as e:
         make_plan(src, PlanRequest(gpu_type="L40S", gpus=2, tp=1, pp=2, engine="sglang"))
     assert "PP 2: SGLang's Transformers fallback (sglang/srt/models/transformers.py) has no pipeline stages" in str(e.value)
-    assert e.value.hint == "drop or change --gpus/--tp/--pp/--dcp"
+    assert e.value.hint == "drop or change --gpus/--tp/--pp"   # the flags given
     v = make_plan(src, PlanRequest(gpu_type="L40S", gpus=2, tp=1, pp=2)).to_dict()
     assert (v["parallelism"]["tensor"], v["parallelism"]["pipeline"]) == (1, 2)
 

@@ -60,10 +60,11 @@ def _reason(error: object) -> str:
 
 
 def _coalesce(defaults: dict, values: dict) -> dict:
-    """Helm's merge of supplied values over values.yaml: maps merge, anything else replaces, null deletes."""
+    """Helm's merge of supplied values over values.yaml: maps merge, anything else replaces, null deletes a key
+    values.yaml has (a null under a key it lacks stays, and the schema sees it, as with helm 3 and 4)."""
     merged = dict(defaults)
     for key, value in values.items():
-        if value is None:
+        if value is None and key in defaults:
             merged.pop(key, None)
         elif isinstance(value, dict) and isinstance(merged.get(key), dict):
             merged[key] = _coalesce(merged[key], value)

@@ -46,8 +46,30 @@ def resolve_namespace(namespace: str | None, kubeconfig: str | None, context: st
     try:
         return config.namespace(context) or "default"
     except KeyError:
-        raise ClusterUnreachable(f"context {context!r} not found in the kubeconfig",
-                                 "'kubectl config get-contexts' lists them") from None
+        raise _unknown_context(context) from None
+
+
+def _unknown_context(context: str | None) -> ClusterUnreachable:
+    return ClusterUnreachable(f"context {context!r} not found in the kubeconfig",
+                              "'kubectl config get-contexts' lists them")
+
+
+def connection_problem(kubeconfig: str | None, context: str | None) -> ClusterUnreachable | None:
+    """What is wrong with the connection flags themselves, if anything: a --kubeconfig file that does not exist, a
+    --context the kubeconfig does not define. Checked before (or after a failed) connection, so each mistake is
+    one message whether helm or the kubernetes client met it first (they word both differently)."""
+    if kubeconfig and not os.path.isfile(os.path.expanduser(kubeconfig)):
+        return ClusterUnreachable(f"kubeconfig file {kubeconfig} does not exist (--kubeconfig)",
+                                  "pass an existing file, or drop --kubeconfig to use $KUBECONFIG, then "
+                                  "~/.kube/config")
+    if context:
+        try:
+            config = load_kubeconfig(kubeconfig)
+        except KubeconfigError:
+            return None     # the client's own error on the file is the one to show
+        if config is None or context not in config.contexts:
+            return _unknown_context(context)
+    return None
 
 
 def current_context(kubeconfig: str | None, context: str | None) -> str | None:
@@ -212,6 +234,9 @@ class Cluster:
             from kubernetes import client, config
 
             configuration = client.Configuration()
+            problem = connection_problem(self.kubeconfig, self.context)
+            if problem is not None:
+                raise problem
             try:
                 config.load_kube_config(config_file=self.kubeconfig or os.environ.get("KUBECONFIG") or None,
                                         context=current_context(self.kubeconfig, self.context),

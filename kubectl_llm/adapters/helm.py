@@ -274,7 +274,12 @@ class Helm:
         try:
             return asyncio.run(wrapped())
         except (herr.Error, OSError) as exc:
-            raise map_helm_error(exc, release=release, namespace=namespace) from exc
+            error = map_helm_error(exc, release=release, namespace=namespace)
+            if isinstance(error, ClusterUnreachable):   # helm's words for a bad --kubeconfig / --context: ours
+                from kubectl_llm.adapters.cluster import connection_problem
+
+                error = connection_problem(self.kubeconfig, self.context) or error
+            raise error from exc
 
     # --- offline ---------------------------------------------------------------------------------------------
     def template(self, name: str, chart: Path, values: dict[str, Any], namespace: str, *,

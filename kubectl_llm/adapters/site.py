@@ -106,4 +106,8 @@ def _from_file(path: Path, origin: str) -> LoadedSite:
     if problems:
         more = f" (and {len(problems) - 1} more: {'; '.join(problems[1:4])})" if len(problems) > 1 else ""
         raise SiteError(f"site file {path}: {problems[0]}{more}")
+    if doc.get("gpusMode") == "replace" and not doc.get("gpus"):
+        raise SiteError(f"site file {path}: gpusMode: replace with no gpus leaves no GPU type to plan on",
+                        "list the cluster's GPU types under gpus: ('kubectl llm gpus -o yaml' prints entries in that "
+                        "form), or drop gpusMode to add to the built-in catalog")
     return LoadedSite(site_from_document(doc), origin, str(path))

@@ -157,11 +157,11 @@ def alias_command(name: str, targets: str, weights: str | None, fallback: bool, 
     from kubectl_llm.cli.planning import validate_name
     from kubectl_llm.cli.release_cmds import deploy
 
-    validate_name(name)
+    validate_name(name, flag="")
     to = [t.strip() for t in targets.split(",")]
     for t in to:
         if t:
-            validate_name(t)
+            validate_name(t, flag="")
     weight_list = fleet.parse_int_list(weights, "--weights") if weights is not None else None
     session = Session(namespace, kube_context, kubeconfig)
     if dry_run == "client":

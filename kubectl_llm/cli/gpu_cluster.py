@@ -2,7 +2,7 @@
 
 Why: the catalog says what a card is; only the cluster says which cards exist and which are free. `--gpu auto`
 plans the model on every GPU type the cluster's nodes carry (a type missing from the catalog is planned from its
-`nvidia.com/gpu.memory` label), prefers a type with the needed count free on one node whose taints the plan
+`nvidia.com/gpu.memory` label), prefers a type with each pod's GPUs free on a node whose taints the plan
 tolerates, and names those nodes. A namespace-scoped user cannot list nodes: then the catalog decides, with a
 warning.
 """
@@ -117,6 +117,7 @@ def resolve_auto(source: Any, request: Any, session: Any) -> Any:
         groups.setdefault(g.name if g else (n.product or f"{n.memory_mib}MiB"), []).append(n)
     candidates: list[fleet.GpuCandidate] = []
     requests: dict[str, Any] = {}
+    per_pod_of: dict[str, tuple[int, int]] = {}      # type -> (pods of one copy, GPUs each)
     for gpu, members in sorted(groups.items()):
         in_catalog = any(by_product.get(n.product or "") for n in members)
         if in_catalog:
@@ -136,22 +137,34 @@ def resolve_auto(source: Any, request: Any, session: Any) -> Any:
             candidates.append(fleet.GpuCandidate(gpu, in_catalog, False, 0, 0, (), "does not fit"))
             continue
         count = int(doc["gpu"]["count"])
+        # a plan spanning nodes puts `per_node` GPUs on each of `nodes` pods: that is what one node must hold
+        pods, per_pod = int(doc["gpu"].get("nodes") or 1), int(doc["gpu"].get("per_node") or count)
+        largest = max(n.allocatable for n in members)
+        if largest < per_pod:      # planned with the catalog's node size; these nodes can never take a pod
+            candidates.append(fleet.GpuCandidate(gpu, in_catalog, False, 0, 0, (), f"the plan needs {per_pod} GPUs on "
+                                                 f"each of {pods} node(s), the cluster's have at most {largest}"))
+            continue
         tolerations, affinity = doc["scheduling"]["tolerations"], doc["scheduling"]["node_affinity"]
         now = tuple(n.name for n in members
-                    if n.ready and not n.unschedulable and n.free >= count and n.resource == doc["gpu"]["resource"]
+                    if n.ready and not n.unschedulable and n.free >= per_pod and n.resource == doc["gpu"]["resource"]
                     and all(fleet.tolerates(tolerations, t) for t in n.taints)
                     and fleet.matches_affinity(affinity, n.labels))
+        now = now if len(now) >= pods else ()
         per_gpu = int(doc["gpu"].get("memory_bytes") or 0) or (req.gpu_memory_bytes or 0)
         candidates.append(fleet.GpuCandidate(gpu, in_catalog, True, count, count * per_gpu, now))
         requests[gpu] = req
+        per_pod_of[gpu] = (pods, per_pod)
     chosen = fleet.choose_gpu(candidates)
     if chosen is None:
-        out.warn(f"--gpu auto: the model fits none of the cluster's GPU types ({', '.join(sorted(groups))}); "
-                 f"planning with the catalog's types")
+        why = "; ".join(f"{c.gpu}: {c.reason}" for c in candidates if c.reason.startswith("the plan needs"))
+        out.warn(f"--gpu auto: the model fits none of the cluster's GPU types ({', '.join(sorted(groups))})"
+                 f"{'; ' + why if why else ''}; planning with the catalog's types")
         return base
+    pods, per_pod = per_pod_of[chosen.gpu]
     where = (f"nodes that could take it now: {', '.join(chosen.nodes_now)}" if chosen.nodes_now else
-             f"no node has {chosen.count} free {chosen.gpu} GPU{'s' if chosen.count > 1 else ''} right now: the pod "
-             f"waits for one")
+             f"no node has {per_pod} free {chosen.gpu} GPU{'s' if per_pod > 1 else ''} right now: the pod "
+             f"waits for one" if pods == 1 else
+             f"fewer than {pods} nodes have {per_pod} free {chosen.gpu} GPUs right now: the pods wait for them")
     label = chosen.gpu if chosen.in_catalog else f"{chosen.gpu} (not in the catalog: planned from its memory label)"
     out.info(f"--gpu auto: {chosen.count} x {label}; {where}")
     return requests[chosen.gpu]

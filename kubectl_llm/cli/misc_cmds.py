@@ -143,7 +143,8 @@ Examples:
   kubectl llm completion zsh > "${fpath[1]}/_kubectl-llm"
   kubectl llm completion fish > ~/.config/fish/completions/kubectl-llm.fish
 
-The script completes the `kubectl-llm` command (kubectl >= 1.26 also completes `kubectl llm` through it).
+The script completes the `kubectl-llm` command. `kubectl llm <TAB>` is completed by kubectl itself (>= 1.26),
+which runs the `kubectl_complete-llm` executable that install.sh links beside kubectl-llm.
 """)
 @click.argument("shell", type=click.Choice(["bash", "zsh", "fish"]))
 @click.pass_context
@@ -156,3 +157,34 @@ def completion_command(ctx: click.Context, shell: str) -> None:
     root = ctx.find_root().command
     comp = cls(root, {}, "kubectl-llm", "_KUBECTL_LLM_COMPLETE")
     out.text(comp.source())
+
+
+# cobra's ShellCompDirective values (kubectl reads them from the last line of the answer)
+_NO_FILE_COMP, _FILTER_DIRS = 4, 16
+
+
+def kubectl_complete() -> None:
+    """The `kubectl_complete-llm` console script: kubectl (>= 1.26) completes `kubectl llm ...` by running it from
+    PATH as `kubectl_complete-llm __complete ARG... INCOMPLETE` and reading cobra's answer: one candidate a line (a
+    tab, then its help unless `__completeNoDesc`), then `:DIRECTIVE`. click's own completion finds the candidates."""
+    import sys
+
+    from click.shell_completion import ShellComplete
+
+    from kubectl_llm.cli.main import cli
+
+    args = sys.argv[1:]
+    describe = True
+    if args[:1] in (["__complete"], ["__completeNoDesc"]):
+        describe = args[0] == "__complete"
+        args = args[1:]
+    incomplete = args[-1] if args else ""
+    items = ShellComplete(cli, {}, "kubectl llm", "_KUBECTL_LLM_COMPLETE").get_completions(args[:-1], incomplete)
+    directive = _NO_FILE_COMP
+    for item in items:
+        if item.type in ("file", "dir"):   # the shell completes paths itself
+            directive = 0 if item.type == "file" else _FILTER_DIRS
+            continue
+        help_text = (item.help or "").splitlines()[0] if describe and item.help else ""
+        click.echo(f"{item.value}\t{help_text}" if help_text else item.value)
+    click.echo(f":{directive}")

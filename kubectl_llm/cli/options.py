@@ -128,7 +128,9 @@ def plan_options(*, cluster: bool) -> Callable[[F], F]:
                      help="GPU type from 'kubectl llm gpus' (default: try the catalog's types); auto: among the types "
                           "the cluster's nodes have, preferring one with the GPUs free on one node."),
         click.option("--gpu-memory", default=None, metavar="SIZE",
-                     help="Memory of a GPU not in the catalog: 80GiB, 80Gi, 23.58GiB or 80GB."),
+                     help="Memory of a GPU not in the catalog as CUDA reports it (nvidia-smi's total less ~0.6 GiB; "
+                          "an A100-80GB's is 79.25GiB, 'kubectl llm gpus' lists the catalog's): 79.25GiB, 80Gi or "
+                          "85GB."),
         click.option("--gpus", type=click.IntRange(min=1), default=None, metavar="N", help="Force the GPU count."),
         click.option("--tp", type=click.IntRange(min=1), default=None, metavar="N",
                      help="Force tensor parallel size."),
@@ -182,8 +184,8 @@ def _plan_context(ctx: click.Context, param: click.Parameter, value: str | None)
     return value
 
 
-# `plan` touches no cluster: --context is accepted for flags copied from add (ignored), and a number is the old
+# `plan` touches no cluster, except `--gpu auto`, which reads the nodes of --context's cluster; a number is the old
 # spelling of --context-length (kept working, with a warning).
 plan_context = click.option("--context", "plan_context", default=None, metavar="CTX", callback=_plan_context,
-                            help="kubeconfig context (plan needs none: ignored); a number is read as "
-                                 "--context-length (deprecated).")
+                            help="kubeconfig context whose nodes --gpu auto reads (otherwise plan needs no "
+                                 "cluster); a number is read as --context-length (deprecated).")

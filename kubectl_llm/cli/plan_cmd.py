@@ -41,11 +41,12 @@ def plan_command(model: str, name: str | None, output: str, hf_revision: str | N
             plan_opts["context_length"] = int(plan_context)   # the deprecated spelling (warned by the option)
     request = build_request(plan_opts, name, hf_revision)
     source = load_source(model, hf_revision)
-    if request.gpu_type == "auto":   # the cluster's GPU types (kubeconfig as kubectl finds it)
+    if request.gpu_type == "auto":   # the cluster's GPU types (kubeconfig as kubectl finds it, --context's cluster)
         from kubectl_llm.cli.gpu_cluster import resolve_auto
         from kubectl_llm.cli.session import Session
 
-        request = resolve_auto(source, request, Session())
+        kube_context = plan_context if plan_context and not plan_context.strip().isdigit() else None
+        request = resolve_auto(source, request, Session(kube_context=kube_context))
     plan = make_plan(source, request)
     if output == "text":
         out.text(plan.to_text())

@@ -20,15 +20,18 @@ _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _REPO_ID = re.compile(r"^[A-Za-z0-9][-A-Za-z0-9_.]*/[A-Za-z0-9][-A-Za-z0-9_.]*$")
 
 
-def validate_name(name: str) -> str:
-    """The release / route name must be a DNS-1123 label of at most 53 characters (Helm's limit)."""
+def validate_name(name: str, flag: str = "--name") -> str:
+    """The release / route name must be a DNS-1123 label of at most 53 characters (Helm's limit). ``flag``: how
+    the user gave it, for the hint (a positional NAME is "": the hint then names the value, not --name)."""
     if len(name) > MAX_NAME:
         raise InvalidName(f"name {name!r} is {len(name)} characters long; Helm allows at most {MAX_NAME}",
-                          "pass a shorter --name, e.g. qwen3-8b")
+                          f"pass a shorter {flag}, e.g. qwen3-8b" if flag else
+                          f"release names have at most {MAX_NAME} characters")
     if not _DNS_LABEL.match(name):
         suggestion = re.sub(r"[^a-z0-9-]+", "-", name.lower()).strip("-")[:MAX_NAME].strip("-") or "my-model"
         raise InvalidName(f"name {name!r} is not a DNS-1123 label (lower-case letters, digits and '-', "
-                          f"starting and ending with a letter or digit)", f"try --name {suggestion}")
+                          f"starting and ending with a letter or digit)",
+                          f"try {flag} {suggestion}" if flag else f"try {suggestion}")
     return name
 
 
@@ -163,6 +166,25 @@ def get_planned_storage(plan: Any) -> str:
     return str(((plan.to_dict().get("resources") or {}).get("storage")) or "size")
 
 
+def shared_claim_warnings(values: dict[str, Any], name: str) -> list[str]:
+    """Deployment replicas all mount the one weights claim: a ReadWriteOnce volume attaches to one node, so a replica
+    scheduled elsewhere hangs in ContainerCreating ("Multi-Attach error"). A LeaderWorkerSet gives each pod its own
+    claim (volumeClaimTemplates), so only one-node plans are concerned."""
+    from kubectl_llm.cli.overrides import get_path
+
+    replicas = int(get_path(values, "replicas") or 1)
+    if replicas < 2 or int(get_path(values, "group.size") or 1) > 1 or get_path(values, "mode") not in (None, "model"):
+        return []
+    mode = get_path(values, "storage.accessMode") or "ReadWriteOnce"
+    if mode in ("ReadWriteMany", "ReadOnlyMany"):
+        return []
+    claim = get_path(values, "storage.existingClaim") or name
+    return [f"{replicas} replicas mount one {mode} claim ({claim}): Kubernetes attaches it to one node, so a "
+            f"replica scheduled on another node waits in ContainerCreating (Multi-Attach error); give them a "
+            f"ReadWriteMany class (--set storage.storageClass=CLASS,storage.accessMode=ReadWriteMany) or pin the "
+            f"replicas to one node (nodeSelector)"]
+
+
 def planned_values(plan: Any, user: dict[str, Any], layer: Any | None = None) -> Planned:
     """Chart values for the plan with the user's overrides merged the way Helm merges, and the user layer stored
     beside them (``userLayer``) so a later upgrade re-applies it. Overrides of planner-owned values are refused."""
@@ -174,7 +196,7 @@ def planned_values(plan: Any, user: dict[str, Any], layer: Any | None = None) ->
     values = deep_merge(chart_values(plan), user)
     if layer is not None:
         values[KEY] = layer.to_values()
-    warnings = list(getattr(plan, "warnings", []) or [])
+    warnings = list(getattr(plan, "warnings", []) or []) + shared_claim_warnings(values, plan_name(plan))
     size = (user.get("storage") or {}).get("size") if isinstance(user.get("storage"), dict) else None
     weights = getattr(plan, "weight_bytes", 0) or 0
     if size and weights and _quantity_bytes(size) is not None and _quantity_bytes(size) < weights:  # type: ignore[operator]

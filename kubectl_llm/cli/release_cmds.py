@@ -191,8 +191,11 @@ def _plan_and_deploy(layer: UserLayer, name: str | None, session: Session, *, dr
         from kubectl_llm.cli.gpu_cluster import resolve_auto
 
         request = resolve_auto(source, request, session)
-        # the layer keeps the type the cluster could take now: a later upgrade with nothing new stays a no-op
-        layer = dataclasses.replace(layer, flags={**layer.flags, "gpu": request.gpu_type})
+        # the layer keeps the type the cluster could take now: a later upgrade with nothing new stays a no-op. With
+        # no catalog type to name (no GPU nodes, nodes not readable, a card planned from its memory label) it keeps
+        # `auto`: the chart's schema refuses a null flag, and the next upgrade asks the cluster again.
+        if request.gpu_type:
+            layer = dataclasses.replace(layer, flags={**layer.flags, "gpu": request.gpu_type})
     plan = make_plan(source, request)
     if not plan.fits:
         out.info(plan.to_text())
@@ -347,7 +350,20 @@ def flags_to_forget(name: str, stored: UserLayer, forget: tuple[str, ...], this_
 
 def require_model_release(session: Session, name: str) -> tuple[str, str, str]:
     """The release must exist and belong to the llm-model chart (never touch another chart's release)."""
-    validate_name(name)
+    from kubectl_llm.errors import InvalidName
+
+    try:
+        validate_name(name, flag="")
+    except InvalidName as exc:   # NAME is positional: no --name to suggest; a model id is the usual slip
+        ns = session.namespace_flag
+        listing = "kubectl llm list" + (f" -n {ns}" if ns else "")
+        if "/" in name:
+            from kubectl_llm.planner.sizing import default_name
+
+            raise InvalidName(f"{name!r} is a model id; NAME is the release name",
+                              f"add installs {name} as {default_name(name)} unless given --name; '{listing}' shows "
+                              f"the release names") from None
+        raise InvalidName(exc.message, f"{exc.hint}; '{listing}' shows the release names") from None
     found = session.helm.current_chart(name, session.namespace)
     if found is None:
         raise ReleaseNotFound(f"no release {name!r} in namespace {session.namespace!r}")
@@ -483,6 +499,8 @@ def rm_command(name: str, keep_cache: bool, namespace: str | None, kube_context:
     ns = session.namespace
     require_model_release(session, name)
     fleet_cmds.warn_aliases(session, name)
+    if wait:   # helm prints nothing while it waits (a pod's grace period, a claim's protection): say what it does
+        out.info(f"removing release {name} from namespace {ns}; waiting up to {timeout} until its objects are gone ...")
     removed, kept, terminating = uninstall_model(session, name, keep_cache=keep_cache, timeout=timeout, wait=wait)
     doc = {"name": name, "namespace": ns, "removed": removed, "kept": [_object_ref(o) for o in kept],
            "terminating": [p.text() for p in terminating]}

@@ -154,7 +154,12 @@ class Plan:
         more_memory = [g.name for g in sorted(self.site.gpu_catalog, key=lambda g: g.memory_bytes)
                        if g.memory_bytes * b.util > need and not eng.gpu_cannot_run(f, g.compute, req.engine)
                        ] if len(self.per_gpu_type) == 1 else []      # all types tried: another type cannot help
-        more_gpus = req.gpus is not None and req.gpus < max(GPU_COUNTS) or lay.gpus < max(GPU_COUNTS)
+        # More GPUs can help only where a flag held the count below the most one copy may have (MAX_NODES whole
+        # nodes): without one, the search already tried every count up to that.
+        limit = MAX_NODES * b.gpu.per_node
+        more_gpus = bool(req.gpus or req.tp or req.pp or req.nodes or req.data_parallel) and lay.gpus < limit
+        gpus_tip = (f"more --nodes (up to {MAX_NODES})" if req.nodes else
+                    f"more --gpus (up to {limit}: {MAX_NODES} nodes of {b.gpu.per_node})")
         tips: list[str] = []
         # SGLang's own default fraction (an upper bound the plan keeps unless the utilisation is forced) binds
         cap_tip = ([f"--gpu-memory-utilization {b.util:.2f} (lifts the cap at SGLang's own default "
@@ -163,27 +168,28 @@ class Plan:
         if b.kv_cache_bytes <= 0:           # the weights (+ overhead) alone do not fit: KV settings cannot help
             head = (f"the weights alone need {human(b.weights_per_gpu)} per GPU on {lay.gpus} x {b.gpu.name}: ")
             if more_gpus:
-                tips.append("more --gpus" if req.gpus or req.tp or req.pp else f"up to {max(GPU_COUNTS)} GPUs")
+                tips.append(gpus_tip)
             if more_memory:
                 tips.append(f"a larger GPU (--gpu {more_memory[0]})")
             if f.quant.weight_bits >= 16:
                 tips.append("a quantized (FP8 / NVFP4) checkpoint of the model")
-            if not more_gpus:
-                tips.append(f"more GPUs than one node's {max(GPU_COUNTS)}")
+            if not (cap_tip + tips):
+                tips.append(f"a card with more memory (--gpu-memory SIZE): kubectl llm plans at most {MAX_NODES} "
+                            f"nodes of {b.gpu.per_node} GPUs")
             return head + "try " + ", or ".join(cap_tip + tips)
         if self.max_context_that_fits:
             tips.append(f"--max-model-len {self.max_context_that_fits}")
         if dtype_bytes(self.kv_dtype) > 1:
             tips.append("--kv-cache-dtype fp8 (half the KV bytes)")
         if more_gpus:
-            tips.append("more --gpus")
+            tips.append(gpus_tip)
         if more_memory:
             tips.append(f"a larger GPU (--gpu {more_memory[0]})")
         if req.gpu_memory_utilization and req.gpu_memory_utilization < DEFAULT_UTILIZATION:
             tips.append(f"--gpu-memory-utilization {DEFAULT_UTILIZATION}")
         tips += cap_tip
         return (f"the KV cache for one {self.context.max_model_len}-token request does not fit: try "
-                + ", or ".join(tips or ["a smaller --context"]))
+                + ", or ".join(tips or ["a smaller --max-model-len"]))
 
     # -- documents ---------------------------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
@@ -452,14 +458,21 @@ def _layouts(f: ModelFacts, n: int, recipe: eng.Recipe, req: PlanRequest) -> tup
     return out, problems
 
 
-def _max_num_seqs(kv_tokens: int, forced: int | None) -> int:
+def _max_num_seqs(kv_tokens: int, forced: int | None, cap: int | None = None) -> int:
     """Room for sequences of ~2K tokens on average, a power of two between 8 and 256 (handbook: tune this before
-    lowering max-model-len)."""
+    lowering max-model-len), and never above ``cap`` (see ``_batch_cap``)."""
     if forced:
         return forced
     n = max(1, kv_tokens // 2048)
     p = 1 << (n.bit_length() - 1)
-    return max(8, min(256, p))
+    seqs = max(8, min(256, p))
+    return min(seqs, cap) if cap else seqs
+
+
+def _batch_cap(req: PlanRequest) -> int | None:
+    """vLLM refuses to start when max_num_batched_tokens < max_num_seqs (SchedulerConfig: each running sequence
+    takes at least a token a step): a forced --max-num-batched-tokens caps max-num-seqs (None: no cap)."""
+    return req.max_num_batched_tokens if req.engine == "vllm" and req.max_num_batched_tokens else None
 
 
 class _Same:
@@ -499,7 +512,7 @@ def _evaluate(f: ModelFacts, parts: WeightParts, gpu: GpuType, layout: Layout, L
     w_stages = weights_per_gpu(parts, f, layout, vision_replicated,
                                expert_kernel_scale(f, gpu.compute, layout.tp, layout.ep))
     stages = stage_layers(f.num_layers, layout.pp)
-    seqs_guess = seqs or req.max_num_seqs or 256
+    seqs_guess = seqs or req.max_num_seqs or _max_num_seqs(1 << 30, None, _batch_cap(req))
     tokens = req.max_num_batched_tokens or engine_batch_defaults(gpu.memory_bytes, gpu.name)[0]
     version = eng.memory_model_version(recipe, req.engine)     # SGLang: the deliberate vLLM stand-in
     util = req.gpu_memory_utilization or DEFAULT_UTILIZATION
@@ -592,11 +605,12 @@ def _evaluate(f: ModelFacts, parts: WeightParts, gpu: GpuType, layout: Layout, L
             # max-num-seqs can make room, and the retry would only repeat this answer
             if max(w_stages) >= gpu.memory_bytes * (req.gpu_memory_utilization or DEFAULT_UTILIZATION):
                 return ev
-            fewest = _evaluate(f, parts, gpu, layout, L, kv_dsz, recipe, req, seqs=_max_num_seqs(0, None))
+            fewest = _evaluate(f, parts, gpu, layout, L, kv_dsz, recipe, req,
+                               seqs=_max_num_seqs(0, None, _batch_cap(req)))
             if not fewest.fits:
                 return ev
             ev = fewest
-        ms = _max_num_seqs(ev.kv_tokens, None)
+        ms = _max_num_seqs(ev.kv_tokens, None, _batch_cap(req))
         if ms != ev.max_num_seqs:
             again = _evaluate(f, parts, gpu, layout, L, kv_dsz, recipe, req, seqs=ms)
             if again.fits:
@@ -850,6 +864,12 @@ def make_plan(source: ModelSource, req: PlanRequest, site: Site | None = None) -
                          "each DCP group is a share of the TP ranks: pick a divisor of --tp")
     if req.gpu_memory_utilization is not None and not (0.1 <= req.gpu_memory_utilization <= 0.99):
         raise UsageError("--gpu-memory-utilization must be between 0.1 and 0.99")
+    cap = _batch_cap(req)
+    if cap and req.max_num_seqs and req.max_num_seqs > cap:
+        raise UsageError(f"--max-num-batched-tokens {cap} is below --max-num-seqs {req.max_num_seqs}: vLLM refuses "
+                         f"to start (max_num_batched_tokens must be >= max_num_seqs, each sequence takes a token "
+                         f"a step)", f"raise --max-num-batched-tokens to {req.max_num_seqs} or more, or lower "
+                         f"--max-num-seqs to {cap}")
     if req.mem_fraction_static is not None:
         if req.engine != "sglang":
             raise UsageError("--mem-fraction-static is SGLang's flag", "with vLLM give --gpu-memory-utilization, or "
@@ -925,7 +945,9 @@ def make_plan(source: ModelSource, req: PlanRequest, site: Site | None = None) -
     else:
         best = closest
     if best is None:
-        forced = any(v is not None for v in (req.gpus, req.tp, req.pp, req.dcp))
+        forced = [f"--{flag}" for flag, v in (("gpus", req.gpus), ("tp", req.tp), ("pp", req.pp), ("dcp", req.dcp),
+                                               ("nodes", req.nodes), ("data-parallel", req.data_parallel))
+                  if v is not None]
         alike: dict[str, list[str]] = {}                # types that failed for the same reason, named once
         for gname, outcome in outcomes.items():
             alike.setdefault(outcome, []).append(gname)
@@ -936,7 +958,7 @@ def make_plan(source: ModelSource, req: PlanRequest, site: Site | None = None) -
                             f"pick a GPU that can: --gpu {' or --gpu '.join(able)}" if able else
                             "no catalog GPU type can run this checkpoint; pass --gpu-memory SIZE for such a card")
         raise PlanError(f"no valid layout for {f.model_id}: {detail}",
-                        "drop or change --gpus/--tp/--pp/--dcp" if forced else "try another --gpu type")
+                        f"drop or change {'/'.join(forced)}" if forced else "try another --gpu type")
 
     name = sizing.check_name(req.name) if req.name else sizing.default_name(f.model_id)
     one_node_why = one_node.get(best.gpu.name, "") if best.fits else ""
@@ -1068,9 +1090,11 @@ def _explain(r: list[str], w: list[str], f: ModelFacts, b: Evaluation, req: Plan
         seqs = f"max-num-seqs {b.max_num_seqs}" + (" per DP rank" if lay.dp > 1 else "")
         given = "--max-num-seqs"
     rank = " of a DP rank" if lay.dp > 1 else ""
+    cap = _batch_cap(req)
     r.append(f"{seqs}: set by {given} ({b.kv_tokens} KV tokens{rank}, ~{b.kv_tokens // b.max_num_seqs} a sequence)"
              if req.max_num_seqs else
-             f"{seqs}: room for ~2K-token sequences in {b.kv_tokens} KV tokens{rank} (cap 256)")
+             f"{seqs}: room for ~2K-token sequences in {b.kv_tokens} KV tokens{rank} (cap "
+             + (f"{cap}: vLLM needs max-num-batched-tokens >= max-num-seqs)" if cap and cap < 256 else "256)"))
     if b.overhead:
         o = b.overhead
         version = ".".join(map(str, eng.engine_version(recipe, req.engine)))
@@ -1211,7 +1235,8 @@ def _explain_nodes(b: Evaluation, req: PlanRequest, weight_bytes: int, one_node_
             r.append(f"{nodes} nodes x {per} GPUs: TP {lay.tp} x PP {lay.pp}, the pipeline stages run within and "
                      f"across the nodes ({per // lay.tp} stages a node); one LeaderWorkerSet group of {nodes} pods")
         else:
-            r.append(f"{nodes} nodes x {per} GPUs: TP {lay.tp} within each node (NVLink), PP {lay.pp} across "
+            link = "NVLink" if b.gpu.nvlink else f"PCIe: {b.gpu.name} has no NVLink"
+            r.append(f"{nodes} nodes x {per} GPUs: TP {lay.tp} within each node ({link}), PP {lay.pp} across "
                      f"nodes (the handbook: pipeline parallelism is the recommended and default way to shard models "
                      f"across multiple nodes); one LeaderWorkerSet group of {nodes} pods")
         r.append(f"per pod: {lay.gpus // nodes} GPUs, cpu/RAM/shm sized for its node, its own weights PVC "

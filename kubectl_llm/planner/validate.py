@@ -135,7 +135,7 @@ def _check_section(d: dict[str, Any], container: str, model_id: str, warnings: l
         if v is not None and not isinstance(v, Mapping):
             del d[key]
             warnings.append(f"config.json field {_where(container, key)} is {_describe(v)}, not an object: ignored "
-                            f"(a --context above the native one then writes a fresh RoPE block)")
+                            f"(a --context-length above the native one then writes a fresh RoPE block)")
     for key in CONTEXT_ALIASES:
         v = d.get(key)
         if v is not None and int_problem(v, *_CONTEXT):

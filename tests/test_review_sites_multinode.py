@@ -192,3 +192,35 @@ def test_gateway_install_pulls_its_test_image_through_the_sites_mirror(helm_bin:
         validate_objects(objs)
         [pod] = [o for o in objs if o["kind"] == "Pod"]
         assert [c["image"] for c in pod["spec"]["containers"]] == [image]
+
+
+# --- productAffinity: named, where no memory label keeps a smaller card away ---------------------------------------
+@pytest.mark.parametrize("gpus, chosen, product", [
+    # nvidia.com/gpu shared by L40S and a 16 GB T4, no gpu.memory label on this site
+    ([{"name": "L40S", "memory_mib": 46068, "usable_gib": 44.4, "products": ["NVIDIA-L40S"],
+       "resource": "nvidia.com/gpu", "compute": "8.9"},
+      {"name": "T4", "memory_mib": 15360, "usable_gib": 14.6, "products": ["Tesla-T4"], "resource": "nvidia.com/gpu",
+       "compute": "7.5"}], "L40S", "NVIDIA-L40S"),
+    # amd.com/gpu shared by MI300X and MI210: AMD nodes carry no NVIDIA memory label at all
+    ([{"name": "MI210", "memory_mib": 65536, "usable_gib": 63.9, "products": ["AMD-Instinct-MI210"],
+       "resource": "amd.com/gpu", "compute": "0"},
+      {"name": "MI300X", "memory_mib": 196608, "usable_gib": 191.5, "products": ["AMD-Instinct-MI300X"],
+       "resource": "amd.com/gpu", "compute": "9.0"}], "MI300X", "AMD-Instinct-MI300X")])
+def test_an_unnamed_type_on_a_shared_resource_without_a_memory_label_gets_its_product(
+        acme: Site, gpus: list[dict], chosen: str, product: str) -> None:
+    """Before: under productAffinity "named" (the default) a type the plan chose itself got no product label even
+    where no memory label stands in for it: Qwen3-32B planned on L40S (or Llama-3.3-70B on MI300X) requested
+    nvidia.com/gpu (amd.com/gpu) with no node affinity at all, so the pod could land on the T4 (MI210) of the same
+    resource and run out of memory. Now the product label is required wherever no memory label selects."""
+    from kubectl_llm.planner.gpus import gpu_from_entry
+
+    site = Site(**{**acme.__dict__, "product_affinity": "named", "gpus_mode": "replace",
+                   "gpus": tuple(gpu_from_entry(g) for g in gpus)})
+    model = "Qwen/Qwen3-32B" if chosen == "L40S" else "meta-llama/Llama-3.3-70B-Instruct"
+    doc = plan(model, site).to_dict()
+    assert doc["gpu"]["type"] == chosen
+    assert doc["scheduling"]["node_affinity"] == [
+        {"key": "node.acme.org/gpu-model", "operator": "In", "values": [product]}]
+    # NRP's own rule is unchanged: an unnamed type on nvidia.com/gpu is kept off smaller cards by gpu.memory Gt
+    nrp = plan("Qwen/Qwen3-8B", default_site()).to_dict()["scheduling"]["node_affinity"]
+    assert [e["key"] for e in nrp] == ["nvidia.com/gpu.memory", "nvidia.com/cuda.driver.major"]

@@ -102,20 +102,24 @@ class Site:
         """matchExpressions selecting a node that has this GPU type.
 
         * product ``In`` the type's product labels: with ``productAffinity: always`` on every plan; with ``named``
-          (the default) when the admin named the type and the resource does not already select it (another type of
-          the site requests the same resource; a pool with a resource name of its own needs no label);
+          (the default) when the resource does not already select the type (another type of the site requests the
+          same resource) and either the admin named the type or no memory label keeps a smaller card of that
+          resource away (``nodeLabels.gpuMemory: ""``, or a resource outside ``nvidia.com/*``);
         * memory ``Gt`` one GB under the card's MiB (the handbook's "80000" for 80 GB cards) and the driver rule:
           only for ``nvidia.com/*`` resources, whose nodes carry the GPU feature-discovery labels.
         """
         labels = self.node_labels
         exprs: list[dict[str, Any]] = []
+        nvidia = gpu.resource.startswith(NVIDIA_PREFIX)
+        memory_selects = nvidia and bool(labels.gpu_memory)
         shared = sum(1 for g in self.gpu_catalog if g.resource == gpu.resource) > 1
-        want_product = {"always": True, "never": False}.get(self.product_affinity, named and shared)
+        want_product = {"always": True, "never": False}.get(self.product_affinity,
+                                                             shared and (named or not memory_selects))
         if want_product and gpu.products and labels.gpu_product:
             exprs.append({"key": labels.gpu_product, "operator": "In", "values": list(gpu.products)})
-        if not gpu.resource.startswith(NVIDIA_PREFIX):
+        if not nvidia:
             return exprs
-        if labels.gpu_memory:
+        if memory_selects:
             exprs.append({"key": labels.gpu_memory, "operator": "Gt",
                           "values": [str(max(0, gpu.memory_mib // 1000 - 1) * 1000)]})
         gt = self.driver_gt(cuda_driver_gt)

@@ -30,7 +30,7 @@ def starting_pod(monkeypatch):
     monkeypatch.setattr(cluster.Cluster, "logs", lambda self, pod, ns, tail=None, container=None: ALLOCATED)
     monkeypatch.setattr(cluster.Cluster, "events", lambda self, pod, ns, limit=8: [
         EventView("Normal", "Pulled", 'Successfully pulled image "vllm/vllm-openai:v0.17.0"', 1, "t1")])
-    monkeypatch.setattr(cluster.Cluster, "gateway", lambda self, name, ns: cluster.GatewayView(
+    monkeypatch.setattr(cluster.Cluster, "gateway", lambda self, name, ns, section=None: cluster.GatewayView(
         name, ns, found=True, address="203.0.113.10"))
     monkeypatch.setattr(cluster.Cluster, "route", lambda self, name, ns: cluster.RouteView(True, True, ""))
     monkeypatch.setattr(cluster.Cluster, "workload_problems", lambda self, name, ns: [])

@@ -224,3 +224,32 @@ def test_an_unnamed_type_on_a_shared_resource_without_a_memory_label_gets_its_pr
     # NRP's own rule is unchanged: an unnamed type on nvidia.com/gpu is kept off smaller cards by gpu.memory Gt
     nrp = plan("Qwen/Qwen3-8B", default_site()).to_dict()["scheduling"]["node_affinity"]
     assert [e["key"] for e in nrp] == ["nvidia.com/gpu.memory", "nvidia.com/cuda.driver.major"]
+
+
+# --- chatbox and status: the URL of the listener the site's routes attach to ------------------------------------
+def test_chatbox_and_status_call_the_gateway_on_its_listeners_scheme_and_port(tmp_path: Path,
+                                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """Before: the gateway's address was always called as http://ADDRESS (port 80): the platform Gateway of
+    another site, whose listener `https` (the one the site's routes name) is HTTPS on 8443, gave Chatbox
+    http://10.1.2.3 and status a curl line to the same. Now the listener's scheme and port are used. chatbox also
+    takes --site, for a namespace with no route yet (it read only $KUBECTL_LLM_SITE)."""
+    gateway = {"apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway",
+               "metadata": {"name": "inference-gw", "namespace": "gw-system"},
+               "spec": {"gatewayClassName": "platform", "listeners": [
+                   {"name": "http", "protocol": "HTTP", "port": 80},
+                   {"name": "https", "protocol": "HTTPS", "port": 8443,
+                    "tls": {"mode": "Terminate", "certificateRefs": [{"name": "llm-tls"}]},
+                    "allowedRoutes": {"namespaces": {"from": "All"}}}]},
+               "status": {"addresses": [{"type": "IPAddress", "value": "10.1.2.3"}]}}
+    with cli_cluster(tmp_path, monkeypatch, namespace="acme-llm",
+                     namespaces=["acme-llm", "gw-system", "team-b"]) as api:
+        api.create_object(gateway)
+        kllm("add", "Qwen/Qwen3-8B", "--site", str(ACME))
+        assert json.loads(kllm("chatbox").stdout)["settings"]["apiHost"] == "https://10.1.2.3:8443"
+        status = json.loads(kllm("status", "qwen3-8b", "-o", "json").stdout)
+        assert status["gateway"] == {"name": "inference-gw", "namespace": "gw-system", "found": True,
+                                     "address": "10.1.2.3"}
+        assert status["curl"].startswith("curl -s https://10.1.2.3:8443/v1/chat/completions ")
+        # a namespace with no route yet: the site given with --site names the Gateway and its listener
+        empty = kllm("chatbox", "-n", "team-b", "--site", str(ACME))
+        assert json.loads(empty.stdout)["settings"]["apiHost"] == "https://10.1.2.3:8443"

@@ -517,8 +517,10 @@ class Cluster:
                 continue
         return None
 
-    def gateway(self, name: str, namespace: str) -> GatewayView:
-        """The Gateway a release's route attaches to: does it exist, and its first address (what users call)."""
+    def gateway(self, name: str, namespace: str, section: str | None = None) -> GatewayView:
+        """The Gateway a release's route attaches to: does it exist, its first address (what users call), and the
+        protocol and port of the listener the route names (``section``: its parentRef's sectionName; else the
+        Gateway's first listener)."""
         try:
             gw = self._custom("gateway.networking.k8s.io", ("v1",), "gateways", name, namespace)
         except LlmError as exc:
@@ -526,7 +528,13 @@ class Cluster:
         if gw is None:
             return GatewayView(name, namespace, found=False, address=None)
         addresses = (gw.get("status") or {}).get("addresses") or []
-        return GatewayView(name, namespace, found=True, address=addresses[0].get("value") if addresses else None)
+        listeners = [lis for lis in (gw.get("spec") or {}).get("listeners") or [] if isinstance(lis, dict)]
+        listener = next((lis for lis in listeners if section and lis.get("name") == section),
+                        listeners[0] if listeners else {})
+        port = listener.get("port")
+        return GatewayView(name, namespace, found=True, address=addresses[0].get("value") if addresses else None,
+                           protocol=str(listener.get("protocol") or ""),
+                           port=int(port) if isinstance(port, int) else None)
 
     def route(self, name: str, namespace: str) -> RouteView:
         """The AIGatewayRoute's reconciliation condition, set by the AI Gateway controller (Accepted/NotAccepted)."""
@@ -567,6 +575,20 @@ class GatewayView:
     found: bool | None          # None: could not be read (permissions, network)
     address: str | None
     problem: str = ""
+    protocol: str = ""          # of the listener the route attaches to: HTTP, HTTPS, ...
+    port: int | None = None
+
+    @property
+    def url(self) -> str | None:
+        """The base URL users call: https for an HTTPS (or TLS) listener, its port unless the scheme's default
+        (a Gateway's address is a bare IP or host name); None without an address."""
+        if not self.address:
+            return None
+        if "://" in self.address:
+            return self.address
+        scheme = "https" if self.protocol.upper() in ("HTTPS", "TLS") else "http"
+        default = 443 if scheme == "https" else 80
+        return f"{scheme}://{self.address}" + (f":{self.port}" if self.port and self.port != default else "")
 
 
 @dataclass(frozen=True)

@@ -206,24 +206,25 @@ def _multimodal(model_id: str) -> bool | None:
         return None
 
 
-def _gateway_host(session: Session, releases: dict[str, dict[str, Any]]) -> str | None:
+def _gateway_host(session: Session, releases: dict[str, dict[str, Any]], site: str | None = None) -> str | None:
     """The gateway's base URL: a release's gateway.url, else the address of the Gateway the routes attach to (with
-    no route in the namespace: the Gateways of the site profile in effect)."""
+    no route in the namespace: the Gateways of the site profile in effect, --site FILE first)."""
     for values in releases.values():
         url = fleet.get_path(values, "gateway.url")
         if url:
             return str(url)
-    refs = {(r.get("name"), r.get("namespace") or session.namespace)
-            for v in releases.values() for r in (fleet.get_path(v, "gateway.parentRefs") or [])}
+    def key(r: dict[str, Any]) -> tuple[str, str, str]:
+        return str(r.get("name")), str(r.get("namespace") or session.namespace), str(r.get("sectionName") or "")
+
+    refs = {key(r) for v in releases.values() for r in (fleet.get_path(v, "gateway.parentRefs") or [])}
     if not refs:
         from kubectl_llm.cli.planning import load_site
 
-        refs = {(r.get("name"), r.get("namespace") or session.namespace)
-                for r in load_site(None).site.gateway_parent_refs}
-    for name, ns in sorted(refs):
-        gw = session.cluster.gateway(name, ns)
-        if gw.address:
-            return gw.address if "://" in gw.address else f"http://{gw.address}"
+        refs = {key(r) for r in load_site(site).site.gateway_parent_refs}
+    for name, ns, section in sorted(refs):
+        url = session.cluster.gateway(name, ns, section or None).url
+        if url:
+            return url
     return None
 
 
@@ -247,16 +248,18 @@ the provider and its model list.
 @click.option("--name", "provider_name", default=None, metavar="NAME",
               help="Provider name shown in Chatbox (default: the namespace).")
 @options.connection
+@options.site
 @options.output("json", "yaml", "link", default="json")
 def chatbox_command(api_host: str | None, provider_id: str | None, provider_name: str | None,
-                    namespace: str | None, kube_context: str | None, kubeconfig: str | None, output: str) -> None:
+                    namespace: str | None, kube_context: str | None, kubeconfig: str | None, site: str | None,
+                    output: str) -> None:
     """Print the Chatbox provider config of the namespace's models, generated from the releases."""
     session = Session(namespace, kube_context, kubeconfig)
     ns = session.namespace
     releases = namespace_releases(session)
     if api_host is not None and not api_host.startswith(("http://", "https://")):
         raise UsageError(f"--api-host {api_host!r} is not an http(s) URL", "e.g. --api-host https://ellm.nrp-nautilus.io")
-    host = api_host or _gateway_host(session, releases)
+    host = api_host or _gateway_host(session, releases, site)
     if not host:
         raise UsageError(f"no gateway address known for namespace {ns}",
                          "pass --api-host https://<the URL users reach the gateway at>")

@@ -223,9 +223,9 @@ def status_command(name: str, namespace: str | None, kube_context: str | None, k
                                     f"'kubectl llm rollback {name} {revision} -n {ns}'")
         ref = (get_path(values, "gateway.parentRefs") or [{}])[0] or {}
         if ref.get("name"):
-            gv = session.cluster.gateway(ref["name"], ref.get("namespace") or ns)
+            gv = session.cluster.gateway(ref["name"], ref.get("namespace") or ns, ref.get("sectionName") or None)
             gateway_doc = {"name": gv.name, "namespace": gv.namespace, "found": gv.found, "address": gv.address}
-            address = address or gv.address
+            address = address or gv.url
     kind_of = fleet.release_kind(values)
     serves = kind_of == fleet.MODE_MODEL
     replicas = replica_status(kind, workload, found_pods, desired=int(get_path(values, "replicas") or 1),

@@ -50,7 +50,7 @@ def gpus_command(cluster: bool, kube_context: str | None, kubeconfig: str | None
 
 SITE_ORDER = """A site profile is looked up in this order: --site FILE, $KUBECTL_LLM_SITE, ~/.config/kubectl-llm/site.yaml,
 and NRP Nautilus's (shipped in the package). Its schema: kubectl_llm/sites/site.schema.json (unknown keys are
-errors). plan, add, upgrade, gpus and gateway install take --site too."""
+errors). plan, add, upgrade, gpus, gateway install and chatbox take --site too."""
 
 
 @click.group("site", epilog=f"""\b

@@ -253,3 +253,54 @@ def test_chatbox_and_status_call_the_gateway_on_its_listeners_scheme_and_port(tm
         # a namespace with no route yet: the site given with --site names the Gateway and its listener
         empty = kllm("chatbox", "-n", "team-b", "--site", str(ACME))
         assert json.loads(empty.stdout)["settings"]["apiHost"] == "https://10.1.2.3:8443"
+
+
+# --- multi-node on both sites: what LWS, vLLM and SGLang need (checked already right; kept as a guard) -----------
+@pytest.mark.parametrize("site_args, namespace, domain, storage_class, large, image_prefix", [
+    (["--site", str(ACME), "--gpu", "H100-SXM"], "acme-llm", "acme.local", "ceph-rbd-fast",
+     {"key": "acme.org/dedicated", "operator": "Equal", "value": "llm", "effect": "NoSchedule"},
+     "harbor.acme.org/dockerhub/"),
+    ([], "nrp-llm", "cluster.local", "linstor-igrok",
+     {"key": "nautilus.io/hardware", "operator": "Equal", "value": "large-gpu", "effect": "NoSchedule"}, "")])
+@pytest.mark.parametrize("engine", ["vllm", "sglang"])
+def test_two_node_group_on_each_site(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, site_args: list[str],
+                                     namespace: str, domain: str, storage_class: str, large: dict,
+                                     image_prefix: str, engine: str) -> None:
+    offline_dry_run_env(monkeypatch, tmp_path)
+    objs = render_dry_run("deepseek-ai/DeepSeek-V3", "--nodes", "2", "--engine", engine, *site_args,
+                          namespace=namespace)
+    assert "Deployment" not in objs and "PersistentVolumeClaim" not in objs
+    lws, svc = objs["LeaderWorkerSet"], objs["Service"]
+    tpl = lws["spec"]["leaderWorkerTemplate"]
+    assert tpl["size"] == 2 and tpl["restartPolicy"] == "RecreateGroupOnPodRestart"
+    assert lws["spec"]["startupPolicy"] == "LeaderCreated"       # LeaderReady would deadlock: ready needs the workers
+    # the gateway reaches the leader only, through the Service, in the site's cluster domain
+    assert svc["spec"]["selector"]["leaderworkerset.sigs.k8s.io/worker-index"] == "0"
+    assert objs["Backend"]["spec"]["endpoints"][0]["fqdn"]["hostname"] == f"deepseek-v3.{namespace}.svc.{domain}"
+    [claim] = tpl["volumeClaimTemplates"]
+    assert claim["spec"]["storageClassName"] == storage_class
+    leader, worker = tpl["leaderTemplate"]["spec"], tpl["workerTemplate"]["spec"]
+    for spec in (leader, worker):
+        [c] = spec["containers"]
+        assert c["image"].startswith(image_prefix) and c["resources"]["limits"]
+        assert large in spec["tolerations"]                       # 8 GPUs per pod: the site's large-GPU rule
+        assert {"name": "shm", "emptyDir": {"medium": "Memory", "sizeLimit": "20Gi"}} in spec["volumes"]
+        assert {m["name"] for m in c["volumeMounts"]} == {"shm", "cache"}
+        assert spec.get("affinity") == leader.get("affinity")     # the same node selection for every pod
+    gpu_key = "nvidia.com/gpu"
+    assert leader["containers"][0]["resources"]["limits"][gpu_key] == "8"
+    lc, wc = leader["containers"][0], worker["containers"][0]
+    assert {"readinessProbe", "startupProbe", "livenessProbe"} <= set(lc) and lc["ports"][0]["name"] == "http"
+    assert not {"readinessProbe", "startupProbe", "livenessProbe", "ports"} & set(wc)
+    largs, wargs = lc["args"], wc["args"]
+
+    def after(args: list[str], flag: str) -> str:
+        return args[args.index(flag) + 1]
+
+    assert after(largs, "--nnodes") == after(wargs, "--nnodes") == "2"
+    assert (after(largs, "--node-rank"), after(wargs, "--node-rank")) == ("0", "$(LWS_WORKER_INDEX)")
+    if engine == "vllm":
+        assert after(largs, "--master-addr") == after(wargs, "--master-addr") == "$(LWS_LEADER_ADDRESS)"
+        assert "--headless" in wargs and "--headless" not in largs
+    else:
+        assert after(largs, "--dist-init-addr") == after(wargs, "--dist-init-addr") == "$(LWS_LEADER_ADDRESS):20000"

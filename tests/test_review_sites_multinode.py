@@ -304,3 +304,41 @@ def test_two_node_group_on_each_site(monkeypatch: pytest.MonkeyPatch, tmp_path: 
         assert "--headless" in wargs and "--headless" not in largs
     else:
         assert after(largs, "--dist-init-addr") == after(wargs, "--dist-init-addr") == "$(LWS_LEADER_ADDRESS):20000"
+
+
+# --- the site's storage class changes under a deployed model -------------------------------------------------------
+def test_an_upgrade_keeps_the_weights_claims_class_when_the_site_names_another(tmp_path: Path,
+                                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """Before: after the admin moved the site profile to another storage class, `upgrade` (and `sync`) of a model
+    added before re-planned the weights PVC with the new class, which the API server refuses (a claim's spec is
+    immutable but for its size: tests/fakes/apiserver.py now says so as the real one does), so every upgrade of
+    every older model failed and was rolled back. Now the claim keeps its class, with a warning saying how to
+    move it; models added later get the new class."""
+    site = tmp_path / "acme.yaml"
+    site.write_text(ACME.read_text())
+    with cli_cluster(tmp_path, monkeypatch, namespace="acme-llm", namespaces=["acme-llm"]) as api:
+        kllm("add", "Qwen/Qwen3-8B", "--site", str(site))
+        assert api.get_object("PersistentVolumeClaim", "qwen3-8b", "acme-llm")["spec"]["storageClassName"] == \
+            "ceph-rbd-fast"
+        site.write_text(ACME.read_text().replace("storageClass: ceph-rbd-fast", "storageClass: ceph-rbd-ssd"))
+        res = kllm("upgrade", "qwen3-8b", "--context-length", "16384", "-o", "json")
+        assert json.loads(res.stdout)["action"] == "upgraded"
+        assert ("warning: the weights claim keeps storage class ceph-rbd-fast: a claim's class cannot change, and "
+                "the site profile now names ceph-rbd-ssd") in res.stderr
+        assert api.get_object("PersistentVolumeClaim", "qwen3-8b", "acme-llm")["spec"]["storageClassName"] == \
+            "ceph-rbd-fast"
+        args = api.get_object("Deployment", "qwen3-8b", "acme-llm")["spec"]["template"]["spec"]["containers"][0]
+        assert args["args"][args["args"].index("--max-model-len") + 1] == "16384"
+        # sync re-plans a changed record the same way
+        folder = tmp_path / "models"
+        kllm("export", str(folder))
+        record = folder / "qwen3-8b.yaml"
+        record.write_text(record.read_text().replace("context-length: 16384", "context-length: 8192"))
+        synced = kllm("sync", str(folder), code=8)
+        assert "keeps storage class ceph-rbd-fast" in synced.stderr
+        assert api.get_object("PersistentVolumeClaim", "qwen3-8b", "acme-llm")["spec"]["storageClassName"] == \
+            "ceph-rbd-fast"
+        # a model added now gets the site's new class
+        kllm("add", "Qwen/Qwen3-8B", "--name", "qwen3-b", "--site", str(site))
+        assert api.get_object("PersistentVolumeClaim", "qwen3-b", "acme-llm")["spec"]["storageClassName"] == \
+            "ceph-rbd-ssd"

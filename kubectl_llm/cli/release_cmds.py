@@ -174,9 +174,26 @@ def user_overrides(values_files: tuple[str, ...], set_values: tuple[str, ...],
     return user
 
 
+def keep_claim_class(values: dict[str, Any], deployed: dict[str, Any] | None, user: dict[str, Any]) -> str | None:
+    """A claim's storage class cannot change (the API refuses any change of a PVC's spec but its size): when the
+    site profile now names another class than the release's weights claim was made with, the upgrade keeps the
+    claim's, unless the user's own override names one. Returns the warning to print (None: nothing kept)."""
+    if deployed is None or get_path(values, "storage.existingClaim") or \
+            get_path(user, "storage.storageClass") is not None:
+        return None
+    old, new = get_path(deployed, "storage.storageClass"), get_path(values, "storage.storageClass")
+    if old is None or old == new:
+        return None
+    values["storage"]["storageClass"] = old
+    return (f"the weights claim keeps storage class {old or '(the cluster default)'}: a claim's class cannot "
+            f"change, and the site profile now names {new or 'the cluster default'}; to move the weights, rm the "
+            f"model and add it again (or --set storage.storageClass=CLASS once it is gone)")
+
+
 def _plan_and_deploy(layer: UserLayer, name: str | None, session: Session, *, dry_run: str, wait: bool,
-                     timeout: str, output: str | None, verb: str) -> None:
-    """Plan from the user layer (model, flags, overrides), render, deploy; the layer is stored in the release."""
+                     timeout: str, output: str | None, verb: str, deployed: dict[str, Any] | None = None) -> None:
+    """Plan from the user layer (model, flags, overrides), render, deploy; the layer is stored in the release.
+    ``deployed``: the values of the release this call upgrades (its weights claim keeps its storage class)."""
     import os
 
     flags = dict(layer.flags)
@@ -201,7 +218,8 @@ def _plan_and_deploy(layer: UserLayer, name: str | None, session: Session, *, dr
         out.info(plan.to_text())
         raise why_not(model, plan)
     planned = planned_values(plan, layer.values, layer)
-    for warning in planned.warnings:
+    kept = keep_claim_class(planned.values, deployed, layer.values)
+    for warning in [*planned.warnings, *([kept] if kept else [])]:
         out.warn(warning)
     if source.requires_token and dry_run != "client":
         warn_missing_token_secret(session, model, planned.values)
@@ -433,7 +451,7 @@ def upgrade_command(name: str, namespace: str | None, kube_context: str | None, 
                         f"give this upgrade --site FILE (the same site profile, wherever it is now), or "
                         f"--reset-values to re-plan for the site in effect")
     _plan_and_deploy(layer, name, session, dry_run=dry_run, wait=wait, timeout=timeout, output=output,
-                     verb="upgrade")
+                     verb="upgrade", deployed=deployed)
 
 
 def uninstall_model(session: Session, name: str, *, keep_cache: bool, timeout: str, wait: bool = False

@@ -191,7 +191,8 @@ def _apply(session: Session, change: record.Change, doc: dict[str, Any] | None, 
                                                  if k in doc}})
             assert layer is not None
             _plan_and_deploy(layer, change.name, session, dry_run="none", wait=False, timeout=timeout,
-                             output=None, verb="sync")
+                             output=None, verb="sync",
+                             deployed=session.helm.values(change.name, ns) if change.action == "upgrade" else None)
         else:
             chart = GATEWAY_CHART if change.kind == "gateway" else MODEL_CHART
             chart_path(chart)

@@ -137,6 +137,16 @@ def _template_hash(template: dict) -> str:
     return "".join("bcdfghjklmnpqrstvwxz2456789"[int(c, 16)] for c in digest[:10])
 
 
+def _check_claim_spec(name: str, old: dict, new: dict) -> None:
+    """The API server's rule for a PVC update: its spec is immutable but for resources.requests (the size) and
+    volumeAttributesClassName; volumeName, set by the binder, is left alone by an apply that omits it."""
+    mutable = ("resources", "volumeAttributesClassName", "volumeName")
+    if {k: v for k, v in old.items() if k not in mutable} != {k: v for k, v in new.items() if k not in mutable}:
+        raise ApiError(422, "Invalid", f'PersistentVolumeClaim "{name}" is invalid: spec: Forbidden: spec is '
+                       "immutable after creation except resources.requests and volumeAttributesClassName for "
+                       "bound claims", {"name": name, "kind": "persistentvolumeclaims"})
+
+
 def _json_bytes(obj: Any) -> bytes:
     return json.dumps(obj, separators=(",", ":")).encode()
 
@@ -1435,6 +1445,8 @@ class FakeApiServer:
             raise ApiError(400, "BadRequest", f"the name of the object ({meta.get('name')}) does not match the "
                            f"name on the URL ({name})")
         old_meta = old["metadata"]
+        if subresource is None and res.kind == "PersistentVolumeClaim":
+            _check_claim_spec(name, old.get("spec") or {}, new.get("spec") or {})
         meta["name"] = name
         if res.namespaced:
             meta["namespace"] = ns

@@ -6,18 +6,23 @@ cluster domain), and multi-node (LeaderWorkerSet) plans on it and on NRP. Each t
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
 from kubectl_llm import catalog
 from kubectl_llm.adapters import site as site_adapter
+from kubectl_llm.cli import gateway_cmd
+from kubectl_llm.cli.main import cli
 from kubectl_llm.planner.plan import make_plan
 from kubectl_llm.planner.request import PlanRequest
 from kubectl_llm.planner.site import Site, default_site
 from kubectl_llm.planner.values import chart_values
-from tests.cli_harness import offline_dry_run_env, render_dry_run
+from tests.cli_harness import cli_cluster, kllm, offline_dry_run_env, render_dry_run
 from tests.conftest import REPO_ROOT
+from tests.manifest_validation import render_chart, validate_objects
 
 ACME = REPO_ROOT / "tests" / "fixtures" / "sites" / "acme-hpc.yaml"
 
@@ -68,3 +73,122 @@ def test_product_affinity_always_holds_for_a_type_with_a_resource_of_its_own(acm
     # the same types under productAffinity "named" (the default) keep the resource as the selector
     named = Site(**{**acme.__dict__, "product_affinity": "named"})
     assert plan("Qwen/Qwen3-8B", named, gpu_type=gpu).to_dict()["scheduling"]["node_affinity"] == []
+
+
+# --- gateway install for a site whose Gateway lives in another namespace, on a named listener ----------------------
+def test_gateway_install_makes_the_gateway_the_sites_routes_attach_to(tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """Before: `gateway install --site acme-hpc.yaml` installed Gateway inference-gw in the context's namespace with
+    the chart's listener `http` and Gateway API's default `allowedRoutes: Same`, while the site's routes name
+    gw-system/inference-gw, listener https: no route could ever attach (status kept saying 'not found: install
+    it'). Now it installs into the ref's namespace, names the listener after the ref's sectionName and lets routes
+    of other namespaces attach; -n elsewhere is refused with the namespace to use."""
+    with cli_cluster(tmp_path, monkeypatch, namespace="acme-llm", namespaces=["acme-llm", "gw-system"]) as api:
+        done = json.loads(kllm("gateway", "install", "--site", str(ACME), "-o", "json").stdout)
+        assert (done["namespace"], done["action"]) == ("gw-system", "installed")
+        assert api.get_object("Gateway", "inference-gw", "acme-llm") is None
+        gw = api.get_object("Gateway", "inference-gw", "gw-system")
+        assert gw["spec"]["listeners"] == [{"name": "https", "protocol": "HTTP", "port": 80,
+                                            "allowedRoutes": {"namespaces": {"from": "All"}}}]
+        kllm("add", "Qwen/Qwen3-8B", "--site", str(ACME))
+        route = api.get_object("AIGatewayRoute", "qwen3-8b", "acme-llm")
+        [ref] = route["spec"]["parentRefs"]
+        assert (ref["name"], ref["namespace"], ref["sectionName"]) == (gw["metadata"]["name"], "gw-system",
+                                                                       gw["spec"]["listeners"][0]["name"])
+        assert "gateway   inference-gw in namespace gw-system, " in kllm("status", "qwen3-8b").stdout
+        # the same install again is no change; into the models' namespace it is refused before helm runs
+        assert json.loads(kllm("gateway", "install", "--site", str(ACME), "-o", "json").stdout)["action"] == \
+            "unchanged"
+        refused = kllm("gateway", "install", "--site", str(ACME), "-n", "acme-llm", code=2)
+        assert refused.stderr.startswith("error: the site acme-hpc's routes attach to Gateway inference-gw in "
+                                         "namespace gw-system, not acme-llm")
+        assert "hint: kubectl llm gateway install -n gw-system" in refused.stderr
+        assert api.get_object("Gateway", "inference-gw", "acme-llm") is None
+        # another Gateway name is another Gateway: no refusal
+        other = json.loads(kllm("gateway", "install", "--site", str(ACME), "-n", "acme-llm", "--set",
+                                "gateway.name=team-gw", "-o", "json").stdout)
+        assert other["action"] == "installed"
+
+
+def test_gateway_dry_run_for_the_other_site_validates_and_nrp_keeps_the_charts_listener(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    offline_dry_run_env(monkeypatch, tmp_path)
+    for args, listeners in (
+            (["--site", str(ACME)], [{"name": "https", "protocol": "HTTP", "port": 80,
+                                      "allowedRoutes": {"namespaces": {"from": "All"}}}]),
+            ([], [{"name": "http", "protocol": "HTTP", "port": 80}])):
+        res = CliRunner().invoke(cli, ["gateway", "install", "--dry-run=client", "-o", "json", *args])
+        assert res.exit_code == 0, res.output
+        objs = json.loads(res.stdout)
+        validate_objects(objs)
+        [gw] = [o for o in objs if o["kind"] == "Gateway"]
+        assert gw["spec"]["listeners"] == listeners
+
+
+# --- the cluster's GPUs under the site's own resource names -------------------------------------------------------
+def _node(name: str, labels: dict[str, str], allocatable: dict[str, str]) -> dict:
+    return {"apiVersion": "v1", "kind": "Node", "metadata": {"name": name, "labels": labels}, "spec": {},
+            "status": {"allocatable": {"cpu": "96", **allocatable},
+                       "conditions": [{"type": "Ready", "status": "True"}]}}
+
+
+def _pod(name: str, on: str, resource: str, n: int) -> dict:
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "namespace": "batch"},
+            "spec": {"nodeName": on, "containers": [{"name": "c", "image": "x",
+                                                     "resources": {"limits": {resource: str(n)}}}]},
+            "status": {"phase": "Running"}}
+
+
+def test_gpus_cluster_and_gpu_auto_know_the_sites_resource_names(tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """Before: a node's GPUs were looked for under nvidia.com/* and amd.com/gpu only, so the site's Gaudi pool
+    (habana.ai/gaudi) showed 0 allocatable as nvidia.com/gpu, its pods' GPUs were not counted, and --gpu auto
+    never considered it. Now every resource of the site's catalog is a GPU resource."""
+    label = "node.acme.org/gpu-model"
+    with cli_cluster(tmp_path, monkeypatch, namespace="acme-llm", namespaces=["acme-llm", "batch"]) as api:
+        api.create_object(_node("gaudi-1", {label: "HL-225"}, {"habana.ai/gaudi": "8"}))
+        api.create_object(_node("l40s-1", {label: "NVIDIA-L40S"}, {"nvidia.com/gpu": "4"}))
+        api.create_object(_pod("train", "gaudi-1", "habana.ai/gaudi", 3))
+        api.create_object(_pod("busy", "l40s-1", "nvidia.com/gpu", 4))
+        doc = json.loads(kllm("gpus", "--cluster", "--site", str(ACME), "-o", "json").stdout)
+        nodes = {n["name"]: (n["type"], n["resource"], n["allocatable"], n["requested"], n["free"])
+                 for n in doc["nodes"]}
+        assert nodes == {"gaudi-1": ("Gaudi2", "habana.ai/gaudi", 8, 3, 5),
+                         "l40s-1": ("L40S", "nvidia.com/gpu", 4, 4, 0)}
+        # Qwen3-8B fits one GPU of either: only the Gaudi node has one free now
+        res = kllm("add", "Qwen/Qwen3-8B", "--gpu", "auto", "--site", str(ACME), "-o", "json")
+        assert "--gpu auto: 1 x Gaudi2; nodes that could take it now: gaudi-1" in res.stderr
+        dep = api.get_object("Deployment", "qwen3-8b", "acme-llm")
+        assert dep["spec"]["template"]["spec"]["containers"][0]["resources"]["limits"]["habana.ai/gaudi"] == "1"
+
+
+# --- a CUDA image on a card that is not NVIDIA's ------------------------------------------------------------------
+@pytest.mark.parametrize("gpu, engine, image", [("MI250", "sglang", "lmsysorg/sglang:v0.5.9"),
+                                                ("Gaudi2", "sglang", "lmsysorg/sglang:v0.5.9")])
+def test_a_card_without_an_image_of_the_engine_is_warned_about(acme: Site, gpu: str, engine: str,
+                                                               image: str) -> None:
+    """Before: `--engine sglang --gpu MI250` (the site names only a vLLM build for its AMD card) rendered the CUDA
+    image lmsysorg/sglang:v0.5.9 for amd.com/gpu nodes without a word. Now the plan warns and names the key."""
+    doc = plan("Qwen/Qwen3-8B", acme, gpu_type=gpu, engine=engine).to_dict()
+    resource = doc["gpu"]["resource"]
+    assert doc["serving"]["image"] == f"harbor.acme.org/dockerhub/{image}"
+    assert (f"{gpu} requests {resource} but the site names no SGLang image for it (gpus[].images.sglang of the "
+            f"site file): the pod runs {image}, a CUDA build that needs NVIDIA GPUs") in " ".join(doc["warnings"])
+    # the card's own vLLM build: no warning; an NVIDIA card: none either
+    for other in (dict(gpu_type=gpu), dict(gpu_type="L40S", engine="sglang")):
+        assert not [w for w in plan("Qwen/Qwen3-8B", acme, **other).to_dict()["warnings"] if "CUDA build" in w]
+
+
+# --- the registry mirror for the gateway chart's images ------------------------------------------------------------
+def test_gateway_install_pulls_its_test_image_through_the_sites_mirror(helm_bin: str) -> None:
+    """Before: the site's imageRegistry ("every image goes through it") reached the model charts only; the gateway
+    chart's helm test Pod pulled curlimages/curl from Docker Hub, which a mirrored (air-gapped) cluster cannot.
+    (A dry run skips the test Pod: the chart is rendered with the values `gateway install` passes.)"""
+    for site, image in ((str(ACME), "harbor.acme.org/dockerhub/curlimages/curl:8.10.1"),
+                        (None, "curlimages/curl:8.10.1")):
+        values = gateway_cmd.site_values(site)
+        assert values.get("imageRegistry") == ("harbor.acme.org/dockerhub" if site else None)
+        objs = render_chart(REPO_ROOT / "charts" / "llm-gateway", values, release="llm-gateway", helm=helm_bin)
+        validate_objects(objs)
+        [pod] = [o for o in objs if o["kind"] == "Pod"]
+        assert [c["image"] for c in pod["spec"]["containers"]] == [image]

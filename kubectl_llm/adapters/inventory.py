@@ -8,6 +8,7 @@ key names of a Secret are returned.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -58,13 +59,20 @@ def _int(value: Any) -> int | None:
         return None
 
 
-def _gpu_resource(allocatable: dict[str, Any]) -> tuple[str, int]:
-    """The node's GPU extended resource: nvidia.com/gpu, else another nvidia.com/* or amd.com/gpu with a count."""
+def is_gpu_resource(key: str, resources: Iterable[str] = ()) -> bool:
+    """An extended resource that counts GPUs: nvidia.com/*, amd.com/gpu, or one the site's GPU catalog requests
+    (``resources``: e.g. habana.ai/gaudi, gpu.intel.com/i915)."""
+    return key.startswith("nvidia.com/") or key == "amd.com/gpu" or key in resources
+
+
+def _gpu_resource(allocatable: dict[str, Any], resources: Iterable[str] = ()) -> tuple[str, int]:
+    """The node's GPU extended resource: nvidia.com/gpu, else amd.com/gpu, else another GPU resource (a site
+    catalog's, or nvidia.com/*) with a count."""
     for key in ("nvidia.com/gpu", "amd.com/gpu"):
         if _int(allocatable.get(key)):
             return key, int(allocatable[key])
     for key, value in sorted(allocatable.items()):
-        if key.startswith("nvidia.com/") and _int(value):
+        if is_gpu_resource(key, resources) and _int(value):
             return key, int(value)
     return "nvidia.com/gpu", 0
 
@@ -73,9 +81,11 @@ PRODUCT, MEMORY, COUNT, DRIVER = ("nvidia.com/gpu.product", "nvidia.com/gpu.memo
                                   "nvidia.com/cuda.driver.major")
 
 
-def node_gpus(node: dict[str, Any], requested: dict[str, dict[str, int]], keys: Any = None) -> NodeGpus | None:
+def node_gpus(node: dict[str, Any], requested: dict[str, dict[str, int]], keys: Any = None,
+              resources: Iterable[str] = ()) -> NodeGpus | None:
     """A node (as a dict) -> NodeGpus, or None when it has no GPU label and no GPU resource. ``keys``: the site's
-    node-label keys (gpu_product, gpu_memory, cuda_driver_major); NVIDIA's GPU feature discovery names by default."""
+    node-label keys (gpu_product, gpu_memory, cuda_driver_major); NVIDIA's GPU feature discovery names by default.
+    ``resources``: the site catalog's GPU resources besides nvidia.com/* and amd.com/gpu."""
     product_key = getattr(keys, "gpu_product", "") or PRODUCT
     memory_key = getattr(keys, "gpu_memory", "") or MEMORY
     driver_key = getattr(keys, "cuda_driver_major", "") or DRIVER
@@ -83,7 +93,7 @@ def node_gpus(node: dict[str, Any], requested: dict[str, dict[str, int]], keys: 
     labels = meta.get("labels") or {}
     status = node.get("status") or {}
     allocatable = status.get("allocatable") or {}
-    resource, alloc = _gpu_resource(allocatable)
+    resource, alloc = _gpu_resource(allocatable, resources)
     product = labels.get(product_key)
     if not product and not alloc:
         return None
@@ -99,7 +109,7 @@ def node_gpus(node: dict[str, Any], requested: dict[str, dict[str, int]], keys: 
                     labels={str(k): str(v) for k, v in labels.items()})
 
 
-def requested_gpus(pods: list[dict[str, Any]]) -> dict[str, dict[str, int]]:
+def requested_gpus(pods: list[dict[str, Any]], resources: Iterable[str] = ()) -> dict[str, dict[str, int]]:
     """node -> resource -> GPUs requested by the pods bound there that still hold them (not Succeeded/Failed)."""
     out: dict[str, dict[str, int]] = {}
     for pod in pods:
@@ -110,23 +120,25 @@ def requested_gpus(pods: list[dict[str, Any]]) -> dict[str, dict[str, int]]:
         for c in spec.get("containers") or []:
             res = c.get("resources") or {}
             for key, value in {**(res.get("limits") or {}), **(res.get("requests") or {})}.items():
-                if (key.startswith("nvidia.com/") or key == "amd.com/gpu") and _int(value):
+                if is_gpu_resource(key, resources) and _int(value):
                     per = out.setdefault(node, {})
                     per[key] = per.get(key, 0) + int(value)
     return out
 
 
-def cluster_gpu_nodes(cluster: Cluster, keys: Any = None) -> list[NodeGpus]:
+def cluster_gpu_nodes(cluster: Cluster, keys: Any = None, resources: Iterable[str] = ()) -> list[NodeGpus]:
     """Every GPU node with allocatable and requested GPUs. Needs cluster-wide list of nodes and pods: a
-    namespace-scoped user gets PermissionDenied (the caller falls back to the catalog)."""
+    namespace-scoped user gets PermissionDenied (the caller falls back to the catalog). ``keys`` / ``resources``:
+    the site's node-label keys and its catalog's GPU resources."""
+    resources = frozenset(resources)
     api = cluster._client()
     nodes = cluster._call(lambda: cluster.core.list_node(_request_timeout=30))
     pods = cluster._call(lambda: cluster.core.list_pod_for_all_namespaces(
         field_selector="status.phase!=Succeeded,status.phase!=Failed", _request_timeout=60))
     node_dicts = [api.sanitize_for_serialization(n) for n in nodes.items]
     pod_dicts = [api.sanitize_for_serialization(p) for p in pods.items]
-    req = requested_gpus(pod_dicts)
-    found = [node_gpus(n, req, keys) for n in node_dicts]
+    req = requested_gpus(pod_dicts, resources)
+    found = [node_gpus(n, req, keys, resources) for n in node_dicts]
     return sorted((n for n in found if n is not None), key=lambda n: n.name)
 
 

@@ -13,7 +13,7 @@ from kubectl_llm.cli.overrides import apply_overrides, deep_merge
 from kubectl_llm.cli.planning import validate_name
 from kubectl_llm.cli.release_cmds import deploy
 from kubectl_llm.cli.session import Session
-from kubectl_llm.errors import ReleaseConflict, ReleaseNotFound
+from kubectl_llm.errors import ReleaseConflict, ReleaseNotFound, UsageError
 
 release_name = click.option("--name", default=GATEWAY_CHART, show_default=True, metavar="NAME",
                             help="Release name of the gateway.")
@@ -35,7 +35,12 @@ def _install(name: str, namespace: str | None, kube_context: str | None, kubecon
              dry_run: str, wait: bool, timeout: str, output: str | None, verb: str, site: str | None = None,
              reset_values: bool = False) -> None:
     validate_name(name)
-    session = Session(namespace, kube_context, kubeconfig)
+    from kubectl_llm.cli.planning import load_site
+
+    in_effect = load_site(site).site
+    refs = in_effect.gateway_parent_refs
+    # The site's routes attach to the Gateway of its first parentRef: a ref naming a namespace says where it lives.
+    session = Session(namespace or (refs[0].get("namespace") if refs else None) or None, kube_context, kubeconfig)
     base = site_values(site)
     if verb == "upgrade" and not reset_values:
         # upgrade starts from what the release was installed with (its --set/-f values and the site's Gateway
@@ -45,6 +50,7 @@ def _install(name: str, namespace: str | None, kube_context: str | None, kubecon
         if stored is not None:
             base = deep_merge(stored, site_values(site)) if site else stored
     values, _ = apply_overrides(base, values_files, set_values, set_string_values)
+    _check_namespace(in_effect, values, session.namespace, verb, site)
     deploy(session, name, GATEWAY_CHART, values, dry_run=dry_run, wait=wait, timeout=timeout, output=output,
            description=f"kubectl llm gateway {verb}", needs_gateway=False)
 
@@ -61,12 +67,52 @@ def _stored_values(session: Session, name: str) -> dict[str, Any] | None:
 
 
 def site_values(option: str | None) -> dict[str, Any]:
-    """The gateway chart's values the site profile decides: the Gateway is named after the site's first gateway
-    parentRef, the one llm-model routes attach to (install it in that ref's namespace when it names one)."""
+    """The gateway chart's values the site profile decides, so that the site's routes can attach: the Gateway is
+    named after the site's first gateway parentRef (the one llm-model routes attach to); a ref's sectionName names
+    the chart's first listener (unless a listener has that name); a ref naming a namespace (a Gateway shared by the
+    models of other namespaces) lets routes of every namespace attach (Gateway API's default is the Gateway's own
+    namespace only). The listeners are the chart's own otherwise (-f gateway.listeners replaces them, TLS too). The
+    site's registry mirror is the chart's imageRegistry."""
     from kubectl_llm.cli.planning import load_site
 
-    refs = load_site(option).site.gateway_parent_refs
-    return {"gateway": {"name": refs[0]["name"]}} if refs else {}
+    site = load_site(option).site
+    mirror = {"imageRegistry": site.image_registry} if site.image_registry else {}
+    refs = site.gateway_parent_refs
+    if not refs:
+        return mirror
+    ref = refs[0]
+    gateway: dict[str, Any] = {"name": ref["name"]}
+    section, namespace = ref.get("sectionName"), ref.get("namespace")
+    if section or namespace:
+        listeners = _chart_listeners()
+        if section and listeners and not any(lis.get("name") == section for lis in listeners):
+            listeners[0]["name"] = section
+        if namespace:
+            for lis in listeners:
+                lis.setdefault("allowedRoutes", {"namespaces": {"from": "All"}})
+        gateway["listeners"] = listeners
+    return {**mirror, "gateway": gateway}
+
+
+def _chart_listeners() -> list[dict[str, Any]]:
+    """The llm-gateway chart's default listeners (its values.yaml), a fresh copy."""
+    from kubectl_llm import yamlio
+
+    values = yamlio.load((chart_path(GATEWAY_CHART) / "values.yaml").read_text(encoding="utf-8")) or {}
+    return [dict(lis) for lis in (values.get("gateway") or {}).get("listeners") or []]
+
+
+def _check_namespace(site: Any, values: dict[str, Any], namespace: str, verb: str, option: str | None) -> None:
+    """Refuse a Gateway the site's routes name, installed in another namespace than theirs name: none of them could
+    attach to it."""
+    name = (values.get("gateway") or {}).get("name")
+    for ref in site.gateway_parent_refs:
+        where = ref.get("namespace")
+        if where and ref.get("name") == name and where != namespace:
+            raise UsageError(f"the site {site.name}'s routes attach to Gateway {name} in namespace {where}, not "
+                             f"{namespace}: installed here it would serve none of them",
+                             f"kubectl llm gateway {verb} -n {where}" + (f" --site {option}" if option else "")
+                             + " (or --set gateway.name=NAME for a Gateway of this namespace's own)")
 
 
 def _install_options(fn: Any) -> Any:

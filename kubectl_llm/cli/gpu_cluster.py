@@ -26,6 +26,15 @@ def _catalog_by_product(catalog: Any = None) -> dict[str, Any]:
     return {p: g for g in catalog for p in g.products}
 
 
+def _site_nodes(session: Any, site: Any) -> list[Any]:
+    """The cluster's GPU nodes read with the site's node-label keys and its catalog's GPU resource names."""
+    from kubectl_llm.adapters.inventory import cluster_gpu_nodes
+
+    if site is None:
+        return cluster_gpu_nodes(session.cluster)
+    return cluster_gpu_nodes(session.cluster, site.node_labels, {g.resource for g in site.gpu_catalog})
+
+
 def node_rows(nodes: list[Any], catalog: Any = None) -> list[dict[str, Any]]:
     by_product = _catalog_by_product(catalog)
     rows = []
@@ -56,16 +65,14 @@ def type_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def show_cluster(session: Any, output: str | None, site: Any = None) -> None:
     """`kubectl llm gpus --cluster` (node labels and type names of the site profile)."""
-    from kubectl_llm.adapters.inventory import cluster_gpu_nodes
-
-    rows = node_rows(cluster_gpu_nodes(session.cluster, getattr(site, "node_labels", None)),
-                     site.gpu_catalog if site is not None else None)
+    rows = node_rows(_site_nodes(session, site), site.gpu_catalog if site is not None else None)
     doc = {"nodes": rows, "types": type_rows(rows)}
     if output:
         out.data(doc, output)
         return
     if not rows:
-        out.info("no GPU nodes (no node has an nvidia.com/gpu.product label or a GPU resource)")
+        label = getattr(getattr(site, "node_labels", None), "gpu_product", "") or "nvidia.com/gpu.product"
+        out.info(f"no GPU nodes (no node has a {label} label or a GPU resource)")
         return
 
     def taints(r: dict[str, Any]) -> str:
@@ -87,7 +94,6 @@ def show_cluster(session: Any, output: str | None, site: Any = None) -> None:
 def resolve_auto(source: Any, request: Any, session: Any) -> Any:
     """`--gpu auto`: the request with the GPU type the cluster can take (or the catalog's choice, with a
     warning, when nodes cannot be listed). Says on stderr what it chose and which nodes could take it."""
-    from kubectl_llm.adapters.inventory import cluster_gpu_nodes
     from kubectl_llm.cli.planning import make_plan
 
     if getattr(request, "gpu_type", None) != "auto":
@@ -95,7 +101,7 @@ def resolve_auto(source: Any, request: Any, session: Any) -> Any:
     base = dataclasses.replace(request, gpu_type=None)
     site = getattr(request, "site", None)
     try:
-        nodes = cluster_gpu_nodes(session.cluster, getattr(site, "node_labels", None))
+        nodes = _site_nodes(session, site)
     except ClusterError as exc:
         out.warn(f"--gpu auto: cannot read the cluster's GPU nodes ({exc.message}); planning with the catalog's types "
                  f"instead")

@@ -26,7 +26,7 @@ from kubectl_llm.planner.memory import (indexer_bytes_per_token, Layout, Overhea
 from kubectl_llm.planner.quantity import GiB, human
 from kubectl_llm.planner.request import PlanRequest
 from kubectl_llm.planner.rules import DEFAULT_UTILIZATION, GPU_COUNTS, KV_DTYPES, ROUTE_TIMEOUT
-from kubectl_llm.planner.site import Site, default_site
+from kubectl_llm.planner.site import NVIDIA_PREFIX, Site, default_site
 from kubectl_llm.planner.source import ModelSource
 from kubectl_llm.planner.validate import validate_config
 from kubectl_llm.planner.weights import estimate_weights
@@ -966,6 +966,7 @@ def make_plan(source: ModelSource, req: PlanRequest, site: Site | None = None) -
     warnings: list[str] = list(source.warnings) + list(checked.warnings) + list(ctx.warnings)
     _explain(reasons, warnings, f, best, req, recipe, ctx, kv_name, total, wsrc, wnotes, len(gpus) > 1, chosen)
     warnings.extend(wwarnings)
+    warnings.extend(_cuda_image_on_other_card(best.gpu, req.engine, recipe))
     reasons.extend(_explain_nodes(best, req, total, one_node_why))
     reasons.extend(_compare_dp(f, parts, best, L, kv_dsz, recipe, req))
     settings = eng.EngineSettings(
@@ -999,6 +1000,17 @@ def make_plan(source: ModelSource, req: PlanRequest, site: Site | None = None) -
                 worker_args=group.worker_args, command=group.leader_command, worker_command=group.worker_command,
                 launcher=launcher, env=tuple(eng.engine_env(req.engine, ctx.extended)),
                 max_context_that_fits=fitting_len)
+
+
+def _cuda_image_on_other_card(gpu: GpuType, engine: str, recipe: eng.Recipe) -> list[str]:
+    """A card outside nvidia.com/* (amd.com/gpu, habana.ai/gaudi, ...) whose site entry names no image of this
+    engine gets the engine's default image, a CUDA build: say so rather than render a pod that cannot start."""
+    if gpu.resource.startswith(NVIDIA_PREFIX) or gpu.image_for(engine):
+        return []
+    name = "SGLang" if engine == "sglang" else "vLLM"
+    return [f"{gpu.name} requests {gpu.resource} but the site names no {name} image for it (gpus[].images.{engine} "
+            f"of the site file): the pod runs {eng.engine_image(recipe, engine)}, a CUDA build that needs NVIDIA "
+            f"GPUs; give the card's own {name} build there"]
 
 
 def _explain(r: list[str], w: list[str], f: ModelFacts, b: Evaluation, req: PlanRequest, recipe: eng.Recipe,

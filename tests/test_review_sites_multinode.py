@@ -309,11 +309,11 @@ def test_two_node_group_on_each_site(monkeypatch: pytest.MonkeyPatch, tmp_path: 
 # --- the site's storage class changes under a deployed model -------------------------------------------------------
 def test_an_upgrade_keeps_the_weights_claims_class_when_the_site_names_another(tmp_path: Path,
                                                                              monkeypatch: pytest.MonkeyPatch) -> None:
-    """Before: after the admin moved the site profile to another storage class, `upgrade` (and `sync`) of a model
-    added before re-planned the weights PVC with the new class, which the API server refuses (a claim's spec is
-    immutable but for its size: tests/fakes/apiserver.py now says so as the real one does), so every upgrade of
-    every older model failed and was rolled back. Now the claim keeps its class, with a warning saying how to
-    move it; models added later get the new class."""
+    """Before: after the admin moved the site profile to another storage class, `upgrade` (`sync`, the same
+    `add`) of a model added before re-planned the weights PVC with the new class, which the API server refuses (a
+    claim's spec is immutable but for its size: tests/fakes/apiserver.py now says so as the real one does), so
+    every upgrade of every older model failed and was rolled back. Now the claim keeps its class, with a warning
+    saying how to move it; models added later get the new class."""
     site = tmp_path / "acme.yaml"
     site.write_text(ACME.read_text())
     with cli_cluster(tmp_path, monkeypatch, namespace="acme-llm", namespaces=["acme-llm"]) as api:
@@ -321,6 +321,10 @@ def test_an_upgrade_keeps_the_weights_claims_class_when_the_site_names_another(t
         assert api.get_object("PersistentVolumeClaim", "qwen3-8b", "acme-llm")["spec"]["storageClassName"] == \
             "ceph-rbd-fast"
         site.write_text(ACME.read_text().replace("storageClass: ceph-rbd-fast", "storageClass: ceph-rbd-ssd"))
+        # the same add again (a script re-run): no change, the claim keeps its class
+        again = kllm("add", "Qwen/Qwen3-8B", "--site", str(site), "-o", "json")
+        assert json.loads(again.stdout)["action"] == "unchanged"
+        assert "warning: the weights claim keeps storage class ceph-rbd-fast" in again.stderr
         res = kllm("upgrade", "qwen3-8b", "--context-length", "16384", "-o", "json")
         assert json.loads(res.stdout)["action"] == "upgraded"
         assert ("warning: the weights claim keeps storage class ceph-rbd-fast: a claim's class cannot change, and "

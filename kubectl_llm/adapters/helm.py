@@ -366,17 +366,20 @@ class Helm:
     # --- writes ----------------------------------------------------------------------------------------------
     def install_or_upgrade(self, name: str, chart_dir: Path, values: dict[str, Any], namespace: str, *,
                            chart_name: str, wait: bool, timeout: str, description: str | None = None,
-                           check_current: Callable[[dict[str, Any]], None] | None = None) -> Outcome:
+                           check_current: Callable[[dict[str, Any]], dict[str, Any] | None] | None = None
+                           ) -> Outcome:
         """Idempotent `helm upgrade --install`: no new revision when chart version and values are unchanged.
 
         Refuses (ReleaseConflict) when NAME is held by a release of another chart; ``check_current`` may refuse
-        the existing release's values too (add: another model under the same name). Repairs a release stuck in a
-        pending state (pyhelm3 ``get_proceedable_revision``) before acting.
+        the existing release's values too (add: another model under the same name), or return the values to
+        apply instead (add: the weights claim keeps its storage class). Repairs a release stuck in a pending state
+        (pyhelm3 ``get_proceedable_revision``) before acting.
         """
         values = normalise(values)
         from pyhelm3 import errors as herr
 
         async def go() -> Outcome:
+            nonlocal values
             client = self.client
             try:
                 current = await client.get_current_revision(name, namespace=namespace)
@@ -389,7 +392,9 @@ class Helm:
                         f"release {name!r} in namespace {namespace!r} belongs to chart {held_by!r}, "
                         f"not {chart_name!r}")
                 if check_current is not None:
-                    check_current(await current.values())
+                    adjusted = check_current(await current.values())
+                    if adjusted is not None:
+                        values = normalise(adjusted)
                 current = await client.get_proceedable_revision(name, namespace=namespace, timeout=timeout)
             chart = await client.get_chart(chart_dir)
             if not await client.should_install_or_upgrade_release(current, chart, values):

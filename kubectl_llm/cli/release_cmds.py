@@ -63,7 +63,7 @@ def check_schema(chart_name: str, chart: Any, values: dict[str, Any]) -> None:
 
 def deploy(session: Session, name: str, chart_name: str, values: dict[str, Any], *, dry_run: str, wait: bool,
            timeout: str, output: str | None, description: str, needs_gateway: bool, needs_lws: bool = False,
-           check_current: Callable[[dict[str, Any]], None] | None = None) -> None:
+           check_current: Callable[[dict[str, Any]], dict[str, Any] | None] | None = None) -> None:
     """Render (client dry run), server-dry-run, or install/upgrade one release, then report on stdout."""
     from kubectl_llm.cli.waiting import run_with_progress
 
@@ -227,7 +227,23 @@ def _plan_and_deploy(layer: UserLayer, name: str | None, session: Session, *, dr
            output=output, description=f"kubectl llm {verb} {layer.model}",
            needs_gateway=_mode_gateway(planned.values),
            needs_lws=int(get_path(planned.values, "group.size") or 1) > 1,
-           check_current=same_model(planned.name, layer.model, session) if verb == "add" else None)
+           check_current=_add_check(planned.name, layer, session, planned.values) if verb == "add" else None)
+
+
+def _add_check(name: str, layer: UserLayer, session: Session, values: dict[str, Any]
+               ) -> Callable[[dict[str, Any]], dict[str, Any] | None]:
+    """add over an existing release: the same model only, and its weights claim keeps its storage class (the same
+    add after the site profile moved to another class is no change, not a refused PVC update)."""
+
+    def check(deployed: dict[str, Any]) -> dict[str, Any] | None:
+        same_model(name, layer.model, session)(deployed)
+        kept = keep_claim_class(values, deployed, layer.values)
+        if kept is None:
+            return None
+        out.warn(kept)
+        return values
+
+    return check
 
 
 KIND_WORDS = {"model": "a model", "external": "an external backend", "alias": "an alias"}

@@ -444,6 +444,22 @@ class Cluster:
                                       if users else "")))
         return out
 
+    def kept_claim_class(self, release: str, namespace: str) -> str | None:
+        """The storage class ("" = none named) of the weights PVC named ``release`` that an earlier
+        `rm --keep-cache` of that release left (Helm's annotations name the release, the chart's keep policy is on
+        it, it is not being deleted); None when there is no such claim or it cannot be read (helm then meets
+        whatever is there itself). A live release's claim carries no keep policy: its class is the release's."""
+        try:
+            pvc = self._call(lambda: self.core.read_namespaced_persistent_volume_claim(
+                release, namespace, _request_timeout=10))
+        except LlmError:   # 404 (ReleaseNotFound) included: no claim kept
+            return None
+        annotations = pvc.metadata.annotations or {}
+        if pvc.metadata.deletion_timestamp or annotations.get("meta.helm.sh/release-name") != release or \
+                annotations.get("helm.sh/resource-policy") != "keep":
+            return None
+        return pvc.spec.storage_class_name or ""
+
     def secret_exists(self, name: str, namespace: str) -> bool | None:
         """Whether a Secret exists (its data is read by the API call but never kept); None when not readable."""
         try:

@@ -35,8 +35,11 @@ def validate_name(name: str, flag: str = "--name") -> str:
     return name
 
 
-def build_request(opts: dict[str, Any], name: str | None, revision: str | None = None) -> PlanRequest:
-    """PlanRequest from the parsed plan options; refuses flag pairs that contradict each other."""
+def build_request(opts: dict[str, Any], name: str | None, revision: str | None = None, *,
+                  recorded: bool = False) -> PlanRequest:
+    """PlanRequest from the parsed plan options; refuses flag pairs that contradict each other. ``recorded``: the
+    options are a release's user layer, whose absent --site means the built-in profile (add, sync and
+    --reset-values record any other site in effect), not whatever $KUBECTL_LLM_SITE says in this shell."""
     from kubectl_llm.planner.quantity import parse_gpu_memory
 
     if opts.get("gpu") and opts.get("gpu_memory") is not None:
@@ -48,7 +51,12 @@ def build_request(opts: dict[str, Any], name: str | None, revision: str | None =
     if name is not None:
         validate_name(name)
     gpu_memory = parse_gpu_memory(opts["gpu_memory"]) if opts.get("gpu_memory") is not None else None
-    site = load_site(opts.get("site")).site
+    if recorded and not opts.get("site"):
+        from kubectl_llm.planner.site import default_site
+
+        site = default_site()
+    else:
+        site = load_site(opts.get("site")).site
     return PlanRequest(
         gpu_type=opts.get("gpu"), gpu_memory_bytes=gpu_memory, gpus=opts.get("gpus"), tp=opts.get("tp"),
         pp=opts.get("pp"), dcp=opts.get("dcp"), context=opts.get("context_length"),

@@ -190,6 +190,28 @@ def keep_claim_class(values: dict[str, Any], deployed: dict[str, Any] | None, us
             f"model and add it again (or --set storage.storageClass=CLASS once it is gone)")
 
 
+def kept_claim(session: Session, name: str, values: dict[str, Any], user: dict[str, Any]
+               ) -> dict[str, Any] | None:
+    """An add with no release NAME that finds the weights claim an earlier `rm --keep-cache` left: the claim is
+    adopted as it is, so its storage class is kept like an upgrade keeps it (the values it was made with, for
+    keep_claim_class); a --set storage.storageClass naming another class is refused before helm runs (helm's
+    apply would be refused by the API, and undoing the failed install deleted the kept weights)."""
+    if get_path(values, "storage.existingClaim") or int(get_path(values, "group.size") or 1) > 1 or \
+            values.get("mode", "model") != "model":
+        return None
+    held = session.cluster.kept_claim_class(name, session.namespace)
+    if held is None:
+        return None
+    wanted = get_path(user, "storage.storageClass")
+    if wanted is not None and wanted != held:
+        ns = session.namespace
+        raise InvalidValues(f"storage.storageClass={wanted}: the weights claim {name} kept by 'rm --keep-cache' has "
+                            f"storage class {held or '(the cluster default)'}, and a claim's class cannot change",
+                            f"drop --set storage.storageClass to adopt the kept weights, or delete the claim first "
+                            f"(kubectl delete pvc {name} -n {ns}; the weights download again)")
+    return {"storage": {"storageClass": held}}
+
+
 def _plan_and_deploy(layer: UserLayer, name: str | None, session: Session, *, dry_run: str, wait: bool,
                      timeout: str, output: str | None, verb: str, deployed: dict[str, Any] | None = None) -> None:
     """Plan from the user layer (model, flags, overrides), render, deploy; the layer is stored in the release.
@@ -198,7 +220,7 @@ def _plan_and_deploy(layer: UserLayer, name: str | None, session: Session, *, dr
 
     flags = dict(layer.flags)
     hf_revision = flags.pop("hf_revision", None)
-    request = build_request(flags, name, hf_revision)
+    request = build_request(flags, name, hf_revision, recorded=True)
     # Plan from the local directory while it exists here; elsewhere from the repo id the pod loads.
     model = layer.source if layer.source and os.path.isdir(layer.source) else layer.model
     source = load_source(model, hf_revision, check_token=dry_run != "client", model_id=layer.model)
@@ -218,6 +240,8 @@ def _plan_and_deploy(layer: UserLayer, name: str | None, session: Session, *, dr
         out.info(plan.to_text())
         raise why_not(model, plan)
     planned = planned_values(plan, layer.values, layer)
+    if deployed is None and dry_run != "client":
+        deployed = kept_claim(session, planned.name, planned.values, layer.values)
     kept = keep_claim_class(planned.values, deployed, layer.values)
     for warning in [*planned.warnings, *([kept] if kept else [])]:
         out.warn(warning)
@@ -460,6 +484,17 @@ def upgrade_command(name: str, namespace: str | None, kube_context: str | None, 
     if reset_values or "site" in forgotten:   # the stored site is forgotten: the site in effect now is recorded
         layer = dataclasses.replace(layer, flags=with_site_in_effect(layer.flags))
     site = layer.flags.get("site")
+    if not site:
+        from kubectl_llm.cli.planning import load_site
+
+        try:
+            in_effect = load_site(None)
+        except LlmError:   # a broken $KUBECTL_LLM_SITE is no concern of a release that does not use it
+            in_effect = None
+        if in_effect is not None and in_effect.path:
+            out.warn(f"release {name} is planned for the built-in site profile, as it was added: {in_effect.origin} "
+                     f"is not applied (upgrade --site FILE, or --reset-values in this shell, re-plans it for that "
+                     f"site)")
     if site and not plan_opts.get("site") and not os.path.isfile(site):
         from kubectl_llm.errors import SiteError
 

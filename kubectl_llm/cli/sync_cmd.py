@@ -222,6 +222,11 @@ def sync_command(directory: Path, prune: bool, dry_run: bool, timeout: str, name
                  kube_context: str | None, kubeconfig: str | None, output: str | None) -> None:
     """Make the namespace match DIRECTORY (files written by `kubectl llm export`)."""
     desired = read_folder(directory)
+    for doc in desired.values():
+        if doc["kind"] == "model":   # a file naming no site: the site in effect here, recorded as add records it
+            from kubectl_llm.cli.release_cmds import with_site_in_effect
+
+            doc["flags"] = with_site_in_effect(doc["flags"])
     session = Session(namespace, kube_context, kubeconfig)
     current = current_records(session)
     changes = record.diff(desired, current, prune=prune)

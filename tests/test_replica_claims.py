@@ -55,21 +55,22 @@ def test_replicas_on_read_write_once_storage_get_a_claim_each_and_the_plan_says_
     assert not any("Multi-Attach" in w for w in p.warnings)
     # one replica: the Deployment and its one claim, no storage reason (the golden plans are unchanged)
     one = plan(1)
-    assert chart_values(one)["workload"] == "Deployment" and not any("claim" in r for r in one.reasons)
+    # (the chart's default kind is not written: the values of a release made before `workload` existed are unchanged)
+    assert "workload" not in chart_values(one) and not any("claim" in r for r in one.reasons)
 
 
 def test_a_read_write_many_claim_keeps_one_deployment_and_one_download() -> None:
     """The admin's storage.accessMode=ReadWriteMany (with its class), or the site's sharedStorageClass: the 3
     replicas share one claim (a Deployment), one download of 15.3 GiB."""
     rwx = plan(3, storage_access_mode="ReadWriteMany", storage_class="rook-cephfs")
-    assert chart_values(rwx)["workload"] == "Deployment"
+    assert "workload" not in chart_values(rwx)
     assert ("3 replicas share one ReadWriteMany weights claim (18Gi, class rook-cephfs): one download of 15.3 GiB "
             "for all of them (Deployment)") in rwx.reasons
     site = site_from_document({**default_site().to_document(), "sharedStorageClass": "cephfs-rwx"})
     shared = plan(3, site)
     values = chart_values(shared)
-    assert (values["workload"], values["storage"]) == (
-        "Deployment", {"size": "18Gi", "storageClass": "cephfs-rwx", "accessMode": "ReadWriteMany"})
+    assert (values.get("workload"), values["storage"]) == (
+        None, {"size": "18Gi", "storageClass": "cephfs-rwx", "accessMode": "ReadWriteMany"})
     assert shared.to_dict()["resources"]["storage_class"] == "cephfs-rwx"
     # the shared class is for replicas only: one replica keeps the site's storageClass
     assert chart_values(plan(1, site))["storage"] == {"size": "18Gi", "storageClass": "linstor-igrok"}
@@ -309,3 +310,34 @@ def test_status_names_the_statefulsets_pods_refused_by_admission(fake: FakeApiSe
                         "metadata": {"name": "gold"}, "value": 10})
     doc = as_json("status", NAME)
     assert doc["problems"] == [] and doc["replicas"]["ready"] == 3
+
+
+def test_helm3_switches_kinds_and_waits_for_the_statefulset(fake: FakeApiServer, helm3_bin: str,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """Helm 3 (create and three-way patch, --atomic with --wait; its own ready checker reads the StatefulSet's
+    observedGeneration, updatedReplicas, readyReplicas and currentRevision = updateRevision)."""
+    monkeypatch.setenv("KUBECTL_LLM_HELM", helm3_bin)
+    kllm("add", MODEL, "--gpu", "L40", "--replicas", "3", "--wait", "--timeout", "2m")
+    assert claims(fake) == CLAIMS
+    kllm("upgrade", NAME, "--replicas", "1", "--wait", "--timeout", "2m")
+    assert claims(fake) == [NAME] and "StatefulSet" not in kinds_of(fake)
+    kllm("upgrade", NAME, "--replicas", "3", "--context-length", "8192", "--wait", "--timeout", "2m")
+    assert claims(fake) == CLAIMS and as_json("status", NAME)["replicas"]["ready"] == 3
+    kllm("upgrade", NAME, "--context-length", "4096", "--wait", "--timeout", "2m")   # a new template, same claims
+    pod = fake.get_object("Pod", f"{NAME}-2", NS)
+    assert "4096" in pod["spec"]["containers"][0]["args"]
+    assert fake.get_object("StatefulSet", NAME, NS)["status"]["currentRevision"] == \
+        fake.get_object("StatefulSet", NAME, NS)["status"]["updateRevision"]
+    kllm("rm", NAME)
+    assert claims(fake) == []
+
+
+def test_a_statefulset_keeps_its_claim_template_on_upgrade(fake: FakeApiServer) -> None:
+    """A StatefulSet's volumeClaimTemplates cannot change (the API, and the fake, refuse the update with 422: helm
+    would fail and roll back): an upgrade that asks for another claim size keeps the deployed 18Gi and says why."""
+    as_json("add", MODEL, "--gpu", "L40", "--replicas", "3")
+    res = kllm("upgrade", NAME, "--set", "storage.size=40Gi")
+    assert ("warning: the per-replica claims keep size 18Gi: a StatefulSet's claim template cannot change; to change "
+            "them, rm the model and add it again") in res.stderr
+    sts = fake.get_object("StatefulSet", NAME, NS)
+    assert sts["spec"]["volumeClaimTemplates"][0]["spec"]["resources"]["requests"]["storage"] == "18Gi"

@@ -388,8 +388,9 @@ class Cluster:
 
     def workload_problems(self, release: str, namespace: str) -> list[Problem]:
         """Why the release's pod does not exist or cannot start, as the controllers report it: a ReplicaSet or
-        StatefulSet whose pods admission refuses (FailedCreate: missing PriorityClass, quota, Pod Security), a claim Pending on its
-        storage class (ProvisioningFailed), a claim still Terminating. Kubernetes shows none of these on a pod."""
+        StatefulSet whose pods admission refuses (FailedCreate: missing PriorityClass, quota, Pod Security), a claim
+        Pending on its storage class (ProvisioningFailed), a claim still Terminating. Kubernetes shows none of these
+        on a pod."""
         from kubernetes import client
 
         apps = client.AppsV1Api(self._client())

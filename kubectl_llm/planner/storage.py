@@ -36,8 +36,8 @@ def weights_storage(site: Site, *, replicas: int, nodes: int, size: str, weights
                     access_mode: str | None = None, storage_class: str | None = None,
                     existing_claim: bool = False) -> WeightsStorage:
     """The workload and weights claims of a plan of ``replicas`` copies on ``nodes`` nodes each, claims of ``size``
-    (e.g. "19Gi") for ``weights`` (e.g. "15.3 GiB", one download). ``access_mode`` / ``storage_class``: the admin's own ``storage.*`` overrides (None: not given);
-    ``existing_claim``: the admin's ``storage.existingClaim``."""
+    (e.g. "19Gi") for ``weights`` (e.g. "15.3 GiB", one download). ``access_mode`` / ``storage_class``: the admin's
+    own ``storage.*`` overrides (None: not given); ``existing_claim``: the admin's ``storage.existingClaim``."""
     cls = site.storage_class if storage_class is None else storage_class
     if nodes > 1:
         return WeightsStorage("LeaderWorkerSet", cls, "", replicas * nodes, "")

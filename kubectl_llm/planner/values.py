@@ -55,8 +55,10 @@ def chart_values(plan: Plan) -> dict[str, Any]:
         "clusterDomain": plan.site.cluster_domain,
         "imageRegistry": plan.site.image_registry,
     }
-    if plan.storage is not None and plan.storage.workload != "LeaderWorkerSet":
-        values["workload"] = plan.storage.workload    # a model on one node: Deployment | StatefulSet
+    if plan.storage is not None and plan.storage.workload == "StatefulSet":
+        # a model on one node whose replicas get a claim each; the chart's default (Deployment) is not written, so
+        # the values of a release made before `workload` existed stay the same (an upgrade stays a no-op)
+        values["workload"] = plan.storage.workload
     if plan.site.service_labels:      # the site's own Service labels (NRP: the handbook's component=llm)
         values["service"] = {"labels": dict(plan.site.service_labels)}
     return values

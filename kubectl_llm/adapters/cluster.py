@@ -450,7 +450,7 @@ class Cluster:
         try:
             pvc = self._call(lambda: self.core.read_namespaced_persistent_volume_claim(
                 name, namespace, _request_timeout=10))
-        except (ReleaseNotFound, PermissionDenied):  # 404: no such claim; 403: the install finds out itself
+        except LlmError:  # 404: no such claim; not readable: best effort, the install itself reports the cluster
             return None
         if pvc.metadata.deletion_timestamp:
             return None

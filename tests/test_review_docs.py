@@ -154,3 +154,19 @@ def test_the_commands_said_to_take_site_are_those_that_take_it() -> None:
     said = re.search(r"errors\)\. (.*) take --site too", site_help)
     assert said, site_help
     assert set(re.split(r", | and ", said.group(1))) == taking
+
+
+def test_the_evidence_counts_the_docs_give_are_the_data_files() -> None:
+    """A guard: README and ARCHITECTURE count the start-up logs the memory model is checked on. Before, README said
+    32 (the rows of tests/data/vllm_overhead_observed.yaml) and ARCHITECTURE still 31, and ARCHITECTURE said 12
+    SGLang logs were rejected where sglang_observed.yaml lists 16; a row added without the docs now fails here."""
+    vllm = yaml.safe_load((REPO / "tests" / "data" / "vllm_overhead_observed.yaml").read_text())
+    sglang = yaml.safe_load((REPO / "tests" / "data" / "sglang_observed.yaml").read_text())
+    readme, arch = (" ".join(p.read_text().split()) for p in (README, ARCHITECTURE))
+    rows = len(vllm["observations"])
+    assert re.findall(r"against (\d+) start-up logs", readme) == [str(rows)]
+    assert re.findall(r"(\d+) real start-up logs", arch) == [str(rows)]
+    failed = sum(1 for o in sglang["observations"] if o.get("outcome", "ok") != "ok")
+    assert re.findall(r"holds (\d+) SGLang start-up logs \((\d+) started, (\d+) failed\)", arch) == [
+        (str(len(sglang["observations"])), str(len(sglang["observations"]) - failed), str(failed))]
+    assert re.findall(r"\(and (\d+) rejected, each with why\)", arch) == [str(len(sglang["not_used"]))]

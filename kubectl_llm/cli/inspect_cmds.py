@@ -35,12 +35,14 @@ def route_name(name: str, values: dict[str, Any]) -> str | None:
 
 def release_row(r: Any) -> dict[str, Any]:
     v = r.values
-    count, gtype = get_path(v, "gpu.count"), get_path(v, "gpu.type")
-    nodes = int(get_path(v, "group.size") or 1)
-    gpu: dict[str, Any] = {"type": gtype, "count": count * nodes if count else count, "nodes": nodes,
-                           "per_node": count}     # the same keys for one node and many (scripts index them)
     kind = fleet.release_kind(v)
-    return {"name": r.name, "namespace": r.namespace, "kind": kind, "model": get_path(v, "model.id"),
+    count, gtype = get_path(v, "gpu.count"), get_path(v, "gpu.type")
+    nodes = int(get_path(v, "group.size") or 1) if kind == fleet.MODE_MODEL else None
+    gpu: dict[str, Any] = {"type": gtype, "count": count * nodes if count and nodes else count, "nodes": nodes,
+                           "per_node": count}     # the same keys for one node and many (scripts index them)
+    # an alias serves no model of its own (its computed values hold only the chart's default model.id), as status
+    model = get_path(v, "model.id") if kind != fleet.MODE_ALIAS else None
+    return {"name": r.name, "namespace": r.namespace, "kind": kind, "model": model,
             "targets": fleet.alias_targets(v) if kind == fleet.MODE_ALIAS else None,
             "gpu": gpu, "replicas": None, "context": get_path(v, "engine.maxModelLen"),
             "route": route_name(r.name, v), "status": r.status, "revision": r.revision, "chart": r.chart,

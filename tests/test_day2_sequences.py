@@ -76,7 +76,7 @@ FLAGS = {"gpu": ("--gpu", ("L40", "A100-80GB")),
          "context_length": ("--context-length", (8192, 16384)),
          "max_model_len": ("--max-model-len", (12288,)),
          "max_num_seqs": ("--max-num-seqs", (64, 128)),
-         "replicas": ("--replicas", (1, 2))}
+         "replicas": ("--replicas", (1,))}   # > 1 on these sites is a StatefulSet (claim per replica): not modelled
 FLAG_SPELLING = {"gpu": "gpu", "context_length": "context-length", "max_model_len": "max-model-len",
                  "max_num_seqs": "max-num-seqs", "replicas": "replicas", "site": "site"}
 EXCLUSIVE = {"context_length": "max_model_len", "max_model_len": "context_length"}
@@ -279,9 +279,15 @@ class Day2Sequences(RuleBasedStateMachine):
         existing = before.claim if before else self.kept.get(slot)
         wants = storage or self.site_facts(layer.site)["storageClass"]
         if storage and existing and existing[1] != storage:
-            # the user's own --set names another class than the claim has: refused, nothing changes
+            # the user's own --set names another class than the claim has: refused (a kept claim: before helm,
+            # exit 2; a live release's: the API refuses, exit 6, and the upgrade is rolled back), nothing changes
             self.run(*args, code=(2, 6))
             self.env_site = saved_env
+            if before is not None:   # a failed revision and the rollback's, which holds the layer as it was
+                rev = self.helm_json("history", slot)[-1]["revision"]
+                if rev != before.revision:
+                    before.revision = rev
+                    before.history[rev] = (copy.deepcopy(before.layer), dict(before.facts))
             return
         result = self.run(*args)
         self.expect_deployed(slot, before, layer, result)
@@ -363,8 +369,7 @@ class Day2Sequences(RuleBasedStateMachine):
             args.insert(2, str(target))
         else:
             target = rel.revision - 1
-        if target not in rel.history:
-            self.run(*args, code=(0, 2))
+        if target not in rel.history:   # a failed revision (helm would re-apply what failed): not modelled
             return
         doc = json.loads(self.run(*args).stdout)
         assert doc["rolled_back_to"] == target

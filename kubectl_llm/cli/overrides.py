@@ -215,3 +215,41 @@ def _leaf_keys(values: dict[str, Any], prefix: str = "") -> list[str]:
         else:
             out.append(f"{prefix}{k}")
     return out
+
+
+# An environment variable whose name says it holds a secret (the charts' validateValues use the same expression):
+# HF_TOKEN, OPENAI_API_KEY, DB_PASSWORD, AWS_SECRET_ACCESS_KEY; not TOKENIZERS_PARALLELISM or VLLM_MAX_TOKENS.
+SECRET_NAME = re.compile(r"(?i)((^|_)(token|secret|passw(or)?d?|api_?key|credentials?)($|_))|password|secret")
+SECRET_HINT = ("reference a Secret instead: --set engine.env[N].valueFrom.secretKeyRef.name=SECRET,"
+               "engine.env[N].valueFrom.secretKeyRef.key=KEY (the Hugging Face token: engine.hfTokenSecret, an "
+               "existing Secret)")
+
+
+def plain_secrets(chart: str, values: dict[str, Any]) -> list[str]:
+    """Where ``values`` carry a secret in the clear: an env variable named like one with a plain value (llm-model
+    engine.env, llm-gateway engineConfig.env). Values are stored in the release (helm get values, helm history),
+    rendered into the manifests and written by export: a secret must stay in a Secret and be referenced."""
+    found: list[str] = []
+    if chart == "llm-gateway":
+        env = get_path(values, "engineConfig.env")
+        for name, value in (env.items() if isinstance(env, dict) else []):
+            if value not in (None, "") and SECRET_NAME.search(str(name)):
+                found.append(f"engineConfig.env.{name}")
+        return found
+    env = get_path(values, "engine.env")
+    for i, item in enumerate(env if isinstance(env, list) else []):
+        if isinstance(item, dict) and item.get("value") not in (None, "") and SECRET_NAME.search(str(item.get("name"))):
+            found.append(f"engine.env[{i}] {item.get('name')}")
+    return found
+
+
+def refuse_plain_secrets(chart: str, values: dict[str, Any], where: str = "") -> None:
+    """UsageError (never echoing the value) when ``values`` hold a secret in the clear (see plain_secrets)."""
+    found = plain_secrets(chart, values)
+    if found:
+        hint = SECRET_HINT if chart != "llm-gateway" else (
+            "the engine ConfigMap is readable by everyone in the namespace: keep secrets in a Secret and reference it "
+            "from each model (engine.env[N].valueFrom.secretKeyRef, or engine.hfTokenSecret)")
+        raise UsageError(f"{where}{', '.join(found)} {'looks' if len(found) == 1 else 'look'} like a secret with a "
+                         f"plain value: values are stored in the release (helm get values, helm history), rendered "
+                         f"into the manifests and written by 'kubectl llm export'", hint)

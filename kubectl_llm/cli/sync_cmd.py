@@ -71,8 +71,10 @@ def checked_values(filename: str, doc: dict[str, Any]) -> None:
     request's check): planner-owned values in a model's file, values the chart's schema rejects in the others'.
     Otherwise sync applied the files before it, then stopped half-way with an error naming no file."""
     from kubectl_llm.adapters.charts import schema_violations
-    from kubectl_llm.cli.overrides import refuse_plan_owned
+    from kubectl_llm.cli.overrides import refuse_plain_secrets, refuse_plan_owned
 
+    refuse_plain_secrets(GATEWAY_CHART if doc["kind"] == "gateway" else MODEL_CHART, doc["values"],
+                         f"{filename}: values: ")
     if doc["kind"] == "model":
         try:
             refuse_plan_owned(doc["values"])

@@ -63,7 +63,11 @@ def is_public_host(host: str) -> bool:
 def parse_endpoint(url: str, *, insecure: bool = False) -> Endpoint:
     """``https://host[:port][/v1]`` -> Endpoint. Refuses what the gateway could not call, and plain http to a
     public host (the API key and every prompt would cross the internet unencrypted) unless ``insecure``."""
-    parts = urlsplit(url.strip())
+    try:
+        parts = urlsplit(url.strip())
+    except ValueError:   # an unclosed IPv6 bracket: 'https://[::1'
+        raise UsageError(f"--external {url!r} is not an http(s) URL",
+                         "give the backend's OpenAI base URL, e.g. --external https://llm.example.org/v1") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise UsageError(f"--external {url!r} is not an http(s) URL",
                          "give the backend's OpenAI base URL, e.g. --external https://llm.example.org/v1")

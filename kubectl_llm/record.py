@@ -85,10 +85,14 @@ def _sorted(value: Any) -> Any:
 
 def parse(filename: str, text: str) -> dict[str, Any]:
     """One file -> its record; UsageError naming the file on anything that is not a record."""
+    from kubectl_llm import yamlio
+
     try:
-        doc = yaml.safe_load(text)
+        doc = yamlio.load_user(text)
     except yaml.YAMLError as exc:
         raise UsageError(f"{filename}: not YAML ({str(exc).splitlines()[0]})", "fix or remove the file") from None
+    except yamlio.NotPlainData as exc:
+        raise UsageError(f"{filename}: {exc}", "fix the file ('kubectl llm export DIR' writes plain YAML)") from None
     if not isinstance(doc, dict):
         raise UsageError(f"{filename}: not a kubectl llm record (a mapping with kind and name)",
                          "files come from 'kubectl llm export DIR'; remove anything else from the folder")
@@ -108,6 +112,9 @@ def parse(filename: str, text: str) -> dict[str, Any]:
     for key in ("flags", "values"):
         if doc.get(key) is not None and not isinstance(doc[key], dict):
             raise UsageError(f"{filename}: {key} must be a mapping", f"e.g. {key}: {{}}")
+    if doc.get("source") is not None and not isinstance(doc["source"], str):
+        raise UsageError(f"{filename}: source must be a path (the local directory add planned from)",
+                         "drop source: (the model is then planned from its repo id)")
     if kind == "model":
         if not isinstance(doc.get("model"), str) or not doc["model"]:
             raise UsageError(f"{filename}: a model record needs model: <Hugging Face repo id>",

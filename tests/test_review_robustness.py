@@ -22,7 +22,7 @@ MODEL = "Qwen/Qwen3-8B"
 NAME = "qwen3-8b"
 TOKEN = "hf_PLANTEDtokenABCDEFGHIJ0123456789"     # a recognisable fake Hugging Face token
 SECRET = "PLANTEDsecretVALUE4242"
-QWEN3_8B = Path(__file__).resolve().parents[2] / "shared" / "models" / "Qwen__Qwen3-8B" / "config.json"
+QWEN3_8B = Path(__file__).resolve().parents[1] / "kubectl_llm" / "catalog" / "models" / "Qwen__Qwen3-8B.json"
 
 
 def run(*args: str, env: dict[str, str] | None = None) -> Result:
@@ -128,7 +128,101 @@ def test_errors_and_debug_output_never_quote_credentials(offline: None, monkeypa
 # --- sync: nothing applied from a folder that cannot be applied ----------------------------------------------------
 
 
+@pytest.mark.parametrize(("name", "body", "message"), [
+    ("a.yaml", b"\xff\xfe kind: model", "a.yaml: not UTF-8 text"),
+    ("a.yaml", None, "a.yaml: cannot read it: Is a directory"),
+    ("a.yaml", b"kind: model\nname: a\nmodel: Qwen/Qwen3-8B\nflags: {gpus: [1, 2]}\n",
+     "a.yaml: flags.gpus: [1, 2] is not a single value"),
+    ("a.yaml", b"kind: model\nname: a\nmodel: Qwen/Qwen3-8B\nvalues: {podAnnotations: &x {a: *x}}\n",
+     "a.yaml: values.podAnnotations.a contains itself (a YAML alias inside its own anchor)"),
+    ("a.yaml", b"kind: model\nname: a\nmodel: Qwen/Qwen3-8B\nvalues: {a: " + b"[" * 2000 + b"]" * 2000 + b"}\n",
+     "a.yaml: nested more than 64 levels deep"),
+    ("a.yaml", b"kind: model\nname: a\nmodel: Qwen/Qwen3-8B\nsource: 5\n", "a.yaml: source must be a path"),
+])
+def test_sync_files_that_are_no_records_are_usage_errors(offline: None, tmp_path: Path, name: str,
+                                                          body: bytes | None, message: str) -> None:
+    """Before: each of these was exit 70 ('this is a bug in kubectl llm': UnicodeDecodeError, IsADirectoryError,
+    TypeError from the flag's type, RecursionError), or (source: 5) accepted and crashed the re-plan."""
+    folder = tmp_path / "models"
+    folder.mkdir()
+    if body is None:
+        (folder / name).mkdir()
+    else:
+        (folder / name).write_bytes(body)
+    error, _ = one_error(run("sync", str(folder), "--dry-run"), 2)
+    assert error.startswith(f"error: {message}"), error
+
+
 # --- values files, site files, model files: never exit 70 ---------------------------------------------------------
+def test_a_values_file_is_read_as_helm_reads_it(offline: None, tmp_path: Path) -> None:
+    """Before: an unquoted date (`podAnnotations: {deployed: 2024-05-01}`, as Helm reads it: the string
+    "2024-05-01") was exit 70 'Object of type date is not JSON serializable'; an anchor that contains itself and a
+    few thousand nested brackets were exit 70 too (ValueError: Circular reference, RecursionError); a file that is
+    not UTF-8 text was exit 70 (UnicodeDecodeError)."""
+    dated = tmp_path / "dated.yaml"
+    dated.write_text("podAnnotations: {deployed: 2024-05-01}\n")
+    ok = run("add", MODEL, "--dry-run=client", "-o", "yaml", "-f", str(dated))
+    assert ok.exit_code == 0, ok.stderr
+    deployment = next(o for o in yaml.safe_load_all(ok.stdout) if o and o["kind"] == "Deployment")
+    assert deployment["spec"]["template"]["metadata"]["annotations"]["deployed"] == "2024-05-01"
+    for body, message in ((b"podAnnotations: &x {a: *x}\n", "podAnnotations.a contains itself"),
+                          (b"podAnnotations: {a: " + b"[" * 3000 + b"]" * 3000 + b"}\n", "nested more than 64"),
+                          (b"podAnnotations: {a: !!binary aGk=}\n", "podAnnotations.a: a YAML bytes (!!binary value)"),
+                          (b"\xff\xfe\x00", "is not UTF-8 text")):
+        path = tmp_path / "bad.yaml"
+        path.write_bytes(body)
+        for args in (["add", MODEL, "--dry-run=client"], ["gateway", "install", "--dry-run=client"]):
+            error, hint = one_error(run(*args, "-f", str(path)), 2)
+            assert message in error and hint.startswith("hint: fix the file"), error
+
+
+def test_a_set_index_above_helms_limit_is_refused_at_once(offline: None) -> None:
+    """Before: `--set imagePullSecrets[99999999].name=x` (a typo) built a list of 100 million entries and checked
+    each against the schema (more than 20 minutes on the dev machine); [70000] built 70000 entries, then the schema
+    named entry 0, not the index. Helm itself refuses an index above 65536 (strvals.MaxIndex)."""
+    error, hint = one_error(run("add", MODEL, "--dry-run=client", "--set", "imagePullSecrets[70000].name=x"), 2)
+    assert error == "error: --set imagePullSecrets[70000].name: index 70000 is above the largest Helm takes " \
+                    "(65536)"
+
+
+def test_a_site_file_that_is_not_utf8_or_not_data_is_a_site_error(offline: None, tmp_path: Path) -> None:
+    """Before: a site file saved in another encoding was exit 70 (UnicodeDecodeError) on plan, add, gpus, site
+    show and gateway install; `name: 2024-01-01` was refused as 'datetime.date(2024, 1, 1) is not of type string'."""
+    site = tmp_path / "site.yaml"
+    site.write_bytes(b"\xff\xfename: x\n")
+    for args in (["plan", MODEL], ["site", "show"], ["gpus"], ["gateway", "install", "--dry-run=client"]):
+        error, _ = one_error(run(*args, "--site", str(site)), 2)
+        assert error == f"error: site file {site} is not UTF-8 text"
+    site.write_text("name: 2024-01-01\n")
+    shown = run("site", "show", "--site", str(site), "-o", "json")
+    assert shown.exit_code == 0 and json.loads(shown.stdout)["name"] == "2024-01-01"
+
+
+def test_a_config_json_nested_thousands_deep_is_a_bad_config(offline: None, tmp_path: Path) -> None:
+    """Before: config.json (or the safetensors index, or a shard's header) of a few thousand nested brackets was
+    exit 70 (RecursionError from json) on plan and add: a corrupt file, the model source's error (exit 3)."""
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "config.json").write_text("[" * 5000 + "]" * 5000)
+    for args in (["plan", str(model)], ["add", str(model), "--model-id", MODEL, "--dry-run=client"]):
+        error, hint = one_error(run(*args), 3)
+        assert "is not a model config (JSON nested thousands of levels deep)" in error
+    (model / "config.json").write_text(json.dumps(json.loads(QWEN3_8B.read_text())["config"]))
+    deep = b"[" * 5000 + b"]" * 5000
+    (model / "model.safetensors").write_bytes(struct.pack("<Q", len(deep)) + deep)
+    error, _ = one_error(run("plan", str(model)), 3)
+    assert error == "error: model.safetensors has a malformed safetensors header"
+
+
+@pytest.mark.parametrize("url", ["http://[::1", "http://10.0.0.1:99999", "https://[fe80::1"])
+def test_a_url_python_cannot_split_is_a_usage_error(offline: None, url: str) -> None:
+    """Before: `test NAME --url http://[::1` (an unclosed IPv6 bracket) was exit 70 'unexpected ValueError:
+    Invalid IPv6 URL', and `add --external https://[fe80::1` likewise."""
+    error, _ = one_error(run("test", NAME, "--url", url), 2)
+    assert error == f"error: --url {url!r} is not an http(s) URL"
+    error, _ = one_error(run("add", "--external", url.replace("http://", "https://"), "--served-name", "x/y",
+                             "--name", "ext"), 2)
+    assert "is not an http(s) URL" in error or "ports are" in error or "Port out of range" in error
 
 
 # --- failed upgrades: the previous revision intact, no bogus revision -------------------------------------------

@@ -19,6 +19,7 @@ from kubectl_llm.errors import UsageError
 
 _INT = re.compile(r"^-?(0|[1-9][0-9]*)$")
 _INDEX = re.compile(r"^(?P<key>.*?)\[(?P<idx>\d+)\]$")
+MAX_INDEX = 65536   # Helm's strvals.MaxIndex
 
 
 def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
@@ -85,6 +86,9 @@ def _assign(target: dict[str, Any], path: list[str], value: Any) -> None:
             raise UsageError(f"empty key in --set path {'.'.join(path)!r}")
         if m:
             idx = int(m["idx"])
+            if idx > MAX_INDEX:   # Helm's own limit (strvals MaxIndex): a list that long is a typo, not a value
+                raise UsageError(f"--set {'.'.join(path)}: index {idx} is above the largest Helm takes ({MAX_INDEX})",
+                                 "lists are indexed from 0: key[0]=first, key[1]=second")
             lst = node.setdefault(key, [])
             if not isinstance(lst, list):
                 raise UsageError(f"--set {'.'.join(path)}: {key!r} is not a list")
@@ -120,16 +124,29 @@ def parse_set(expressions: tuple[str, ...] | list[str], *, as_string: bool = Fal
     return result
 
 
+VALUES_FILE_HINT = "fix the file: a YAML mapping of chart values, as 'helm show values' prints them"
+
+
 def load_values_file(path: str) -> dict[str, Any]:
+    """A -f file as Helm reads it (timestamps stay strings); anything that is not a mapping of plain values, or that
+    cannot be read, is one usage error naming the file."""
+    from kubectl_llm import yamlio
+
     try:
         with open(path, encoding="utf-8") as fh:
-            doc = yaml.safe_load(fh)
+            doc = yamlio.load_user(fh.read())
     except yaml.YAMLError as exc:
-        raise UsageError(f"{path} is not valid YAML: {str(exc).splitlines()[0]}") from None
+        raise UsageError(f"{path} is not valid YAML: {str(exc).splitlines()[0]}", VALUES_FILE_HINT) from None
+    except yamlio.NotPlainData as exc:
+        raise UsageError(f"{path}: {exc}", VALUES_FILE_HINT) from None
+    except UnicodeDecodeError:
+        raise UsageError(f"{path} is not UTF-8 text", VALUES_FILE_HINT) from None
+    except OSError as exc:
+        raise UsageError(f"cannot read {path}: {exc.strerror or exc}", VALUES_FILE_HINT) from None
     if doc is None:
         return {}
     if not isinstance(doc, dict):
-        raise UsageError(f"{path} must hold a YAML mapping of chart values")
+        raise UsageError(f"{path} must hold a YAML mapping of chart values", VALUES_FILE_HINT)
     return doc
 
 

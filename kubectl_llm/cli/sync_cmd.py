@@ -58,7 +58,14 @@ def read_folder(folder: Path) -> dict[str, dict[str, Any]]:
         raise UsageError(f"{folder} is not a directory", "kubectl llm export DIR writes one; sync reads it")
     docs = {}
     for path in sorted(folder.glob("*.yaml")):
-        doc = record.parse(path.name, path.read_text())
+        try:
+            text = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            raise UsageError(f"{path.name}: not UTF-8 text", "fix or remove the file") from None
+        except OSError as exc:   # a folder named *.yaml, no permission: the user's to fix, not a bug
+            raise UsageError(f"{path.name}: cannot read it: {exc.strerror or exc}",
+                             "every *.yaml in the folder is a record: make it a readable file or move it out") from None
+        doc = record.parse(path.name, text)
         if doc["kind"] == "model":
             doc["flags"] = checked_flags(path.name, doc["flags"])
         checked_values(path.name, doc)
@@ -113,8 +120,9 @@ def checked_flags(filename: str, flags: dict[str, Any]) -> dict[str, Any]:
         param = params[PARAMS[key]]
         try:
             checked[key] = param.type.convert(value, param, None)
-        except click.BadParameter as exc:
-            raise UsageError(f"{filename}: flags.{key}: {exc.message}",
+        except (click.BadParameter, TypeError, ValueError) as exc:   # a list or a mapping where a value belongs
+            why = exc.message if isinstance(exc, click.BadParameter) else f"{value!r} is not a single value"
+            raise UsageError(f"{filename}: flags.{key}: {why}",
                              f"give it as --{key} takes it on the command line ('kubectl llm add --help')") from None
     return checked
 

@@ -119,10 +119,19 @@ def parse(filename: str, text: str) -> dict[str, Any]:
         if not isinstance(doc.get("model"), str) or not doc["model"]:
             raise UsageError(f"{filename}: a model record needs model: <Hugging Face repo id>",
                              "e.g. model: Qwen/Qwen3-8B")
+        if (doc.get("values") or {}).get("mode") not in (None, "model"):
+            raise UsageError(f"{filename}: kind model but values.mode {doc['values']['mode']!r}",
+                             "drop values.mode: a model record is planned (or fix kind:)")
         return model_record(name, doc)
     if doc.get("model") is not None or doc.get("flags"):
         raise UsageError(f"{filename}: {'an' if kind in ('external', 'alias') else 'a'} {kind} record has only values (model and flags are for planned models)",
                          "move them under values:")
+    mode = (doc.get("values") or {}).get("mode")
+    if kind in ("external", "alias") and mode != kind:
+        # the chart's mode decides what is installed: a record must not say one kind and install another (an
+        # external record with mode: model installed an unplanned workload and weights claim)
+        raise UsageError(f"{filename}: kind {kind} but values.mode {mode!r}",
+                         f"set values.mode: {kind} (or fix kind:)")
     return values_record(kind, name, doc.get("values") or {})
 
 

@@ -126,6 +126,43 @@ def test_errors_and_debug_output_never_quote_credentials(offline: None, monkeypa
 
 
 # --- sync: nothing applied from a folder that cannot be applied ----------------------------------------------------
+def test_sync_refuses_a_file_that_turns_a_model_into_another_kind(fake: FakeApiServer, tmp_path: Path) -> None:
+    """Before: the model's file edited into `kind: external` (same name) was 'upgrade model qwen3-8b' and sync
+    upgraded the llm-model release to an external backend: its Deployment and weights PVC were deleted without a
+    word. An external backend's file with `values: {mode: model}` installed a Deployment and a PVC nobody planned
+    (chart defaults: no GPU sizing). `add` refuses both; sync now does too, before applying anything."""
+    kllm("add", MODEL, "--gpu", "L40")
+    kllm("add", "--external", "https://llm.example.org/v1", "--served-name", "x/y", "--name", "ext")
+    folder = tmp_path / "models"
+    kllm("export", str(folder))
+    external = yaml.safe_load((folder / "ext.yaml").read_text())
+    (folder / f"{NAME}.yaml").write_text(yaml.safe_dump({**external, "name": NAME}))
+    for args in (["--dry-run"], []):
+        error, hint = one_error(kllm("sync", str(folder), *args, code=2), 2)
+        assert error == f"error: {NAME}.yaml: release {NAME} in namespace {NS} is a model, the file says an " \
+                        f"external backend"
+        assert f"kubectl llm rm {NAME} -n {NS}" in hint
+    (folder / f"{NAME}.yaml").unlink()
+    (folder / "ext.yaml").write_text(yaml.safe_dump({"kind": "external", "name": "ext", "values": {"mode": "model"}}))
+    error, _ = one_error(kllm("sync", str(folder), code=2), 2)
+    assert error == "error: ext.yaml: kind external but values.mode 'model'"
+    assert fake.get_object("Deployment", NAME, NS) is not None and fake.get_object("PersistentVolumeClaim", NAME, NS)
+    assert fake.get_object("Deployment", "ext", NS) is None and fake.get_object("PersistentVolumeClaim", "ext", NS) \
+        is None
+    assert helm_history(NAME) == [(1, "deployed")] and helm_history("ext") == [(1, "deployed")]
+
+
+def test_sync_checks_a_model_files_values_against_the_schema_before_applying(offline: None, tmp_path: Path) -> None:
+    """Before: a model file's values were checked for planner-owned keys only; `storage: {accessMode: Sometimes}`
+    passed `sync --dry-run` (the merge request's check: exit 8) and the real sync applied the files before it, then
+    stopped with a schema error naming no file. Files are read before the cluster is asked, so this runs offline."""
+    folder = tmp_path / "models"
+    folder.mkdir()
+    (folder / "a.yaml").write_text("kind: model\nname: a\nmodel: Qwen/Qwen3-8B\nflags: {gpu: L40}\n")
+    (folder / "b.yaml").write_text("kind: model\nname: b\nmodel: Qwen/Qwen3-8B\n"
+                                   "values: {storage: {accessMode: Sometimes}}\n")
+    error, _ = one_error(run("sync", str(folder), "--dry-run"), 2)
+    assert error.startswith("error: b.yaml: values: storage.accessMode: 'Sometimes' is not one of ['ReadWriteOnce'")
 
 
 @pytest.mark.parametrize(("name", "body", "message"), [

@@ -263,3 +263,42 @@ def test_a_url_python_cannot_split_is_a_usage_error(offline: None, url: str) -> 
 
 
 # --- failed upgrades: the previous revision intact, no bogus revision -------------------------------------------
+def test_values_the_chart_refuses_on_upgrade_add_no_revision_and_are_a_usage_error(fake: FakeApiServer) -> None:
+    """Before: `upgrade NAME --set storage.existingClaim=c,storage.keep=true` (a combination the chart's own check
+    refuses when it renders) was exit 6 'cluster/helm', and the undo rolled back a release helm had never changed:
+    revision 2 'Rollback to 1', a revision for nothing (each such typo one more). Now exit 2 and no revision."""
+    kllm("add", MODEL, "--gpu", "L40")
+    result = kllm("upgrade", NAME, "--set", "storage.existingClaim=shared,storage.keep=true", code=2)
+    error, hint = one_error(result, 2)
+    assert error == "error: the chart did not render: llm-model: invalid values: storage.keep only applies to the " \
+                    "PVC this chart creates; it has no effect with storage.existingClaim (nothing was applied)"
+    assert helm_history(NAME) == [(1, "deployed")]
+    kllm("gateway", "install")
+    one_error(kllm("gateway", "upgrade", "--set", "auth.type=apiKey", code=2), 2)
+    assert helm_history("llm-gateway") == [(1, "deployed")]
+
+
+def test_an_upgrade_whose_undo_fails_points_at_rollback_not_rm(fake: FakeApiServer) -> None:
+    """Before: an upgrade refused by the API server whose own undo (the rollback) was refused too ended with "run
+    'kubectl llm rm qwen3-8b'": removing the model, its weights PVC with it, to repair an upgrade."""
+    kllm("add", MODEL, "--gpu", "L40")
+    fake.fail("apply", "Service")     # an admission rule refusing the Service, on the upgrade and on its undo
+    result = kllm("upgrade", NAME, "--context-length", "16384", code=6)
+    error, _ = one_error(result, 6)
+    assert "undoing it failed too" in error and f"run 'kubectl llm rollback {NAME} 1 -n {NS}'" in error
+    assert "kubectl llm rm" not in result.stderr
+
+
+def test_a_timed_out_wait_does_not_claim_a_clean_rollback(fake: FakeApiServer) -> None:
+    """Before: `upgrade --wait` timing out said 'UPGRADE FAILED: an error occurred while rolling back the release
+    ... (helm rolled the release back)': Helm's rollback shares the timeout that ran out, re-applies the previous
+    revision but cannot wait for it and records it as failed. The message said the opposite of helm's."""
+    kllm("add", MODEL, "--gpu", "L40")
+    fake.pod_mode = "unschedulable"   # the upgrade's pod, and the rolled-back one, never become ready
+    result = kllm("upgrade", NAME, "--context-length", "16384", "--wait", "--timeout", "5s", code=6)
+    error, _ = one_error(result, 6)
+    assert "(helm rolled the release back)" not in error
+    assert "re-applied the previous revision, but its rollback ran out of the same --timeout and is recorded as " \
+           f"failed: 'kubectl llm status {NAME} -n {NS}' shows whether it serves again)" in error
+    dep = fake.get_object("Deployment", NAME, NS)
+    assert dep is not None and "16384" not in json.dumps(dep["spec"]["template"]["spec"]["containers"][0]["args"])

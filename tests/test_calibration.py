@@ -131,7 +131,7 @@ def row_plan(row: dict, monkeypatch: pytest.MonkeyPatch):
                       gpus=row["gpu_count"], tp=row["tensor_parallel"], pp=row["pipeline_parallel"],
                       data_parallel=row.get("data_parallel"),
                       gpu_memory_utilization=row["gpu_memory_utilization"], max_model_len=row["max_model_len"],
-                      max_num_seqs=row["max_num_seqs"], max_num_batched_tokens=row["max_num_batched_tokens"])
+                      max_num_seqs=row["max_num_seqs"], max_num_batched_tokens=row["max_num_batched_tokens"], dcp=row.get("dcp"))
     return make_plan(row_source(row), req)
 
 
@@ -494,7 +494,8 @@ def test_gpt_oss_20b_tp2_at_util_0_95_does_not_fit_by_hand(monkeypatch: pytest.M
 
 
 def test_startup_baseline_by_card_and_layout() -> None:
-    """vLLM takes its start-up snapshot after the distributed init; what it holds is outside the budget.
+    """vLLM takes its start-up snapshot after the distributed init (from 0.11; before, only the CUDA context is in it,
+    test_large_moe_tp8_ep_on_pcie_l40s_under_0_10_2_starts_by_hand); what it holds is outside the budget.
     V1: 0.5 GiB (CUDA context; 0.51 logged at TP 1) + TP > 1 on NVLink cards of compute >= 9.0 (or unknown): 1.5 GiB
     (2.01 / 2.07 logged at TP 2 / 4), other cards 0.2 GiB per extra TP rank. V0 (< 0.7): 0.25 + 0.2 per extra TP rank."""
     L, v = memory.Layout, (0, 19, 0)
@@ -737,3 +738,52 @@ def test_reconstructed_fixture_configs_load_what_vllm_printed(monkeypatch: pytes
     assert checked == 5
     row = next(r for r in overhead_rows() if r["config"] == "Qwen__Qwen3-Coder-480B-A35B-Instruct-FP8")
     assert row_plan(row, monkeypatch).weight_bytes / GiB == pytest.approx(450, rel=0.01)        # du -h: GiB
+
+
+def test_large_moe_tp8_ep_on_pcie_l40s_under_0_10_2_starts_by_hand(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Qwen3-235B-A22B-Instruct-2507-FP8, TP 8 + EP on 8 x L40S (44.42 GiB, PCIe), vLLM 0.10.2, util 0.9, 32,768
+    tokens, 2048 batched tokens / 256 sequences (tests/data/vllm_overhead_observed.yaml, the code-corpus log): it
+    started, 10.64 GiB of KV per GPU, 'Free memory on device (43.93/44.42 GiB) on startup', 3.45 GiB of PIECEWISE
+    graphs (67 sizes), 0.21 GiB of non-torch memory in the budget.
+
+    Outside the budget, (1 - 0.9) x 44.4 GiB (the catalog's L40S)                          = 4.44 GiB of slack:
+      start-up baseline, vLLM < 0.11 (snapshot before the distributed init)                 0.5 GiB
+      graphs, PIECEWISE only before 0.11: 0.25 GiB + 94 layers x 67 sizes x 0.57 MiB      = 3.756 GiB
+      sampler warm-up after the graphs: min(256, 2048) x 151,936 vocab x 4 B             = 0.145 GiB
+                                                                                  in all  = 4.401 GiB <= 4.44: fits
+    Before: 0.5 + 7 x 0.2 GiB = 1.9 GiB of baseline and 0.25 + 94 x 67 x 0.6 MiB = 3.94 GiB of graphs, 5.99 GiB in
+    all: the plan refused a run that started. vLLM's own: 0.49 + 3.45 + 0.145 = 4.09 GiB.
+    KV: 94 x 2 x 1 KV head (4 over TP 8) x 128 x 2 B = 48,128 B per token; 10.64 GiB / 48,128 = 237,378 tokens
+    (237,344-238,256 printed)."""
+    L = memory.Layout
+    row = next(r for r in overhead_rows() if r["id"] == "qwen3-235b-a22b-2507-fp8-tp8-ep-8xl40s-v0.10.2")
+    plan = row_plan(row, monkeypatch)
+    b = plan.best
+    o = b.overhead
+    graphs = int(0.25 * GiB) + 94 * 67 * int(0.57 * MiB)
+    warmup = 256 * 151936 * 4
+    assert (b.layout.tp, b.layout.ep, b.layout.dcp) == (8, True, 1)
+    assert (o.startup_baseline, o.cudagraphs, o.sampler_warmup, o.repack_holes) == (int(0.5 * GiB), graphs, warmup, 0)
+    assert graphs / GiB == pytest.approx(3.756, abs=0.001)
+    slack = int(b.gpu.memory_bytes * (1 - 0.9))
+    assert o.outside_budget == int(0.5 * GiB) + graphs + warmup <= slack
+    assert o.outside_budget / GiB == pytest.approx(4.401, abs=0.001) and slack / GiB == pytest.approx(4.44, abs=0.001)
+    # graphs at or above vLLM's 3.45 GiB; the old terms did not fit
+    assert graphs >= row["printed"]["cuda_graph_actual_gib"] * GiB
+    assert int(0.5 * GiB) + 7 * int(0.2 * GiB) + int(0.25 * GiB) + 94 * 67 * int(0.6 * MiB) + warmup > slack
+    assert plan.to_dict()["fits"] is True
+    assert b.available_bytes / GiB <= row["available_kv_gib"]                      # pessimistic: 8.63 <= 10.64
+    assert plan.to_dict()["memory"]["kv_bytes_per_token"] == 94 * 2 * 1 * 128 * 2 == 48128
+    assert 237344 <= 10.64 * GiB / 48128 <= 238256
+    assert b.weights_per_gpu / GiB == pytest.approx(row["printed"]["model_loading_gib"], rel=0.01)
+    # the version gates: from 0.11 the snapshot follows the distributed init, and FULL graphs are the default
+    assert memory.startup_baseline_bytes(L(tp=8), (0, 10, 2), 8.9, False) == int(0.5 * GiB)
+    assert memory.startup_baseline_bytes(L(tp=8), (0, 11, 0), 8.9, False) == int(0.5 * GiB) + 7 * int(0.2 * GiB)
+    assert memory.startup_baseline_bytes(L(tp=2), (0, 10, 0), 9.0, True) == int(0.5 * GiB)
+    assert memory.cudagraph_bytes(94, 256, (0, 11, 0), 512, full_graphs=False) == (
+        int(0.25 * GiB) + 94 * 51 * int(0.6 * MiB))
+    # hybrid (Qwen3-Next, 67 FULL graphs too under 0.10.2) and TP 1 keep their terms
+    assert memory.cudagraph_bytes(48, 1024, (0, 10, 2), 512, full_graphs=True) == (
+        int(0.25 * GiB) + 48 * 67 * int(0.6 * MiB))
+    assert memory.cudagraph_bytes(36, 6, (0, 10, 1), 1024, collectives=False, full_graphs=False) == (
+        int(0.25 * GiB) + 36 * 83 * int(0.2 * MiB))

@@ -139,8 +139,12 @@ def test_default_deployment_wires_values_into_the_pod(rendered_scenarios) -> Non
     assert c["args"][:6] == ["--port", "5000", "--host", "0.0.0.0", "--model", "Qwen/Qwen3-8B"]
     # optional: a model installed without the llm-gateway chart (no shared ConfigMap) still starts
     assert c["envFrom"] == [{"configMapRef": {"name": "llm-engine-config", "optional": True}}]
+    # the caches on the weights claim come from the chart itself (storage.cacheEnv), not from that ConfigMap, so a
+    # model in a namespace without it (a Gateway installed elsewhere) still keeps them on its PVC
     assert c["env"] == [
-        {"name": "HF_TOKEN", "valueFrom": {"secretKeyRef": {"name": "hf-token", "key": "token", "optional": True}}}
+        {"name": "HF_TOKEN", "valueFrom": {"secretKeyRef": {"name": "hf-token", "key": "token", "optional": True}}},
+        {"name": "HF_HOME", "value": "/workspace/.cache/huggingface"},
+        {"name": "VLLM_CACHE_ROOT", "value": "/workspace/.cache/vllm"},
     ]
     assert c["resources"] == {
         "requests": {"cpu": "4", "memory": "12Gi", "nvidia.com/gpu": "1"},
@@ -215,9 +219,26 @@ def test_keep_and_existing_claim(helm_bin) -> None:
 
 
 def test_no_hf_token_and_no_configmap_when_unset(helm_bin) -> None:
-    values = {"engine": {"hfTokenSecret": {"name": ""}, "configMapName": "", "env": []}}
+    values = {"engine": {"hfTokenSecret": {"name": ""}, "configMapName": "", "env": []}, "storage": {"cacheEnv": False}}
     c = engine_container(render_chart(MODEL_CHART, values, helm=helm_bin))
     assert "env" not in c and "envFrom" not in c
+
+
+@pytest.mark.parametrize(("values", "expected"), [
+    # another mount path: the caches follow it (trailing slash trimmed)
+    ({"storage": {"mountPath": "/models/"}, "engine": {"hfTokenSecret": {"name": ""}}},
+     [{"name": "HF_HOME", "value": "/models/huggingface"}, {"name": "VLLM_CACHE_ROOT", "value": "/models/vllm"}]),
+    # SGLang has no VLLM_* variable
+    ({"engine": {"name": "sglang", "hfTokenSecret": {"name": ""}}},
+     [{"name": "HF_HOME", "value": "/workspace/.cache/huggingface"}]),
+    # a name engine.env sets wins, rendered once
+    ({"engine": {"hfTokenSecret": {"name": ""}, "env": [{"name": "HF_HOME", "value": "/scratch/hf"}]}},
+     [{"name": "VLLM_CACHE_ROOT", "value": "/workspace/.cache/vllm"}, {"name": "HF_HOME", "value": "/scratch/hf"}]),
+])
+def test_cache_env_points_at_the_claim(helm_bin, values, expected) -> None:
+    objs = render_chart(MODEL_CHART, values, helm=helm_bin)
+    assert engine_container(objs)["env"] == expected
+    validate_objects(objs)
 
 
 def test_long_name_override_is_truncated_for_every_object(helm_bin) -> None:

@@ -88,3 +88,17 @@ def test_sglang_mem_fraction_leaves_the_planned_overhead_outside():
     assert m["weights_per_gpu_bytes"] + m["kv_cache_bytes_per_gpu"] - share < 0.01 * mem
     assert d["serving"]["args"][d["serving"]["args"].index("--mem-fraction-static") + 1] == "0.81"
     assert "--mem-fraction-static 0.81 holds the weights and the KV pool, the other 0.19 x memory" in " ".join(p.reasons)
+
+
+def test_start_up_baseline_reason_names_communication_buffers_only_when_it_holds_them():
+    """The start-up baseline is the CUDA context alone (0.5 GiB = 512 MiB) at TP 1, and before vLLM 0.11 at any TP
+    (the snapshot preceded the distributed init); at TP > 1 from 0.11 on it adds communication buffers (NVLink Hopper:
+    0.5 + 1.5 = 2.0 GiB). Before: every plan said "CUDA context, communication buffers", a TP 1 plan too."""
+    one = plan("Qwen/Qwen3-8B", gpu_type="H100-80GB")
+    assert one.to_dict()["gpu"]["count"] == 1
+    line = next(r for r in one.reasons if r.startswith("memory model of vLLM"))
+    assert "the start-up baseline (~512 MiB: CUDA context) and" in line
+    tp = plan("Qwen/Qwen3-32B", gpu_type="H100-80GB", gpus=2)
+    assert tp.to_dict()["parallelism"]["tensor"] == 2
+    line = next(r for r in tp.reasons if r.startswith("memory model of vLLM"))
+    assert "the start-up baseline (~2.0 GiB: CUDA context, communication buffers) and" in line

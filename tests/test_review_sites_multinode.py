@@ -363,3 +363,28 @@ def test_an_a100_pool_named_otherwise_gets_vllms_a100_batch_default(acme: Site) 
     assert "profile run of 2048 tokens (vLLM's max-num-batched-tokens on ampere-80)" in reasons
     h100 = " ".join(plan("Qwen/Qwen3-8B", site, gpu_type="H100-SXM").to_dict()["reasons"])
     assert "profile run of 8192 tokens (vLLM's max-num-batched-tokens on H100-SXM)" in h100
+
+
+def test_add_after_rm_keep_cache_keeps_the_kept_claims_class_when_the_site_names_another(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Before: `rm --keep-cache` kept the weights PVC (class ceph-rbd-fast); after the admin moved the site profile to
+    ceph-rbd-ssd, the next `add` of the model planned the claim with the new class and Helm's adoption of the kept
+    claim was a change of its class, which the API server refuses: the add failed and was rolled back, the kept
+    weights useless. Now the add adopts the kept claim with its own class and says so."""
+    site = tmp_path / "acme.yaml"
+    site.write_text(ACME.read_text())
+    with cli_cluster(tmp_path, monkeypatch, namespace="acme-llm", namespaces=["acme-llm"]) as api:
+        kllm("add", "Qwen/Qwen3-8B", "--site", str(site))
+        kllm("rm", "qwen3-8b", "--keep-cache")
+        assert api.get_object("PersistentVolumeClaim", "qwen3-8b", "acme-llm")["spec"]["storageClassName"] == \
+            "ceph-rbd-fast"
+        site.write_text(ACME.read_text().replace("storageClass: ceph-rbd-fast", "storageClass: ceph-rbd-ssd"))
+        res = kllm("add", "Qwen/Qwen3-8B", "--site", str(site), "-o", "json")
+        assert json.loads(res.stdout)["action"] == "installed"
+        assert "warning: the weights claim keeps storage class ceph-rbd-fast" in res.stderr
+        assert api.get_object("PersistentVolumeClaim", "qwen3-8b", "acme-llm")["spec"]["storageClassName"] == \
+            "ceph-rbd-fast"
+        assert api.get_object("Deployment", "qwen3-8b", "acme-llm") is not None
+        # the class is the release's now: an upgrade keeps it without a new refusal
+        up = kllm("upgrade", "qwen3-8b", "--context-length", "16384", "-o", "json")
+        assert json.loads(up.stdout)["action"] == "upgraded"

@@ -444,6 +444,18 @@ class Cluster:
                                       if users else "")))
         return out
 
+    def kept_claim_class(self, name: str, namespace: str) -> str | None:
+        """The storage class of PVC ``name`` when it exists and is not being deleted ("" = made with the cluster's
+        default class), None otherwise: a claim an earlier rm --keep-cache left for the next add to adopt."""
+        try:
+            pvc = self._call(lambda: self.core.read_namespaced_persistent_volume_claim(
+                name, namespace, _request_timeout=10))
+        except LlmError:  # 404: no such claim; not readable: best effort, the install itself reports the cluster
+            return None
+        if pvc.metadata.deletion_timestamp:
+            return None
+        return (pvc.spec.storage_class_name if pvc.spec else None) or ""
+
     def secret_exists(self, name: str, namespace: str) -> bool | None:
         """Whether a Secret exists (its data is read by the API call but never kept); None when not readable."""
         try:

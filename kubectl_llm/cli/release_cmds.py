@@ -222,6 +222,8 @@ def _plan_and_deploy(layer: UserLayer, name: str | None, session: Session, *, dr
         raise why_not(model, plan)
     planned = planned_values(plan, layer.values, layer)
     kept = keep_claim_class(planned.values, deployed, layer.values)
+    if kept is None and deployed is None and dry_run != "client":
+        kept = _adopt_kept_claim(planned.name, planned.values, layer.values, session)
     for warning in [*planned.warnings, *([kept] if kept else [])]:
         out.warn(warning)
     if source.requires_token and dry_run != "client":
@@ -231,6 +233,20 @@ def _plan_and_deploy(layer: UserLayer, name: str | None, session: Session, *, dr
            needs_gateway=_mode_gateway(planned.values),
            needs_lws=int(get_path(planned.values, "group.size") or 1) > 1,
            check_current=_add_check(planned.name, layer, session, planned.values) if verb == "add" else None)
+
+
+def _adopt_kept_claim(name: str, values: dict[str, Any], user: dict[str, Any], session: Session) -> str | None:
+    """A weights PVC of this name already there (an earlier rm --keep-cache kept it) is adopted by the install as it
+    is: it keeps its storage class even when the site profile names another now, since the API refuses the change
+    (before, the add failed and was rolled back). Returns the warning to print (None: no such claim, same class)."""
+    if get_path(values, "storage.existingClaim") or int(get_path(values, "group.size") or 1) > 1 or \
+            get_path(values, "mode") not in (None, "model"):
+        return None   # no claim of the release's own name (a LeaderWorkerSet's pods each adopt theirs as they are)
+    claim = str(get_path(values, "nameOverride") or name)[:58].rstrip("-")   # llm-model.fullname
+    cls = session.cluster.kept_claim_class(claim, session.namespace)
+    if cls is None:
+        return None
+    return keep_claim_class(values, {"storage": {"storageClass": cls}}, user)
 
 
 def _add_check(name: str, layer: UserLayer, session: Session, values: dict[str, Any]

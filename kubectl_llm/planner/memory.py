@@ -267,6 +267,8 @@ COMM_BYTES_PER_RANK = int(0.125 * GiB)  # ... plus this per extra rank of the gr
 GRAPH_POOL_BYTES = int(0.25 * GiB)   # CUDA graph pool before vLLM 0.19: a fixed part ...
 GRAPH_BYTES_PER_LAYER_SIZE = int(0.6 * MiB)  # ... plus this per (layer on the stage x captured batch size) when the
 GRAPH_BYTES_PER_LAYER_SIZE_TP1 = int(0.2 * MiB)  # graphs hold collectives (TP > 1, DP + EP); this without them
+GRAPH_BYTES_PER_LAYER_SIZE_PIECEWISE = int(0.57 * MiB)  # ... or this with them before 0.11, PIECEWISE graphs only
+FULL_GRAPHS_BY_DEFAULT_FROM = (0, 11)  # vLLM < 0.11: PIECEWISE graphs only ("cudagraph_mode":1) unless hybrid
 # From vLLM 0.19 (measured): the pool follows the largest captured batch, not the layer count (see cudagraph_bytes).
 GRAPH_BY_CAPTURE_SIZE_FROM = (0, 19)
 GRAPH_FIXED_BYTES = int(0.75 * GiB)              # per-graph objects of every captured size, PIECEWISE and FULL ...
@@ -278,6 +280,7 @@ RUNTIME_RESERVE_BYTES = int(0.25 * GiB)  # V0 (< 0.7) only: allocated after star
 CONTEXT_BASELINE_BYTES = int(0.5 * GiB)  # V1: in use at vLLM's start-up snapshot, outside the budget (see
 STARTUP_NVLINK_TP_BYTES = int(1.5 * GiB)  # startup_baseline_bytes): CUDA context; + TP comm buffers on NVLink Hopper
 STARTUP_BYTES_PER_RANK = int(0.2 * GiB)   # ... or this per extra TP rank on other cards
+SNAPSHOT_AFTER_COMM_FROM = (0, 11)        # before: the snapshot preceded the distributed init (vllm PR #25359)
 MARGIN_BYTES = int(0.5 * GiB)        # rank-to-rank and build-to-build swings of the profiler
 BIG_MOE_MARGIN = 0.05                # extra margin: this share of the weights per GPU for large MoE / multimodal
 
@@ -469,7 +472,7 @@ def capture_sizes(max_num_seqs: int, top: int | None = None, version: tuple[int,
 
 
 def cudagraph_bytes(layers_on_stage: int, max_num_seqs: int, version: tuple[int, ...] = (0, 17, 0),
-                    top: int | None = None, collectives: bool = True) -> int:
+                    top: int | None = None, collectives: bool = True, full_graphs: bool = True) -> int:
     """CUDA graph memory per GPU ("Graph capturing finished in N secs, took X GiB").
 
     Before vLLM 0.19: GRAPH_POOL_BYTES + a per-(layer x captured size) cost x layers x captured sizes, the cost
@@ -505,13 +508,25 @@ def cudagraph_bytes(layers_on_stage: int, max_num_seqs: int, version: tuple[int,
     the slack must hold in all is not: 2.0 (TP start-up baseline, logged 1.53 / 1.55 there) + 1.37 + 0.49 (sampler
     warm-up) = 3.86 GiB >= the logged 1.53 + 1.79 + 0.49 = 3.81, and <= the 3.96 GiB of slack at util 0.95 with
     which both runs started: 80 KiB is inside the window [73, 92] KiB those two bounds leave. Five measurements, one
-    card, one release: thin (tests/test_calibration.py)."""
+    card, one release: thin (tests/test_calibration.py).
+
+    Before 0.11 vLLM captured PIECEWISE graphs only by default ("cudagraph_mode":1 in the engine config it logs;
+    hybrid Mamba / linear-attention models captured FULL graphs too: the Qwen3-Next 0.10.2 log, 67 + 67). With
+    ``full_graphs`` False (the caller: version < FULL_GRAPHS_BY_DEFAULT_FROM, not hybrid, not MLA - no MLA log of
+    that period is held) the cost with collectives is GRAPH_BYTES_PER_LAYER_SIZE_PIECEWISE (0.57 MiB). Two
+    PIECEWISE-only logs measure it: gpt-oss-120b TP 4 on A100, 0.10.1, (1.88 - 0.25) GiB / (36 x 83) = 0.559 MiB
+    (0.561 at the print's rounding); Qwen3-235B-A22B-Instruct-2507-FP8 TP 8 + EP on 8 x L40S, 0.10.2, "took 3.45
+    GiB" for 94 layers x 67 sizes = 0.520 MiB. 0.57 MiB is above both; 0.6 MiB planned 3.94 GiB of graphs there,
+    and with the 0.5 GiB baseline and the 0.145 GiB sampler warm-up (1 - 0.9) x 44.4 GiB = 4.44 GiB could not hold
+    4.59: the plan refused a run that started. 0.57 gives 3.76 GiB, 4.40 in all (vLLM: 0.49 + 3.45 + 0.145 = 4.09)."""
     if tuple(version) >= GRAPH_BY_CAPTURE_SIZE_FROM:
         t = min(2 * max_num_seqs, DEFAULT_MAX_CAPTURE_SIZE) if top is None else top
         pool = GRAPH_FIXED_BYTES + t * GRAPH_BYTES_PER_CAPTURE_TOKEN
         per_graph = GRAPH_FIXED_BYTES + GRAPH_BYTES_PER_LAYER_GRAPH * layers_on_stage * 2 * capture_sizes(max_num_seqs, t)
         return int(max(pool, per_graph))
     per = GRAPH_BYTES_PER_LAYER_SIZE if collectives else GRAPH_BYTES_PER_LAYER_SIZE_TP1
+    if collectives and not full_graphs and tuple(version) < FULL_GRAPHS_BY_DEFAULT_FROM:
+        per = GRAPH_BYTES_PER_LAYER_SIZE_PIECEWISE
     return int(GRAPH_POOL_BYTES + layers_on_stage * capture_sizes(max_num_seqs, top, version) * per)
 
 
@@ -534,9 +549,21 @@ def startup_baseline_bytes(layout: Layout, version: tuple[int, ...] = (0, 17, 0)
     NVLink cards of compute >= 9.0 (or an unknown card) STARTUP_NVLINK_TP_BYTES (1.5 GiB), elsewhere
     STARTUP_BYTES_PER_RANK (0.2 GiB) per extra TP rank (gpt-oss-120b TP 8 on RTX PRO 4500 cards, vLLM 0.28: 1.37 GiB
     over its budget in all; consumer cards started with 1.18-1.88 GiB of slack at TP 2-4, club-3090#46 / #127).
-    V0 (< 0.7): RUNTIME_RESERVE_BYTES + 0.2 GiB per extra TP rank, as before."""
+    V0 (< 0.7): RUNTIME_RESERVE_BYTES + 0.2 GiB per extra TP rank, as before.
+
+    V1 before 0.11 (SNAPSHOT_AFTER_COMM_FROM): CONTEXT_BASELINE_BYTES only. There ``init_device`` read the free
+    memory before ``init_worker_distributed_environment`` (vllm-project/vllm vllm/v1/worker/gpu_worker.py @0012cf69:
+    ``self.init_gpu_memory = torch.cuda.mem_get_info()[0]``, then "# Initialize the distributed environment."),
+    so NCCL and custom all-reduce buffers were measured as non-torch memory inside the budget (non_torch_bytes
+    charges them); vllm PR #25359 (merged 2025-09-22, after 0.10.2) moved the distributed init first ("NCCL buffers
+    (~4.5 GiB for tensor parallelism) were allocated after the memory snapshot"). The 0.10.2 log of
+    Qwen3-235B-A22B-Instruct-2507-FP8 at TP 8 + EP on 8 x L40S: "Free memory on device (43.93/44.42 GiB) on
+    startup" (0.49 GiB in use) and 0.17-0.21 GiB of non-torch memory in the budget; 0.5 + 7 x 0.2 = 1.9 GiB here
+    refused that run. 0.11.0 itself keeps the later terms (whether it has the PR is not checked: the larger)."""
     if tuple(version) < V1_PROFILER_FROM:
         return int(RUNTIME_RESERVE_BYTES + 0.2 * GiB * (layout.tp - 1))
+    if tuple(version) < SNAPSHOT_AFTER_COMM_FROM:
+        return CONTEXT_BASELINE_BYTES
     hopper = not gpu_compute or gpu_compute >= TP_COMM_FROM_COMPUTE
     if layout.tp > 1 and gpu_nvlink and hopper:
         return CONTEXT_BASELINE_BYTES + STARTUP_NVLINK_TP_BYTES
@@ -636,7 +663,8 @@ def overhead(facts: ModelFacts, layout: Layout, *, layers_on_stage: int, last_st
     smp = sampler_peak_bytes(facts, max_num_seqs, t, version) if last_stage else 0
     graphs = cudagraph_bytes(layers_on_stage, max_num_seqs, version,
                              max_capture_size(facts, max_num_seqs, max_num_batched_tokens),
-                             collectives=layout.tp > 1 or (layout.ep and layout.dp > 1))
+                             collectives=layout.tp > 1 or (layout.ep and layout.dp > 1),
+                             full_graphs=bool({LINEAR, MAMBA} & set(facts.layer_kinds)) or facts.uses_mla)
     margin = MARGIN_BYTES
     thin = []
     if tuple(version) >= SORT_PATH_FROM:        # before 0.17 the measured sampler explains the big-MoE logs

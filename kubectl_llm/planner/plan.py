@@ -21,7 +21,7 @@ from kubectl_llm.planner import parsers, sizing
 from kubectl_llm.planner.context import ContextDecision, decide_context
 from kubectl_llm.planner.facts import CHUNKED, LINEAR, MAMBA, SLIDING, ModelFacts, dtype_bytes, from_config
 from kubectl_llm.planner.gpus import GpuType, custom_gpu
-from kubectl_llm.planner.memory import (indexer_bytes_per_token, Layout, Overhead, WeightParts, engine_batch_defaults, expert_kernel_scale,
+from kubectl_llm.planner.memory import (CONTEXT_BASELINE_BYTES, indexer_bytes_per_token, Layout, Overhead, WeightParts, engine_batch_defaults, expert_kernel_scale,
                                         StageKV, overhead, stage_kv, stage_layers, weights_per_gpu)
 from kubectl_llm.planner.quantity import GiB, human
 from kubectl_llm.planner.request import PlanRequest
@@ -1118,8 +1118,9 @@ def _explain(r: list[str], w: list[str], f: ModelFacts, b: Evaluation, req: Plan
             r.append(f"memory model of vLLM {version}: "
                      + ("CUDA graphs are subtracted before the KV cache (>= 0.21)" if o.graphs_in_budget else
                         f"CUDA graphs (~{human(o.cudagraphs)}) live outside --gpu-memory-utilization (< 0.21)")
-                     + f"; outside it too: the start-up baseline (~{human(o.startup_baseline)}: CUDA context, "
-                     f"communication buffers) and the sampler warm-up after the graphs (~{human(o.sampler_warmup)})"
+                     + f"; outside it too: the start-up baseline (~{human(o.startup_baseline)}: CUDA context"
+                     + (", communication buffers" if o.startup_baseline > CONTEXT_BASELINE_BYTES else "")
+                     + f") and the sampler warm-up after the graphs (~{human(o.sampler_warmup)})"
                      + (f", the MXFP4 re-layout's cache holes (~{human(o.repack_holes)})" if o.repack_holes else "")
                      + ", "
                      f"so (1 - utilisation) x memory must hold ~{human(o.outside_budget)}"

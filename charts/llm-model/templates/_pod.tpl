@@ -57,7 +57,18 @@ containers:
       {{- toYaml (ternary $v.group.workerCommand $v.engine.command (and (eq $role "worker") (gt (len $v.group.workerCommand) 0))) | nindent 6 }}
     args:
       {{- toYaml (ternary $v.group.workerArgs $v.engine.args (eq $role "worker")) | nindent 6 }}
-    {{- if or $v.engine.hfTokenSecret.name $v.engine.env }}
+    {{- $cacheEnv := list }}
+    {{- if $v.storage.cacheEnv }}
+    {{- $given := list }}
+    {{- range $v.engine.env }}{{ $given = append $given .name }}{{ end }}
+    {{- $root := trimSuffix "/" $v.storage.mountPath }}
+    {{- $wanted := list (dict "name" "HF_HOME" "value" (printf "%s/huggingface" $root)) }}
+    {{- if eq $v.engine.name "vllm" }}
+    {{- $wanted = append $wanted (dict "name" "VLLM_CACHE_ROOT" "value" (printf "%s/vllm" $root)) }}
+    {{- end }}
+    {{- range $wanted }}{{ if not (has .name $given) }}{{ $cacheEnv = append $cacheEnv . }}{{ end }}{{ end }}
+    {{- end }}
+    {{- if or $v.engine.hfTokenSecret.name $v.engine.env $cacheEnv }}
     env:
       {{- with $v.engine.hfTokenSecret }}
       {{- if .name }}
@@ -69,6 +80,10 @@ containers:
             key: {{ .key }}
             optional: true
       {{- end }}
+      {{- end }}
+      {{- with $cacheEnv }}
+      # The caches live on the weights claim (storage.cacheEnv), whatever the namespace's ConfigMap says.
+      {{- toYaml . | nindent 6 }}
       {{- end }}
       {{- with $v.engine.env }}
       {{- toYaml . | nindent 6 }}

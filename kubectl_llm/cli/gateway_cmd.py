@@ -123,7 +123,16 @@ def _install_options(fn: Any) -> Any:
     return fn
 
 
-@gateway_group.command("install")
+@gateway_group.command("install", epilog="""\b
+Examples:
+  kubectl llm gateway install -n nrp-llm                         # once per namespace, before the first add
+  kubectl llm gateway install -n nrp-llm --dry-run=client -o yaml    # the objects, no cluster needed
+  kubectl llm gateway install --site my-site.yaml                # the Gateway the site's routes attach to
+
+The Gateway is named after the site profile's first gateway.parentRefs entry (NRP: envoy-ai-gateway-nrp), and
+installed in that entry's namespace when it names one; -n another namespace is then refused. The release also
+brings the engine ConfigMap llm-engine-config (Hugging Face and vLLM caches on the weights PVC) to its namespace.
+""")
 @_install_options
 def gateway_install(**kw: Any) -> None:
     """Install the gateway release (idempotent: unchanged when already installed with the same values)."""
@@ -147,7 +156,13 @@ def gateway_upgrade(**kw: Any) -> None:
     _install(**kw, verb="upgrade")
 
 
-@gateway_group.command("uninstall")
+@gateway_group.command("uninstall", epilog="""\b
+Examples:
+  kubectl llm gateway uninstall -n nrp-llm
+  kubectl llm gateway uninstall -n gateways        # a site's Gateway installed in a namespace of its own
+
+The models' releases stay (uninstall warns naming them); their routes answer again once a gateway is installed.
+""")
 @release_name
 @options.connection
 @options.timeout_option("5m", "Helm timeout.")

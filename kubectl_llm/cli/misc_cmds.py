@@ -50,7 +50,7 @@ def gpus_command(cluster: bool, kube_context: str | None, kubeconfig: str | None
 
 SITE_ORDER = """A site profile is looked up in this order: --site FILE, $KUBECTL_LLM_SITE, ~/.config/kubectl-llm/site.yaml,
 and NRP Nautilus's (shipped in the package). Its schema: kubectl_llm/sites/site.schema.json (unknown keys are
-errors). plan, add, upgrade, gpus, gateway install and chatbox take --site too."""
+errors). plan, add, upgrade, gpus, gateway install, gateway upgrade, alias and chatbox take --site too."""
 
 
 @click.group("site", epilog=f"""\b
@@ -116,7 +116,13 @@ def _toleration(t: dict) -> str:
     return f"{t.get('key', '*')}{value}:{t.get('effect', '*')}" + (" (exists)" if t.get("operator") == "Exists" else "")
 
 
-@click.command("version")
+@click.command("version", epilog="""\b
+Examples:
+  kubectl llm version
+  kubectl llm version -o json     # {"kubectl_llm": "0.1.0", "helm": "v4.1.4"}; helm null when none is found
+
+The helm is $KUBECTL_LLM_HELM, else the one install.sh --with-tools installed, else helm on PATH.
+""")
 @options.output("yaml", "json")
 def version_command(output: str | None) -> None:
     """Print the version of kubectl llm and of the helm it drives."""

@@ -22,7 +22,8 @@ Examples:
   kubectl llm plan meta-llama/Llama-3.1-405B --gpu H100-80GB --launcher ray   # Ray head + workers, not --nnodes
   kubectl llm plan Qwen/Qwen3-8B --gpu auto            # among the GPU types the cluster has (reads nodes)
 
-Exit codes: 0 fits, 5 does not fit (the plan is still printed), 2 bad flags, 3 model not found, 4 cannot plan.
+Exit codes: 0 fits, 5 does not fit (the plan is still printed), 2 bad flags, 3 model not found or its
+config.json unusable, 4 cannot plan.
 """
 
 

@@ -99,7 +99,8 @@ The KV cache size comes from the engine (vLLM's vllm:cache_config_info on /metri
 line of its log), or --kv-tokens. Prompts are ~1 token per word, each one different from its first word so prefix
 caching cannot share them; generation ignores EOS. KV usage is read from vllm:kv_cache_usage_perc
 (vllm:gpu_cache_usage_perc on older vLLM) or SGLang's sglang:token_usage. Exit 1 when a request failed or a pod
-restarted or was OOMKilled during the run.
+restarted or was OOMKilled during the run; 6 when the engine answers neither /metrics nor /v1/models (before the
+first request).
 """)
 @click.argument("name")
 @click.option("--fill", type=click.FloatRange(0.05, 1.0), default=0.8, show_default=True,

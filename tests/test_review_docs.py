@@ -170,3 +170,27 @@ def test_the_evidence_counts_the_docs_give_are_the_data_files() -> None:
     assert re.findall(r"holds (\d+) SGLang start-up logs \((\d+) started, (\d+) failed\)", arch) == [
         (str(len(sglang["observations"])), str(len(sglang["observations"]) - failed), str(failed))]
     assert re.findall(r"\(and (\d+) rejected, each with why\)", arch) == [str(len(sglang["not_used"]))]
+
+
+def test_every_test_and_repository_path_the_docs_name_exists() -> None:
+    """A guard: README and ARCHITECTURE point at tests by name (`test_sampler_term_follows_vllms_dummy_sampler_run`)
+    and at files by path (`kubectl_llm/sites/site.schema.json`, `../shared/notes/...`). A renamed test or a moved
+    file leaves the pointer dangling (ARCHITECTURE named `notes/vllm-memory-model.md`, which the repository has
+    never had); now each one must exist (a path with * must match a file)."""
+    test_files = {p.stem for p in (REPO / "tests").rglob("test_*.py")}
+    defined = set(re.findall(r"def (test_\w+)", "\n".join(p.read_text() for p in (REPO / "tests").rglob("*.py"))))
+    roots = ("kubectl_llm/", "tests/", "charts/", "scripts/", "benchmarks/", "packaging/", "plugins/", "notes/", "docs/",
+             "../shared/")
+    bad = []
+    for doc in (README, ARCHITECTURE):
+        text = doc.read_text()
+        for name in set(re.findall(r"\btest_[a-z0-9_]*[a-z0-9]\b", text)) - test_files - defined - {"test_cmd"}:
+            bad.append(f"{doc.name}: no test {name}")
+        for span in set(re.findall(r"`([^`\s]+)`", text)):
+            path = re.split(r"::|@", span)[0].rstrip(".,:")
+            if not path.startswith(roots) or "<" in path or "{" in path:
+                continue
+            if not (list(REPO.glob(path)) if "*" in path else (REPO / path).exists()):
+                if not (path.startswith("../shared/") and not (REPO.parent / "shared").exists()):
+                    bad.append(f"{doc.name}: no {path}")
+    assert not bad, "\n".join(sorted(bad))

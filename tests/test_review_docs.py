@@ -194,3 +194,38 @@ def test_every_test_and_repository_path_the_docs_name_exists() -> None:
                 if not (path.startswith("../shared/") and not (REPO.parent / "shared").exists()):
                     bad.append(f"{doc.name}: no {path}")
     assert not bad, "\n".join(sorted(bad))
+
+
+def test_the_keys_readme_gives_add_are_those_of_upgrade_alias_and_gateway_install(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A guard: README says `add`, `upgrade`, `alias` and `gateway install -o json` share the keys name, namespace,
+    chart, action, revision, objects (test_review_sglang_and_docs checks add's); here the other three, and the
+    `kept` list README names for `rm --keep-cache -o json`."""
+    from tests.test_review_sglang_and_docs import _documented
+
+    keys = set(_documented("`add`, `upgrade`, `alias`"))
+    assert keys == {"name", "namespace", "chart", "action", "revision", "objects"}
+    with cli_cluster(tmp_path, monkeypatch, namespace="nrp-llm"):
+        docs = {"gateway install": json.loads(kllm("gateway", "install", "-o", "json").stdout),
+                "add": json.loads(kllm("add", "Qwen/Qwen3-8B", "--gpu", "L40", "-o", "json").stdout),
+                "upgrade": json.loads(kllm("upgrade", "qwen3-8b", "--gpus", "2", "-o", "json").stdout),
+                "alias": json.loads(kllm("alias", "qwen3", "--to", "qwen3-8b", "-o", "json").stdout)}
+        removed = json.loads(kllm("rm", "qwen3-8b", "--keep-cache", "-o", "json").stdout)
+    for command, doc in docs.items():
+        assert set(doc) == keys, command
+    assert [d["action"] for d in docs.values()] == ["installed", "installed", "upgraded", "installed"]
+    assert removed["kept"] == ["PersistentVolumeClaim/qwen3-8b"]
+
+
+def test_architecture_names_every_module() -> None:
+    """A guard: ARCHITECTURE is where a new developer finds a module's job. Every module of the package (but
+    __init__ / __main__ and the catalog's builder) is named in it as a module (`x.py`, `x.attr`, `{a,x}`, `x`):
+    before, `planner/quantity.py` (the size parser behind --gpu-memory) was not."""
+    arch = ARCHITECTURE.read_text()
+
+    def named(stem: str) -> bool:
+        return re.search(rf"(?:[`/{{,]|\b){re.escape(stem)}(?:\.py\b|[`,}}]|\.\w)", arch) is not None
+
+    missing = [str(p.relative_to(REPO)) for p in sorted((REPO / "kubectl_llm").rglob("*.py"))
+               if not p.stem.startswith("__") and "catalog" not in p.parts and not named(p.stem)]
+    assert not missing, missing

@@ -229,3 +229,48 @@ def test_architecture_names_every_module() -> None:
     missing = [str(p.relative_to(REPO)) for p in sorted((REPO / "kubectl_llm").rglob("*.py"))
                if not p.stem.startswith("__") and "catalog" not in p.parts and not named(p.stem)]
     assert not missing, missing
+
+
+# names README spells with dots that are neither a plan's JSON nor a chart value nor a site key: a Gateway API
+# field, node labels, a module, a safetensors field, LWS status fields, a recipes.yaml key, an export file's key
+NOT_OURS = {"allowedRoutes.namespaces.from", "cuda.driver.major", "gpu.memory", "importlib.metadata",
+            "metadata.total_size", "status.observedGeneration", "status.readyReplicas", "min_version.sglang",
+            "flags.site"}
+
+
+def test_every_json_field_and_value_key_readme_names_exists() -> None:
+    """A guard: README names plan fields (`serving.mem_fraction_static`, `memory.margin_bytes`, ...) and chart
+    values (`storage.keep`, `engine.hfTokenSecret`, ...) by their dotted path. Each must be a key of a plan's
+    `-o json` (vLLM or SGLang), of a chart's values.schema.json or of the site schema, so a renamed field or value
+    fails here instead of leaving README pointing at nothing."""
+    from click.testing import CliRunner
+
+    plans = [json.loads(CliRunner().invoke(cli, ["plan", "Qwen/Qwen3-8B", *extra, "-o", "json"]).stdout)
+             for extra in ([], ["--engine", "sglang"])]
+    schemas = [json.loads((REPO / "charts" / c / "values.schema.json").read_text()) for c in ("llm-model", "llm-gateway")]
+    schemas.append(json.loads((REPO / "kubectl_llm" / "sites" / "site.schema.json").read_text()))
+
+    def in_doc(doc: object, path: list[str]) -> bool:
+        for key in path:
+            if not isinstance(doc, dict) or key not in doc:
+                return False
+            doc = doc[key]
+        return True
+
+    def in_schema(schema: dict, path: list[str]) -> bool:
+        for key in path:
+            props = schema.get("properties") or {}
+            if key in props:
+                schema = props[key]
+            elif isinstance(schema.get("additionalProperties"), dict):
+                schema = schema["additionalProperties"]
+            else:
+                return False
+        return True
+
+    suffixes = ("py", "yaml", "json", "md", "sh", "jinja", "io", "org", "com", "tpl", "txt")
+    named = set(re.findall(r"`([a-z][A-Za-z_]*(?:\.[A-Za-z_]\w*)+)(?:[=:][^`]*)?`", README.read_text()))
+    unknown = sorted(t for t in named - NOT_OURS if t.split(".")[-1] not in suffixes
+                     and not any(in_doc(p, t.split(".")) for p in plans)
+                     and not any(in_schema(s, t.split(".")) for s in schemas))
+    assert len(named) > 30 and not unknown, unknown

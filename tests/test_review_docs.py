@@ -170,6 +170,10 @@ def test_the_evidence_counts_the_docs_give_are_the_data_files() -> None:
     assert re.findall(r"holds (\d+) SGLang start-up logs \((\d+) started, (\d+) failed\)", arch) == [
         (str(len(sglang["observations"])), str(len(sglang["observations"]) - failed), str(failed))]
     assert re.findall(r"\(and (\d+) rejected, each with why\)", arch) == [str(len(sglang["not_used"]))]
+    recipes = yaml.safe_load((REPO / "tests" / "data" / "recipes_repo_families.yaml").read_text())
+    assert len(recipes["recipes"]) == recipes["found"]
+    assert re.findall(r"\((\d+) of the (\d+) files the code index lists\)", readme) == [
+        (str(recipes["found"]), str(recipes["listed_by_index"]))]
 
 
 def test_every_test_and_repository_path_the_docs_name_exists() -> None:

@@ -235,11 +235,8 @@ def test_architecture_names_every_module() -> None:
     assert not missing, missing
 
 
-# names README spells with dots that are neither a plan's JSON nor a chart value nor a site key: a Gateway API
-# field, node labels, a module, a safetensors field, LWS status fields, a recipes.yaml key, an export file's key
-NOT_OURS = {"allowedRoutes.namespaces.from", "cuda.driver.major", "gpu.memory", "importlib.metadata",
-            "metadata.total_size", "status.observedGeneration", "status.readyReplicas", "min_version.sglang",
-            "flags.site"}
+# `gpu.memory` is the node label nvidia.com/gpu.memory, not a plan field or chart value
+NOT_OURS = {"gpu.memory"}
 
 
 def test_every_json_field_and_value_key_readme_names_exists() -> None:
@@ -272,9 +269,13 @@ def test_every_json_field_and_value_key_readme_names_exists() -> None:
                 return False
         return True
 
-    suffixes = ("py", "yaml", "json", "md", "sh", "jinja", "io", "org", "com", "tpl", "txt")
-    named = set(re.findall(r"`([a-z][A-Za-z_]*(?:\.[A-Za-z_]\w*)+)(?:[=:][^`]*)?`", README.read_text()))
+    # what starts like one of ours: a plan's top-level key or a top-level key of a schema (not `status.readyReplicas`,
+    # `valueFrom.secretKeyRef`, `importlib.metadata`, ...)
+    ours = {k for p in plans for k in p} | {k for s in schemas for k in s.get("properties", {})}
+    named = {t for t in re.findall(r"`([a-z][A-Za-z_]*(?:\.[A-Za-z_]\w*)+)(?:[=:][^`]*)?`", README.read_text())
+             if t.split(".")[0] in ours}
+    suffixes = ("py", "yaml", "json", "md", "sh", "jinja", "tpl", "txt")          # file names: gpus.yaml
     unknown = sorted(t for t in named - NOT_OURS if t.split(".")[-1] not in suffixes
                      and not any(in_doc(p, t.split(".")) for p in plans)
                      and not any(in_schema(s, t.split(".")) for s in schemas))
-    assert len(named) > 30 and not unknown, unknown
+    assert len(named) > 20 and not unknown, unknown

@@ -279,3 +279,24 @@ def test_every_json_field_and_value_key_readme_names_exists() -> None:
                      and not any(in_doc(p, t.split(".")) for p in plans)
                      and not any(in_schema(s, t.split(".")) for s in schemas))
     assert len(named) > 20 and not unknown, unknown
+
+
+def test_replicas_help_says_what_the_plan_does_with_their_weights(tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """Before: `--replicas` help said "a one-node plan's copies share its weights PVC, so across nodes it must be
+    ReadWriteMany" after the planner had moved on: on ReadWriteOnce storage (NRP's default class) `--replicas 3`
+    renders a StatefulSet with a claim per copy, and copies share one claim only on a ReadWriteMany class."""
+    from tests.cli_harness import offline_dry_run_env, render_dry_run
+
+    text = " ".join(help_text(commands()[("add",)], ("add",)).split())
+    assert "must be ReadWriteMany" not in text
+    assert ("On ReadWriteOnce storage each copy gets its own weights claim (a StatefulSet); on a ReadWriteMany class "
+            "(storage.accessMode, or the site's sharedStorageClass) the copies share one (a Deployment).") in text
+    offline_dry_run_env(monkeypatch, tmp_path)
+    own = render_dry_run("Qwen/Qwen3-8B", "--gpu", "L40", "--replicas", "3")
+    assert own["StatefulSet"]["spec"]["replicas"] == 3 and "Deployment" not in own
+    assert len(own["StatefulSet"]["spec"]["volumeClaimTemplates"]) == 1
+    shared = render_dry_run("Qwen/Qwen3-8B", "--gpu", "L40", "--replicas", "3", "--set",
+                            "storage.storageClass=rook-cephfs,storage.accessMode=ReadWriteMany")
+    assert shared["Deployment"]["spec"]["replicas"] == 3 and "StatefulSet" not in shared
+    assert shared["PersistentVolumeClaim"]["spec"]["accessModes"] == ["ReadWriteMany"]

@@ -31,6 +31,11 @@ class PlanRequest:
     replicas: int = 1                      # copies behind the same Service/route; each is planned alike
     data_parallel: int | None = None       # DP attention ranks + expert parallel (MoE only)
     launcher: str | None = None            # multi-node vLLM: native | ray (None = native when the version has it)
+    # The admin's own storage.* overrides (-f/--set), which decide with --replicas where the weights live
+    # (planner/storage.py): storage.accessMode, storage.storageClass (None: not given), storage.existingClaim.
+    storage_access_mode: str | None = None
+    storage_class: str | None = None
+    existing_claim: bool = False
     # The cluster the plan is for (storage/priority class, tolerations, GPU types, gateway ...); None = the site
     # profile shipped in the package (NRP). The CLI always passes the one in effect (adapters/site.py).
     site: Site | None = field(default=None, compare=False)

@@ -108,7 +108,7 @@ def template_from_tokenizer_config(text: str) -> str | None:
     """``chat_template`` of a tokenizer_config.json (a string, or a list of named templates: all are joined)."""
     try:
         cfg = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
     tpl = cfg.get("chat_template") if isinstance(cfg, dict) else None
     if isinstance(tpl, str):

@@ -165,6 +165,23 @@ def test_sync_checks_a_model_files_values_against_the_schema_before_applying(off
     assert error.startswith("error: b.yaml: values: storage.accessMode: 'Sometimes' is not one of ['ReadWriteOnce'")
 
 
+def test_sync_plans_every_changed_model_before_applying_any(fake: FakeApiServer, tmp_path: Path) -> None:
+    """Before: a model file with `flags: {gpu: NOPE}` (or a model id that does not exist) passed `sync --dry-run`
+    (exit 8, 'would add'), and the real sync installed the files before it, then stopped at it: half a sync. Every
+    model to add or upgrade is now planned first; the error names the file and keeps the planner's exit code."""
+    folder = tmp_path / "models"
+    folder.mkdir()
+    (folder / "a.yaml").write_text("kind: model\nname: a\nmodel: Qwen/Qwen3-8B\nflags: {gpu: L40}\n")
+    (folder / "b.yaml").write_text("kind: model\nname: b\nmodel: Qwen/Qwen3-8B\nflags: {gpu: NOPE}\n")
+    for args in (["--dry-run"], []):
+        error, _ = one_error(kllm("sync", str(folder), *args, code=4), 4)
+        assert error.startswith("error: b.yaml: unknown GPU type 'NOPE'"), error
+    (folder / "b.yaml").write_text("kind: model\nname: b\nmodel: no-such-org/no-such-model\n")
+    error, _ = one_error(kllm("sync", str(folder), code=3), 3)
+    assert error.startswith("error: b.yaml: no-such-org/no-such-model is neither in the local Hugging Face cache")
+    assert fake.get_object("Deployment", "a", NS) is None and fake.objects("owner=helm", namespace=NS) == []
+
+
 @pytest.mark.parametrize(("name", "body", "message"), [
     ("a.yaml", b"\xff\xfe kind: model", "a.yaml: not UTF-8 text"),
     ("a.yaml", None, "a.yaml: cannot read it: Is a directory"),

@@ -88,6 +88,37 @@ def refuse_kind_changes(desired: dict[str, dict[str, Any]], current: dict[str, d
                              f"'kubectl llm export DIR' writes what it is now")
 
 
+def by_name_of(desired: dict[str, dict[str, Any]]) -> dict[tuple[str, str], dict[str, Any]]:
+    return {(d["kind"], d["name"]): d for d in desired.values()}
+
+
+def preflight_plan(filename: str, doc: dict[str, Any]) -> None:
+    """Plan a model's record as add/upgrade will (model source, flags, overrides), raising its error with the file
+    named: an unknown --gpu, a model that does not exist or does not fit stopped a real sync half-way (the files
+    before it applied), and passed `sync --dry-run`. --gpu auto is left to the apply (it asks the cluster)."""
+    import os
+
+    from kubectl_llm.cli.planning import build_request, load_source, make_plan, planned_values, why_not
+    from kubectl_llm.cli.userlayer import KEY, UserLayer
+    from kubectl_llm.errors import LlmError
+
+    layer = UserLayer.from_values({KEY: {k: doc[k] for k in ("model", "source", "flags", "values") if k in doc}})
+    if layer is None or layer.flags.get("gpu") == "auto":
+        return
+    flags = dict(layer.flags)
+    revision = flags.pop("hf_revision", None)
+    try:
+        request = build_request(flags, doc["name"], revision, layer.values)
+        model = layer.source if layer.source and os.path.isdir(layer.source) else layer.model
+        plan = make_plan(load_source(model, revision, model_id=layer.model), request)
+        if not plan.fits:
+            raise why_not(model, plan)
+        planned_values(plan, layer.values, layer)
+    except LlmError as exc:
+        exc.message = f"{filename}: {exc.message}"
+        raise
+
+
 def _kind_word(kind: str) -> str:
     return {"model": "a model", "external": "an external backend", "alias": "an alias",
             "gateway": "a gateway"}.get(kind, kind)
@@ -256,6 +287,10 @@ def sync_command(directory: Path, prune: bool, dry_run: bool, timeout: str, name
     current = current_records(session)
     refuse_kind_changes(desired, current, session.namespace)
     changes = record.diff(desired, current, prune=prune)
+    for change in changes:   # every model to add or upgrade must plan, before the first one is applied
+        if change.kind == "model" and change.action in ("add", "upgrade"):
+            preflight_plan(record.file_name({"kind": "model", "name": change.name}),
+                           by_name_of(desired)[("model", change.name)])
     by_name = {(d["kind"], d["name"]): d for d in desired.values()}
     changed = [c for c in changes if c.action != "unchanged"]
     for alias, target in record.missing_alias_targets(desired, current, prune=prune):

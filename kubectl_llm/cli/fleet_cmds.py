@@ -31,9 +31,10 @@ def external_options(fn: Callable[..., Any]) -> Callable[..., Any]:
                           "workload."),
         click.option("--served-name", default=None, metavar="MODEL",
                      help="With --external: the model name that backend serves (sent upstream)."),
-        click.option("--api-key-secret", default=None, metavar="NAME[:KEY]",
-                     help="With --external: existing Secret whose key apiKey the gateway sends upstream as a "
-                          "Bearer token (the key never enters values or manifests)."),
+        click.option("--api-key-secret", default=None, metavar="NAME",
+                     help="With --external: existing Secret whose key apiKey (the only key the AI Gateway reads) "
+                          "the gateway sends upstream as a Bearer token (the key never enters values or "
+                          "manifests)."),
         click.option("--insecure", is_flag=True,
                      help="With --external: allow plain http:// to a public host."),
         click.option("--owned-by", default=None, metavar="ORG",

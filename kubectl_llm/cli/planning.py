@@ -57,7 +57,8 @@ def build_request(opts: dict[str, Any], name: str | None, revision: str | None =
         kv_cache_dtype=opts.get("kv_cache_dtype") or "auto", engine=opts.get("engine") or "vllm", name=name,
         max_num_seqs=opts.get("max_num_seqs"), max_num_batched_tokens=opts.get("max_num_batched_tokens"),
         revision=revision, site=site, nodes=opts.get("nodes"), replicas=opts.get("replicas") or 1,
-        data_parallel=opts.get("data_parallel"), launcher=opts.get("launcher"))
+        data_parallel=opts.get("data_parallel"), launcher=opts.get("launcher"),
+        engine_args=tuple(str(a) for a in opts.get("engine_args") or ()))
 
 
 def load_site(option: str | None) -> Any:

@@ -110,7 +110,11 @@ def checked_flags(filename: str, flags: dict[str, Any]) -> dict[str, Any]:
                              "runs (export writes the absolute path of the machine that added the model)")
         param = params[PARAMS[key]]
         try:
-            checked[key] = param.type.convert(value, param, None)
+            if param.multiple:      # engine-arg: a list (one value alone is read as a list of one)
+                items = value if isinstance(value, list) else [value]
+                checked[key] = [param.type.convert(v, param, None) for v in items]
+            else:
+                checked[key] = param.type.convert(value, param, None)
         except click.BadParameter as exc:
             raise UsageError(f"{filename}: flags.{key}: {exc.message}",
                              f"give it as --{key} takes it on the command line ('kubectl llm add --help')") from None

@@ -31,6 +31,7 @@ class PlanRequest:
     replicas: int = 1                      # copies behind the same Service/route; each is planned alike
     data_parallel: int | None = None       # DP attention ranks + expert parallel (MoE only)
     launcher: str | None = None            # multi-node vLLM: native | ray (None = native when the version has it)
+    engine_args: tuple[str, ...] = ()      # --engine-arg: argv tokens after the planned ones (engine_args.py)
     # The cluster the plan is for (storage/priority class, tolerations, GPU types, gateway ...); None = the site
     # profile shipped in the package (NRP). The CLI always passes the one in effect (adapters/site.py).
     site: Site | None = field(default=None, compare=False)

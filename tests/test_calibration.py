@@ -511,6 +511,25 @@ def test_startup_baseline_by_card_and_layout() -> None:
         assert memory.startup_baseline_bytes(L(tp=tp), v, 9.0, True) / GiB == pytest.approx(logged, abs=0.075)
 
 
+def test_a_family_pinned_at_0_21_or_later_gets_that_versions_memory_model_without_a_seam() -> None:
+    """Issue 8 item 2, end to end (no monkeypatch): the version a family pins is the version the memory model uses.
+    The same Qwen3-8B numbers under the LFM2 architecture pin vLLM 0.23.0 (recipes.yaml lfm2 min_version): CUDA
+    graphs move inside the budget (subtracted before the KV cache, >= 0.21); under Qwen3 (0.17.0) they stay in the
+    (1 - utilisation) slack."""
+    q8 = catalog_source("Qwen/Qwen3-8B").config
+    req = PlanRequest(gpu_type="H100-80GB", gpus=1, max_num_seqs=64)
+    old = make_plan(ModelSource("Qwen/Qwen3-8B", q8, None, "local"), req)
+    new = make_plan(ModelSource("LiquidAI/LFM2.5-1.2B-Instruct", dict(q8, architectures=["Lfm2ForCausalLM"]), None,
+                                "local"), req)
+    assert old.to_dict()["serving"]["engine_version"] == "0.17.0" and not old.best.overhead.graphs_in_budget
+    assert new.to_dict()["serving"]["engine_version"] == "0.23.0" and new.best.overhead.graphs_in_budget
+    # from 0.19: 0.75 GiB + the larger of 128 x 820 KiB and 36 layers x 2 x 19 sizes x 80 KiB (19 sizes up to 128)
+    assert new.best.overhead.cudagraphs == int(0.75 * GiB) + 36 * 2 * 19 * (80 * 1024)
+    assert any(r.startswith("memory model of vLLM 0.23.0: CUDA graphs are subtracted before the KV cache")
+               for r in new.reasons)
+    assert any(r.startswith("memory model of vLLM 0.17.0: CUDA graphs") and "outside" in r for r in old.reasons)
+
+
 def test_cuda_graphs_from_0_19_follow_the_largest_captured_batch() -> None:
     """The v0.19.0 H100 logs, 'Graph capturing finished ... took X GiB': gemma-3-27b-it 1.14 (512), Llama-4-Scout
     1.13 (512), gpt-oss-20b 1.55 (1024). The term: 0.75 GiB + 820 KiB x the largest size; never below them."""

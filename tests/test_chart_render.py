@@ -37,6 +37,8 @@ EXPECTED_KINDS = {
     ("llm-model", "08-sglang-values.yaml"): MODEL_KINDS,
     ("llm-model", "09-multinode-lws-values.yaml"): ["AIGatewayRoute", "AIServiceBackend", "Backend", "LeaderWorkerSet",
                                                    "Pod", "Service"],
+    ("llm-model", "10-replicas-statefulset-values.yaml"): ["AIGatewayRoute", "AIServiceBackend", "Backend", "Pod",
+                                                          "Service", "StatefulSet"],
     ("llm-gateway", "01-default-values.yaml"): sorted(
         ["ClientTrafficPolicy", "ConfigMap", "EnvoyProxy", "Gateway", "GatewayClass"] + GATEWAY_TEST_KINDS),
     ("llm-gateway", "02-auth-ratelimit-values.yaml"): sorted([

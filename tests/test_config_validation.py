@@ -195,6 +195,66 @@ def test_gpu_memory_zero_or_unitless_is_a_usage_error(value, message, hint):
     assert len(lines) == 2 and message in lines[0] and lines[1].startswith("hint: ") and hint in lines[1]
 
 
+# --- the RoPE block: the plan copies it into --hf-overrides and extends it, vLLM reads every number in it ----------
+# Before: NaN / Infinity / a string / a list there passed unnoticed (a plan at the native context showed nothing) and
+# reached int() only when --context-length went above the native context: exit 70 ("cannot convert float NaN to
+# integer"), or an error line quoting "YaRN factor nan".
+ROPE_ERRORS = [
+    ({"rope_type": "yarn", "factor": math.nan, "original_max_position_embeddings": 32768},
+     "rope_scaling.factor is NaN, not a positive number"),
+    ({"rope_type": "yarn", "factor": -4, "original_max_position_embeddings": 32768},
+     "rope_scaling.factor is -4, not a positive number"),
+    ({"rope_type": "yarn", "factor": "4", "original_max_position_embeddings": 32768},
+     "rope_scaling.factor is str '4', not a positive number"),
+    ({"rope_type": "yarn", "factor": 4, "original_max_position_embeddings": math.nan},
+     "rope_scaling.original_max_position_embeddings is NaN, not a whole number"),
+    ({"rope_type": "yarn", "factor": 4, "original_max_position_embeddings": [1]},
+     "rope_scaling.original_max_position_embeddings is list [1], not a whole number"),
+    ({"rope_type": "yarn", "factor": 4, "original_max_position_embeddings": 10**30},
+     "rope_scaling.original_max_position_embeddings is 1000000000000000000000000000000, not a plausible size"),
+    ({"rope_type": 5, "factor": 4, "original_max_position_embeddings": 32768},
+     "rope_scaling.rope_type is 5, not a name"),
+    ({"rope_type": "llama3", "factor": 8.0, "low_freq_factor": math.inf, "original_max_position_embeddings": 8192},
+     "rope_scaling.low_freq_factor is Infinity, not a finite number"),
+]
+
+
+@pytest.mark.parametrize("block,message", ROPE_ERRORS, ids=[m[:50] for _, m in ROPE_ERRORS])
+def test_bad_rope_block_values_are_one_clear_error(block, message):
+    for context in (None, 131072):                       # at the native context too: never silence
+        with pytest.raises(BadModelConfig) as exc:
+            plan_of(with_({"rope_scaling": block}), context=context)
+        assert message in exc.value.message and exc.value.exit_code == 3 and exc.value.hint
+
+
+def test_nested_rope_parameters_are_checked_too():
+    # Qwen3.5 keeps its RoPE in text_config.rope_parameters (the handbook's 1010000-token override extends it)
+    c = config("Qwen/Qwen3.5-397B-A17B-FP8")
+    c["text_config"]["rope_parameters"]["rope_theta"] = math.nan
+    with pytest.raises(BadModelConfig, match=r"text_config\.rope_parameters\.rope_theta is NaN, not a positive number"):
+        plan_of(c, gpu_type="H200", context=1010000)
+    c["text_config"]["rope_parameters"]["rope_theta"] = 0
+    with pytest.raises(BadModelConfig, match=r"rope_theta is 0, not a positive number"):
+        plan_of(c, gpu_type="H200")
+
+
+@pytest.mark.parametrize("block", [b for b, _ in ROPE_ERRORS[:6]], ids=[m[:50] for _, m in ROPE_ERRORS[:6]])
+def test_cli_bad_rope_block_above_the_native_context_exits_3_not_70(tmp_path, block):
+    # Mixtral's family has no recipe RoPE original, so the block's own original_max_position_embeddings was int()-ed
+    c = dict(config("mistralai/Mixtral-8x7B-v0.1"), rope_scaling=block)
+    result = run("plan", model_dir(tmp_path, c), "--gpu-memory", "1000GiB", "--context-length", "300000")
+    assert result.exit_code == 3, result.output
+    lines = result.stderr.splitlines()
+    assert len(lines) == 2 and lines[0].startswith("error: ") and "rope_scaling." in lines[0]
+    assert lines[1].startswith("hint: ")
+
+
+def test_real_rope_blocks_pass():
+    # every embedded config's RoPE block (YaRN, llama3, linear, dynamic, mrope, partial rotary) stays valid
+    for model_id in catalog.model_ids():
+        plan_of(config(model_id), gpu_memory_bytes=1000 * GiB, gpu_type=None)
+
+
 # --- mutation fuzz: every real config, many bad values, never an internal error -----------------------------------
 BAD_VALUES = [math.nan, math.inf, -math.inf, -1, 0, 0.5, 10**12, 10**40, "12", True, None, [], {}, [4096], 1.5e300]
 NUMERIC_KEYS = ("num_hidden_layers", "hidden_size", "num_attention_heads", "num_key_value_heads", "head_dim",

@@ -80,11 +80,12 @@ def test_multi_node_models_render_a_leaderworkerset(model, gpu, size, tp, pp, tm
         validate_objects([bad])
 
 
-def test_one_node_with_replicas_is_a_deployment_behind_one_service():
+def test_one_node_with_replicas_is_a_statefulset_behind_one_service():
+    """NRP's storage is ReadWriteOnce: each replica gets its own claim (tests/test_replica_claims.py)."""
     kinds = render("Qwen/Qwen3-8B", "--gpu", "A100-80GB", "--replicas", "3")
-    assert "LeaderWorkerSet" not in kinds and kinds["Deployment"]["spec"]["replicas"] == 3
+    assert "LeaderWorkerSet" not in kinds and kinds["StatefulSet"]["spec"]["replicas"] == 3
     assert "leaderworkerset.sigs.k8s.io/worker-index" not in kinds["Service"]["spec"]["selector"]
-    assert kinds["Deployment"]["metadata"]["annotations"]["llm.nrp-nautilus.io/replicas"] == "3"
+    assert kinds["StatefulSet"]["metadata"]["annotations"]["llm.nrp-nautilus.io/replicas"] == "3"
 
 
 def test_leaderworkerset_replicas(tmp_path):

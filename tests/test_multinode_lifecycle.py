@@ -105,12 +105,12 @@ def test_missing_leaderworkerset_crd_is_named_with_the_install_command(fake: Fak
 
 def test_replicas_serve_behind_one_service(fake: FakeApiServer) -> None:
     as_json("add", "Qwen/Qwen3-8B", "--gpu", "L40", "--replicas", "2")
-    dep = fake.get_object("Deployment", "qwen3-8b", NS)
-    assert dep["spec"]["replicas"] == 2
+    sts = fake.get_object("StatefulSet", "qwen3-8b", NS)      # ReadWriteOnce storage: a claim per replica
+    assert sts["spec"]["replicas"] == 2
     assert len([n for k, n in fake.objects("llm.nrp-nautilus.io/model=qwen3-8b", namespace=NS) if k == "Pod"]) == 2
     status = as_json("status", "qwen3-8b")
     assert status["replicas"] == {"ready": 2, "desired": 2, "updated": 2, "pods_per_replica": 1,
-                                  "workload": "Deployment"}
+                                  "workload": "StatefulSet"}
     (row,) = as_json("list")
     assert row["replicas"] == status["replicas"]
     cells = table_row(kllm("list").stdout, "qwen3-8b")
@@ -142,15 +142,21 @@ def test_add_wait_on_a_group_that_never_gets_ready_leaves_nothing(fake: FakeApiS
 
 
 # --- ready/desired in list and status (issue 11: "`list` / `status` show ready/desired") --------------------------
-def test_list_and_status_count_a_deployment_pod_that_is_not_ready(fake: FakeApiServer) -> None:
-    as_json("add", "Qwen/Qwen3-8B", "--gpu", "L40", "--replicas", "2")
+@pytest.mark.parametrize("workload,storage", [
+    ("Deployment", ["--set", "storage.accessMode=ReadWriteMany"]),     # one shared claim
+    ("StatefulSet", []),                                                  # ReadWriteOnce: a claim per replica
+])
+def test_list_and_status_count_a_pod_that_is_not_ready(fake: FakeApiServer, workload: str,
+                                                       storage: list[str]) -> None:
+    as_json("add", "Qwen/Qwen3-8B", "--gpu", "L40", "--replicas", "2", *storage)
+    assert fake.get_object(workload, "qwen3-8b", NS) is not None
     pods = sorted(n for k, n in fake.objects("llm.nrp-nautilus.io/model=qwen3-8b", namespace=NS) if k == "Pod")
     assert len(pods) == 2
     fake.set_pod_ready(pods[1], False, NS)
-    # 2 pods, 1 of them not Ready: readyReplicas 1 of spec.replicas 2 (both from the current ReplicaSet)
+    # 2 pods, 1 of them not Ready: readyReplicas 1 of spec.replicas 2 (both of the current template)
     (row,) = as_json("list")
     assert row["replicas"] == {"ready": 1, "desired": 2, "updated": 2, "pods_per_replica": 1,
-                               "workload": "Deployment"}
+                               "workload": workload}
     assert table_row(kllm("list").stdout, "qwen3-8b")["READY"] == "1/2"
     status = as_json("status", "qwen3-8b")
     assert status["replicas"] == row["replicas"] and status["failing"]["pod"] == pods[1]

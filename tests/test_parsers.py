@@ -675,3 +675,39 @@ def test_architecture_md_family_table_matches_the_data():
 
     doc = (HERE.parent / "ARCHITECTURE.md").read_text(encoding="utf-8")
     assert block() in doc, "regenerate with: python -m kubectl_llm.planner.families_table"
+
+
+# --- parsers the docs run with a chat template of their own -------------------------------------------------------------
+# vLLM's tool-calling docs: "DeepSeek-V3 Models (deepseek_v3): deepseek-ai/DeepSeek-V3-0324 (use with
+# examples/tool_chat_template_deepseekv3.jinja), deepseek-ai/DeepSeek-R1-0528 (use with
+# examples/tool_chat_template_deepseekr1.jinja). Flags: --tool-call-parser deepseek_v3 --chat-template {see above}";
+# DeepSeek-V3.1 with examples/tool_chat_template_deepseekv31.jinja; "For Llama 4 model, use --tool-call-parser
+# llama4_pythonic --chat-template examples/tool_chat_template_llama4_pythonic.jinja". Before, these plans passed the
+# parser alone and said nothing: tool calls came back as plain text with no hint why.
+DOCS_TEMPLATE = [("deepseek-ai/DeepSeek-V3", "deepseek_v3", "examples/tool_chat_template_deepseekv3.jinja"),
+                 ("deepseek-ai/DeepSeek-R1", "deepseek_r1", "examples/tool_chat_template_deepseekr1.jinja"),
+                 ("deepseek-ai/DeepSeek-V3.1", "deepseek_v31", "examples/tool_chat_template_deepseekv31.jinja"),
+                 ("RedHatAI/Llama-4-Scout-17B-16E-Instruct-FP8-dynamic", "llama4",
+                  "examples/tool_chat_template_llama4_pythonic.jinja")]
+
+
+@pytest.mark.parametrize("model_id,family,path", DOCS_TEMPLATE, ids=[d[0] for d in DOCS_TEMPLATE])
+@pytest.mark.parametrize("engine", ["vllm", "sglang"])
+def test_a_parser_the_docs_run_with_their_own_chat_template_warns(model_id, family, path, engine):
+    d = make_plan(catalog_source(model_id), PlanRequest(engine=engine, gpu_memory_bytes=1000 * 2**30)).to_dict()
+    assert d["model"]["family"] == family and d["serving"]["tool_call_parser"]
+    [w] = [w for w in d["warnings"] if w.startswith("tool calling: ")]
+    assert f"the {family} family's tool-call parser with --chat-template {path} (" in w
+    assert "the plan passes none" in w and "docs.vllm.ai/en/latest/features/tool_calling" in w
+    assert "--chat-template" not in d["serving"]["args"]
+
+
+def test_no_chat_template_warning_where_the_models_own_template_serves_its_parser():
+    for model_id in ("moonshotai/Kimi-K2-Instruct", "Qwen/Qwen3-8B", "zai-org/GLM-4.7", "meta-llama/Llama-3.1-8B-Instruct"):
+        d = make_plan(catalog_source(model_id), PlanRequest(gpu_memory_bytes=1000 * 2**30)).to_dict()
+        assert d["serving"]["tool_call_parser"] and not any(w.startswith("tool calling: ") for w in d["warnings"])
+    # a DeepSeek-V3 fine-tune whose template teaches Hermes calls: hermes from the template, no DeepSeek advice
+    src = catalog_source("deepseek-ai/DeepSeek-V3", model_id="acme/ds-agent", chat_template=template("hermes.jinja"),
+                         chat_template_source="chat_template.jinja of acme/ds-agent")
+    d = make_plan(src, PlanRequest(gpu_memory_bytes=1000 * 2**30)).to_dict()
+    assert d["serving"]["tool_call_parser"] == "hermes" and not any(w.startswith("tool calling: ") for w in d["warnings"])

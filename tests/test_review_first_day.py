@@ -365,29 +365,28 @@ def test_gpu_auto_does_not_pick_a_type_whose_nodes_are_too_small_for_one_pod(
 
 
 # --- replicas and the weights claim -----------------------------------------------------------------------------------
-def test_replicas_sharing_a_read_write_once_claim_are_warned(helm_bin: str, monkeypatch: pytest.MonkeyPatch,
-                                                             tmp_path: Path) -> None:
+def test_replicas_never_share_a_read_write_once_claim(helm_bin: str, monkeypatch: pytest.MonkeyPatch,
+                                                      tmp_path: Path) -> None:
     """Before: `add Qwen/Qwen3-8B --replicas 3` (README's example) rendered a Deployment of 3 pods that all mount the
-    one ReadWriteOnce PVC, silently: a RWO volume attaches to one node, so replicas the scheduler puts on other nodes
-    hang in ContainerCreating ("Multi-Attach error"). Now add warns (stderr; -o output unchanged) with the fix; a
-    ReadWriteMany claim, one replica, or a LeaderWorkerSet (a claim per pod) get no warning."""
+    one ReadWriteOnce PVC: a RWO volume attaches to one node, so replicas the scheduler puts on other nodes hang in
+    ContainerCreating ("Multi-Attach error"); add only warned. Now the plan gives each replica its own claim (a
+    StatefulSet, tests/test_replica_claims.py) and there is nothing to warn about; a ReadWriteMany claim keeps the
+    Deployment and its one claim."""
     offline_dry_run_env(monkeypatch, tmp_path)
     shared = run("add", MODEL, "--replicas", "3", "-n", "nrp-llm", "--dry-run=client", "-o", "yaml")
     assert shared.exit_code == 0, shared.stderr
     objs = {o["kind"]: o for o in yaml.safe_load_all(shared.stdout) if o}
-    assert objs["Deployment"]["spec"]["replicas"] == 3
-    assert objs["PersistentVolumeClaim"]["spec"]["accessModes"] == ["ReadWriteOnce"]
-    assert shared.stderr.splitlines() == [
-        "warning: 3 replicas mount one ReadWriteOnce claim (qwen3-8b): Kubernetes attaches it to one node, so a "
-        "replica scheduled on another node waits in ContainerCreating (Multi-Attach error); give them a ReadWriteMany "
-        "class (--set storage.storageClass=CLASS,storage.accessMode=ReadWriteMany) or pin the replicas to one node "
-        "(nodeSelector)"]
+    assert "Deployment" not in objs and "PersistentVolumeClaim" not in objs
+    assert objs["StatefulSet"]["spec"]["replicas"] == 3
+    assert objs["StatefulSet"]["spec"]["volumeClaimTemplates"][0]["spec"]["accessModes"] == ["ReadWriteOnce"]
+    assert "Multi-Attach" not in shared.stderr
     for args in (["--replicas", "3", "--set", "storage.storageClass=cephfs,storage.accessMode=ReadWriteMany"],
                  ["--replicas", "1"],
                  ["--replicas", "2", "--gpu", "H100-80GB", "--nodes", "2"]):
         quiet = run("add", MODEL if "--nodes" not in args else "meta-llama/Llama-3.1-405B", *args, "-n", "nrp-llm",
                     "--dry-run=client", "-o", "yaml")
         assert quiet.exit_code == 0 and "Multi-Attach" not in quiet.stderr, (args, quiet.stderr)
+        assert "StatefulSet" not in {o["kind"] for o in yaml.safe_load_all(quiet.stdout) if o}, args
 
 
 # --- documented exit codes -----------------------------------------------------------------------------------------

@@ -49,8 +49,8 @@ def test_every_kind_the_charts_render_has_a_vendored_crd() -> None:
     kinds = set()
     for tpl in (REPO / "charts").rglob("templates/**/*.yaml"):
         kinds |= set(re.findall(r"^kind: (\w+)", tpl.read_text(), re.M))
-    core = {"Deployment", "Service", "PersistentVolumeClaim", "ConfigMap", "Pod", "ServiceAccount", "Role",
-            "RoleBinding"}
+    core = {"Deployment", "StatefulSet", "Service", "PersistentVolumeClaim", "ConfigMap", "Pod", "ServiceAccount",
+            "Role", "RoleBinding"}
     vendored = {p.stem for p in VENDORED.rglob("*.yaml")}
     assert kinds - core <= vendored, kinds - core - vendored
 

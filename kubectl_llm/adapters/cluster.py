@@ -120,7 +120,7 @@ class ReplicaStatus:
     ``updated``: copies made from the workload's current template (None: not reported). ``observed``: the controller
     has seen the latest spec (status.observedGeneration); until then the counts describe the previous spec."""
 
-    kind: str | None                       # Deployment | LeaderWorkerSet | None (no workload found)
+    kind: str | None                       # Deployment | StatefulSet | LeaderWorkerSet | None (no workload found)
     desired: int
     ready: int
     updated: int | None = None
@@ -153,7 +153,8 @@ def replica_status(kind: str | None, workload: dict[str, Any] | None, pods: list
     """Ready/desired of one release, pure. ``workload``: the Deployment or LeaderWorkerSet as the API returns it
     (None: not found, then 0/``desired``); ``pods``: the release's inference pods.
 
-    Deployment: status.readyReplicas / spec.replicas, updatedReplicas of the current ReplicaSet.
+    Deployment: status.readyReplicas / spec.replicas, updatedReplicas of the current ReplicaSet; StatefulSet: the
+    same fields (updatedReplicas = pods of the update revision).
     LeaderWorkerSet: a group is ready when all its ``size`` pods exist and are Ready, all of one template revision
     (pods keep their names across an update: an old group is still Ready while the new one is on its way); ready is
     the smaller of that count and status.readyReplicas, updated is status.updatedReplicas (groups of the current
@@ -163,9 +164,11 @@ def replica_status(kind: str | None, workload: dict[str, Any] | None, pods: list
     spec, status = workload.get("spec") or {}, workload.get("status") or {}
     desired = int(spec["replicas"]) if spec.get("replicas") is not None else 1
     observed = _observed(workload)
-    if kind == "Deployment":
+    if kind in ("Deployment", "StatefulSet"):
+        # a StatefulSet's updatedReplicas counts the pods of its update revision, like a Deployment's current
+        # ReplicaSet; its pods keep their names across an update, so readiness is the controller's count too
         return ReplicaStatus(kind, desired, int(status.get("readyReplicas") or 0),
-                             int(status.get("updatedReplicas") or 0), 1, observed)
+                             int(status.get("updatedReplicas") or 0) if observed else 0, 1, observed)
     size = int((spec.get("leaderWorkerTemplate") or {}).get("size") or 1)
     groups: dict[int, list[PodView]] = {}
     for p in pods:
@@ -298,8 +301,10 @@ class Cluster:
     def inference_workloads(self, namespace: str | None, release: str | None = None
                             ) -> dict[tuple[str, str], tuple[str | None, dict[str, Any] | None, list[PodView]]]:
         """(namespace, release) -> (kind, workload as the API returns it, its inference pods), for every release
-        with a Deployment or LeaderWorkerSet in ``namespace`` (None: every namespace). A cluster without the
-        LeaderWorkerSet CRD simply has none. Three list calls, however many releases."""
+        with a Deployment, StatefulSet or LeaderWorkerSet in ``namespace`` (None: every namespace). A cluster
+        without the LeaderWorkerSet CRD simply has none. Four list calls, however many releases. A release caught
+        between two kinds (an upgrade that turns its Deployment into a StatefulSet) is reported by the newer one
+        that is not being deleted."""
         from kubernetes import client
 
         selector = f"{COMPONENT_LABEL}=inference" + (f",{INSTANCE_LABEL}={release}" if release else "")
@@ -308,11 +313,15 @@ class Cluster:
         if namespace:
             deps = self._call(lambda: apps.list_namespaced_deployment(namespace, label_selector=selector,
                                                                       _request_timeout=15)).items
+            sets = self._call(lambda: apps.list_namespaced_stateful_set(namespace, label_selector=selector,
+                                                                        _request_timeout=15)).items
             pods = self._call(lambda: self.core.list_namespaced_pod(namespace, label_selector=selector,
                                                                     _request_timeout=15)).items
         else:
             deps = self._call(lambda: apps.list_deployment_for_all_namespaces(label_selector=selector,
                                                                               _request_timeout=15)).items
+            sets = self._call(lambda: apps.list_stateful_set_for_all_namespaces(label_selector=selector,
+                                                                                _request_timeout=15)).items
             pods = self._call(lambda: self.core.list_pod_for_all_namespaces(label_selector=selector,
                                                                             _request_timeout=15)).items
         try:
@@ -323,7 +332,11 @@ class Cluster:
         except ReleaseNotFound:  # 404: the CRD is not served
             lwss = []
         out: dict[tuple[str, str], tuple[str | None, dict[str, Any] | None, list[PodView]]] = {}
-        for kind, obj in [("Deployment", sanitize(d)) for d in deps] + [("LeaderWorkerSet", o) for o in lwss]:
+        found = [("Deployment", sanitize(d)) for d in deps] + [("StatefulSet", sanitize(d)) for d in sets] + \
+            [("LeaderWorkerSet", o) for o in lwss]
+        # the one not being deleted, then the newest: an upgrade between kinds briefly has both
+        for kind, obj in sorted(found, key=lambda ko: (not (ko[1].get("metadata") or {}).get("deletionTimestamp"),
+                                                       str((ko[1].get("metadata") or {}).get("creationTimestamp")))):
             meta = obj.get("metadata") or {}
             out[(meta.get("namespace") or "", (meta.get("labels") or {}).get(INSTANCE_LABEL, ""))] = (kind, obj, [])
         for pod in sorted(pods, key=lambda p: (str(p.metadata.creation_timestamp or ""), p.metadata.name)):
@@ -374,9 +387,10 @@ class Cluster:
             resp.release_conn()
 
     def workload_problems(self, release: str, namespace: str) -> list[Problem]:
-        """Why the release's pod does not exist or cannot start, as the controllers report it: a ReplicaSet whose
-        pods admission refuses (FailedCreate: missing PriorityClass, quota, Pod Security), a claim Pending on its
-        storage class (ProvisioningFailed), a claim still Terminating. Kubernetes shows none of these on a pod."""
+        """Why the release's pod does not exist or cannot start, as the controllers report it: a ReplicaSet or
+        StatefulSet whose pods admission refuses (FailedCreate: missing PriorityClass, quota, Pod Security), a claim
+        Pending on its storage class (ProvisioningFailed), a claim still Terminating. Kubernetes shows none of these
+        on a pod."""
         from kubernetes import client
 
         apps = client.AppsV1Api(self._client())
@@ -395,6 +409,16 @@ class Cluster:
                 message = created[-1].message if created else failed[0].message or ""
                 problems.append(Problem("ReplicaSet", rs.metadata.name, "FailedCreate", message,
                                         created[-1].count if created else 1))
+        # A StatefulSet creates its pods itself: admission's refusal is an event on the set while it is short of pods
+        for sts in self._call(lambda: apps.list_namespaced_stateful_set(
+                namespace, label_selector=f"{selector},{COMPONENT_LABEL}=inference", _request_timeout=15)).items:
+            short = (sts.status.replicas if sts.status else 0) or 0
+            if sts.spec and (sts.spec.replicas or 0) > short:
+                created = [e for e in self.events(sts.metadata.name, namespace, kind="StatefulSet")
+                           if e.reason == "FailedCreate"]
+                if created:
+                    problems.append(Problem("StatefulSet", sts.metadata.name, "FailedCreate", created[-1].message,
+                                            created[-1].count))
         if not problems:  # the Deployment repeats its ReplicaSet's failure; read it when the ReplicaSet said none
             deps = self._call(lambda: apps.list_namespaced_deployment(
                 namespace, label_selector=f"{selector},{COMPONENT_LABEL}=inference", _request_timeout=15)).items
@@ -467,15 +491,16 @@ class Cluster:
         return True
 
     def group_claims(self, release: str, namespace: str) -> list[str]:
-        """The weights PVCs a LeaderWorkerSet's volumeClaimTemplates made for release's pods (cache-<pod>: not in
-        the release's manifest), by the chart's instance label the claim template carries."""
+        """The weights PVCs labelled with the release's instance: those a LeaderWorkerSet's or StatefulSet's
+        volumeClaimTemplates made for its pods (cache-<pod>: not in the release's manifest), and the release's own
+        PVC (the caller tells them apart), by the chart's instance label every claim carries."""
         items = self._call(lambda: self.core.list_namespaced_persistent_volume_claim(
             namespace, label_selector=f"{INSTANCE_LABEL}={release}", _request_timeout=15)).items
         return sorted(c.metadata.name for c in items if not c.metadata.deletion_timestamp)
 
     def orphan_claims(self, names: list[str], namespace: str) -> None:
-        """Drop the owner references of the named PVCs, so deleting their LeaderWorkerSet (its StatefulSets) does
-        not garbage-collect them: rm --keep-cache of a model spanning nodes."""
+        """Drop the owner references of the named PVCs, so deleting their LeaderWorkerSet or StatefulSet does not
+        garbage-collect them: rm --keep-cache of replicas with a claim each."""
         for name in names:
             pvc = self._call(lambda n=name: self.core.read_namespaced_persistent_volume_claim(
                 n, namespace, _request_timeout=10))

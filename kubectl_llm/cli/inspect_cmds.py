@@ -1,7 +1,7 @@
 """`list`, `status`, `logs`: what is installed and how far each model got. Read-only.
 
-`list` reads Helm (release rows + the values each was installed with) plus, in three list calls, the workloads'
-ready/desired copies (Deployment pods, LeaderWorkerSet groups). `status` adds every pod's phase and events and the
+`list` reads Helm (release rows + the values each was installed with) plus, in four list calls, the workloads'
+ready/desired copies (Deployment or StatefulSet pods, LeaderWorkerSet groups). `status` adds every pod's phase and events and the
 engine's own progress parsed from its log.
 """
 
@@ -104,7 +104,7 @@ def list_command(namespace: str | None, all_namespaces: bool, kube_context: str 
 
 
 def add_replicas(session: Session, rows: list[dict[str, Any]], releases: list[Any], namespace: str | None) -> None:
-    """Fill each model row's replicas (ready/desired, Cluster.inference_workloads + replica_status: three list calls
+    """Fill each model row's replicas (ready/desired, Cluster.inference_workloads + replica_status: four list calls
     in all); warn of a release whose workload is gone. Unreadable (rights, network): ready is null, with a warning."""
     models = [(row, r) for row, r in zip(rows, releases) if row["kind"] == fleet.MODE_MODEL]
     if not models:
@@ -304,8 +304,9 @@ def replicas_text(r: ReplicaStatus) -> str:
 
 def missing_workload_hint(name: str, ns: str, values: dict[str, Any], session: Session | None = None,
                           revision: int | None = None) -> str:
-    """What to say of a model release whose Deployment/LeaderWorkerSet is gone (deleted by hand)."""
-    kind = "LeaderWorkerSet" if int(get_path(values, "group.size") or 1) > 1 else "Deployment"
+    """What to say of a model release whose Deployment/StatefulSet/LeaderWorkerSet is gone (deleted by hand)."""
+    kind = "LeaderWorkerSet" if int(get_path(values, "group.size") or 1) > 1 else \
+        str(get_path(values, "workload") or "Deployment")
     if revision is None and session is not None:
         revision = int(session.helm.history(name, ns)[-1]["revision"])
     return (f"its {kind} is missing: re-apply the release with 'kubectl llm rollback {name} {revision or ''} "

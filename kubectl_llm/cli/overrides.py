@@ -182,6 +182,8 @@ PLAN_OWNED = {
     "probes.weightBytes": "nothing: it is the checkpoint's size, read from the model",
     "replicas": "--replicas N (each copy is planned alike)",
     "group": "--nodes N (a multi-node group is planned: TP within a node, PP across nodes)",
+    "workload": "--replicas N with storage.accessMode (a ReadWriteMany claim: one Deployment sharing it; else a "
+                "StatefulSet with one claim per replica)",
 }
 
 

@@ -35,8 +35,11 @@ def validate_name(name: str, flag: str = "--name") -> str:
     return name
 
 
-def build_request(opts: dict[str, Any], name: str | None, revision: str | None = None) -> PlanRequest:
-    """PlanRequest from the parsed plan options; refuses flag pairs that contradict each other."""
+def build_request(opts: dict[str, Any], name: str | None, revision: str | None = None,
+                  user: dict[str, Any] | None = None) -> PlanRequest:
+    """PlanRequest from the parsed plan options; refuses flag pairs that contradict each other. ``user``: the
+    admin's -f/--set overrides, whose storage.* decide with --replicas where the weights live (planner/storage.py)."""
+
     from kubectl_llm.planner.quantity import parse_gpu_memory
 
     if opts.get("gpu") and opts.get("gpu_memory") is not None:
@@ -58,7 +61,16 @@ def build_request(opts: dict[str, Any], name: str | None, revision: str | None =
         max_num_seqs=opts.get("max_num_seqs"), max_num_batched_tokens=opts.get("max_num_batched_tokens"),
         revision=revision, site=site, nodes=opts.get("nodes"), replicas=opts.get("replicas") or 1,
         data_parallel=opts.get("data_parallel"), launcher=opts.get("launcher"),
-        engine_args=tuple(str(a) for a in opts.get("engine_args") or ()))
+        engine_args=tuple(str(a) for a in opts.get("engine_args") or ()),
+        storage_access_mode=_storage(user, "accessMode"), storage_class=_storage(user, "storageClass"),
+        existing_claim=bool(_storage(user, "existingClaim")))
+
+
+def _storage(user: dict[str, Any] | None, key: str) -> str | None:
+    """The admin's storage.KEY override (None: not given). No import of the overrides module: `plan` loads no yaml."""
+    storage = (user or {}).get("storage")
+    value = storage.get(key) if isinstance(storage, dict) else None
+    return None if value is None else str(value)
 
 
 def load_site(option: str | None) -> Any:
@@ -167,25 +179,6 @@ def get_planned_storage(plan: Any) -> str:
     return str(((plan.to_dict().get("resources") or {}).get("storage")) or "size")
 
 
-def shared_claim_warnings(values: dict[str, Any], name: str) -> list[str]:
-    """Deployment replicas all mount the one weights claim: a ReadWriteOnce volume attaches to one node, so a replica
-    scheduled elsewhere hangs in ContainerCreating ("Multi-Attach error"). A LeaderWorkerSet gives each pod its own
-    claim (volumeClaimTemplates), so only one-node plans are concerned."""
-    from kubectl_llm.cli.overrides import get_path
-
-    replicas = int(get_path(values, "replicas") or 1)
-    if replicas < 2 or int(get_path(values, "group.size") or 1) > 1 or get_path(values, "mode") not in (None, "model"):
-        return []
-    mode = get_path(values, "storage.accessMode") or "ReadWriteOnce"
-    if mode in ("ReadWriteMany", "ReadOnlyMany"):
-        return []
-    claim = get_path(values, "storage.existingClaim") or name
-    return [f"{replicas} replicas mount one {mode} claim ({claim}): Kubernetes attaches it to one node, so a "
-            f"replica scheduled on another node waits in ContainerCreating (Multi-Attach error); give them a "
-            f"ReadWriteMany class (--set storage.storageClass=CLASS,storage.accessMode=ReadWriteMany) or pin the "
-            f"replicas to one node (nodeSelector)"]
-
-
 def planned_values(plan: Any, user: dict[str, Any], layer: Any | None = None) -> Planned:
     """Chart values for the plan with the user's overrides merged the way Helm merges, and the user layer stored
     beside them (``userLayer``) so a later upgrade re-applies it. Overrides of planner-owned values are refused."""
@@ -197,7 +190,7 @@ def planned_values(plan: Any, user: dict[str, Any], layer: Any | None = None) ->
     values = deep_merge(chart_values(plan), user)
     if layer is not None:
         values[KEY] = layer.to_values()
-    warnings = list(getattr(plan, "warnings", []) or []) + shared_claim_warnings(values, plan_name(plan))
+    warnings = list(getattr(plan, "warnings", []) or [])
     size = (user.get("storage") or {}).get("size") if isinstance(user.get("storage"), dict) else None
     weights = getattr(plan, "weight_bytes", 0) or 0
     if size and weights and _quantity_bytes(size) is not None and _quantity_bytes(size) < weights:  # type: ignore[operator]

@@ -174,20 +174,87 @@ def user_overrides(values_files: tuple[str, ...], set_values: tuple[str, ...],
     return user
 
 
-def keep_claim_class(values: dict[str, Any], deployed: dict[str, Any] | None, user: dict[str, Any]) -> str | None:
-    """A claim's storage class cannot change (the API refuses any change of a PVC's spec but its size): when the
-    site profile now names another class than the release's weights claim was made with, the upgrade keeps the
-    claim's, unless the user's own override names one. Returns the warning to print (None: nothing kept)."""
-    if deployed is None or get_path(values, "storage.existingClaim") or \
-            get_path(user, "storage.storageClass") is not None:
+def keep_claim_class(values: dict[str, Any], deployed: dict[str, Any] | None, user: dict[str, Any],
+                     name: str = "NAME") -> str | None:
+    """A claim's storage class and access mode cannot change (the API refuses any change of a PVC's spec but its
+    size): when the site profile now names another class than the release's weights claim was made with, the
+    upgrade keeps the claim's, unless the user's own override names one; a Deployment's claim keeps its access mode
+    too (the site's sharedStorageClass of earlier replicas stays when they go down to one). An upgrade that turns
+    the release into another kind makes new claims: nothing to keep. Returns the warning to print (None: nothing
+    kept); refuses (UsageError) replicas that would have to share a ReadWriteOnce claim."""
+    if deployed is None or get_path(values, "storage.existingClaim") or workload_of(deployed) != workload_of(values):
         return None
-    old, new = get_path(deployed, "storage.storageClass"), get_path(values, "storage.storageClass")
-    if old is None or old == new:
+    said: list[str] = []
+    if workload_of(values) == "Deployment" and get_path(user, "storage.accessMode") is None:
+        from kubectl_llm.planner.storage import SHARED_MODES
+
+        old_mode = get_path(deployed, "storage.accessMode") or "ReadWriteOnce"
+        new_mode = get_path(values, "storage.accessMode") or "ReadWriteOnce"
+        replicas = int(get_path(values, "replicas") or 1)
+        if old_mode != new_mode and new_mode in SHARED_MODES and old_mode not in SHARED_MODES and replicas > 1:
+            cls = get_path(deployed, "storage.storageClass") or "the cluster default"
+            raise UsageError(f"{replicas} replicas of {name} cannot share its weights claim {name}: it is {old_mode} "
+                             f"(class {cls}), and a claim's access mode and class cannot change into the site's "
+                             f"shared {new_mode} class {get_path(values, 'storage.storageClass')}",
+                             f"give each replica its own claim: --set storage.accessMode={old_mode} (a StatefulSet, "
+                             f"{replicas} downloads); or share one claim: kubectl llm rm {name}, then add it again "
+                             f"with --replicas {replicas}")
+        if old_mode != new_mode:
+            values["storage"]["accessMode"] = old_mode
+            said.append(f"access mode {old_mode}")
+    if get_path(user, "storage.storageClass") is None:
+        old, new = get_path(deployed, "storage.storageClass"), get_path(values, "storage.storageClass")
+        if old is not None and old != new:
+            values["storage"]["storageClass"] = old
+            said.append(f"storage class {old or '(the cluster default)'}")
+            return (f"the weights claim keeps {' and '.join(said)}: a claim's class cannot change, and the site "
+                    f"profile now names {new or 'the cluster default'}; to move the weights, rm the model and add it "
+                    f"again (or --set storage.storageClass=CLASS once it is gone)")
+    if said:
+        return (f"the weights claim keeps {said[0]}: a claim's access mode cannot change; to change it, rm the model "
+                f"and add it again")
+    return None
+
+
+def workload_of(values: dict[str, Any]) -> str:
+    """The kind serving a model release: LeaderWorkerSet (group.size > 1), else the values' workload (Deployment for
+    releases made before it existed)."""
+    if int(get_path(values, "group.size") or 1) > 1:
+        return "LeaderWorkerSet"
+    return str(get_path(values, "workload") or "Deployment")
+
+
+def workload_change(values: dict[str, Any], deployed: dict[str, Any] | None, name: str, ns: str) -> str | None:
+    """What an upgrade that turns the release into another kind does to its pods and weights claims (Helm deletes
+    the objects the new revision no longer renders), as a warning; a StatefulSet that stays one keeps its claim
+    template, which the API refuses to change (size and access mode as deployed; the class: keep_claim_class)."""
+    if deployed is None or get_path(deployed, "mode") not in (None, "model"):
         return None
-    values["storage"]["storageClass"] = old
-    return (f"the weights claim keeps storage class {old or '(the cluster default)'}: a claim's class cannot "
-            f"change, and the site profile now names {new or 'the cluster default'}; to move the weights, rm the "
-            f"model and add it again (or --set storage.storageClass=CLASS once it is gone)")
+    old, new = workload_of(deployed), workload_of(values)
+    keep = bool(get_path(deployed, "storage.keep"))
+    n = int(get_path(values, "replicas") or 1)
+    if old == new == "StatefulSet":
+        changed = [k for k in ("size", "accessMode") if get_path(deployed, f"storage.{k}") is not None
+                   and get_path(values, f"storage.{k}") != get_path(deployed, f"storage.{k}")]
+        for k in changed:
+            values["storage"][k] = get_path(deployed, f"storage.{k}")
+        held = " and ".join(f"{k} {get_path(deployed, 'storage.' + k)}" for k in changed)
+        return (f"the per-replica claims keep {held}: a StatefulSet's claim template cannot change; to change "
+                f"them, rm the model and add it again" if changed else None)
+    if old == "Deployment" and new == "StatefulSet" and not get_path(deployed, "storage.existingClaim"):
+        return (f"release {name} becomes a StatefulSet ({n} replicas, one weights claim each, "
+                f"cache-{name}-0..{n - 1}): its pod stops and every replica downloads the weights into its own claim; "
+                + (f"the claim {name} stays (storage.keep) but no pod mounts it: kubectl llm rm deletes it "
+                   f"(--keep-cache keeps it), or kubectl delete pvc {name} -n {ns}" if keep else
+                   f"the Deployment's claim {name} is deleted"))
+    if old == "StatefulSet" and new == "Deployment":
+        return (f"release {name} becomes a Deployment ({n} {'replica' if n == 1 else 'replicas sharing one claim'}): "
+                f"the StatefulSet's pods stop and the new pod downloads the weights into the claim "
+                f"{get_path(values, 'storage.existingClaim') or name}; "
+                + (f"the per-replica claims cache-{name}-<i> stay (storage.keep) but no pod mounts them: kubectl llm "
+                   f"rm deletes them (--keep-cache keeps them)" if keep else
+                   f"the per-replica claims cache-{name}-<i> are deleted with the StatefulSet"))
+    return None
 
 
 def _plan_and_deploy(layer: UserLayer, name: str | None, session: Session, *, dry_run: str, wait: bool,
@@ -198,7 +265,7 @@ def _plan_and_deploy(layer: UserLayer, name: str | None, session: Session, *, dr
 
     flags = dict(layer.flags)
     hf_revision = flags.pop("hf_revision", None)
-    request = build_request(flags, name, hf_revision)
+    request = build_request(flags, name, hf_revision, layer.values)
     # Plan from the local directory while it exists here; elsewhere from the repo id the pod loads.
     model = layer.source if layer.source and os.path.isdir(layer.source) else layer.model
     source = load_source(model, hf_revision, check_token=dry_run != "client", model_id=layer.model)
@@ -218,10 +285,11 @@ def _plan_and_deploy(layer: UserLayer, name: str | None, session: Session, *, dr
         out.info(plan.to_text())
         raise why_not(model, plan)
     planned = planned_values(plan, layer.values, layer)
-    kept = keep_claim_class(planned.values, deployed, layer.values)
+    kept = keep_claim_class(planned.values, deployed, layer.values, planned.name)
     if kept is None and deployed is None and dry_run != "client":
         kept = _adopt_kept_claim(planned.name, planned.values, layer.values, session)
-    for warning in [*planned.warnings, *([kept] if kept else [])]:
+    change = workload_change(planned.values, deployed, planned.name, session.namespace)
+    for warning in [*planned.warnings, *([kept] if kept else []), *([change] if change else [])]:
         out.warn(warning)
     if source.requires_token and dry_run != "client":
         warn_missing_token_secret(session, model, planned.values)
@@ -243,7 +311,9 @@ def _adopt_kept_claim(name: str, values: dict[str, Any], user: dict[str, Any], s
     cls = session.cluster.kept_claim_class(claim, session.namespace)
     if cls is None:
         return None
-    return keep_claim_class(values, {"storage": {"storageClass": cls}}, user)
+    # (its access mode is not read: the claim is adopted as the values say, as before)
+    return keep_claim_class(values, {"storage": {"storageClass": cls,
+                                                 "accessMode": get_path(values, "storage.accessMode")}}, user, name)
 
 
 def _add_check(name: str, layer: UserLayer, session: Session, values: dict[str, Any]
@@ -253,11 +323,12 @@ def _add_check(name: str, layer: UserLayer, session: Session, values: dict[str, 
 
     def check(deployed: dict[str, Any]) -> dict[str, Any] | None:
         same_model(name, layer.model, session)(deployed)
-        kept = keep_claim_class(values, deployed, layer.values)
-        if kept is None:
-            return None
-        out.warn(kept)
-        return values
+        kept = keep_claim_class(values, deployed, layer.values, name)
+        change = workload_change(values, deployed, name, session.namespace)
+        for warning in (kept, change):
+            if warning:
+                out.warn(warning)
+        return values if kept or change else None
 
     return check
 
@@ -496,17 +567,30 @@ def uninstall_model(session: Session, name: str, *, keep_cache: bool, timeout: s
     pvcs = [o for o in objs if o.get("kind") == "PersistentVolumeClaim"]
     protected = [o for o in pvcs if ((o.get("metadata") or {}).get("annotations") or {})
                  .get("helm.sh/resource-policy") == "keep"]
-    # A model spanning nodes: its LeaderWorkerSet's volumeClaimTemplates made one claim per pod, outside the
-    # manifest, owned by the set (persistentVolumeClaimRetentionPolicy Delete) unless storage.keep.
-    group = next((o for o in objs if o.get("kind") == "LeaderWorkerSet"), None)
+    # Replicas with a claim each: the volumeClaimTemplates of a LeaderWorkerSet (a model spanning nodes) or a
+    # StatefulSet (replicas on ReadWriteOnce storage) made one claim per pod, outside the manifest, owned by the set
+    # (persistentVolumeClaimRetentionPolicy Delete) unless storage.keep. Claims an earlier revision left (kept by
+    # storage.keep when the release changed kind) carry the release's label too: rm treats them alike.
+    group = next((o for o in objs if o.get("kind") in ("LeaderWorkerSet", "StatefulSet")), None)
+    lws = (group or {}).get("kind") == "LeaderWorkerSet"
+    templates = ([f"spec.leaderWorkerTemplate.{role}.spec.volumes" for role in ("leaderTemplate", "workerTemplate")]
+                 if lws else ["spec.template.spec.volumes"])
     # (a claim the pods mount by name is the user's storage.existingClaim: never ours to delete or let go of)
-    existing = {v["persistentVolumeClaim"].get("claimName") for role in ("leaderTemplate", "workerTemplate")
-                for v in get_path(group or {}, f"spec.leaderWorkerTemplate.{role}.spec.volumes") or []
+    existing = {v["persistentVolumeClaim"].get("claimName") for path in templates
+                for v in get_path(group or {}, path) or []
                 if isinstance(v, dict) and v.get("persistentVolumeClaim")}
+    existing |= {v["persistentVolumeClaim"].get("claimName") for o in objs if o.get("kind") == "Deployment"
+                 for v in get_path(o, "spec.template.spec.volumes") or []
+                 if isinstance(v, dict) and v.get("persistentVolumeClaim")}
+    own = {(o.get("metadata") or {}).get("name") for o in pvcs}
+    # (claims of an earlier kind survive only by storage.keep, whose PVC annotation says so: only then, or with a
+    # set, is the cluster asked)
     group_claims = [{"kind": "PersistentVolumeClaim", "metadata": {"name": c}}
-                    for c in session.cluster.group_claims(name, ns) if c not in existing] if group else []
-    retained = get_path(group or {}, "spec.leaderWorkerTemplate.persistentVolumeClaimRetentionPolicy.whenDeleted")
-    if keep_cache and ((pvcs and len(protected) < len(pvcs)) or (group_claims and retained != "Retain")):
+                    for c in session.cluster.group_claims(name, ns) if c not in existing and c not in own
+                    ] if group or protected else []
+    retained = get_path(group or {}, ("spec.leaderWorkerTemplate." if lws else "spec.")
+                        + "persistentVolumeClaimRetentionPolicy.whenDeleted")
+    if keep_cache and ((pvcs and len(protected) < len(pvcs)) or (group and group_claims and retained != "Retain")):
         session.helm.set_values(name, chart_path(MODEL_CHART), ns, {"storage": {"keep": True}}, timeout=timeout)
     if keep_cache and group_claims:   # the claims already made keep their owner otherwise: let go of them
         session.cluster.orphan_claims([c["metadata"]["name"] for c in group_claims], ns)
@@ -533,8 +617,9 @@ Examples:
   kubectl llm rm qwen3-8b --keep-cache      # keep the downloaded weights for a later add
 
 --keep-cache first upgrades the release with storage.keep=true (helm.sh/resource-policy: keep on the PVC), so
-`helm uninstall` leaves the PVC; a later add of the same name adopts it (a model spanning nodes: its per-pod
-claims cache-<pod>). Without it, a PVC an earlier --keep-cache protected is deleted too.
+`helm uninstall` leaves the PVC; a later add of the same name adopts it (replicas with a claim each, a StatefulSet
+or a model spanning nodes: their claims cache-<pod>). Without it, a PVC an earlier --keep-cache protected is deleted
+too.
 """)
 @click.argument("name")
 @click.option("--keep-cache", is_flag=True, help="Keep the weights PVC (no re-download on the next add).")

@@ -31,6 +31,7 @@ class Recipe:
     min_version: Mapping[str, str] = field(default_factory=dict)   # engine -> minimum version serving the family
     version_reason: str = ""               # why the family needs a newer engine than the default image
     note: str = ""                         # a parser caveat the plan must show as a warning
+    tool_template: Mapping[str, str] = field(default_factory=dict)   # {path, why}: the docs' --chat-template
     no_tool_reason: str = ""               # known: this checkpoint has no tool-call format (a reason, not a warning)
     source: str = ""                       # where the family's flags come from (recipe / docs URL)
     base: bool = False                     # a base (non-chat) checkpoint of an instruct-only family
@@ -328,6 +329,8 @@ def find_recipe(facts: ModelFacts) -> Recipe:
                       suggest=tuple(fam.get("suggest", ())), sglang=_sglang_names(fam, tool, reasoning, base),
                       min_version={k: str(v) for k, v in (fam.get("min_version") or {}).items()},
                       version_reason=str(fam.get("version_reason") or ""), note=str(fam.get("note") or ""),
+                      tool_template=({str(k): str(v) for k, v in fam["tool_template"].items()}
+                                     if tool and fam.get("tool_template") else {}),
                       no_tool_reason=no_tool, source=str(fam.get("source") or ""), base=base,
                       architecture=facts.architecture, sglang_why=str(fam.get("sglang_why") or ""),
                       sglang_dev_image=str(fam.get("sglang_dev_image") or ""),

@@ -171,6 +171,12 @@ def choose(recipe: eng.Recipe, model_id: str, architecture: str, template: str |
     reasoning = recipe.reasoning_parser
     if recipe.note:
         warnings.append(recipe.note)
+    if tool and origin == "recipe" and recipe.tool_template:
+        t = recipe.tool_template
+        warnings.append(f"tool calling: vLLM's tool-calling docs run the {recipe.key} family's tool-call parser with "
+                        f"--chat-template {t['path']} ({t['why']}); the plan passes none (it keeps the model's own "
+                        f"template), so a request with tools may get plain text back until that template is used "
+                        f"(see {TOOL_DOCS})")
     if (tool or reasoning) and engine != "sglang":          # SGLang plans state the SGLang names below
         src = f" ({_short_source(recipe.source)})" if recipe.source else ""
         reasons.append(f"parsers for the {recipe.key} family{src}: tool-call {tool or '-'}"

@@ -29,6 +29,7 @@ from kubectl_llm.planner.request import PlanRequest
 from kubectl_llm.planner.rules import DEFAULT_UTILIZATION, GPU_COUNTS, KV_DTYPES, ROUTE_TIMEOUT
 from kubectl_llm.planner.site import NVIDIA_PREFIX, Site, default_site
 from kubectl_llm.planner.source import ModelSource
+from kubectl_llm.planner.storage import WeightsStorage, weights_storage
 from kubectl_llm.planner.validate import validate_config
 from kubectl_llm.planner.weights import estimate_weights
 
@@ -123,6 +124,7 @@ class Plan:
     worker_command: tuple[str, ...] = ()       # multi-node: the workers' command (() = the engine's)
     launcher: str = ""                         # multi-node: native | ray ("" on one node)
     one_node_why: str = ""                     # multi-node: why one node is not enough
+    storage: WeightsStorage | None = None      # the workload kind and its weights claims (planner/storage.py)
 
     @property
     def nodes(self) -> int:
@@ -266,7 +268,9 @@ class Plan:
             },
             "resources": {
                 "cpu": res.cpu, "memory_request": res.memory_request, "memory_limit": res.memory_limit,
-                "storage": res.storage, "storage_class": self.site.storage_class, "shm": res.shm,
+                "storage": res.storage,
+                "storage_class": self.storage.storage_class if self.storage else self.site.storage_class,
+                "shm": res.shm,
             },
             "scheduling": {
                 "node_affinity": list(res.node_affinity), "tolerations": list(res.tolerations),
@@ -971,6 +975,11 @@ def make_plan(source: ModelSource, req: PlanRequest, site: Site | None = None) -
     warnings.extend(wwarnings)
     warnings.extend(_cuda_image_on_other_card(best.gpu, req.engine, recipe))
     reasons.extend(_explain_nodes(best, req, total, one_node_why))
+    store = weights_storage(site, replicas=req.replicas, nodes=nodes_of(best.layout.gpus, best.gpu.per_node),
+                            size=sizing.storage(total), weights=human(total), access_mode=req.storage_access_mode,
+                            storage_class=req.storage_class, existing_claim=req.existing_claim)
+    if store.reason:
+        reasons.append(store.reason)
     reasons.extend(_compare_dp(f, parts, best, L, kv_dsz, recipe, req))
     settings = eng.EngineSettings(
         engine=req.engine, model_id=f.model_id, served_name=f.model_id, tp=best.layout.tp, pp=best.layout.pp,
@@ -1008,7 +1017,7 @@ def make_plan(source: ModelSource, req: PlanRequest, site: Site | None = None) -
                 reasons=tuple(reasons), warnings=tuple(warnings), args=group.leader_args,
                 worker_args=group.worker_args, command=group.leader_command, worker_command=group.worker_command,
                 launcher=launcher, env=tuple(eng.engine_env(req.engine, ctx.extended)),
-                max_context_that_fits=fitting_len)
+                max_context_that_fits=fitting_len, storage=store)
 
 
 def _cuda_image_on_other_card(gpu: GpuType, engine: str, recipe: eng.Recipe) -> list[str]:

@@ -32,6 +32,11 @@ class PlanRequest:
     data_parallel: int | None = None       # DP attention ranks + expert parallel (MoE only)
     launcher: str | None = None            # multi-node vLLM: native | ray (None = native when the version has it)
     engine_args: tuple[str, ...] = ()      # --engine-arg: argv tokens after the planned ones (engine_args.py)
+    # The admin's own storage.* overrides (-f/--set), which decide with --replicas where the weights live
+    # (planner/storage.py): storage.accessMode, storage.storageClass (None: not given), storage.existingClaim.
+    storage_access_mode: str | None = None
+    storage_class: str | None = None
+    existing_claim: bool = False
     # The cluster the plan is for (storage/priority class, tolerations, GPU types, gateway ...); None = the site
     # profile shipped in the package (NRP). The CLI always passes the one in effect (adapters/site.py).
     site: Site | None = field(default=None, compare=False)

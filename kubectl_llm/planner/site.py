@@ -53,6 +53,7 @@ class Site:
     name: str = "generic"
     description: str = ""
     storage_class: str = ""                              # "" = the cluster's default StorageClass
+    shared_storage_class: str = ""                       # a ReadWriteMany class for replicas > 1; "" = none
     priority_class_name: str = ""                        # "" = none
     tolerations: tuple[dict[str, Any], ...] = ()
     large_gpu: LargeGpuRule = field(default_factory=LargeGpuRule)
@@ -152,6 +153,7 @@ class Site:
             "name": self.name,
             "description": self.description,
             "storageClass": self.storage_class,
+            "sharedStorageClass": self.shared_storage_class,
             "priorityClassName": self.priority_class_name,
             "tolerations": [dict(t) for t in self.tolerations],
             "largeGpu": {"gpuCounts": list(self.large_gpu.gpu_counts),
@@ -189,6 +191,7 @@ def site_from_document(doc: dict[str, Any]) -> Site:
         name=str(doc.get("name", defaults.name)),
         description=str(doc.get("description", "")),
         storage_class=str(doc.get("storageClass", defaults.storage_class)),
+        shared_storage_class=str(doc.get("sharedStorageClass", defaults.shared_storage_class)),
         priority_class_name=str(doc.get("priorityClassName", defaults.priority_class_name)),
         tolerations=tuple(dict(t) for t in doc.get("tolerations") or ()),
         large_gpu=LargeGpuRule(gpu_counts=tuple(int(n) for n in large.get("gpuCounts") or ()),

@@ -136,12 +136,46 @@ def _check_section(d: dict[str, Any], container: str, model_id: str, warnings: l
             del d[key]
             warnings.append(f"config.json field {_where(container, key)} is {_describe(v)}, not an object: ignored "
                             f"(a --context-length above the native one then writes a fresh RoPE block)")
+        elif v is not None:
+            _check_rope(v, _where(container, key), model_id)
     for key in CONTEXT_ALIASES:
         v = d.get(key)
         if v is not None and int_problem(v, *_CONTEXT):
             del d[key]
             warnings.append(f"config.json field {_where(container, key)} {int_problem(v, *_CONTEXT)}: ignored as a "
                             f"context length")
+
+
+def _check_rope(block: Mapping[str, Any], where: str, model_id: str) -> None:
+    """A RoPE block (rope_scaling / rope_parameters, or one per layer kind under rope_parameters) is not ignorable:
+    the plan reads its factor and original context to extend it, copies it into --hf-overrides, and vLLM reads every
+    number in it. So a malformed value is one BadModelConfig, whatever the context asked for."""
+    for key, v in block.items():
+        at = f"{where}.{key}"
+        if v is None:
+            continue
+        if isinstance(v, Mapping):
+            _check_rope(v, at, model_id)
+        elif key in ("rope_type", "type"):
+            if not isinstance(v, str):
+                raise BadModelConfig(f"{model_id}: config.json field {at} is {_describe(v)}, not a name", _HINT)
+        elif key == "original_max_position_embeddings":
+            why = int_problem(v, *_CONTEXT)
+            if why:
+                raise BadModelConfig(f"{model_id}: config.json field {at} {why}", _HINT)
+        elif key in ("factor", "rope_theta"):
+            if isinstance(v, bool) or not isinstance(v, (int, float)):
+                raise BadModelConfig(f"{model_id}: config.json field {at} is {type(v).__name__} {_describe(v)}, not "
+                                     f"a positive number", _HINT)
+            if not (math.isfinite(v) and v > 0):
+                raise BadModelConfig(f"{model_id}: config.json field {at} is {_describe(v)}, not a positive number",
+                                     _HINT)
+        else:
+            values = v if isinstance(v, list) else [v]
+            bad = next((x for x in values if isinstance(x, float) and not math.isfinite(x)), None)
+            if bad is not None:
+                raise BadModelConfig(f"{model_id}: config.json field {at} is {_describe(v)}, not a finite number",
+                                     _HINT)
 
 
 def _check_heads(d: Mapping[str, Any], container: str, model_id: str, mla: bool) -> None:

@@ -45,7 +45,7 @@ def chart_values(plan: Plan) -> dict[str, Any]:
         "resources": {"cpu": d["resources"]["cpu"], "memoryRequest": d["resources"]["memory_request"],
                       "memoryLimit": d["resources"]["memory_limit"]},
         "shm": {"sizeLimit": d["resources"]["shm"]},
-        "storage": {"size": d["resources"]["storage"], "storageClass": d["resources"]["storage_class"]},
+        "storage": _storage(plan, d),
         "scheduling": {"nodeAffinity": d["scheduling"]["node_affinity"],
                        "tolerations": d["scheduling"]["tolerations"],
                        "priorityClassName": d["scheduling"]["priority_class"]},
@@ -55,9 +55,21 @@ def chart_values(plan: Plan) -> dict[str, Any]:
         "clusterDomain": plan.site.cluster_domain,
         "imageRegistry": plan.site.image_registry,
     }
+    if plan.storage is not None and plan.storage.workload == "StatefulSet":
+        # a model on one node whose replicas get a claim each; the chart's default (Deployment) is not written, so
+        # the values of a release made before `workload` existed stay the same (an upgrade stays a no-op)
+        values["workload"] = plan.storage.workload
     if plan.site.service_labels:      # the site's own Service labels (NRP: the handbook's component=llm)
         values["service"] = {"labels": dict(plan.site.service_labels)}
     return values
+
+
+def _storage(plan: Plan, d: dict[str, Any]) -> dict[str, Any]:
+    """The weights claim(s): the planned size, and the class (and access mode) planner/storage.py chose."""
+    out: dict[str, Any] = {"size": d["resources"]["storage"], "storageClass": d["resources"]["storage_class"]}
+    if plan.storage is not None and plan.storage.access_mode:
+        out["accessMode"] = plan.storage.access_mode
+    return out
 
 
 def _gateway(plan: Plan, d: dict[str, Any]) -> dict[str, Any]:

@@ -36,6 +36,15 @@ Simulated controllers (``controllers=True``, the default)
       ``readyReplicas`` (groups whose Pods are all Ready, updated or not), ``updatedReplicas`` (groups whose Pods all
       carry the current revision) and ``observedGeneration``. A changed template replaces the Pods, which keep their
       names; ``lws_rollout_delay`` keeps the old, Ready Pods that long first (as a rolling update does).
+    * StatefulSet -> Pods ``<sts>-<i>`` (labels ``controller-revision-hash``, ``statefulset.kubernetes.io/pod-name``,
+      ``apps.kubernetes.io/pod-index``), one PVC ``<claim>-<sts>-<i>`` per claim template and Pod, owned by the set
+      when ``persistentVolumeClaimRetentionPolicy.whenDeleted`` is Delete (and let go of when it becomes Retain; a
+      claim left by an earlier set is adopted), deleted with a Pod scaled away when ``whenScaled`` is Delete. A
+      changed template replaces the Pods, which keep their names. Status ``replicas``, ``readyReplicas``,
+      ``currentReplicas``, ``updatedReplicas``, ``currentRevision``/``updateRevision`` and ``observedGeneration``,
+      as kstatus (Helm 4 ``--wait``) and Helm 3's ready checker read them. An update of any spec field but
+      replicas, template, updateStrategy, persistentVolumeClaimRetentionPolicy, ordinals and minReadySeconds is
+      refused (422), as the real API does (``volumeClaimTemplates``, ``selector`` are immutable).
     * ``set_pod_ready(pod, False)`` turns one Pod not Ready (readiness probe failing); owners' status follows.
     * PVC protection: every claim gets the ``kubernetes.io/pvc-protection`` finalizer; deleting a claim that a
       Pod still mounts leaves it Terminating until that Pod is gone.
@@ -1413,7 +1422,8 @@ class FakeApiServer:
 
     def _default(self, res: Resource, obj: dict) -> None:
         """The few server-side defaults the clients here look at."""
-        spec = obj.setdefault("spec", {}) if res.plural in ("services", "deployments", "namespaces") else None
+        spec = obj.setdefault("spec", {}) if res.plural in ("services", "deployments", "namespaces",
+                                                            "statefulsets") else None
         if res.plural == "services":
             spec.setdefault("type", "ClusterIP")
             if spec["type"] != "ExternalName" and not spec.get("clusterIP"):
@@ -1423,7 +1433,7 @@ class FakeApiServer:
             for port in spec.get("ports") or []:
                 port.setdefault("protocol", "TCP")
                 port.setdefault("targetPort", port.get("port"))
-        elif res.plural == "deployments":
+        elif res.plural in ("deployments", "statefulsets"):
             if spec.get("replicas") is None:
                 spec["replicas"] = 1
         elif res.plural == "namespaces":
@@ -1483,6 +1493,15 @@ class FakeApiServer:
                 raise ApiError(422, "Invalid", f'PersistentVolumeClaim "{name}" is invalid: spec: Forbidden: spec '
                                "is immutable after creation except resources.requests and volumeAttributesClassName "
                                "for bound claims")
+        if res.plural == "statefulsets" and subresource is None:
+            mutable = ("replicas", "ordinals", "template", "updateStrategy", "persistentVolumeClaimRetentionPolicy",
+                       "minReadySeconds")
+            if {k: v for k, v in (old.get("spec") or {}).items() if k not in mutable} != \
+                    {k: v for k, v in (new.get("spec") or {}).items() if k not in mutable}:
+                raise ApiError(422, "Invalid", f'StatefulSet.apps "{name}" is invalid: spec: Forbidden: updates to '
+                               "statefulset spec for fields other than 'replicas', 'ordinals', 'template', "
+                               "'updateStrategy', 'persistentVolumeClaimRetentionPolicy' and 'minReadySeconds' are "
+                               "forbidden")
         spec_old = {k: v for k, v in old.items() if k not in ("metadata", "status", "apiVersion", "kind")}
         spec_new = {k: v for k, v in new.items() if k not in ("metadata", "status", "apiVersion", "kind")}
         if spec_old != spec_new:
@@ -1663,6 +1682,8 @@ class FakeApiServer:
                     self._delete(self._by_plural[(k[0], k[1])], k[2], k[3], propagation=propagation)
         if self.controllers and res.plural == "pods" and self._controller_owner(obj, "LeaderWorkerSet"):
             self._reconcile_lws(ns, self._controller_owner(obj, "LeaderWorkerSet") or "")
+        if self.controllers and res.plural == "pods" and self._controller_owner(obj, "StatefulSet"):
+            self._reconcile_sts(ns, self._controller_owner(obj, "StatefulSet") or "")
         if self.controllers and res.plural == "pods":
             owner = self._controller_owner(obj, "ReplicaSet")
             rs = self._store.get(("apps", "replicasets", ns, owner)) if owner else None
@@ -1803,6 +1824,8 @@ class FakeApiServer:
             self._reconcile_deployment(key[2], key[3])
         elif res.plural == "leaderworkersets" and (old is None or old.get("spec") != new.get("spec")):
             self._reconcile_lws(key[2], key[3])
+        elif res.plural == "statefulsets" and (old is None or old.get("spec") != new.get("spec")):
+            self._reconcile_sts(key[2], key[3])
         elif res.plural == "persistentvolumeclaims":
             self._bind_claim(key)
         elif res.plural in ("storageclasses", "priorityclasses") and old is None:
@@ -1811,6 +1834,8 @@ class FakeApiServer:
                 self._bind_claim(k)
             for k in [k for k in self._store if k[:2] == ("apps", "deployments")]:
                 self._reconcile_deployment(k[2], k[3])
+            for k in [k for k in self._store if k[:2] == ("apps", "statefulsets")]:
+                self._reconcile_sts(k[2], k[3])
 
     def _bind_claim(self, key: tuple) -> None:
         """PVC protection's finalizer, then Bound, or Pending + ProvisioningFailed for an unknown storage class."""
@@ -1939,7 +1964,8 @@ class FakeApiServer:
         rs = self._store[rs_key]
         pods = sorted(pods_of(rs), key=lambda kp: kp[1]["metadata"]["creationTimestamp"])
         for pk, _pod in pods[replicas:]:
-            self._delete(pods_res, ns, pk[3])
+            if pk in self._store:       # deleting a pod reconciles again, which may have taken the others already
+                self._delete(pods_res, ns, pk[3])
         refused = None
         for _ in range(replicas - len(pods)):
             refused = self._create_pod(rs, ns) or refused
@@ -2050,6 +2076,135 @@ class FakeApiServer:
                 timer.daemon = True
                 self._timers.append(timer)
                 timer.start()
+
+    # StatefulSet (apps/v1), a tiny controller: Pods <sts>-<i> and one claim <template>-<sts>-<i> per claim template;
+    # a changed template replaces the Pods at once (the real one goes one Pod at a time; the names stay).
+    STS_CLAIM_DELETE = "Delete"
+
+    def _reconcile_sts(self, ns: str, name: str) -> None:
+        key = ("apps", "statefulsets", ns, name)
+        sts = self._store.get(key)
+        if sts is None or getattr(self, "_in_sts", False):
+            return
+        self._in_sts = True
+        try:
+            self._reconcile_sts_locked(ns, name, sts)
+        finally:
+            self._in_sts = False
+        self._update_sts_status(ns, name)
+
+    def _sts_pods(self, ns: str, uid: str) -> dict[str, dict]:
+        return {k[3]: p for k, p in self._store.items() if k[:3] == ("", "pods", ns) and any(
+            o.get("uid") == uid and o.get("controller") for o in p["metadata"].get("ownerReferences") or [])}
+
+    @staticmethod
+    def _sts_revision(sts: dict) -> str:
+        return f"{sts['metadata']['name']}-{_template_hash((sts.get('spec') or {}).get('template') or {})}"
+
+    def _reconcile_sts_locked(self, ns: str, name: str, sts: dict) -> None:
+        pods_res, pvc_res = self._by_plural[("", "pods")], self._by_plural[("", "persistentvolumeclaims")]
+        spec = sts.get("spec") or {}
+        replicas = int(spec.get("replicas", 1))
+        revision = self._sts_revision(sts)
+        policy = spec.get("persistentVolumeClaimRetentionPolicy") or {}
+        owned_claims = policy.get("whenDeleted", "Retain") == self.STS_CLAIM_DELETE
+        claims = spec.get("volumeClaimTemplates") or []
+        uid = sts["metadata"]["uid"]
+        for pname, pod in self._sts_pods(ns, uid).items():
+            index = int(pod["metadata"]["labels"].get("apps.kubernetes.io/pod-index", "0"))
+            if index >= replicas:                       # scaled away: the pod, and its claims when whenScaled Delete
+                self._delete(pods_res, ns, pname)
+                if policy.get("whenScaled", "Retain") == self.STS_CLAIM_DELETE:
+                    for claim in claims:
+                        ckey = ("", "persistentvolumeclaims", ns, f"{claim['metadata']['name']}-{pname}")
+                        if ckey in self._store:
+                            self._delete(pvc_res, ns, ckey[3])
+            elif pod["metadata"]["labels"].get("controller-revision-hash") != revision:
+                self._delete(pods_res, ns, pname)       # an old template: replaced under the same name
+        existing = self._sts_pods(ns, uid)
+        for i in range(replicas):
+            pname = f"{name}-{i}"
+            for claim in claims:                          # the claims match the retention policy (owner or not)
+                ckey = ("", "persistentvolumeclaims", ns, f"{claim['metadata']['name']}-{pname}")
+                pvc = self._store.get(ckey)
+                if pvc is None:
+                    meta = {"name": ckey[3], "namespace": ns,
+                            "labels": {**(claim["metadata"].get("labels") or {})}}
+                    if owned_claims:
+                        meta["ownerReferences"] = [self._owner_ref(sts, "apps/v1", "StatefulSet")]
+                    self._create(pvc_res, ns, {"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": meta,
+                                               "spec": copy.deepcopy(claim.get("spec") or {})},
+                                 manager="kube-controller-manager")
+                elif not pvc["metadata"].get("deletionTimestamp"):
+                    refs = [r for r in pvc["metadata"].get("ownerReferences") or [] if r.get("kind") != "StatefulSet"]
+                    if owned_claims:
+                        refs.append(self._owner_ref(sts, "apps/v1", "StatefulSet"))
+                    if refs != (pvc["metadata"].get("ownerReferences") or []):   # adopt, or let go (Retain)
+                        new = copy.deepcopy(pvc)
+                        new["metadata"]["ownerReferences"] = refs
+                        if not refs:
+                            del new["metadata"]["ownerReferences"]
+                        new["metadata"]["resourceVersion"] = self._next_rv()
+                        self._store[ckey] = new
+                        self._emit(pvc_res, ns, "MODIFIED", copy.deepcopy(new), copy.deepcopy(pvc))
+            if pname in existing or ("", "pods", ns, pname) in self._store:
+                continue                                   # (a pod of that name still terminating: next round)
+            tmpl = copy.deepcopy(spec.get("template") or {})
+            meta, pspec = tmpl.get("metadata") or {}, tmpl.get("spec") or {}
+            labels = {**(meta.get("labels") or {}), "controller-revision-hash": revision,
+                      "statefulset.kubernetes.io/pod-name": pname, "apps.kubernetes.io/pod-index": str(i)}
+            for claim in claims:
+                cname = claim["metadata"]["name"]
+                pspec.setdefault("volumes", []).append({"name": cname,
+                                                        "persistentVolumeClaim": {"claimName": f"{cname}-{pname}"}})
+            pclass = pspec.get("priorityClassName")
+            if pclass and self.check_priority_classes and \
+                    ("scheduling.k8s.io", "priorityclasses", "", pclass) not in self._store:
+                self._event(sts, "Warning", "FailedCreate", f"create Pod {pname} in StatefulSet {name} failed error: "
+                            f'pods "{pname}" is forbidden: no PriorityClass with name {pclass} was found',
+                            "statefulset-controller")
+                continue
+            pspec.setdefault("restartPolicy", "Always")
+            pspec.setdefault("hostname", pname)
+            pspec.setdefault("subdomain", spec.get("serviceName") or name)
+            pod = {"apiVersion": "v1", "kind": "Pod",
+                   "metadata": {"name": pname, "namespace": ns, "labels": labels,
+                                **({"annotations": meta["annotations"]} if meta.get("annotations") else {}),
+                                "ownerReferences": [self._owner_ref(sts, "apps/v1", "StatefulSet")]},
+                   "spec": pspec}
+            created = self._create(pods_res, ns, pod, manager="kube-controller-manager")
+            state = self._pod_state(created)
+            self._set_pod_state(("", "pods", ns, pname), state)
+            if state == "creating":
+                timer = threading.Timer(self.pod_ready_delay, self._pod_timer,
+                                        args=(ns, pname, created["metadata"]["uid"]))
+                timer.daemon = True
+                self._timers.append(timer)
+                timer.start()
+
+    def _update_sts_status(self, ns: str, name: str) -> None:
+        res = self._by_plural[("apps", "statefulsets")]
+        key = ("apps", "statefulsets", ns, name)
+        sts = self._store.get(key)
+        if sts is None:
+            return
+        replicas = int((sts.get("spec") or {}).get("replicas", 1))
+        revision = self._sts_revision(sts)
+        pods = list(self._sts_pods(ns, sts["metadata"]["uid"]).values())
+        updated = [p for p in pods if p["metadata"]["labels"].get("controller-revision-hash") == revision]
+        ready = sum(1 for p in pods if self._pod_ready(p))
+        old = sts.get("status") or {}
+        done = len(updated) == replicas == len(pods)
+        current_rev = revision if done else (old.get("currentRevision") or revision)
+        status = {"observedGeneration": sts["metadata"].get("generation", 1), "replicas": len(pods),
+                  "readyReplicas": ready, "availableReplicas": ready,
+                  "currentReplicas": len(updated) if done else len(pods) - len(updated),
+                  "updatedReplicas": len(updated), "currentRevision": current_rev, "updateRevision": revision,
+                  "collisionCount": 0}
+        status = {k: v for k, v in status.items() if v or k in ("observedGeneration", "replicas", "availableReplicas",
+                                                                 "collisionCount")}
+        if status != old:
+            self._controller_write(res, key, status=status)
 
     def _lws_rollout_due(self, ns: str, name: str, uid: str, revision: str) -> None:
         with self._lock:
@@ -2272,6 +2427,9 @@ class FakeApiServer:
         lws_name = self._controller_owner(pod, "LeaderWorkerSet")
         if lws_name:
             self._update_lws_status(key[2], lws_name)
+        sts_name = self._controller_owner(pod, "StatefulSet")
+        if sts_name:
+            self._update_sts_status(key[2], sts_name)
         rs_name = self._controller_owner(pod, "ReplicaSet")
         rs = self._store.get(("apps", "replicasets", key[2], rs_name)) if rs_name else None
         dep = self._controller_owner(rs, "Deployment") if rs else None

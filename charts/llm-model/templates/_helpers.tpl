@@ -209,6 +209,15 @@ with all of them (Bitnami style) so a user fixes everything in one go.
 {{- if and (eq $v.mode "model") (gt (int $v.group.size) 1) $v.storage.existingClaim (ne $v.storage.accessMode "ReadWriteMany") (ne $v.storage.accessMode "ReadOnlyMany") -}}
 {{- $msgs = append $msgs "storage.existingClaim is mounted by every pod of a multi-node group: it must be ReadWriteMany (set storage.accessMode to say so)" -}}
 {{- end -}}
+{{- if and (eq $v.mode "model") (eq $v.workload "StatefulSet") (gt (int $v.group.size) 1) -}}
+{{- $msgs = append $msgs "workload StatefulSet is for a model on one node: a group spanning nodes (group.size > 1) is a LeaderWorkerSet" -}}
+{{- end -}}
+{{- if and (eq $v.mode "model") (eq $v.workload "StatefulSet") $v.storage.existingClaim -}}
+{{- $msgs = append $msgs "workload StatefulSet gives each replica its own claim: storage.existingClaim (one claim) needs workload Deployment and a ReadWriteMany claim" -}}
+{{- end -}}
+{{- if and (eq $v.mode "model") (eq $v.workload "Deployment") (le (int $v.group.size) 1) (gt (int $v.replicas) 1) (ne $v.storage.accessMode "ReadWriteMany") (ne $v.storage.accessMode "ReadOnlyMany") -}}
+{{- $msgs = append $msgs (printf "%d replicas of a Deployment mount its one weights claim, which a %s volume allows on one node only: set storage.accessMode ReadWriteMany (with a class that provides it), or workload StatefulSet (one claim per replica)" (int $v.replicas) $v.storage.accessMode) -}}
+{{- end -}}
 {{- if and $v.storage.existingClaim $v.storage.keep -}}
 {{- $msgs = append $msgs "storage.keep only applies to the PVC this chart creates; it has no effect with storage.existingClaim" -}}
 {{- end -}}

@@ -3,6 +3,7 @@ llm-model.podSpec: the engine Pod spec, shared by the Deployment (one node) and 
 LeaderWorkerSet (a model spanning nodes), so a single-node and a multi-node release differ only where they must.
 Usage: {{- include "llm-model.podSpec" (dict "ctx" $ "role" "single") | nindent 6 }}
   role single  the Deployment's Pod: engine.args, the http port and the three probes, the release's PVC;
+  role replica a StatefulSet's Pod: as single, but its claim "cache" comes from the volumeClaimTemplates;
   role leader  LWS leader (worker-index 0): engine.args (rank 0 serves the API), the port and the probes;
   role worker  LWS workers: group.workerCommand (when set, else engine.command) and group.workerArgs (headless
                ranks or Ray workers: no port, no probes; the group is recreated as a whole when any pod fails,

@@ -700,6 +700,16 @@ def test_a_parser_the_docs_run_with_their_own_chat_template_warns(model_id, fami
     assert f"the {family} family's tool-call parser with --chat-template {path} (" in w
     assert "the plan passes none" in w and "docs.vllm.ai/en/latest/features/tool_calling" in w
     assert "--chat-template" not in d["serving"]["args"]
+    # the way to pass it: --engine-arg, with the path vllm/vllm-openai images keep vLLM's examples at
+    # (docker/Dockerfile: WORKDIR /vllm-workspace, COPY examples examples); another engine's image: yours
+    assert ((f"add it with --engine-arg=--chat-template=</vllm-workspace/{path}, where vllm/vllm-openai images keep "
+             f"vLLM's examples; check yours>") if engine == "vllm" else
+            "add it with --engine-arg=--chat-template=<the template's path in your image>") in w
+    # given with --engine-arg, the template is passed and the warning goes
+    given = make_plan(catalog_source(model_id), PlanRequest(engine=engine, gpu_memory_bytes=1000 * 2**30,
+                                                            engine_args=(f"--chat-template=/vllm-workspace/{path}",)))
+    assert given.args[-1] == f"--chat-template=/vllm-workspace/{path}"
+    assert not any(w.startswith("tool calling: ") for w in given.warnings)
 
 
 def test_no_chat_template_warning_where_the_models_own_template_serves_its_parser():

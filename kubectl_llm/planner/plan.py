@@ -19,7 +19,7 @@ from kubectl_llm.errors import BadModelConfig, PlanError, UsageError
 from kubectl_llm.planner import engine as eng
 from kubectl_llm.planner import parsers, sizing
 from kubectl_llm.planner.context import ContextDecision, decide_context
-from kubectl_llm.planner.engine_args import apply_engine_args
+from kubectl_llm.planner.engine_args import apply_engine_args, flag_key
 from kubectl_llm.planner.facts import CHUNKED, LINEAR, MAMBA, SLIDING, ModelFacts, dtype_bytes, from_config
 from kubectl_llm.planner.gpus import GpuType, custom_gpu
 from kubectl_llm.planner.memory import (CONTEXT_BASELINE_BYTES, indexer_bytes_per_token, Layout, Overhead, WeightParts, engine_batch_defaults, expert_kernel_scale,
@@ -894,7 +894,8 @@ def make_plan(source: ModelSource, req: PlanRequest, site: Site | None = None) -
         raise UsageError(f"--data-parallel shards experts: {f.model_id} is not a MoE model",
                          f"use --replicas {req.data_parallel} for independent copies behind the same route")
     chosen = parsers.choose(eng.find_recipe(f), f.model_id, f.architecture, source.chat_template,
-                            source.chat_template_source, req.engine)
+                            source.chat_template_source, req.engine,
+                            chat_template_given=any(flag_key(a) == "--chat-template" for a in req.engine_args))
     recipe = chosen.recipe
     why_not, hint = eng.engine_cannot_serve(recipe, req.engine)      # a class no release of the engine loads
     if why_not:

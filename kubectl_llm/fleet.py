@@ -63,12 +63,20 @@ def is_public_host(host: str) -> bool:
 def parse_endpoint(url: str, *, insecure: bool = False) -> Endpoint:
     """``https://host[:port][/v1]`` -> Endpoint. Refuses what the gateway could not call, and plain http to a
     public host (the API key and every prompt would cross the internet unencrypted) unless ``insecure``."""
-    parts = urlsplit(url.strip())
+    try:
+        parts = urlsplit(url.strip())
+    except ValueError:   # an unclosed IPv6 bracket: 'https://[::1'
+        raise UsageError(f"--external {url!r} is not an http(s) URL",
+                         "give the backend's OpenAI base URL, e.g. --external https://llm.example.org/v1") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise UsageError(f"--external {url!r} is not an http(s) URL",
                          "give the backend's OpenAI base URL, e.g. --external https://llm.example.org/v1")
     if parts.username or parts.password or parts.query or parts.fragment:
-        raise UsageError(f"--external {url!r} carries credentials, a query or a fragment",
+        # never echo that part: it is where a key typed into the URL sits (the error lands in terminals and CI logs)
+        bare = f"{parts.scheme}://{parts.hostname or ''}{':' + str(parts.port) if _port(parts) else ''}{parts.path}"
+        what = " and ".join(w for w, there in (("credentials", parts.username or parts.password),
+                                               ("a query", parts.query), ("a fragment", parts.fragment)) if there)
+        raise UsageError(f"--external URL {bare!r} carries {what} (not shown)",
                          "put the API key in a Secret (--api-key-secret NAME) and give the bare base URL")
     path = parts.path.rstrip("/")
     if path not in ("", "/v1"):
@@ -94,6 +102,13 @@ def parse_endpoint(url: str, *, insecure: bool = False) -> Endpoint:
                          f"unencrypted", f"use https://{host}{':' + str(parts.port) if parts.port else ''}"
                          f"{parts.path or ''}, or pass --insecure if you really mean it")
     return Endpoint(hostname=hostname, ip=ip, port=port, tls=tls, public=public)
+
+
+def _port(parts: Any) -> int | None:
+    try:
+        return int(parts.port) if parts.port else None
+    except ValueError:
+        return None
 
 
 def parse_secret_ref(spec: str) -> tuple[str, str]:

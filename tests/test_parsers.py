@@ -721,3 +721,39 @@ def test_no_chat_template_warning_where_the_models_own_template_serves_its_parse
                          chat_template_source="chat_template.jinja of acme/ds-agent")
     d = make_plan(src, PlanRequest(gpu_memory_bytes=1000 * 2**30)).to_dict()
     assert d["serving"]["tool_call_parser"] == "hermes" and not any(w.startswith("tool calling: ") for w in d["warnings"])
+
+
+# --- SGLang: a parser the chat template switches to pins the release that registers it -----------------------------
+def test_sglang_parser_table_agrees_with_the_registries():
+    """recipes.yaml sglang_parsers = every SGLang name first registered after the default 0.5.9, with that release."""
+    for kind in ("tool", "reasoning"):
+        newer = {n: f for n, f in REG["sglang"]["known_from"][kind].items() if V(f) > V("0.5.9")}
+        assert eng._data()["sglang_parsers"][kind] == newer, kind
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in TEMPLATES.iterdir() if p.suffix in (".jinja", ".json")))
+def test_an_sglang_parser_from_the_chat_template_exists_in_the_release_the_plan_pins(name):
+    # Before: an unknown model (or a fine-tune) whose template showed Apertus markup got --tool-call-parser
+    # apertus2509 on lmsysorg/sglang:v0.5.9, a release without it (from 0.5.13): SGLang refuses the unknown name
+    src = ModelSource("acme/acme-1b-chat", UNKNOWN, None, "local", chat_template=template(name),
+                      chat_template_source=f"{name} of acme/acme-1b-chat")
+    d = make_plan(src, PlanRequest(gpu_type="A100-80GB", engine="sglang")).to_dict()
+    version = V(d["serving"]["engine_version"])
+    assert d["serving"]["image"] == f"lmsysorg/sglang:v{d['serving']['engine_version']}"
+    for kind, flag in (("tool", "--tool-call-parser"), ("reasoning", "--reasoning-parser")):
+        emitted_name = emitted(d["serving"]["args"], flag)
+        if emitted_name:
+            assert not sglang_registered(kind, emitted_name, version), sglang_registered(kind, emitted_name, version)
+
+
+def test_apertus_markup_pins_sglang_0_5_13_with_the_reason():
+    src = catalog_source("Qwen/Qwen3-8B", model_id="acme/qwen3-8b-apertus-tune", chat_template=template("apertus.jinja"),
+                         chat_template_source="chat_template.jinja of acme/qwen3-8b-apertus-tune")
+    d = make_plan(src, PlanRequest(gpu_type="A100-80GB", engine="sglang")).to_dict()
+    assert (d["serving"]["engine_version"], d["serving"]["image"]) == ("0.5.13", "lmsysorg/sglang:v0.5.13")
+    assert emitted(d["serving"]["args"], "--tool-call-parser") == "apertus2509"
+    assert any("sglang 0.5.13 pinned" in r and "the first SGLang release registering its apertus2509 tool parser" in r
+               for r in d["reasons"]), d["reasons"]
+    # the same model without that template stays on the default release
+    plain = make_plan(catalog_source("Qwen/Qwen3-8B"), PlanRequest(gpu_type="A100-80GB", engine="sglang")).to_dict()
+    assert plain["serving"]["engine_version"] == "0.5.9"

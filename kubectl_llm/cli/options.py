@@ -163,9 +163,10 @@ def plan_options(*, cluster: bool) -> Callable[[F], F]:
                      help="Force the node count (default: one node when the model fits, else the fewest whole "
                           "nodes: TP within a node, PP across nodes, one LeaderWorkerSet pod per node)."),
         click.option("--replicas", type=click.IntRange(min=1), default=None, metavar="N",
-                     help="Copies behind the same Service and route, each planned alike (default 1); a one-node "
-                          "plan's copies share its weights PVC, so across nodes it must be ReadWriteMany "
-                          "(storage.accessMode)."),
+                     help="Copies behind the same Service and route, each planned alike (default 1). On "
+                          "ReadWriteOnce storage each copy gets its own weights claim (a StatefulSet); on a "
+                          "ReadWriteMany class (storage.accessMode, or the site's sharedStorageClass) the copies "
+                          "share one (a Deployment)."),
         click.option("--data-parallel", "data_parallel", type=click.IntRange(min=1), default=None, metavar="N",
                      help="MoE: N DP attention ranks + expert parallel (vLLM --data-parallel-size with "
                           "--enable-expert-parallel; SGLang --enable-dp-attention)."),

@@ -67,6 +67,9 @@ def deploy(session: Session, name: str, chart_name: str, values: dict[str, Any],
     """Render (client dry run), server-dry-run, or install/upgrade one release, then report on stdout."""
     from kubectl_llm.cli.waiting import run_with_progress
 
+    from kubectl_llm.cli.overrides import refuse_plain_secrets
+
+    refuse_plain_secrets(chart_name, values)   # before anything renders, stores or prints them
     chart = chart_path(chart_name)
     if dry_run != "client":
         check_schema(chart_name, chart, values)

@@ -108,7 +108,7 @@ def template_from_tokenizer_config(text: str) -> str | None:
     """``chat_template`` of a tokenizer_config.json (a string, or a list of named templates: all are joined)."""
     try:
         cfg = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
     tpl = cfg.get("chat_template") if isinstance(cfg, dict) else None
     if isinstance(tpl, str):
@@ -217,7 +217,7 @@ def choose(recipe: eng.Recipe, model_id: str, architecture: str, template: str |
         warnings.append(eng.sglang_fallback(recipe))
     if version > default:
         why = ((recipe.version_reason if engine == "vllm" else "") or
-               ("the first release registering its parsers" if engine == "vllm" else _sglang_version_why(recipe, version)))
+               ("the first release registering its parsers" if engine == "vllm" else _sglang_version_why(chosen, version)))
         driver = eng.cuda_driver_gt(chosen, engine)
         cuda13 = (f"; that image is a CUDA 13 build, so nodes need an NVIDIA driver above {driver}"
                   if driver > eng.cuda_driver_gt(None, engine) else "")
@@ -229,6 +229,11 @@ def choose(recipe: eng.Recipe, model_id: str, architecture: str, template: str |
 def _sglang_version_why(recipe: eng.Recipe, version: tuple[int, ...]) -> str:
     """Why an SGLang plan pins ``version``: its checkpoint class (recipes.yaml sglang_classes) or its family."""
     family = eng.parse_version(recipe.min_version.get("sglang") or "")
+    for key, kind in (("tool_call_parser", "tool"), ("reasoning_parser", "reasoning")):
+        name = recipe.sglang.get(key)
+        if name and eng.parser_first_version(kind, name, "sglang") == version and version > family:
+            return (f"the first SGLang release registering its {name} {kind} parser (sglang "
+                    f"{eng.version_text(version)} on PyPI; recipes.yaml sglang_parsers)")
     if eng.sglang_class_first(recipe.architecture) == version and version > family:
         default = eng.parse_version(eng.engine_defaults("sglang")["version"])
         other = f"; other {recipe.key} checkpoints run on {eng.version_text(max(family, default))}" if family else ""

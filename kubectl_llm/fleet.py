@@ -63,12 +63,20 @@ def is_public_host(host: str) -> bool:
 def parse_endpoint(url: str, *, insecure: bool = False) -> Endpoint:
     """``https://host[:port][/v1]`` -> Endpoint. Refuses what the gateway could not call, and plain http to a
     public host (the API key and every prompt would cross the internet unencrypted) unless ``insecure``."""
-    parts = urlsplit(url.strip())
+    try:
+        parts = urlsplit(url.strip())
+    except ValueError:   # an unclosed IPv6 bracket: 'https://[::1'
+        raise UsageError(f"--external {url!r} is not an http(s) URL",
+                         "give the backend's OpenAI base URL, e.g. --external https://llm.example.org/v1") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise UsageError(f"--external {url!r} is not an http(s) URL",
                          "give the backend's OpenAI base URL, e.g. --external https://llm.example.org/v1")
     if parts.username or parts.password or parts.query or parts.fragment:
-        raise UsageError(f"--external {url!r} carries credentials, a query or a fragment",
+        # never echo that part: it is where a key typed into the URL sits (the error lands in terminals and CI logs)
+        bare = f"{parts.scheme}://{parts.hostname or ''}{':' + str(parts.port) if _port(parts) else ''}{parts.path}"
+        what = " and ".join(w for w, there in (("credentials", parts.username or parts.password),
+                                               ("a query", parts.query), ("a fragment", parts.fragment)) if there)
+        raise UsageError(f"--external URL {bare!r} carries {what} (not shown)",
                          "put the API key in a Secret (--api-key-secret NAME) and give the bare base URL")
     path = parts.path.rstrip("/")
     if path not in ("", "/v1"):
@@ -96,6 +104,13 @@ def parse_endpoint(url: str, *, insecure: bool = False) -> Endpoint:
     return Endpoint(hostname=hostname, ip=ip, port=port, tls=tls, public=public)
 
 
+def _port(parts: Any) -> int | None:
+    try:
+        return int(parts.port) if parts.port else None
+    except ValueError:
+        return None
+
+
 def parse_secret_ref(spec: str) -> tuple[str, str]:
     """``NAME[:KEY]`` -> (name, key). The AI Gateway reads only the key ``apiKey``; any other key is refused with
     the command that makes a Secret it can read."""
@@ -104,11 +119,14 @@ def parse_secret_ref(spec: str) -> tuple[str, str]:
     if not _HOSTNAME.match(name) or len(name) > 253:
         raise UsageError(f"--api-key-secret {spec!r}: {name!r} is not a Secret name", "give NAME or NAME:apiKey")
     if key != APIKEY_SECRET_KEY:
+        # NAME[:KEY] invites pasting the API key itself after the colon: quote KEY only when it reads as a key name
+        shown = key if len(key) <= 24 and re.fullmatch(r"[-._a-zA-Z0-9]+", key) else None
         raise UsageError(
-            f"--api-key-secret {spec!r}: the AI Gateway's BackendSecurityPolicy reads the key {APIKEY_SECRET_KEY!r} "
-            f"of the Secret, not {key!r}",
+            f"--api-key-secret {(name + ':' + shown) if shown else name + ':<not shown>'!r}: the AI Gateway's "
+            f"BackendSecurityPolicy reads the key {APIKEY_SECRET_KEY!r} of the Secret, not "
+            f"{repr(shown) if shown else 'the one after the colon (a key name, not the API key itself)'}",
             f"copy it into a Secret it can read: kubectl create secret generic {name}-apikey "
-            f"--from-literal={APIKEY_SECRET_KEY}=\"$(kubectl get secret {name} -o jsonpath='{{.data.{key}}}' | "
+            f"--from-literal={APIKEY_SECRET_KEY}=\"$(kubectl get secret {name} -o jsonpath='{{.data.{shown or 'KEY'}}}' | "
             f"base64 -d)\" and pass --api-key-secret {name}-apikey")
     return name, key
 

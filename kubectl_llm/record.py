@@ -85,10 +85,14 @@ def _sorted(value: Any) -> Any:
 
 def parse(filename: str, text: str) -> dict[str, Any]:
     """One file -> its record; UsageError naming the file on anything that is not a record."""
+    from kubectl_llm import yamlio
+
     try:
-        doc = yaml.safe_load(text)
+        doc = yamlio.load_user(text)
     except yaml.YAMLError as exc:
         raise UsageError(f"{filename}: not YAML ({str(exc).splitlines()[0]})", "fix or remove the file") from None
+    except yamlio.NotPlainData as exc:
+        raise UsageError(f"{filename}: {exc}", "fix the file ('kubectl llm export DIR' writes plain YAML)") from None
     if not isinstance(doc, dict):
         raise UsageError(f"{filename}: not a kubectl llm record (a mapping with kind and name)",
                          "files come from 'kubectl llm export DIR'; remove anything else from the folder")
@@ -108,14 +112,26 @@ def parse(filename: str, text: str) -> dict[str, Any]:
     for key in ("flags", "values"):
         if doc.get(key) is not None and not isinstance(doc[key], dict):
             raise UsageError(f"{filename}: {key} must be a mapping", f"e.g. {key}: {{}}")
+    if doc.get("source") is not None and not isinstance(doc["source"], str):
+        raise UsageError(f"{filename}: source must be a path (the local directory add planned from)",
+                         "drop source: (the model is then planned from its repo id)")
     if kind == "model":
         if not isinstance(doc.get("model"), str) or not doc["model"]:
             raise UsageError(f"{filename}: a model record needs model: <Hugging Face repo id>",
                              "e.g. model: Qwen/Qwen3-8B")
+        if (doc.get("values") or {}).get("mode") not in (None, "model"):
+            raise UsageError(f"{filename}: kind model but values.mode {doc['values']['mode']!r}",
+                             "drop values.mode: a model record is planned (or fix kind:)")
         return model_record(name, doc)
     if doc.get("model") is not None or doc.get("flags"):
         raise UsageError(f"{filename}: {'an' if kind in ('external', 'alias') else 'a'} {kind} record has only values (model and flags are for planned models)",
                          "move them under values:")
+    mode = (doc.get("values") or {}).get("mode")
+    if kind in ("external", "alias") and mode != kind:
+        # the chart's mode decides what is installed: a record must not say one kind and install another (an
+        # external record with mode: model installed an unplanned workload and weights claim)
+        raise UsageError(f"{filename}: kind {kind} but values.mode {mode!r}",
+                         f"set values.mode: {kind} (or fix kind:)")
     return values_record(kind, name, doc.get("values") or {})
 
 

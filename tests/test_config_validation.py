@@ -181,6 +181,48 @@ def test_cli_corrupt_or_negative_weight_index_is_a_warning(tmp_path, index, mess
     assert doc["model"]["weight_bytes_source"].startswith("estimated from config.json")
 
 
+# Qwen3-8B from config.json: embeddings + untied lm_head 2 x 151936 x 4096 = 1,244,659,712; per layer q/o 2 x 4096^2,
+# k/v 2 x 4096 x 1024, q/k norms 2 x 128, MLP 3 x 4096 x 12288, 2 norms x 4096 = 192,946,432, x 36 layers, + the final
+# norm 4096: 8,190,735,360 parameters x 2 bytes (bf16) = 16,381,470,720 bytes (15.3 GiB)
+QWEN3_8B_ESTIMATE = 2 * (2 * 151936 * 4096 + 36 * (2 * 4096**2 + 2 * 4096 * 1024 + 2 * 128 + 3 * 4096 * 12288
+                                                       + 2 * 4096) + 4096)
+
+
+@pytest.mark.parametrize("total,used,message", [
+    (1, QWEN3_8B_ESTIMATE, "says 1 B, but config.json describes about 15.3 GiB: more than 3x apart (a corrupt or "
+                           "mismatched index?); the plan uses the larger, 15.3 GiB"),
+    (10**30, QWEN3_8B_ESTIMATE, "not a plausible checkpoint size (more than 1 PiB): ignored"),
+    (4 * QWEN3_8B_ESTIMATE, 4 * QWEN3_8B_ESTIMATE, "more than 3x apart (a corrupt or mismatched index?); the plan "
+                                                   "uses the larger, 61.0 GiB"),
+])
+def test_a_weight_total_far_from_what_the_config_describes_is_a_warning_not_silence(total, used, message):
+    # Before: a 1-byte index total planned Qwen3-8B as "1 B weights" (PVC and GPUs sized for nothing), a 10^30-byte one
+    # as 931322574615478534144 GiB that fits nowhere: both without a word
+    from kubectl_llm.planner.source import WeightMetadata
+
+    assert QWEN3_8B_ESTIMATE == 16_381_470_720
+    src = ModelSource(model_id="m", config=config(), weights=WeightMetadata(total_bytes=total, source="index"),
+                      origin="local")
+    p = make_plan(src, PlanRequest(gpu_type="H100-80GB"))
+    assert p.weight_bytes == used and p.fits
+    assert any(w.startswith("index says ") and message in w for w in p.warnings), p.warnings
+    # within 3x (the catalog's real totals are within 10 %): the metadata stands, no warning
+    ok = make_plan(ModelSource(model_id="m", config=config(), weights=WeightMetadata(
+        total_bytes=16_384_000_000, source="index"), origin="local"), PlanRequest(gpu_type="H100-80GB"))
+    assert ok.weight_bytes == 16_384_000_000 and not any("apart" in w for w in ok.warnings)
+
+
+def test_cli_a_one_byte_weight_index_is_overruled_with_a_warning(tmp_path):
+    result = run("plan", model_dir(tmp_path, config(), index='{"metadata": {"total_size": 1}, "weight_map": {}}'),
+                 "--gpu", "H100-80GB", "-o", "json")
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    assert doc["model"]["weight_bytes"] == QWEN3_8B_ESTIMATE
+    assert doc["model"]["weight_bytes_source"] == ("estimated from config.json (the safetensors metadata total was "
+                                                   "overruled)")
+    assert any("metadata.total_size says 1 B" in w for w in doc["warnings"])
+
+
 @pytest.mark.parametrize("value,message,hint", [
     ("0", "--gpu-memory 0 is not a GPU size", "80GiB"),
     ("0GiB", "--gpu-memory 0GiB is not a GPU size", "80GiB"),

@@ -41,5 +41,18 @@ def test_golden_handbook_examples_say_what_the_handbook_says() -> None:
     assert minimax["resources"]["cpu"] == str(2 * 4 + 2)
     qwen = json.loads((GOLDEN_DIR / "handbook-qwen3.5-397b-fp8-h200-1010000.json").read_text())["plan"]
     assert (qwen["parallelism"]["tensor"], qwen["parallelism"]["pipeline"]) == (2, 2)
+    # the handbook's own --hf-overrides (l. 230 for MiniMax-M2.5, l. 357 for Qwen3.5-397B-A17B-FP8), byte for byte as
+    # JSON, and the rest of its MiniMax command line: TP 4, --max-num-seqs 128, utilisation 0.95, the minimax_m2 parsers
+    assert minimax["serving"]["hf_overrides"] == json.loads(
+        '{"max_position_embeddings": 262144, "rope_scaling": {"type": "dynamic", "factor": 1.5, '
+        '"original_max_position_embeddings": 196608}}')
+    assert (minimax["serving"]["max_model_len"], minimax["serving"]["max_num_seqs"],
+            minimax["serving"]["gpu_memory_utilization"]) == (262144, 128, 0.95)
+    assert (minimax["serving"]["tool_call_parser"], minimax["serving"]["reasoning_parser"]) == ("minimax_m2",) * 2
+    assert qwen["serving"]["hf_overrides"] == json.loads(
+        '{"text_config": {"max_position_embeddings": 1010000, "rope_parameters": {"mrope_interleaved": true, '
+        '"mrope_section": [11, 11, 10], "rope_type": "yarn", "rope_theta": 10000000, "partial_rotary_factor": 0.25, '
+        '"factor": 4.0, "original_max_position_embeddings": 262144}}}')
+    assert qwen["serving"]["max_model_len"] == 1010000 and qwen["gpu"]["count"] == 4
     llama = json.loads((GOLDEN_DIR / "handbook-llama-3.1-70b-a40-6gpus.json").read_text())["plan"]
     assert (llama["parallelism"]["tensor"], llama["parallelism"]["pipeline"]) == (2, 3)

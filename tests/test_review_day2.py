@@ -353,8 +353,9 @@ def test_rm_of_a_model_spanning_nodes_leaves_a_claim_it_was_given(fake: FakeApiS
 
 def test_a_chart_check_that_fails_is_named_in_the_error(fake: FakeApiServer) -> None:
     """Before: the chart's own cross-field checks (templates/validate.yaml) reached the admin as 'error: the chart
-    did not render: execution error at (llm-model/templates/validate.yaml:2:4):', the reason itself cut off."""
-    failed("add", MODEL, "--gpu", "L40", "--nodes", "2", "--set", "storage.existingClaim=shared",
+    did not render: execution error at (llm-model/templates/validate.yaml:2:4):', the reason itself cut off. (Exit 2
+    since session 8: values the chart refuses are the user's to fix, like a schema violation.)"""
+    failed("add", MODEL, "--gpu", "L40", "--nodes", "2", "--set", "storage.existingClaim=shared", code=2,
            starts="the chart did not render: llm-model: invalid values: storage.existingClaim is mounted by every pod "
                   "of a multi-node group: it must be ReadWriteMany (set storage.accessMode to say so)")
 

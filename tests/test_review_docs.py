@@ -170,3 +170,133 @@ def test_the_evidence_counts_the_docs_give_are_the_data_files() -> None:
     assert re.findall(r"holds (\d+) SGLang start-up logs \((\d+) started, (\d+) failed\)", arch) == [
         (str(len(sglang["observations"])), str(len(sglang["observations"]) - failed), str(failed))]
     assert re.findall(r"\(and (\d+) rejected, each with why\)", arch) == [str(len(sglang["not_used"]))]
+    recipes = yaml.safe_load((REPO / "tests" / "data" / "recipes_repo_families.yaml").read_text())
+    assert len(recipes["recipes"]) == recipes["found"]
+    assert re.findall(r"\((\d+) of the (\d+) files the code index lists\)", readme) == [
+        (str(recipes["found"]), str(recipes["listed_by_index"]))]
+
+
+def test_every_test_and_repository_path_the_docs_name_exists() -> None:
+    """A guard: README and ARCHITECTURE point at tests by name (`test_sampler_term_follows_vllms_dummy_sampler_run`)
+    and at files by path (`kubectl_llm/sites/site.schema.json`, `../shared/notes/...`). A renamed test or a moved
+    file leaves the pointer dangling (ARCHITECTURE named `notes/vllm-memory-model.md`, which the repository has
+    never had); now each one must exist (a path with * must match a file)."""
+    test_files = {p.stem for p in (REPO / "tests").rglob("test_*.py")}
+    defined = set(re.findall(r"def (test_\w+)", "\n".join(p.read_text() for p in (REPO / "tests").rglob("*.py"))))
+    roots = ("kubectl_llm/", "tests/", "charts/", "scripts/", "benchmarks/", "packaging/", "plugins/", "notes/", "docs/",
+             "../shared/")
+    bad = []
+    for doc in (README, ARCHITECTURE):
+        text = doc.read_text()
+        for name in set(re.findall(r"\btest_[a-z0-9_]*[a-z0-9]\b", text)) - test_files - defined - {"test_cmd"}:
+            bad.append(f"{doc.name}: no test {name}")
+        for span in set(re.findall(r"`([^`\s]+)`", text)):
+            path = re.split(r"::|@", span)[0].rstrip(".,:")
+            if not path.startswith(roots) or "<" in path or "{" in path:
+                continue
+            if not (list(REPO.glob(path)) if "*" in path else (REPO / path).exists()):
+                if not (path.startswith("../shared/") and not (REPO.parent / "shared").exists()):
+                    bad.append(f"{doc.name}: no {path}")
+    assert not bad, "\n".join(sorted(bad))
+
+
+def test_the_keys_readme_gives_add_are_those_of_upgrade_alias_and_gateway_install(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A guard: README says `add`, `upgrade`, `alias` and `gateway install -o json` share the keys name, namespace,
+    chart, action, revision, objects (test_review_sglang_and_docs checks add's); here the other three, and the
+    `kept` list README names for `rm --keep-cache -o json`."""
+    from tests.test_review_sglang_and_docs import _documented
+
+    keys = set(_documented("`add`, `upgrade`, `alias`"))
+    assert keys == {"name", "namespace", "chart", "action", "revision", "objects"}
+    with cli_cluster(tmp_path, monkeypatch, namespace="nrp-llm"):
+        docs = {"gateway install": json.loads(kllm("gateway", "install", "-o", "json").stdout),
+                "add": json.loads(kllm("add", "Qwen/Qwen3-8B", "--gpu", "L40", "-o", "json").stdout),
+                "upgrade": json.loads(kllm("upgrade", "qwen3-8b", "--gpus", "2", "-o", "json").stdout),
+                "alias": json.loads(kllm("alias", "qwen3", "--to", "qwen3-8b", "-o", "json").stdout)}
+        removed = json.loads(kllm("rm", "qwen3-8b", "--keep-cache", "-o", "json").stdout)
+    for command, doc in docs.items():
+        assert set(doc) == keys, command
+    assert [d["action"] for d in docs.values()] == ["installed", "installed", "upgraded", "installed"]
+    assert removed["kept"] == ["PersistentVolumeClaim/qwen3-8b"]
+
+
+def test_architecture_names_every_module() -> None:
+    """A guard: ARCHITECTURE is where a new developer finds a module's job. Every module of the package (but
+    __init__ / __main__ and the catalog's builder) is named in it as a module (`x.py`, `x.attr`, `{a,x}`, `x`):
+    before, `planner/quantity.py` (the size parser behind --gpu-memory) was not."""
+    arch = ARCHITECTURE.read_text()
+
+    def named(stem: str) -> bool:
+        return re.search(rf"(?:[`/{{,]|\b){re.escape(stem)}(?:\.py\b|[`,}}]|\.\w)", arch) is not None
+
+    missing = [str(p.relative_to(REPO)) for p in sorted((REPO / "kubectl_llm").rglob("*.py"))
+               if not p.stem.startswith("__") and "catalog" not in p.parts and not named(p.stem)]
+    assert not missing, missing
+
+
+# `gpu.memory` is the node label nvidia.com/gpu.memory, not a plan field or chart value
+NOT_OURS = {"gpu.memory"}
+
+
+def test_every_json_field_and_value_key_readme_names_exists() -> None:
+    """A guard: README names plan fields (`serving.mem_fraction_static`, `memory.margin_bytes`, ...) and chart
+    values (`storage.keep`, `engine.hfTokenSecret`, ...) by their dotted path. Each must be a key of a plan's
+    `-o json` (vLLM or SGLang), of a chart's values.schema.json or of the site schema, so a renamed field or value
+    fails here instead of leaving README pointing at nothing."""
+    from click.testing import CliRunner
+
+    plans = [json.loads(CliRunner().invoke(cli, ["plan", "Qwen/Qwen3-8B", *extra, "-o", "json"]).stdout)
+             for extra in ([], ["--engine", "sglang"])]
+    schemas = [json.loads((REPO / "charts" / c / "values.schema.json").read_text()) for c in ("llm-model", "llm-gateway")]
+    schemas.append(json.loads((REPO / "kubectl_llm" / "sites" / "site.schema.json").read_text()))
+
+    def in_doc(doc: object, path: list[str]) -> bool:
+        for key in path:
+            if not isinstance(doc, dict) or key not in doc:
+                return False
+            doc = doc[key]
+        return True
+
+    def in_schema(schema: dict, path: list[str]) -> bool:
+        for key in path:
+            props = schema.get("properties") or {}
+            if key in props:
+                schema = props[key]
+            elif isinstance(schema.get("additionalProperties"), dict):
+                schema = schema["additionalProperties"]
+            else:
+                return False
+        return True
+
+    # what starts like one of ours: a plan's top-level key or a top-level key of a schema (not `status.readyReplicas`,
+    # `valueFrom.secretKeyRef`, `importlib.metadata`, ...)
+    ours = {k for p in plans for k in p} | {k for s in schemas for k in s.get("properties", {})}
+    named = {t for t in re.findall(r"`([a-z][A-Za-z_]*(?:\.[A-Za-z_]\w*)+)(?:[=:][^`]*)?`", README.read_text())
+             if t.split(".")[0] in ours}
+    suffixes = ("py", "yaml", "json", "md", "sh", "jinja", "tpl", "txt")          # file names: gpus.yaml
+    unknown = sorted(t for t in named - NOT_OURS if t.split(".")[-1] not in suffixes
+                     and not any(in_doc(p, t.split(".")) for p in plans)
+                     and not any(in_schema(s, t.split(".")) for s in schemas))
+    assert len(named) > 20 and not unknown, unknown
+
+
+def test_replicas_help_says_what_the_plan_does_with_their_weights(tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """Before: `--replicas` help said "a one-node plan's copies share its weights PVC, so across nodes it must be
+    ReadWriteMany" after the planner had moved on: on ReadWriteOnce storage (NRP's default class) `--replicas 3`
+    renders a StatefulSet with a claim per copy, and copies share one claim only on a ReadWriteMany class."""
+    from tests.cli_harness import offline_dry_run_env, render_dry_run
+
+    text = " ".join(help_text(commands()[("add",)], ("add",)).split())
+    assert "must be ReadWriteMany" not in text
+    assert ("On ReadWriteOnce storage each copy gets its own weights claim (a StatefulSet); on a ReadWriteMany class "
+            "(storage.accessMode, or the site's sharedStorageClass) the copies share one (a Deployment).") in text
+    offline_dry_run_env(monkeypatch, tmp_path)
+    own = render_dry_run("Qwen/Qwen3-8B", "--gpu", "L40", "--replicas", "3")
+    assert own["StatefulSet"]["spec"]["replicas"] == 3 and "Deployment" not in own
+    assert len(own["StatefulSet"]["spec"]["volumeClaimTemplates"]) == 1
+    shared = render_dry_run("Qwen/Qwen3-8B", "--gpu", "L40", "--replicas", "3", "--set",
+                            "storage.storageClass=rook-cephfs,storage.accessMode=ReadWriteMany")
+    assert shared["Deployment"]["spec"]["replicas"] == 3 and "StatefulSet" not in shared
+    assert shared["PersistentVolumeClaim"]["spec"]["accessModes"] == ["ReadWriteMany"]

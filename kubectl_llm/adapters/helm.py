@@ -34,6 +34,7 @@ from kubectl_llm import __version__, yamlio
 from kubectl_llm.errors import (
     ClusterUnreachable,
     HelmError,
+    InvalidValues,
     LlmError,
     MissingCRDs,
     NamespaceNotFound,
@@ -109,6 +110,10 @@ def helm_path() -> str | None:
 def find_helm() -> str:
     """Path of the helm binary (see helm_path); ToolMissing when there is none."""
     path = helm_path()
+    if not path and os.environ.get("KUBECTL_LLM_HELM"):   # the user named one: say that one is missing, not PATH's
+        raise ToolMissing(f"$KUBECTL_LLM_HELM names {os.environ['KUBECTL_LLM_HELM']!r}, which is not an executable "
+                          f"file (nor a command on PATH)",
+                          "point KUBECTL_LLM_HELM at helm >= 3.8, or unset it to use kubectl llm's own helm or PATH's")
     if not path:
         raise ToolMissing("helm not found on PATH", WITH_TOOLS_HINT)
     return path
@@ -193,7 +198,13 @@ def map_helm_error(exc: BaseException, *, release: str = "", namespace: str = ""
                                cluster_scoped_hint(stderr, release) or "pick another --name, or remove the object that "
                                                               "holds the name")
     if isinstance(exc, herr.FailedToRenderChartError):
-        return HelmError(f"the chart did not render: {_render_reason(stderr, line)}",
+        reason = _render_reason(stderr, line)
+        if re.match(r"llm-(model|gateway): invalid values: ", reason):
+            # the chart's own cross-field checks (validateValues): the values are the user's to fix, as a schema
+            # violation is (exit 2), not a cluster or helm failure
+            return InvalidValues(f"the chart did not render: {reason}",
+                                 "fix those -f/--set values (each rule is named)")
+        return HelmError(f"the chart did not render: {reason}",
                          "check your --set/-f overrides against the chart values")
     return HelmError(f"helm failed: {line}")
 
@@ -409,17 +420,23 @@ class Helm:
                     force_conflicts=self.is_helm4)
             except herr.Error as exc:
                 error = map_helm_error(exc, release=name, namespace=namespace)
-                if wait:
+                if wait and "error occurred while rolling back" in error.message:
+                    # Helm's rollback shares the timeout that just ran out: it re-applies the previous revision but
+                    # cannot wait for it, and records it as failed. Do not claim it rolled back cleanly.
+                    error.message += (" (helm re-applied the previous revision, but its rollback ran out of the same "
+                                      f"--timeout and is recorded as failed: 'kubectl llm status {name} -n "
+                                      f"{namespace}' shows whether it serves again)")
+                elif wait:
                     error.message += " (helm rolled the release back)"
                 else:
-                    error.message += await self._undo(name, namespace, previous, timeout)
+                    error.message += await self._undo(name, namespace, previous, timeout, chart_name)
                 raise error from exc
             return Outcome("upgraded" if current is not None else "installed", rev.revision,
                            list(rev.resources_ or []))
 
         return self._run(go, release=name, namespace=namespace)
 
-    async def _undo(self, name: str, namespace: str, previous: int | None, timeout: str) -> str:
+    async def _undo(self, name: str, namespace: str, previous: int | None, timeout: str, chart_name: str = "") -> str:
         """Our rollback path for --no-wait installs: leave the cluster as it was before this add."""
         from pyhelm3 import errors as herr
 
@@ -431,10 +448,18 @@ class Helm:
                     return ""  # helm failed before storing the release: nothing was installed
                 await self.client.uninstall_release(name, namespace=namespace, timeout=timeout, wait=False)
                 return " (the partial install was removed)"
+            now = await self.client.get_current_revision(name, namespace=namespace)
+            if now.revision == previous and now.status.value == "deployed":
+                # helm failed before storing a new revision (a render error, a refused value): nothing was applied,
+                # and a rollback would only add a revision identical to the one deployed
+                return " (nothing was applied)"
             await self._rollback(name, previous, namespace, wait=False, timeout=timeout)
             return f" (rolled back to revision {previous})"
         except Exception as exc:  # noqa: BLE001 - the original error matters more; say the undo failed too
-            return f" (and undoing it failed too: {_first_line(str(exc))}; run 'kubectl llm rm {name}')"
+            redo = (f"kubectl llm rm {name} -n {namespace}" if previous is None else
+                    f"kubectl llm rollback {name} {previous} -n {namespace}" if chart_name == "llm-model" else
+                    f"helm rollback {name} {previous} -n {namespace}")
+            return f" (and undoing it failed too: {_first_line(str(exc))}; run '{redo}')"
 
     def dry_run_server(self, name: str, chart_dir: Path, values: dict[str, Any], namespace: str
                        ) -> list[dict[str, Any]]:

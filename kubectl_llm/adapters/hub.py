@@ -127,8 +127,11 @@ def _probe(endpoint: str, timeout: float = 3.0) -> bool:
     import socket   # here, not at the top: planning a local directory or a catalog model never probes
     from urllib.parse import urlsplit
 
-    url = urlsplit(endpoint)
-    port = url.port or (443 if url.scheme == "https" else 80)
+    try:
+        url = urlsplit(endpoint)
+        port = url.port or (443 if url.scheme == "https" else 80)
+    except ValueError:   # a malformed HF_ENDPOINT: let the Hub client say what it makes of it
+        return True
     try:
         with socket.create_connection((url.hostname or "", port), timeout=timeout):
             return True

@@ -45,6 +45,9 @@ def parse_config(text: str, where: str) -> dict[str, Any]:
     except ValueError as exc:
         raise BadModelConfig(f"{where} is not valid JSON ({exc.__class__.__name__}: line {getattr(exc, 'lineno', '?')})",
                              hint="fix or re-download config.json") from exc
+    except RecursionError:   # thousands of nested brackets: no config, and json's parser runs out of stack
+        raise BadModelConfig(f"{where} is not a model config (JSON nested thousands of levels deep)",
+                             hint="fix or re-download config.json") from None
     if not isinstance(config, dict):
         raise BadModelConfig(f"{where} holds a JSON {type(config).__name__}, not an object",
                              hint="fix or re-download config.json")
@@ -80,7 +83,7 @@ def read_safetensors_header(path: Path) -> dict[str, Any]:
         raise BadModelConfig(f"{path.name} is truncated inside its header", hint=_HEADER_HINT)
     try:
         header = json.loads(raw)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:
         raise BadModelConfig(f"{path.name} has a malformed safetensors header", hint=_HEADER_HINT) from exc
     if not isinstance(header, dict):
         raise BadModelConfig(f"{path.name} has a malformed safetensors header", hint=_HEADER_HINT)
@@ -125,7 +128,7 @@ def _index(directory: Path, problems: list[str]) -> dict[str, Any] | None:
         return None
     try:
         index = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, RecursionError) as exc:
         problems.append(f"{INDEX_FILE} is not valid JSON: ignored ({exc.__class__.__name__})")
         return None
     if not isinstance(index, dict):

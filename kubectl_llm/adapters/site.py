@@ -96,10 +96,14 @@ def _from_file(path: Path, origin: str) -> LoadedSite:
                         "pass an existing file with --site, or unset $KUBECTL_LLM_SITE") from None
     except OSError as exc:
         raise SiteError(f"cannot read site file {path}: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise SiteError(f"site file {path} is not UTF-8 text") from None
     try:
-        doc = yamlio.load(text)
+        doc = yamlio.load_user(text)
     except yamlio.YAMLError as exc:
         raise SiteError(f"site file {path} is not valid YAML: {str(exc).splitlines()[0]}") from None
+    except yamlio.NotPlainData as exc:
+        raise SiteError(f"site file {path}: {exc}") from None
     if doc is None:
         doc = {}
     problems = violations(doc)

@@ -29,7 +29,7 @@ def report(exc: BaseException, debug: bool) -> int:
     if debug:
         import traceback
 
-        click.echo("".join(traceback.format_exception(exc)).rstrip(), err=True)
+        click.echo(output.redact("".join(traceback.format_exception(exc)).rstrip()), err=True)
     if isinstance(exc, LlmError):
         output.error(exc.message.splitlines()[0] if exc.message else type(exc).__name__, exc.hint or None)
         return exc.exit_code

@@ -31,9 +31,10 @@ def external_options(fn: Callable[..., Any]) -> Callable[..., Any]:
                           "workload."),
         click.option("--served-name", default=None, metavar="MODEL",
                      help="With --external: the model name that backend serves (sent upstream)."),
-        click.option("--api-key-secret", default=None, metavar="NAME[:KEY]",
-                     help="With --external: existing Secret whose key apiKey the gateway sends upstream as a "
-                          "Bearer token (the key never enters values or manifests)."),
+        click.option("--api-key-secret", default=None, metavar="NAME",
+                     help="With --external: existing Secret whose key apiKey (the only key the AI Gateway reads) "
+                          "the gateway sends upstream as a Bearer token (the key never enters values or "
+                          "manifests)."),
         click.option("--insecure", is_flag=True,
                      help="With --external: allow plain http:// to a public host."),
         click.option("--owned-by", default=None, metavar="ORG",
@@ -62,9 +63,12 @@ def add_external(model: str | None, name: str | None, ext: dict[str, Any], plan_
     from kubectl_llm.cli.release_cmds import deploy
 
     site_option = plan_opts.pop("site", None)
-    given = sorted(k for k, v in plan_opts.items() if v not in (None, False, PLAN_FLAG_DEFAULTS.get(k)))
+    from kubectl_llm.cli.userlayer import FLAG_NAMES
+
+    given = sorted(k for k, v in plan_opts.items() if v not in (None, False, (), PLAN_FLAG_DEFAULTS.get(k)))
     if given or hf_revision:
-        flags = ", ".join("--" + k.replace("_", "-") for k in given + (["revision"] if hf_revision else []))
+        flags = ", ".join("--" + FLAG_NAMES.get(k, k.replace("_", "-"))
+                          for k in given + (["hf_revision"] if hf_revision else []))
         raise UsageError(f"{flags} plan{'s' if len(given) == 1 else ''} a model; --external serves none here",
                          "drop the plan flags: the backend at the URL decides its own GPUs and context")
     served = ext["served_name"] or model
@@ -254,11 +258,16 @@ def chatbox_command(api_host: str | None, provider_id: str | None, provider_name
                     namespace: str | None, kube_context: str | None, kubeconfig: str | None, site: str | None,
                     output: str) -> None:
     """Print the Chatbox provider config of the namespace's models, generated from the releases."""
+    if api_host is not None and not api_host.startswith(("http://", "https://")):
+        raise UsageError(f"--api-host {api_host!r} is not an http(s) URL", "e.g. --api-host https://ellm.nrp-nautilus.io")
+    if api_host is not None and ("@" in api_host.split("/")[2] or "?" in api_host or "#" in api_host):
+        # the config is handed to every user (and its link is a URL of its own): no credentials ride in it
+        raise UsageError("--api-host carries credentials, a query or a fragment (not shown): the config is shared "
+                         "with every user", "give the bare base URL (https://host[:port]); each user pastes their "
+                         "own API key into Chatbox")
     session = Session(namespace, kube_context, kubeconfig)
     ns = session.namespace
     releases = namespace_releases(session)
-    if api_host is not None and not api_host.startswith(("http://", "https://")):
-        raise UsageError(f"--api-host {api_host!r} is not an http(s) URL", "e.g. --api-host https://ellm.nrp-nautilus.io")
     host = api_host or _gateway_host(session, releases, site)
     if not host:
         raise UsageError(f"no gateway address known for namespace {ns}",

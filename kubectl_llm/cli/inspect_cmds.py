@@ -69,8 +69,8 @@ Examples:
 @options.output("yaml", "json")
 def list_command(namespace: str | None, all_namespaces: bool, kube_context: str | None, kubeconfig: str | None,
                  output: str | None) -> None:
-    """List the models installed by kubectl llm (releases of the llm-model chart), with READY copies out of the
-    desired ones (pods, or groups of pods for a model spanning nodes)."""
+    """List the releases of the llm-model chart (models, external backends, aliases; not the gateway), with READY
+    copies out of the desired ones (pods, or groups of pods for a model spanning nodes)."""
     if namespace and all_namespaces:
         raise UsageError("-n/--namespace and -A/--all-namespaces are mutually exclusive",
                          "-A lists every namespace, -n NS one: drop one of them")

@@ -40,6 +40,7 @@ COMMANDS: dict[str, str] = {
 EPILOG = """\b
 Examples:
   kubectl llm plan Qwen/Qwen3-8B                  # how it would run (offline, no cluster)
+  kubectl llm gateway install -n nrp-llm          # once per namespace: the Gateway the models' routes attach to
   kubectl llm add Qwen/Qwen3-8B -n nrp-llm --wait # install it as one Helm release
   kubectl llm list                                # what is installed
   kubectl llm status qwen3-8b                     # how far it got

@@ -19,7 +19,8 @@ Examples:
 
 The types are the built-in catalog with the site profile's gpus: added (or only those, gpusMode: replace).
 --cluster lists the nodes instead (cluster-wide read of nodes and pods); requested = GPUs of pods bound to the
-node; a node's TYPE is the site catalog's name for its nvidia.com/gpu.product label.
+node; a node's TYPE is the site catalog's name for its product label (the site's
+nodeLabels.gpuProduct, NVIDIA's nvidia.com/gpu.product by default).
 """)
 @click.option("--cluster", "cluster", is_flag=True, help="List the cluster's GPU nodes instead of the catalog.")
 @options.context

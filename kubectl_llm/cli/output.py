@@ -7,6 +7,8 @@ errors), so nothing but this module touches stdout, and everything human goes to
 from __future__ import annotations
 
 import json
+import os
+import re
 import sys
 from functools import lru_cache
 from typing import Any, Iterable, Sequence
@@ -71,18 +73,35 @@ def table(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
     return "\n".join("   ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in cells)
 
 
+# Secrets a message may quote without meaning to (a URL typed with its credentials, a token pasted where a name
+# belongs): never printed. The user-info part of any URL, Hugging Face tokens, and the token in the environment.
+_URL_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/\s@'\"]+@")
+_HF_TOKEN = re.compile(r"\bhf_[A-Za-z0-9]{20,}\b")
+TOKEN_VARS = ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN")
+
+
+def redact(text: str) -> str:
+    """``text`` with every secret it might quote replaced by ``***`` (see above)."""
+    text = _HF_TOKEN.sub("hf_***", _URL_USERINFO.sub(r"\1***@", text))
+    for var in TOKEN_VARS:
+        token = os.environ.get(var, "")
+        if len(token) >= 8:
+            text = text.replace(token, "***")
+    return text
+
+
 def info(message: str) -> None:
-    click.echo(message, err=True)
+    click.echo(redact(message), err=True)
 
 
 def warn(message: str) -> None:
-    click.echo(f"warning: {message}", err=True)
+    click.echo(f"warning: {redact(message)}", err=True)
 
 
 def error(message: str, hint: str | None = None) -> None:
-    click.echo(f"error: {message}", err=True)
+    click.echo(f"error: {redact(message)}", err=True)
     if hint:
-        click.echo(f"hint: {hint}", err=True)
+        click.echo(f"hint: {redact(hint)}", err=True)
 
 
 class ProgressLine:

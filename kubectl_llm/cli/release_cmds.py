@@ -67,6 +67,9 @@ def deploy(session: Session, name: str, chart_name: str, values: dict[str, Any],
     """Render (client dry run), server-dry-run, or install/upgrade one release, then report on stdout."""
     from kubectl_llm.cli.waiting import run_with_progress
 
+    from kubectl_llm.cli.overrides import refuse_plain_secrets
+
+    refuse_plain_secrets(chart_name, values)   # before anything renders, stores or prints them
     chart = chart_path(chart_name)
     if dry_run != "client":
         check_schema(chart_name, chart, values)
@@ -469,7 +472,7 @@ def flags_to_forget(name: str, stored: UserLayer, forget: tuple[str, ...], this_
         if param is None:
             raise UsageError(f"--forget {raw}: not a stored plan flag",
                              "one of: " + ", ".join(sorted(FLAG_NAMES.values())))
-        if this_call.get(param) is not None:
+        if this_call.get(param) not in (None, ()):     # () = a repeatable flag not given
             raise UsageError(f"--forget {flag} and --{flag} in one call: give one",
                              f"--{flag} VALUE replaces the stored value; --forget {flag} lets the plan decide")
         if param not in stored.flags and not reset:

@@ -58,7 +58,14 @@ def read_folder(folder: Path) -> dict[str, dict[str, Any]]:
         raise UsageError(f"{folder} is not a directory", "kubectl llm export DIR writes one; sync reads it")
     docs = {}
     for path in sorted(folder.glob("*.yaml")):
-        doc = record.parse(path.name, path.read_text())
+        try:
+            text = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            raise UsageError(f"{path.name}: not UTF-8 text", "fix or remove the file") from None
+        except OSError as exc:   # a folder named *.yaml, no permission: the user's to fix, not a bug
+            raise UsageError(f"{path.name}: cannot read it: {exc.strerror or exc}",
+                             "every *.yaml in the folder is a record: make it a readable file or move it out") from None
+        doc = record.parse(path.name, text)
         if doc["kind"] == "model":
             doc["flags"] = checked_flags(path.name, doc["flags"])
         checked_values(path.name, doc)
@@ -66,19 +73,72 @@ def read_folder(folder: Path) -> dict[str, dict[str, Any]]:
     return docs
 
 
+def refuse_kind_changes(desired: dict[str, dict[str, Any]], current: dict[str, dict[str, Any]], ns: str) -> None:
+    """A file that names a release of the namespace as another kind (a model's file now saying external, a gateway
+    file named after a model) is refused before anything is applied: an upgrade across kinds would delete the
+    model's workload and weights claim, or fail half-way through the sync. `add` refuses the same."""
+    held = {doc["name"]: doc["kind"] for doc in current.values()}
+    for filename, doc in sorted(desired.items()):
+        kind = held.get(doc["name"])
+        if kind is not None and kind != doc["kind"]:
+            raise UsageError(f"{filename}: release {doc['name']} in namespace {ns} is {_kind_word(kind)}, the file "
+                             f"says {_kind_word(doc['kind'])}",
+                             f"give it another name, or remove the release first (kubectl llm "
+                             f"{'gateway uninstall --name ' if kind == 'gateway' else 'rm '}{doc['name']} -n {ns}); "
+                             f"'kubectl llm export DIR' writes what it is now")
+
+
+def by_name_of(desired: dict[str, dict[str, Any]]) -> dict[tuple[str, str], dict[str, Any]]:
+    return {(d["kind"], d["name"]): d for d in desired.values()}
+
+
+def preflight_plan(filename: str, doc: dict[str, Any]) -> None:
+    """Plan a model's record as add/upgrade will (model source, flags, overrides), raising its error with the file
+    named: an unknown --gpu, a model that does not exist or does not fit stopped a real sync half-way (the files
+    before it applied), and passed `sync --dry-run`. --gpu auto is left to the apply (it asks the cluster)."""
+    import os
+
+    from kubectl_llm.cli.planning import build_request, load_source, make_plan, planned_values, why_not
+    from kubectl_llm.cli.userlayer import KEY, UserLayer
+    from kubectl_llm.errors import LlmError
+
+    layer = UserLayer.from_values({KEY: {k: doc[k] for k in ("model", "source", "flags", "values") if k in doc}})
+    if layer is None or layer.flags.get("gpu") == "auto":
+        return
+    flags = dict(layer.flags)
+    revision = flags.pop("hf_revision", None)
+    try:
+        request = build_request(flags, doc["name"], revision, layer.values)
+        model = layer.source if layer.source and os.path.isdir(layer.source) else layer.model
+        plan = make_plan(load_source(model, revision, model_id=layer.model), request)
+        if not plan.fits:
+            raise why_not(model, plan)
+        planned_values(plan, layer.values, layer)
+    except LlmError as exc:
+        exc.message = f"{filename}: {exc.message}"
+        raise
+
+
+def _kind_word(kind: str) -> str:
+    return {"model": "a model", "external": "an external backend", "alias": "an alias",
+            "gateway": "a gateway"}.get(kind, kind)
+
+
 def checked_values(filename: str, doc: dict[str, Any]) -> None:
     """What the deploy of a record would refuse, refused before anything is applied (and by --dry-run, the merge
     request's check): planner-owned values in a model's file, values the chart's schema rejects in the others'.
     Otherwise sync applied the files before it, then stopped half-way with an error naming no file."""
     from kubectl_llm.adapters.charts import schema_violations
-    from kubectl_llm.cli.overrides import refuse_plan_owned
+    from kubectl_llm.cli.overrides import refuse_plain_secrets, refuse_plan_owned
 
+    refuse_plain_secrets(GATEWAY_CHART if doc["kind"] == "gateway" else MODEL_CHART, doc["values"],
+                         f"{filename}: values: ")
     if doc["kind"] == "model":
         try:
             refuse_plan_owned(doc["values"])
         except UsageError as exc:
             raise UsageError(f"{filename}: values: {exc.message}", exc.hint) from None
-        return
+    # a model's values are its -f/--set overrides: the schema sees them over the chart's defaults, as add would
     violations = schema_violations(GATEWAY_CHART if doc["kind"] == "gateway" else MODEL_CHART, doc["values"])
     if violations:
         raise UsageError(f"{filename}: values: " + "; ".join(violations),
@@ -110,9 +170,17 @@ def checked_flags(filename: str, flags: dict[str, Any]) -> dict[str, Any]:
                              "runs (export writes the absolute path of the machine that added the model)")
         param = params[PARAMS[key]]
         try:
-            checked[key] = param.type.convert(value, param, None)
-        except click.BadParameter as exc:
-            raise UsageError(f"{filename}: flags.{key}: {exc.message}",
+            if param.multiple:      # engine-arg: a list (one value alone is read as a list of one)
+                items = value if isinstance(value, list) else [value]
+                if any(isinstance(v, (dict, list)) for v in items):
+                    raise TypeError
+                checked[key] = [param.type.convert(v, param, None) for v in items]
+            else:
+                checked[key] = param.type.convert(value, param, None)
+        except (click.BadParameter, TypeError, ValueError) as exc:   # a list or a mapping where a value belongs
+            why = exc.message if isinstance(exc, click.BadParameter) else (
+                f"{value!r} is not a list of single values" if param.multiple else f"{value!r} is not a single value")
+            raise UsageError(f"{filename}: flags.{key}: {why}",
                              f"give it as --{key} takes it on the command line ('kubectl llm add --help')") from None
     return checked
 
@@ -229,7 +297,12 @@ def sync_command(directory: Path, prune: bool, dry_run: bool, timeout: str, name
             doc["flags"] = with_site_in_effect(doc["flags"])
     session = Session(namespace, kube_context, kubeconfig)
     current = current_records(session)
+    refuse_kind_changes(desired, current, session.namespace)
     changes = record.diff(desired, current, prune=prune)
+    for change in changes:   # every model to add or upgrade must plan, before the first one is applied
+        if change.kind == "model" and change.action in ("add", "upgrade"):
+            preflight_plan(record.file_name({"kind": "model", "name": change.name}),
+                           by_name_of(desired)[("model", change.name)])
     by_name = {(d["kind"], d["name"]): d for d in desired.values()}
     changed = [c for c in changes if c.action != "unchanged"]
     for alias, target in record.missing_alias_targets(desired, current, prune=prune):

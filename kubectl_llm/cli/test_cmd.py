@@ -77,7 +77,13 @@ def _check_url(ctx: click.Context, param: click.Parameter, value: str | None) ->
     """An http(s) URL, checked before the run (every request would fail with the same error)."""
     from urllib.parse import urlsplit
 
-    if value is not None and (urlsplit(value).scheme not in ("http", "https") or not urlsplit(value).netloc):
+    try:
+        parts = urlsplit(value) if value is not None else None
+        bad = parts is not None and (parts.scheme not in ("http", "https") or not parts.hostname or
+                                     parts.port is None and ":" in parts.netloc.rsplit("]", 1)[-1])
+    except ValueError:   # 'http://[::1' (an unclosed IPv6 bracket), a port above 65535
+        bad = True
+    if bad:
         raise UsageError(f"--{param.name.replace('_', '-')} {value!r} is not an http(s) URL",  # type: ignore[union-attr]
                          "e.g. --url http://10.0.0.42:5000 (the engine) or the gateway's https URL with --model ROUTE")
     return value

@@ -63,9 +63,13 @@ def version_text(version: tuple[int, ...]) -> str:
 
 
 def parser_first_version(kind: str, name: str, engine: str = "vllm") -> tuple[int, ...] | None:
-    """First release of ``engine`` that registers parser ``name`` (kind: tool | reasoning); None when unknown."""
-    entry = (_data().get("parsers", {}).get(kind) or {}).get(name) or {}
-    first = entry.get(engine) if engine == "vllm" else entry.get("sglang_first")
+    """First release of ``engine`` that registers parser ``name`` (kind: tool | reasoning; the engine's own name):
+    vLLM from the ``parsers`` table, SGLang from ``sglang_parsers`` (names newer than the default release); None when
+    unknown or, for SGLang, already in the default release."""
+    if engine == "vllm":
+        first = ((_data().get("parsers", {}).get(kind) or {}).get(name) or {}).get("vllm")
+    else:
+        first = ((_data().get("sglang_parsers") or {}).get(kind) or {}).get(name)
     return parse_version(first) if first else None
 
 
@@ -143,8 +147,9 @@ def engine_version(recipe: "Recipe", engine: str) -> tuple[int, ...]:
 
     The engine's default image version, raised to the family's minimum (recipes.yaml ``min_version``), for SGLang to
     the first release registering the checkpoint's class (``sglang_classes``), and for vLLM to the first release
-    registering each parser the plan passes."""
-    parsers = (recipe.tool_call_parser, recipe.reasoning_parser) if engine == "vllm" else (None, None)
+    registering each parser the plan passes (SGLang: its own names, ``recipe.sglang``)."""
+    parsers = ((recipe.tool_call_parser, recipe.reasoning_parser) if engine == "vllm" else
+               (recipe.sglang.get("tool_call_parser"), recipe.sglang.get("reasoning_parser")))
     arch = recipe.architecture if engine == "sglang" else ""
     return _engine_version(engine, recipe.min_version.get(engine), *parsers, arch)
 
@@ -159,7 +164,7 @@ def _engine_version(engine: str, floor: str | None, tool: str | None, reasoning:
     if architecture:
         version = max(version, sglang_class_first(architecture) or ())
     for kind, name in (("tool", tool), ("reasoning", reasoning)):
-        first = parser_first_version(kind, name) if name else None
+        first = parser_first_version(kind, name, engine) if name else None
         if first:
             version = max(version, first)
     return version

@@ -108,7 +108,7 @@ def template_from_tokenizer_config(text: str) -> str | None:
     """``chat_template`` of a tokenizer_config.json (a string, or a list of named templates: all are joined)."""
     try:
         cfg = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
     tpl = cfg.get("chat_template") if isinstance(cfg, dict) else None
     if isinstance(tpl, str):
@@ -143,8 +143,9 @@ def _short_source(source: str) -> str:
 
 
 def choose(recipe: eng.Recipe, model_id: str, architecture: str, template: str | None, template_source: str | None,
-           engine: str) -> ParserChoice:
-    """The parsers a plan passes, with the reasons and warnings that explain them."""
+           engine: str, chat_template_given: bool = False) -> ParserChoice:
+    """The parsers a plan passes, with the reasons and warnings that explain them (``chat_template_given``: the
+    admin passes a --chat-template of their own with --engine-arg)."""
     reasons: list[str] = []
     warnings: list[str] = []
     fmt = detect_tool_format(template)
@@ -171,12 +172,16 @@ def choose(recipe: eng.Recipe, model_id: str, architecture: str, template: str |
     reasoning = recipe.reasoning_parser
     if recipe.note:
         warnings.append(recipe.note)
-    if tool and origin == "recipe" and recipe.tool_template:
+    if tool and origin == "recipe" and recipe.tool_template and not chat_template_given:
         t = recipe.tool_template
+        # vllm/vllm-openai images: WORKDIR /vllm-workspace, `COPY examples examples` (vllm-project/vllm
+        # docker/Dockerfile, stage vllm-base); other images keep vLLM's examples elsewhere or not at all
+        where_in_image = (f"/vllm-workspace/{t['path']}, where vllm/vllm-openai images keep vLLM's examples; check "
+                          f"yours" if engine == "vllm" else "the template's path in your image")
         warnings.append(f"tool calling: vLLM's tool-calling docs run the {recipe.key} family's tool-call parser with "
                         f"--chat-template {t['path']} ({t['why']}); the plan passes none (it keeps the model's own "
-                        f"template), so a request with tools may get plain text back until that template is used "
-                        f"(see {TOOL_DOCS})")
+                        f"template), so a request with tools may get plain text back until that template is used: "
+                        f"add it with --engine-arg=--chat-template=<{where_in_image}> (see {TOOL_DOCS})")
     if (tool or reasoning) and engine != "sglang":          # SGLang plans state the SGLang names below
         src = f" ({_short_source(recipe.source)})" if recipe.source else ""
         reasons.append(f"parsers for the {recipe.key} family{src}: tool-call {tool or '-'}"
@@ -212,7 +217,7 @@ def choose(recipe: eng.Recipe, model_id: str, architecture: str, template: str |
         warnings.append(eng.sglang_fallback(recipe))
     if version > default:
         why = ((recipe.version_reason if engine == "vllm" else "") or
-               ("the first release registering its parsers" if engine == "vllm" else _sglang_version_why(recipe, version)))
+               ("the first release registering its parsers" if engine == "vllm" else _sglang_version_why(chosen, version)))
         driver = eng.cuda_driver_gt(chosen, engine)
         cuda13 = (f"; that image is a CUDA 13 build, so nodes need an NVIDIA driver above {driver}"
                   if driver > eng.cuda_driver_gt(None, engine) else "")
@@ -224,6 +229,11 @@ def choose(recipe: eng.Recipe, model_id: str, architecture: str, template: str |
 def _sglang_version_why(recipe: eng.Recipe, version: tuple[int, ...]) -> str:
     """Why an SGLang plan pins ``version``: its checkpoint class (recipes.yaml sglang_classes) or its family."""
     family = eng.parse_version(recipe.min_version.get("sglang") or "")
+    for key, kind in (("tool_call_parser", "tool"), ("reasoning_parser", "reasoning")):
+        name = recipe.sglang.get(key)
+        if name and eng.parser_first_version(kind, name, "sglang") == version and version > family:
+            return (f"the first SGLang release registering its {name} {kind} parser (sglang "
+                    f"{eng.version_text(version)} on PyPI; recipes.yaml sglang_parsers)")
     if eng.sglang_class_first(recipe.architecture) == version and version > family:
         default = eng.parse_version(eng.engine_defaults("sglang")["version"])
         other = f"; other {recipe.key} checkpoints run on {eng.version_text(max(family, default))}" if family else ""

@@ -19,6 +19,7 @@ from kubectl_llm.errors import BadModelConfig, PlanError, UsageError
 from kubectl_llm.planner import engine as eng
 from kubectl_llm.planner import parsers, sizing
 from kubectl_llm.planner.context import ContextDecision, decide_context
+from kubectl_llm.planner.engine_args import apply_engine_args, flag_key
 from kubectl_llm.planner.facts import CHUNKED, LINEAR, MAMBA, SLIDING, ModelFacts, dtype_bytes, from_config
 from kubectl_llm.planner.gpus import GpuType, custom_gpu
 from kubectl_llm.planner.memory import (CONTEXT_BASELINE_BYTES, indexer_bytes_per_token, Layout, Overhead, WeightParts, engine_batch_defaults, expert_kernel_scale,
@@ -353,6 +354,12 @@ def _num(x: float) -> float | int:
 
 
 # --- weights ------------------------------------------------------------------------------------------------------
+# safetensors metadata and the config.json estimate agree within this factor on every real checkpoint held (the
+# catalog's 33: within 10 %); further apart, the metadata is taken for corrupt or for another checkpoint
+WEIGHTS_AGREE = 3
+WEIGHTS_MAX = 1 << 50        # 1 PiB: ~500x the largest checkpoint known (Kimi-K2, ~1 TB)
+
+
 def _weights(source: ModelSource, facts: ModelFacts) -> tuple[int, int, str, WeightParts, list[str], list[str]]:
     """(checkpoint bytes = what the PVC stores, loaded bytes = what the GPUs hold, source, split, notes,
     warnings)."""
@@ -368,14 +375,35 @@ def _weights(source: ModelSource, facts: ModelFacts) -> tuple[int, int, str, Wei
                         f"checkpoint's {human(source.weights.total_bytes)} are sharded as if all were decoder-layer "
                         f"weights (embeddings, vision tower and experts not told apart)")
     est_loaded = int(getattr(est, "loaded_bytes", 0) or (est.total_bytes if est else 0))
-    if source.weights is not None and source.weights.total_bytes > 0:
-        total = int(source.weights.total_bytes)
+    metadata_total = int(source.weights.total_bytes) if source.weights is not None else 0
+    if metadata_total > 0 and est is not None and est.total_bytes and not (
+            est.total_bytes / WEIGHTS_AGREE <= metadata_total <= est.total_bytes * WEIGHTS_AGREE):
+        # a corrupt or mismatched index (a total of 1 byte, or 10^30): never silently; the larger of the two is
+        # used, so the plan is never sized below what config.json describes
+        assert source.weights is not None
+        if metadata_total > WEIGHTS_MAX:
+            warnings.append(f"{source.weights.source} says {human(metadata_total)}, not a plausible checkpoint size "
+                            f"(more than 1 PiB): ignored; the weights are estimated from config.json")
+            metadata_total = 0
+        else:
+            larger = max(metadata_total, int(est.total_bytes))
+            warnings.append(f"{source.weights.source} says {human(metadata_total)}, but config.json describes about "
+                            f"{human(est.total_bytes)}: more than {WEIGHTS_AGREE}x apart (a corrupt or mismatched "
+                            f"index?); the plan uses the larger, {human(larger)}")
+            if larger > metadata_total:
+                metadata_total = 0                      # the estimate below
+        overruled = metadata_total == 0
+    else:
+        overruled = False
+    if source.weights is not None and metadata_total > 0:
+        total = metadata_total
         src = source.weights.source
         loaded = int(total * est_loaded / est.total_bytes) if est and est.total_bytes else total
     else:
         assert est is not None
         total, loaded = int(est.total_bytes), est_loaded
-        src = "estimated from config.json (no safetensors metadata)"
+        src = ("estimated from config.json (the safetensors metadata total was overruled)" if overruled else
+               "estimated from config.json (no safetensors metadata)")
         detail = [n.split("): ", 1)[-1] if n.startswith("estimated from config.json") else n for n in est.notes]
         notes.append(f"{est.total_params / 1e9:.1f}B parameters: " + "; ".join(detail))
         warnings.extend(est.warnings)
@@ -884,6 +912,7 @@ def make_plan(source: ModelSource, req: PlanRequest, site: Site | None = None) -
                              "--mem-fraction-static is SGLang's weights + KV pool share; give one of them")
         if not 0.1 <= req.mem_fraction_static <= 0.99:
             raise UsageError("--mem-fraction-static must be between 0.1 and 0.99")
+    apply_engine_args([], req.engine_args)      # a flag the plan decides is a usage error before any planning
 
     checked = validate_config(source.config, source.model_id)      # the estimator reads the same checked config
     source = replace(source, config=checked.config)
@@ -892,7 +921,8 @@ def make_plan(source: ModelSource, req: PlanRequest, site: Site | None = None) -
         raise UsageError(f"--data-parallel shards experts: {f.model_id} is not a MoE model",
                          f"use --replicas {req.data_parallel} for independent copies behind the same route")
     chosen = parsers.choose(eng.find_recipe(f), f.model_id, f.architecture, source.chat_template,
-                            source.chat_template_source, req.engine)
+                            source.chat_template_source, req.engine,
+                            chat_template_given=any(flag_key(a) == "--chat-template" for a in req.engine_args))
     recipe = chosen.recipe
     why_not, hint = eng.engine_cannot_serve(recipe, req.engine)      # a class no release of the engine loads
     if why_not:
@@ -990,6 +1020,10 @@ def make_plan(source: ModelSource, req: PlanRequest, site: Site | None = None) -
     if req.engine == "sglang" and settings.mem_fraction is None:    # does not fit: no fraction is meaningful
         i = args.index("--mem-fraction-static")
         del args[i:i + 2]
+    if req.engine_args:      # the admin's own flags after the planned ones (a flag the plan sizes is refused)
+        args, extra_reasons, extra_warnings = apply_engine_args(args, req.engine_args)
+        reasons.extend(extra_reasons)
+        warnings.extend(extra_warnings)
     group = eng.GroupLaunch((), tuple(args), (), ())
     launcher = ""
     nodes = nodes_of(best.layout.gpus, best.gpu.per_node)

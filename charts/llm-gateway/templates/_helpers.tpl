@@ -79,7 +79,7 @@ llm-gateway.validateValues: cross-field rules the schema cannot express; gathers
 {{- $msgs = append $msgs "gatewayClass.create false needs gatewayClass.name (the existing GatewayClass to use)" -}}
 {{- end -}}
 {{- range $k, $_ := .Values.engineConfig.env -}}
-{{- if regexMatch "(?i)(token|secret|passw|api_?key|credential)" $k -}}
+{{- if regexMatch "(?i)((^|_)(token|secret|passw(or)?d?|api_?key|credentials?)($|_))|password|secret" $k -}}
 {{- $msgs = append $msgs (printf "engineConfig.env.%s looks like a secret: a ConfigMap is readable by everyone in the namespace; use a Secret (engine.hfTokenSecret in llm-model)" $k) -}}
 {{- end -}}
 {{- end -}}

@@ -221,6 +221,11 @@ with all of them (Bitnami style) so a user fixes everything in one go.
 {{- if and $v.storage.existingClaim $v.storage.keep -}}
 {{- $msgs = append $msgs "storage.keep only applies to the PVC this chart creates; it has no effect with storage.existingClaim" -}}
 {{- end -}}
+{{- range $i, $e := $v.engine.env -}}
+{{- if and (hasKey $e "value") $e.value (regexMatch "(?i)((^|_)(token|secret|passw(or)?d?|api_?key|credentials?)($|_))|password|secret" (toString $e.name)) -}}
+{{- $msgs = append $msgs (printf "engine.env[%d] %s has a plain value and looks like a secret: values are stored in the release (helm get values) and rendered into the manifests; reference a Secret (valueFrom.secretKeyRef; the Hugging Face token: engine.hfTokenSecret)" $i (toString $e.name)) -}}
+{{- end -}}
+{{- end -}}
 {{- if $msgs -}}
 {{- fail (printf "\n\nllm-model: invalid values:\n  - %s" (join "\n  - " $msgs)) -}}
 {{- end -}}

@@ -119,11 +119,14 @@ def parse_secret_ref(spec: str) -> tuple[str, str]:
     if not _HOSTNAME.match(name) or len(name) > 253:
         raise UsageError(f"--api-key-secret {spec!r}: {name!r} is not a Secret name", "give NAME or NAME:apiKey")
     if key != APIKEY_SECRET_KEY:
+        # NAME[:KEY] invites pasting the API key itself after the colon: quote KEY only when it reads as a key name
+        shown = key if len(key) <= 24 and re.fullmatch(r"[-._a-zA-Z0-9]+", key) else None
         raise UsageError(
-            f"--api-key-secret {spec!r}: the AI Gateway's BackendSecurityPolicy reads the key {APIKEY_SECRET_KEY!r} "
-            f"of the Secret, not {key!r}",
+            f"--api-key-secret {(name + ':' + shown) if shown else name + ':<not shown>'!r}: the AI Gateway's "
+            f"BackendSecurityPolicy reads the key {APIKEY_SECRET_KEY!r} of the Secret, not "
+            f"{repr(shown) if shown else 'the one after the colon (a key name, not the API key itself)'}",
             f"copy it into a Secret it can read: kubectl create secret generic {name}-apikey "
-            f"--from-literal={APIKEY_SECRET_KEY}=\"$(kubectl get secret {name} -o jsonpath='{{.data.{key}}}' | "
+            f"--from-literal={APIKEY_SECRET_KEY}=\"$(kubectl get secret {name} -o jsonpath='{{.data.{shown or 'KEY'}}}' | "
             f"base64 -d)\" and pass --api-key-secret {name}-apikey")
     return name, key
 

@@ -224,10 +224,12 @@ def test_console_script_keeps_exit_code_and_output_of_a_plan_that_does_not_fit(t
     assert hint.startswith("hint: ")
 
 
-def test_missing_helm_names_install_with_tools(monkeypatch):
+def test_missing_helm_names_install_with_tools(monkeypatch, tmp_path):
     """add without helm used to say "run ./install.sh, which checks it" while install.sh only warned: a loop.
-    Both now name the command that installs it (tests/test_packaging.py checks install.sh's side)."""
-    monkeypatch.setenv("KUBECTL_LLM_HELM", "no-such-helm-binary")
+    Both now name the command that installs it (tests/test_packaging.py checks install.sh's side). (No helm on
+    PATH and none named: a $KUBECTL_LLM_HELM that names a missing one is its own error, test_review_robustness.)"""
+    monkeypatch.delenv("KUBECTL_LLM_HELM", raising=False)
+    monkeypatch.setenv("PATH", str(tmp_path))
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     result = CliRunner().invoke(cli, ["add", "Qwen/Qwen3-8B", "--dry-run=client"])
     assert result.exit_code == 7

@@ -110,6 +110,9 @@ CASES = [
     ("SeedOssForCausalLM", "seed_oss", "ByteDance-Seed/Seed-OSS-36B-Instruct", "seed_oss", "seed_oss", "seed_oss", None, None, "0.17.0"),
     ("HunYuanMoEV1ForCausalLM", "hunyuan_v1_moe", "tencent/Hunyuan-A13B-Instruct", "hunyuan_a13b", "hunyuan_a13b", "hunyuan_a13b", "hunyuan", "hunyuan", "0.17.0"),
     ("GraniteMoeHybridForCausalLM", "granitemoehybrid", "ibm-granite/granite-4.0-h-small", "granite4", "hermes", None, "hermes", None, "0.17.0"),
+    # Granite 3.0 runs the granite parser with the docs' own template (a warning says how to pass it); 3.1+ need none
+    ("GraniteForCausalLM", "granite", "ibm-granite/granite-3.0-8b-instruct", "granite3_0", "granite", None, None, None, "0.17.0"),
+    ("GraniteForCausalLM", "granite", "ibm-granite/granite-3.1-8b-instruct", "granite", "granite", None, None, None, "0.17.0"),
     # families added from the recipes repository (recipes/models/<org>/<model>.yaml)
     ("KimiK25ForConditionalGeneration", "kimi_k25", "moonshotai/Kimi-K2.5", "kimi_k25", "kimi_k2", "kimi_k2", "kimi_k2", "kimi_k2", "0.19.1"),
     ("KimiK25ForConditionalGeneration", "kimi_k25", "moonshotai/Kimi-K2.6", "kimi_k25", "kimi_k2", "kimi_k2", "kimi_k2", "kimi_k2", "0.19.1"),
@@ -700,6 +703,16 @@ def test_a_parser_the_docs_run_with_their_own_chat_template_warns(model_id, fami
     assert f"the {family} family's tool-call parser with --chat-template {path} (" in w
     assert "the plan passes none" in w and "docs.vllm.ai/en/latest/features/tool_calling" in w
     assert "--chat-template" not in d["serving"]["args"]
+    # the way to pass it: --engine-arg, with the path vllm/vllm-openai images keep vLLM's examples at
+    # (docker/Dockerfile: WORKDIR /vllm-workspace, COPY examples examples); another engine's image: yours
+    assert ((f"add it with --engine-arg=--chat-template=</vllm-workspace/{path}, where vllm/vllm-openai images keep "
+             f"vLLM's examples; check yours>") if engine == "vllm" else
+            "add it with --engine-arg=--chat-template=<the template's path in your image>") in w
+    # given with --engine-arg, the template is passed and the warning goes
+    given = make_plan(catalog_source(model_id), PlanRequest(engine=engine, gpu_memory_bytes=1000 * 2**30,
+                                                            engine_args=(f"--chat-template=/vllm-workspace/{path}",)))
+    assert given.args[-1] == f"--chat-template=/vllm-workspace/{path}"
+    assert not any(w.startswith("tool calling: ") for w in given.warnings)
 
 
 def test_no_chat_template_warning_where_the_models_own_template_serves_its_parser():
@@ -747,3 +760,23 @@ def test_apertus_markup_pins_sglang_0_5_13_with_the_reason():
     # the same model without that template stays on the default release
     plain = make_plan(catalog_source("Qwen/Qwen3-8B"), PlanRequest(gpu_type="A100-80GB", engine="sglang")).to_dict()
     assert plain["serving"]["engine_version"] == "0.5.9"
+
+
+def test_granite_3_0_plans_name_the_docs_template_and_3_1_does_not():
+    """vLLM's tool-calling docs: granite-3.0-8b-instruct runs `--tool-call-parser granite --chat-template
+    examples/tool_chat_template_granite.jinja`; granite-3.1-8b-instruct's own template serves the parser. Before,
+    both were the granite family and a 3.0 plan said nothing about the template."""
+    cfg = {"architectures": ["GraniteForCausalLM"], "model_type": "granite", "hidden_size": 4096,
+           "num_hidden_layers": 40, "num_attention_heads": 32, "num_key_value_heads": 8, "intermediate_size": 12800,
+           "vocab_size": 49155, "max_position_embeddings": 4096, "torch_dtype": "bfloat16"}
+    for model_id, warned in (("ibm-granite/granite-3.0-8b-instruct", True), ("ibm-granite/granite-3.1-8b-instruct", False)):
+        p = make_plan(ModelSource(model_id=model_id, config=cfg, weights=None, origin="local"), PlanRequest(gpu_type="L40"))
+        d = p.to_dict()
+        assert d["serving"]["tool_call_parser"] == "granite"
+        w = [x for x in p.warnings if x.startswith("tool calling: ")]
+        if warned:
+            assert d["model"]["family"] == "granite3_0"
+            assert len(w) == 1 and "--chat-template examples/tool_chat_template_granite.jinja" in w[0]
+            assert "--engine-arg=--chat-template=</vllm-workspace/examples/tool_chat_template_granite.jinja" in w[0]
+        else:
+            assert d["model"]["family"] == "granite" and w == []

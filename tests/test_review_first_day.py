@@ -69,7 +69,7 @@ def test_schema_check_names_a_null_helm_keeps() -> None:
     from kubectl_llm.adapters.charts import schema_violations
 
     assert schema_violations("llm-model", {"userLayer": {"model": MODEL, "flags": {"gpu": None}}}) == [
-        "userLayer.flags.gpu: None is not of type 'string', 'integer', 'number', 'boolean'"]
+        "userLayer.flags.gpu: None is not of type 'string', 'integer', 'number', 'boolean', 'array'"]
     # a key values.yaml has: null deletes it (then the schema's `required` speaks), as with helm
     assert any(v.startswith("engine") and "'image' is a required property" in v
                for v in schema_violations("llm-model", {"engine": {"image": None}}))

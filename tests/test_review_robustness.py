@@ -125,6 +125,28 @@ def test_errors_and_debug_output_never_quote_credentials(offline: None, monkeypa
     assert "--api-host carries credentials" in error and SECRET not in chatbox.output
 
 
+def test_an_api_key_pasted_after_the_secret_name_is_not_echoed(offline: None) -> None:
+    """Before: `--api-key-secret sdsc:sk-proj-...` (NAME[:KEY] read as NAME:the API key) printed the key twice: in
+    the error and inside the `kubectl get secret ... jsonpath='{.data.<the key>}'` hint. A key name is still quoted."""
+    pasted = "sk-proj-" + SECRET + "0123456789"
+    result = run("add", "--external", "https://llm.example.org/v1", "--served-name", "x/y", "--name", "ext",
+                 "--api-key-secret", f"sdsc:{pasted}")
+    error, hint = one_error(result, 2)
+    assert SECRET not in result.output and "'sdsc:<not shown>'" in error and "{.data.KEY}" in hint
+    error, hint = one_error(run("add", "--external", "https://llm.example.org/v1", "--served-name", "x/y", "--name",
+                                "ext", "--api-key-secret", "sdsc:token"), 2)
+    assert error.endswith("reads the key 'apiKey' of the Secret, not 'token'") and "{.data.token}" in hint
+
+
+def test_a_kubectl_llm_helm_that_does_not_exist_is_named(offline: None) -> None:
+    """Before: KUBECTL_LLM_HELM=/opt/helm-4/helm (a typo, or a removed install) said 'helm not found on PATH' and
+    hinted install.sh --with-tools, although helm was on PATH: the variable that hid it was never named."""
+    error, hint = one_error(run("add", MODEL, "--dry-run=client", env={"KUBECTL_LLM_HELM": "/opt/no-such/helm"}), 7)
+    assert error == "error: $KUBECTL_LLM_HELM names '/opt/no-such/helm', which is not an executable file (nor a " \
+                    "command on PATH)"
+    assert "unset it" in hint
+
+
 # --- sync: nothing applied from a folder that cannot be applied ----------------------------------------------------
 def test_sync_refuses_a_file_that_turns_a_model_into_another_kind(fake: FakeApiServer, tmp_path: Path) -> None:
     """Before: the model's file edited into `kind: external` (same name) was 'upgrade model qwen3-8b' and sync

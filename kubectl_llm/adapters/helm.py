@@ -110,6 +110,10 @@ def helm_path() -> str | None:
 def find_helm() -> str:
     """Path of the helm binary (see helm_path); ToolMissing when there is none."""
     path = helm_path()
+    if not path and os.environ.get("KUBECTL_LLM_HELM"):   # the user named one: say that one is missing, not PATH's
+        raise ToolMissing(f"$KUBECTL_LLM_HELM names {os.environ['KUBECTL_LLM_HELM']!r}, which is not an executable "
+                          f"file (nor a command on PATH)",
+                          "point KUBECTL_LLM_HELM at helm >= 3.8, or unset it to use kubectl llm's own helm or PATH's")
     if not path:
         raise ToolMissing("helm not found on PATH", WITH_TOOLS_HINT)
     return path

@@ -63,9 +63,12 @@ def add_external(model: str | None, name: str | None, ext: dict[str, Any], plan_
     from kubectl_llm.cli.release_cmds import deploy
 
     site_option = plan_opts.pop("site", None)
-    given = sorted(k for k, v in plan_opts.items() if v not in (None, False, PLAN_FLAG_DEFAULTS.get(k)))
+    from kubectl_llm.cli.userlayer import FLAG_NAMES
+
+    given = sorted(k for k, v in plan_opts.items() if v not in (None, False, (), PLAN_FLAG_DEFAULTS.get(k)))
     if given or hf_revision:
-        flags = ", ".join("--" + k.replace("_", "-") for k in given + (["revision"] if hf_revision else []))
+        flags = ", ".join("--" + FLAG_NAMES.get(k, k.replace("_", "-"))
+                          for k in given + (["hf_revision"] if hf_revision else []))
         raise UsageError(f"{flags} plan{'s' if len(given) == 1 else ''} a model; --external serves none here",
                          "drop the plan flags: the backend at the URL decides its own GPUs and context")
     served = ext["served_name"] or model

@@ -170,6 +170,11 @@ def plan_options(*, cluster: bool) -> Callable[[F], F]:
         click.option("--data-parallel", "data_parallel", type=click.IntRange(min=1), default=None, metavar="N",
                      help="MoE: N DP attention ranks + expert parallel (vLLM --data-parallel-size with "
                           "--enable-expert-parallel; SGLang --enable-dp-attention)."),
+        click.option("--engine-arg", "engine_args", multiple=True, metavar="ARG",
+                     help="One more engine argument, one argv token, after the planned ones (repeatable; stored "
+                          "like every plan flag): --engine-arg=--chat-template=/path/t.jinja. A flag the plan also "
+                          "sets is replaced (e.g. --tool-call-parser); one it sizes (--max-model-len, TP, memory "
+                          "share, ...) is refused with the flag that sets it."),
         click.option("--launcher", type=click.Choice(("native", "ray")), default=None,
                      help="How a vLLM model spanning nodes starts: native (vllm serve --nnodes/--headless, the "
                           "default where the pinned vLLM has it) or ray (Ray head on the leader, workers join it)."),

@@ -61,6 +61,7 @@ def build_request(opts: dict[str, Any], name: str | None, revision: str | None =
         max_num_seqs=opts.get("max_num_seqs"), max_num_batched_tokens=opts.get("max_num_batched_tokens"),
         revision=revision, site=site, nodes=opts.get("nodes"), replicas=opts.get("replicas") or 1,
         data_parallel=opts.get("data_parallel"), launcher=opts.get("launcher"),
+        engine_args=tuple(str(a) for a in opts.get("engine_args") or ()),
         storage_access_mode=_storage(user, "accessMode"), storage_class=_storage(user, "storageClass"),
         existing_claim=bool(_storage(user, "existingClaim")))
 

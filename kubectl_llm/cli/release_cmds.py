@@ -462,7 +462,7 @@ def flags_to_forget(name: str, stored: UserLayer, forget: tuple[str, ...], this_
         if param is None:
             raise UsageError(f"--forget {raw}: not a stored plan flag",
                              "one of: " + ", ".join(sorted(FLAG_NAMES.values())))
-        if this_call.get(param) is not None:
+        if this_call.get(param) not in (None, ()):     # () = a repeatable flag not given
             raise UsageError(f"--forget {flag} and --{flag} in one call: give one",
                              f"--{flag} VALUE replaces the stored value; --forget {flag} lets the plan decide")
         if param not in stored.flags and not reset:

@@ -173,9 +173,16 @@ def checked_flags(filename: str, flags: dict[str, Any]) -> dict[str, Any]:
                              "runs (export writes the absolute path of the machine that added the model)")
         param = params[PARAMS[key]]
         try:
-            checked[key] = param.type.convert(value, param, None)
+            if param.multiple:      # engine-arg: a list (one value alone is read as a list of one)
+                items = value if isinstance(value, list) else [value]
+                if any(isinstance(v, (dict, list)) for v in items):
+                    raise TypeError
+                checked[key] = [param.type.convert(v, param, None) for v in items]
+            else:
+                checked[key] = param.type.convert(value, param, None)
         except (click.BadParameter, TypeError, ValueError) as exc:   # a list or a mapping where a value belongs
-            why = exc.message if isinstance(exc, click.BadParameter) else f"{value!r} is not a single value"
+            why = exc.message if isinstance(exc, click.BadParameter) else (
+                f"{value!r} is not a list of single values" if param.multiple else f"{value!r} is not a single value")
             raise UsageError(f"{filename}: flags.{key}: {why}",
                              f"give it as --{key} takes it on the command line ('kubectl llm add --help')") from None
     return checked

@@ -35,8 +35,10 @@ FLAG_NAMES = {
     "gpu_memory_utilization": "gpu-memory-utilization", "kv_cache_dtype": "kv-cache-dtype", "engine": "engine",
     "max_num_batched_tokens": "max-num-batched-tokens", "hf_revision": "revision", "site": "site",
     "nodes": "nodes", "replicas": "replicas", "data_parallel": "data-parallel",
-    "launcher": "launcher", "mem_fraction_static": "mem-fraction-static",
+    "launcher": "launcher", "mem_fraction_static": "mem-fraction-static", "engine_args": "engine-arg",
 }
+# Flags given more than once (a list of values, stored as a list; a later call's list replaces the stored one).
+MULTIPLE = {"engine_args"}
 PARAMS = {flag: param for param, flag in FLAG_NAMES.items()}
 # A new flag of a pair replaces the stored other one (they are mutually exclusive).
 EXCLUSIVE = (("gpu", "gpu_memory"), ("context_length", "max_model_len"),
@@ -75,7 +77,9 @@ class UserLayer:
         """The flags as a command line (`--gpu L40 --context-length 16384`), for humans."""
         out: list[str] = []
         for k in sorted(self.flags):
-            out += [f"--{FLAG_NAMES[k]}", str(self.flags[k])]
+            values = self.flags[k] if k in MULTIPLE else [self.flags[k]]
+            for v in values:
+                out += [f"--{FLAG_NAMES[k]}", str(v)]
         return out
 
     def updated(self, flags: dict[str, Any], values: dict[str, Any], *, reset: bool = False,
@@ -102,7 +106,8 @@ def given_flags(opts: dict[str, Any]) -> dict[str, Any]:
     so a later upgrade from another directory re-plans for the same site (its storage class, tolerations, ...)."""
     import os
 
-    given = {k: v for k, v in opts.items() if k in FLAG_NAMES and v is not None}
+    given = {k: (list(v) if k in MULTIPLE else v) for k, v in opts.items()
+             if k in FLAG_NAMES and v is not None and v != ()}
     if given.get("site"):
         given["site"] = os.path.abspath(os.path.expanduser(str(given["site"])))
     return given

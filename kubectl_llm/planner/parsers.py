@@ -143,8 +143,9 @@ def _short_source(source: str) -> str:
 
 
 def choose(recipe: eng.Recipe, model_id: str, architecture: str, template: str | None, template_source: str | None,
-           engine: str) -> ParserChoice:
-    """The parsers a plan passes, with the reasons and warnings that explain them."""
+           engine: str, chat_template_given: bool = False) -> ParserChoice:
+    """The parsers a plan passes, with the reasons and warnings that explain them (``chat_template_given``: the
+    admin passes a --chat-template of their own with --engine-arg)."""
     reasons: list[str] = []
     warnings: list[str] = []
     fmt = detect_tool_format(template)
@@ -171,12 +172,16 @@ def choose(recipe: eng.Recipe, model_id: str, architecture: str, template: str |
     reasoning = recipe.reasoning_parser
     if recipe.note:
         warnings.append(recipe.note)
-    if tool and origin == "recipe" and recipe.tool_template:
+    if tool and origin == "recipe" and recipe.tool_template and not chat_template_given:
         t = recipe.tool_template
+        # vllm/vllm-openai images: WORKDIR /vllm-workspace, `COPY examples examples` (vllm-project/vllm
+        # docker/Dockerfile, stage vllm-base); other images keep vLLM's examples elsewhere or not at all
+        where_in_image = (f"/vllm-workspace/{t['path']}, where vllm/vllm-openai images keep vLLM's examples; check "
+                          f"yours" if engine == "vllm" else "the template's path in your image")
         warnings.append(f"tool calling: vLLM's tool-calling docs run the {recipe.key} family's tool-call parser with "
                         f"--chat-template {t['path']} ({t['why']}); the plan passes none (it keeps the model's own "
-                        f"template), so a request with tools may get plain text back until that template is used "
-                        f"(see {TOOL_DOCS})")
+                        f"template), so a request with tools may get plain text back until that template is used: "
+                        f"add it with --engine-arg=--chat-template=<{where_in_image}> (see {TOOL_DOCS})")
     if (tool or reasoning) and engine != "sglang":          # SGLang plans state the SGLang names below
         src = f" ({_short_source(recipe.source)})" if recipe.source else ""
         reasons.append(f"parsers for the {recipe.key} family{src}: tool-call {tool or '-'}"

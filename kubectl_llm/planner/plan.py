@@ -19,6 +19,7 @@ from kubectl_llm.errors import BadModelConfig, PlanError, UsageError
 from kubectl_llm.planner import engine as eng
 from kubectl_llm.planner import parsers, sizing
 from kubectl_llm.planner.context import ContextDecision, decide_context
+from kubectl_llm.planner.engine_args import apply_engine_args, flag_key
 from kubectl_llm.planner.facts import CHUNKED, LINEAR, MAMBA, SLIDING, ModelFacts, dtype_bytes, from_config
 from kubectl_llm.planner.gpus import GpuType, custom_gpu
 from kubectl_llm.planner.memory import (CONTEXT_BASELINE_BYTES, indexer_bytes_per_token, Layout, Overhead, WeightParts, engine_batch_defaults, expert_kernel_scale,
@@ -911,6 +912,7 @@ def make_plan(source: ModelSource, req: PlanRequest, site: Site | None = None) -
                              "--mem-fraction-static is SGLang's weights + KV pool share; give one of them")
         if not 0.1 <= req.mem_fraction_static <= 0.99:
             raise UsageError("--mem-fraction-static must be between 0.1 and 0.99")
+    apply_engine_args([], req.engine_args)      # a flag the plan decides is a usage error before any planning
 
     checked = validate_config(source.config, source.model_id)      # the estimator reads the same checked config
     source = replace(source, config=checked.config)
@@ -919,7 +921,8 @@ def make_plan(source: ModelSource, req: PlanRequest, site: Site | None = None) -
         raise UsageError(f"--data-parallel shards experts: {f.model_id} is not a MoE model",
                          f"use --replicas {req.data_parallel} for independent copies behind the same route")
     chosen = parsers.choose(eng.find_recipe(f), f.model_id, f.architecture, source.chat_template,
-                            source.chat_template_source, req.engine)
+                            source.chat_template_source, req.engine,
+                            chat_template_given=any(flag_key(a) == "--chat-template" for a in req.engine_args))
     recipe = chosen.recipe
     why_not, hint = eng.engine_cannot_serve(recipe, req.engine)      # a class no release of the engine loads
     if why_not:
@@ -1017,6 +1020,10 @@ def make_plan(source: ModelSource, req: PlanRequest, site: Site | None = None) -
     if req.engine == "sglang" and settings.mem_fraction is None:    # does not fit: no fraction is meaningful
         i = args.index("--mem-fraction-static")
         del args[i:i + 2]
+    if req.engine_args:      # the admin's own flags after the planned ones (a flag the plan sizes is refused)
+        args, extra_reasons, extra_warnings = apply_engine_args(args, req.engine_args)
+        reasons.extend(extra_reasons)
+        warnings.extend(extra_warnings)
     group = eng.GroupLaunch((), tuple(args), (), ())
     launcher = ""
     nodes = nodes_of(best.layout.gpus, best.gpu.per_node)

@@ -31,6 +31,7 @@ class PlanRequest:
     replicas: int = 1                      # copies behind the same Service/route; each is planned alike
     data_parallel: int | None = None       # DP attention ranks + expert parallel (MoE only)
     launcher: str | None = None            # multi-node vLLM: native | ray (None = native when the version has it)
+    engine_args: tuple[str, ...] = ()      # --engine-arg: argv tokens after the planned ones (engine_args.py)
     # The admin's own storage.* overrides (-f/--set), which decide with --replicas where the weights live
     # (planner/storage.py): storage.accessMode, storage.storageClass (None: not given), storage.existingClaim.
     storage_access_mode: str | None = None

@@ -300,3 +300,26 @@ def test_replicas_help_says_what_the_plan_does_with_their_weights(tmp_path: Path
                             "storage.storageClass=rook-cephfs,storage.accessMode=ReadWriteMany")
     assert shared["Deployment"]["spec"]["replicas"] == 3 and "StatefulSet" not in shared
     assert shared["PersistentVolumeClaim"]["spec"]["accessModes"] == ["ReadWriteMany"]
+
+
+def test_a_planned_value_in_a_sync_file_is_told_where_the_flag_goes(tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """Before: `values: {gpu: {count: 4}}` in a file `sync` reads was refused with the command line's hint, "for
+    gpu.count use --gpus N": a file has no command line, and README's export sample shows plan flags as keys of
+    `flags:`. Now the hint says so, with the spelling a file takes (flags: {gpus: 4}), and that spelling syncs."""
+    folder = tmp_path / "models"
+    folder.mkdir()
+    record = "kind: model\nname: q\nmodel: Qwen/Qwen3-8B\nflags:\n  gpu: L40\nvalues: {gpu: {count: 4}}\n"
+    (folder / "q.yaml").write_text(record)
+    with cli_cluster(tmp_path, monkeypatch, namespace="nrp-llm"):
+        res = kllm("sync", str(folder), "--dry-run", code=2)
+        error, hint = res.stderr.splitlines()
+        assert error.startswith("error: q.yaml: values: gpu.count is planned")
+        assert hint == ("hint: for gpu.count use --gpus N (the CPU, memory, tolerations and parallel sizes follow the "
+                        "GPU count); in q.yaml a plan flag goes under flags: without its dashes (--gpus 4 is "
+                        "flags: {gpus: 4})")
+        (folder / "q.yaml").write_text(record.replace("values: {gpu: {count: 4}}", "values: {}").replace(
+            "  gpu: L40\n", "  gpu: L40\n  gpus: 4\n"))
+        kllm("sync", str(folder), code=8)
+        rows = json.loads(kllm("list", "-o", "json").stdout)
+    assert [(r["name"], r["gpu"]["count"]) for r in rows] == [("q", 4)]

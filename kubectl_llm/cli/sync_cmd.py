@@ -137,7 +137,10 @@ def checked_values(filename: str, doc: dict[str, Any]) -> None:
         try:
             refuse_plan_owned(doc["values"])
         except UsageError as exc:
-            raise UsageError(f"{filename}: values: {exc.message}", exc.hint) from None
+            # the hint names command-line flags (--gpus N); in a record a plan flag is a key of flags: without dashes
+            raise UsageError(f"{filename}: values: {exc.message}",
+                             f"{exc.hint}; in {filename} a plan flag goes under flags: without its dashes "
+                             f"(--gpus 4 is flags: {{gpus: 4}})") from None
     # a model's values are its -f/--set overrides: the schema sees them over the chart's defaults, as add would
     violations = schema_violations(GATEWAY_CHART if doc["kind"] == "gateway" else MODEL_CHART, doc["values"])
     if violations:

@@ -136,3 +136,22 @@ def test_bad_files_are_refused_with_the_file_named(tmp_path: Path) -> None:
                           {"b.yaml": {"kind": "model", "name": "b"}, "g.gateway.yaml": {"kind": "gateway",
                                                                                       "name": "g"}}, prune=True)
     assert [(c.action, c.name) for c in changes] == [("add", "a"), ("remove", "b"), ("remove", "g")]
+
+
+def test_a_record_saved_as_yml_is_refused_not_ignored_and_pruned(fake: FakeApiServer, tmp_path: Path) -> None:
+    """Before: sync read *.yaml only, so a record saved as qwen3-8b.yml was ignored without a word, and
+    `sync --prune` then removed the release that file describes (its Deployment and weights PVC). Now a *.yml in the
+    folder is a usage error naming it, before anything is applied (dot files such as .gitlab-ci.yml are not records)."""
+    kllm("add", "Qwen/Qwen3-8B")
+    folder = tmp_path / "models"
+    kllm("export", str(folder))
+    (folder / "qwen3-8b.yaml").rename(folder / "qwen3-8b.yml")
+    (folder / ".gitlab-ci.yml").write_text("stages: [sync]\n")
+    res = kllm("sync", str(folder), "--prune", code=2)
+    assert res.stderr == (f"error: qwen3-8b.yml: sync reads records from *.yaml files only\n"
+                          f"hint: rename it to qwen3-8b.yaml, or move it out of {folder}\n")
+    assert releases(fake) == {"qwen3-8b": ("llm-model", 1)}
+    assert fake.get_object("PersistentVolumeClaim", "qwen3-8b", NS) is not None
+    (folder / "qwen3-8b.yml").rename(folder / "qwen3-8b.yaml")
+    kllm("sync", str(folder), "--prune")              # renamed back: nothing to change, nothing pruned
+    assert releases(fake) == {"qwen3-8b": ("llm-model", 1)}

@@ -56,6 +56,12 @@ def current_records(session: Session, *, warn: bool = False) -> dict[str, dict[s
 def read_folder(folder: Path) -> dict[str, dict[str, Any]]:
     if not folder.is_dir():
         raise UsageError(f"{folder} is not a directory", "kubectl llm export DIR writes one; sync reads it")
+    # a record saved as NAME.yml was ignored without a word, and --prune then removed its release
+    stray = sorted(p.name for p in folder.glob("*.yml") if not p.name.startswith("."))
+    if stray:
+        raise UsageError(f"{stray[0]}: sync reads records from *.yaml files only"
+                         + (f" ({len(stray) - 1} more *.yml)" if len(stray) > 1 else ""),
+                         f"rename it to {stray[0][:-4]}.yaml, or move it out of {folder}")
     docs = {}
     for path in sorted(folder.glob("*.yaml")):
         try:

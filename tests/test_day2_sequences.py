@@ -56,6 +56,7 @@ from hypothesis.stateful import (RuleBasedStateMachine, initialize, invariant, p
 
 from kubectl_llm.cli.main import cli  # noqa: E402
 from tests.fakes.apiserver import FakeApiServer  # noqa: E402
+from tests.test_cli_lifecycle import flag_value  # noqa: E402 - args of the rendered pod, '--flag v' or '--flag=v'
 from tests.test_review_day2_sequences import seq_fake  # noqa: E402,F401 - the fixture, used by name
 
 MODEL = "Qwen/Qwen3-8B"                  # in the embedded catalog: plans with no Hub
@@ -127,13 +128,6 @@ def set_path(values: dict[str, Any], dotted: str, value: Any) -> dict[str, Any]:
     return prune(out)
 
 
-def flag_value(args: list[str], flag: str) -> str | None:
-    for i, a in enumerate(args):
-        if a == flag and i + 1 < len(args):
-            return args[i + 1]
-        if a.startswith(flag + "="):
-            return a.split("=", 1)[1]
-    return None
 
 
 flag_choice = st.sampled_from(sorted(FLAGS)).flatmap(

@@ -131,7 +131,8 @@ Examples:
 
 The Gateway is named after the site profile's first gateway.parentRefs entry (NRP: envoy-ai-gateway-nrp), and
 installed in that entry's namespace when it names one; -n another namespace is then refused. The release also
-brings the engine ConfigMap llm-engine-config (Hugging Face and vLLM caches on the weights PVC) to its namespace.
+brings the engine ConfigMap llm-engine-config (extra variables for every engine; each model's chart points its
+Hugging Face and vLLM caches at its own weights PVC) to its namespace.
 """)
 @_install_options
 def gateway_install(**kw: Any) -> None:

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from kubectl_llm.errors import SiteError
-from kubectl_llm.planner.site import DEFAULT_SITE_RESOURCE, Site, default_site, site_from_document
+from kubectl_llm.planner.site import DEFAULT_SITE_RESOURCE, Site, default_site, gpu_name_key, site_from_document
 
 PACKAGE = Path(__file__).resolve().parents[1]   # kubectl_llm/
 
@@ -114,4 +114,26 @@ def _from_file(path: Path, origin: str) -> LoadedSite:
         raise SiteError(f"site file {path}: gpusMode: replace with no gpus leaves no GPU type to plan on",
                         "list the cluster's GPU types under gpus: ('kubectl llm gpus -o yaml' prints entries in that "
                         "form), or drop gpusMode to add to the built-in catalog")
+    _check_gpus(path, doc.get("gpus") or [])
     return LoadedSite(site_from_document(doc), origin, str(path))
+
+
+def _check_gpus(path: Path, entries: list[dict[str, Any]]) -> None:
+    """What the schema cannot say about the site's GPU types: each named once (as --gpu matches names: the
+    second entry of a name was silently dropped), and no more usable memory than the card has (usable_gib 470 for
+    a 48 GiB card, a slipped decimal point, planned models on memory that does not exist)."""
+    seen: dict[str, int] = {}
+    for i, g in enumerate(entries):
+        key = gpu_name_key(str(g["name"]))
+        if key in seen:
+            first = entries[seen[key]]["name"]
+            raise SiteError(f"site file {path}: gpus[{i}].name: {g['name']!r} names the same type as gpus[{seen[key]}] "
+                            f"({first!r}; names match as --gpu matches them: case, spaces, underscores and an "
+                            f"'nvidia-' prefix ignored)", "give each GPU type one entry, or distinct names")
+        seen[key] = i
+        card_gib = int(g["memory_mib"]) / 1024
+        if float(g["usable_gib"]) > card_gib:
+            raise SiteError(f"site file {path}: gpus[{i}].usable_gib: {g['usable_gib']} GiB is more than the card "
+                            f"has (memory_mib {g['memory_mib']} = {card_gib:.2f} GiB)",
+                            "usable_gib is the total memory CUDA reports, ~0.6 GiB below the card's "
+                            "(kubectl llm gpus -o yaml lists both for the built-in types)")

@@ -1,0 +1,99 @@
+"""Review 9: kubectl llm tried as the admin of a cluster other than NRP (a site profile with H200 141 GB and RTX 6000
+Ada 48 GB pools under resources of its own, Ceph storage, no priority class, its own taints and node labeller, a
+platform Gateway in another namespace), and multi-node plans on it. Each test here failed before its fix.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from kubectl_llm import catalog
+from kubectl_llm.adapters import site as site_adapter
+from kubectl_llm.cli.main import cli
+from kubectl_llm.errors import SiteError
+from kubectl_llm.planner.plan import make_plan
+from kubectl_llm.planner.request import PlanRequest
+
+SITE = """\
+name: acme
+storageClass: ceph-rbd-fast
+priorityClassName: ""
+tolerations: [{key: acme.dev/gpu-pool, operator: Equal, value: inference, effect: NoSchedule}]
+nodeLabels: {gpuProduct: acme.dev/gpu-model, gpuMemory: acme.dev/gpu-mem, cudaDriverMajor: ""}
+driverRule: none
+gpusMode: replace
+gpus:
+  - {name: H200-141, memory_mib: 143771, usable_gib: 139.8, products: [NVIDIA-H200], resource: nvidia.com/gpu,
+     compute: "9.0", nvlink: true, per_node: 8}
+  - {name: RTX6000-Ada, memory_mib: 49140, usable_gib: 47.4, products: [NVIDIA-RTX-6000-Ada-Generation],
+     resource: nvidia.com/rtx6000ada, compute: "8.9", nvlink: false, per_node: 8}
+gateway: {parentRefs: [{name: ai-edge, namespace: edge-gw, sectionName: http}], modelsOwnedBy: ACME}
+clusterDomain: acme.internal
+"""
+
+
+@pytest.fixture(autouse=True)
+def no_user_site(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.delenv("KUBECTL_LLM_SITE", raising=False)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+
+
+def write_site(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "acme.yaml"
+    path.write_text(text)
+    return path
+
+
+# --- the site's GPU catalog ------------------------------------------------------------------------------------------
+def test_a_site_gpu_with_more_usable_memory_than_the_card_is_refused(tmp_path: Path) -> None:
+    """Before: usable_gib 470 for the 48 GB RTX 6000 Ada (a slipped decimal point of 47.0) was taken: DeepSeek-V3
+    (641.3 GiB of weights) planned 'fits: yes' on 2 x 470 GiB, a deployment that cannot load. Now the entry is
+    refused: memory_mib 49140 / 1024 = 47.99 GiB is all the card has, and usable_gib (what CUDA reports) is below."""
+    path = write_site(tmp_path, SITE.replace("usable_gib: 47.4", "usable_gib: 470"))
+    with pytest.raises(SiteError) as err:
+        site_adapter.load_site(str(path))
+    assert err.value.message == (f"site file {path}: gpus[1].usable_gib: 470 GiB is more than the card has "
+                                 "(memory_mib 49140 = 47.99 GiB)")
+    res = CliRunner().invoke(cli, ["plan", "deepseek-ai/DeepSeek-V3", "--site", str(path)])
+    assert res.exit_code == 2 and "Traceback" not in res.output
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 2 and lines[0].startswith("error: site file") and lines[1].startswith("hint: usable_gib is")
+    # the real value (47.4 <= 47.99) and the card's whole memory (49152 MiB = 48.0 GiB, usable 48) still load
+    assert site_adapter.load_site(str(write_site(tmp_path, SITE))).site.find_gpu("RTX6000-Ada").memory_bytes == \
+        int(47.4 * 2**30)
+    site_adapter.load_site(str(write_site(tmp_path, SITE.replace("memory_mib: 49140, usable_gib: 47.4",
+                                                                 "memory_mib: 49152, usable_gib: 48"))))
+
+
+def test_a_site_gpu_listed_twice_is_refused(tmp_path: Path) -> None:
+    """Before: a second entry of the same name (here in another case, as --gpu matches names) silently replaced the
+    first: `kubectl llm gpus` listed one rtx6000-ada and `plan --gpu RTX6000-Ada` planned on whichever came last."""
+    path = write_site(tmp_path, SITE.replace("gateway:", "  - {name: rtx6000_ada, memory_mib: 24564, usable_gib: "
+                                                         "23.6, resource: nvidia.com/rtx6000ada, per_node: 4}\n"
+                                                         "gateway:"))
+    with pytest.raises(SiteError) as err:
+        site_adapter.load_site(str(path))
+    assert err.value.message.startswith(f"site file {path}: gpus[2].name: 'rtx6000_ada' names the same type as "
+                                        "gpus[1] ('RTX6000-Ada';")
+    res = CliRunner().invoke(cli, ["gpus", "--site", str(path)])
+    assert res.exit_code == 2 and len(res.stderr.strip().splitlines()) == 2
+
+
+def test_a_site_type_named_like_a_built_in_in_another_case_replaces_it(tmp_path: Path) -> None:
+    """Before: in gpusMode add, a site's `h200` (its H200 pool under a resource of its own, 120 GiB usable under
+    MIG-free limits) was added beside the built-in H200 instead of replacing it (names compared exactly), and
+    --gpu h200 found the built-in first: the plan requested nvidia.com/gpu with 139.8 GiB per card, and the site's
+    entry could not be planned on at all. Now names compare as --gpu compares them: the site's entry replaces."""
+    path = write_site(tmp_path, "gpus: [{name: h200, memory_mib: 143771, usable_gib: 120, resource: "
+                                "nvidia.com/h200}]\n")
+    site = site_adapter.load_site(str(path)).site
+    assert [g.name for g in site.gpu_catalog if g.name.lower() == "h200"] == ["h200"]
+    gpu = make_plan(catalog.load("Qwen/Qwen3-8B"), PlanRequest(gpu_type="h200"), site).to_dict()["gpu"]
+    assert (gpu["type"], gpu["resource"], gpu["memory_bytes"]) == ("h200", "nvidia.com/h200", 120 * 2**30)
+    listed = CliRunner().invoke(cli, ["gpus", "--site", str(path), "-o", "json"])
+    assert [g["resource"] for g in json.loads(listed.stdout) if g["name"].lower() == "h200"] == ["nvidia.com/h200"]

@@ -13,10 +13,12 @@ from click.testing import CliRunner
 
 from kubectl_llm import catalog
 from kubectl_llm.adapters import site as site_adapter
+from kubectl_llm.adapters.cluster import GatewayView
 from kubectl_llm.cli.main import cli
 from kubectl_llm.errors import SiteError
 from kubectl_llm.planner.plan import make_plan
 from kubectl_llm.planner.request import PlanRequest
+from tests.cli_harness import cli_cluster, kllm
 
 SITE = """\
 name: acme
@@ -97,3 +99,28 @@ def test_a_site_type_named_like_a_built_in_in_another_case_replaces_it(tmp_path:
     assert (gpu["type"], gpu["resource"], gpu["memory_bytes"]) == ("h200", "nvidia.com/h200", 120 * 2**30)
     listed = CliRunner().invoke(cli, ["gpus", "--site", str(path), "-o", "json"])
     assert [g["resource"] for g in json.loads(listed.stdout) if g["name"].lower() == "h200"] == ["nvidia.com/h200"]
+
+
+# --- the gateway's address on an IPv6 cluster ----------------------------------------------------------------------
+def test_an_ipv6_gateway_address_is_bracketed_in_status_and_chatbox(tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """Before: a Gateway whose address is IPv6 (an IPv6-only or dual-stack cluster) was called
+    http://fd00:10::20:8080, which every client reads as host fd00:10: and a port: Chatbox's apiHost and status's
+    curl line were unusable. Now the address is bracketed (RFC 3986): http://[fd00:10::20]:8080."""
+    assert GatewayView("gw", "ns", True, "fd00:10::20", protocol="HTTP", port=8080).url == "http://[fd00:10::20]:8080"
+    assert GatewayView("gw", "ns", True, "fd00:10::20", protocol="HTTPS", port=443).url == "https://[fd00:10::20]"
+    assert GatewayView("gw", "ns", True, "10.1.2.3", protocol="HTTP", port=8080).url == "http://10.1.2.3:8080"
+    site = write_site(tmp_path, SITE)
+    gateway = {"apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway",
+               "metadata": {"name": "ai-edge", "namespace": "edge-gw"},
+               "spec": {"gatewayClassName": "platform", "listeners": [
+                   {"name": "http", "protocol": "HTTP", "port": 8080,
+                    "allowedRoutes": {"namespaces": {"from": "All"}}}]},
+               "status": {"addresses": [{"type": "IPAddress", "value": "fd00:10::20"}]}}
+    with cli_cluster(tmp_path, monkeypatch, namespace="team-a", namespaces=["team-a", "edge-gw"],
+                     storage_classes=("ceph-rbd-fast",), priority_classes=()) as api:
+        api.create_object(gateway)
+        kllm("add", "Qwen/Qwen3-8B", "--site", str(site))
+        assert json.loads(kllm("chatbox").stdout)["settings"]["apiHost"] == "http://[fd00:10::20]:8080"
+        status = json.loads(kllm("status", "qwen3-8b", "-o", "json").stdout)
+        assert status["curl"].startswith("curl -s http://[fd00:10::20]:8080/v1/chat/completions ")

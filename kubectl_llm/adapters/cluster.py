@@ -625,7 +625,10 @@ class GatewayView:
             return self.address
         scheme = "https" if self.protocol.upper() in ("HTTPS", "TLS") else "http"
         default = 443 if scheme == "https" else 80
-        return f"{scheme}://{self.address}" + (f":{self.port}" if self.port and self.port != default else "")
+        # an IPv6 address (an IPAddress of an IPv6 or dual-stack cluster) goes in brackets (RFC 3986), else its
+        # colons read as a port: http://fd00::10:8080
+        host = f"[{self.address}]" if ":" in self.address and not self.address.startswith("[") else self.address
+        return f"{scheme}://{host}" + (f":{self.port}" if self.port and self.port != default else "")
 
 
 @dataclass(frozen=True)

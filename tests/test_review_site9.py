@@ -124,3 +124,20 @@ def test_an_ipv6_gateway_address_is_bracketed_in_status_and_chatbox(tmp_path: Pa
         assert json.loads(kllm("chatbox").stdout)["settings"]["apiHost"] == "http://[fd00:10::20]:8080"
         status = json.loads(kllm("status", "qwen3-8b", "-o", "json").stdout)
         assert status["curl"].startswith("curl -s http://[fd00:10::20]:8080/v1/chat/completions ")
+
+
+# --- status's `user` line ------------------------------------------------------------------------------------------
+def test_status_shows_the_user_layer_as_it_was_typed() -> None:
+    """Before: status's `user` line printed the stored values with Python's repr (`storage.keep=False`,
+    `tolerations=[{'key': ...}]`, neither of which --set or --set-json takes) and an engine argument as
+    `--engine-arg --enforce-eager` (two tokens: read back, --enforce-eager is no value of --engine-arg). Now as typed:
+    `storage.keep=false`, JSON for lists and maps, `--engine-arg=--enforce-eager`."""
+    from kubectl_llm.cli.userlayer import UserLayer, describe
+
+    layer = UserLayer(model="Qwen/Qwen3-8B", flags={"gpu": "H200-141", "engine_args": ["--enforce-eager"]},
+                      values={"storage": {"keep": False, "storageClass": "ceph-rbd-fast"},
+                              "tolerations": [{"key": "acme.dev/x", "operator": "Exists"}], "podLabels": None})
+    assert describe(layer) == ('--engine-arg=--enforce-eager --gpu H200-141; storage.keep=false, '
+                               'storage.storageClass=ceph-rbd-fast, '
+                               'tolerations=[{"key":"acme.dev/x","operator":"Exists"}], podLabels=null')
+

@@ -141,3 +141,26 @@ def test_status_shows_the_user_layer_as_it_was_typed() -> None:
                                'storage.storageClass=ceph-rbd-fast, '
                                'tolerations=[{"key":"acme.dev/x","operator":"Exists"}], podLabels=null')
 
+
+# --- chatbox --site ----------------------------------------------------------------------------------------------
+def test_chatbox_refuses_a_malformed_site_file_even_when_the_routes_name_the_gateway(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Before: `chatbox --site FILE` read the file only for a namespace with no route yet, so a malformed (here: a
+    misspelt key) or missing file passed with exit 0 wherever a model was installed, and the same command failed
+    in the next, empty namespace. Now a file given is checked like every other command's: one error line and a
+    hint, exit 2. Also: its --api-host hint named NRP's endpoint on every site; now a neutral example."""
+    site = write_site(tmp_path, SITE)
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(SITE.replace("clusterDomain:", "clusterDomian:"))
+    with cli_cluster(tmp_path, monkeypatch, namespace="team-a", namespaces=["team-a", "edge-gw"],
+                     storage_classes=("ceph-rbd-fast",), priority_classes=()):
+        kllm("add", "Qwen/Qwen3-8B", "--site", str(site))
+        for path in (bad, tmp_path / "missing.yaml"):
+            res = kllm("chatbox", "--api-host", "https://llm.acme.dev", "--site", str(path), code=2)
+            lines = res.stderr.strip().splitlines()
+            assert len(lines) == 2 and lines[0].startswith(f"error: site file {path}") and not res.stdout
+        assert "clusterDomian: unknown key" in kllm("chatbox", "--site", str(bad), code=2).stderr
+        ok = kllm("chatbox", "--api-host", "https://llm.acme.dev", "--site", str(site))
+        assert json.loads(ok.stdout)["settings"]["apiHost"] == "https://llm.acme.dev"
+        hint = kllm("chatbox", "--api-host", "llm.acme.dev", code=2).stderr
+        assert "nrp" not in hint.lower() and "hint: the URL users reach the gateway at" in hint

@@ -164,3 +164,45 @@ def test_chatbox_refuses_a_malformed_site_file_even_when_the_routes_name_the_gat
         assert json.loads(ok.stdout)["settings"]["apiHost"] == "https://llm.acme.dev"
         hint = kllm("chatbox", "--api-host", "llm.acme.dev", code=2).stderr
         assert "nrp" not in hint.lower() and "hint: the URL users reach the gateway at" in hint
+
+
+# --- the site's tolerations ----------------------------------------------------------------------------------------
+@pytest.mark.parametrize("toleration, message", [
+    ("{key: acme.dev/gpu-pool, operator: Exists, value: inference, effect: NoSchedule}",
+     "tolerations[0]: value 'inference' with operator: Exists (a value needs operator: Equal)"),
+    ("{key: acme.dev/gpu-pool, operator: Equal, value: inference, effect: NoSchedule, tolerationSeconds: 300}",
+     "tolerations[0]: tolerationSeconds with effect: NoSchedule (only NoExecute has it)"),
+    ("{operator: Equal, value: inference, effect: NoSchedule}",
+     "tolerations[0]: an empty key needs operator: Exists (it then tolerates every taint)"),
+    ("{key: acme.dev/gpu-pool, value: 'inference pool', effect: NoSchedule}",
+     "tolerations[0].value: 'inference pool' does not match"),
+])
+def test_a_toleration_the_api_server_refuses_is_refused_in_the_site_file(tmp_path: Path, toleration: str,
+                                                                         message: str) -> None:
+    """Before: these tolerations (each breaks a rule of core/v1 validation: a value with Exists, tolerationSeconds
+    without NoExecute, an empty key with Equal, a value that is no label value) passed the site file and
+    `add --dry-run=client`; on a cluster the API server refused every model Pod (the Deployment's 422 after helm ran,
+    or a LeaderWorkerSet whose pods never appear). Now the site file is refused, one error line naming the entry."""
+    text = SITE.replace("tolerations: [{key: acme.dev/gpu-pool, operator: Equal, value: inference, effect: "
+                        "NoSchedule}]", f"tolerations: [{toleration}]")
+    assert text != SITE
+    path = write_site(tmp_path, text)
+    res = CliRunner().invoke(cli, ["plan", "Qwen/Qwen3-8B", "--site", str(path)])
+    assert res.exit_code == 2 and "Traceback" not in res.output
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 2 and lines[0].startswith(f"error: site file {path}: {message}"), lines
+    # the same entry under largeGpu is checked too
+    large = write_site(tmp_path, SITE + f"largeGpu: {{gpuCounts: [8], tolerations: [{toleration}]}}\n")
+    with pytest.raises(SiteError) as err:
+        site_adapter.load_site(str(large))
+    assert f"largeGpu.{message}" in err.value.message
+
+
+def test_tolerations_the_api_server_takes_still_load(tmp_path: Path) -> None:
+    """The rules' other side: an empty key with Exists (every taint), tolerationSeconds with NoExecute, an empty
+    value with Equal are valid core/v1 tolerations and load."""
+    path = write_site(tmp_path, SITE.replace(
+        "tolerations: [{key: acme.dev/gpu-pool, operator: Equal, value: inference, effect: NoSchedule}]",
+        "tolerations: [{operator: Exists}, {key: acme.dev/drain, operator: Exists, effect: NoExecute, "
+        "tolerationSeconds: 30}, {key: acme.dev/gpu, value: '', effect: NoSchedule}]"))
+    assert len(site_adapter.load_site(str(path)).site.tolerations) == 3

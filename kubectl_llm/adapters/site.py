@@ -115,7 +115,28 @@ def _from_file(path: Path, origin: str) -> LoadedSite:
                         "list the cluster's GPU types under gpus: ('kubectl llm gpus -o yaml' prints entries in that "
                         "form), or drop gpusMode to add to the built-in catalog")
     _check_gpus(path, doc.get("gpus") or [])
+    _check_tolerations(path, [("tolerations", doc.get("tolerations") or []),
+                              ("largeGpu.tolerations", (doc.get("largeGpu") or {}).get("tolerations") or [])])
     return LoadedSite(site_from_document(doc), origin, str(path))
+
+
+def _check_tolerations(path: Path, lists: list[tuple[str, list[dict[str, Any]]]]) -> None:
+    """The API server's rules for a toleration (core/v1 validation) the schema cannot say: every model Pod would
+    otherwise be refused at install time (the Deployment's 422 after helm ran), or never created (a
+    LeaderWorkerSet's), while `add --dry-run=client` passed."""
+    for where, tolerations in lists:
+        for i, t in enumerate(tolerations):
+            at, operator = f"{where}[{i}]", t.get("operator") or "Equal"
+            problem = ("an empty key needs operator: Exists (it then tolerates every taint)"
+                       if not t.get("key") and operator != "Exists" else
+                       f"value {t['value']!r} with operator: Exists (a value needs operator: Equal)"
+                       if operator == "Exists" and t.get("value") else
+                       f"tolerationSeconds with effect: {t.get('effect') or '(any)'} (only NoExecute has it)"
+                       if "tolerationSeconds" in t and t.get("effect") != "NoExecute" else "")
+            if problem:
+                raise SiteError(f"site file {path}: {at}: {problem}",
+                                "the API server refuses such a Pod (the rules of core/v1 Toleration); fix the "
+                                "entry in the site file")
 
 
 def _check_gpus(path: Path, entries: list[dict[str, Any]]) -> None:

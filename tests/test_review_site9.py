@@ -206,3 +206,32 @@ def test_tolerations_the_api_server_takes_still_load(tmp_path: Path) -> None:
         "tolerations: [{operator: Exists}, {key: acme.dev/drain, operator: Exists, effect: NoExecute, "
         "tolerationSeconds: 30}, {key: acme.dev/gpu, value: '', effect: NoSchedule}]"))
     assert len(site_adapter.load_site(str(path)).site.tolerations) == 3
+
+
+# --- a Gateway listener with a hostname --------------------------------------------------------------------------
+def test_a_listener_with_a_hostname_is_called_by_that_name(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Before: the platform Gateway's HTTPS listener the site's routes name serves `hostname: llm.acme.dev` (its
+    certificate's name); chatbox gave https://10.1.2.3 and status a curl line to it: a TLS name mismatch, and
+    without that Host header Envoy routes nothing (Gateway API: a listener with a hostname takes only requests for
+    it). Now the listener's hostname is the URL's host; a wildcard listener (*.acme.dev) keeps the address."""
+    assert GatewayView("gw", "ns", True, "10.1.2.3", protocol="HTTPS", port=443,
+                       hostname="llm.acme.dev").url == "https://llm.acme.dev"
+    assert GatewayView("gw", "ns", True, "10.1.2.3", protocol="HTTP", port=8080,
+                       hostname="*.acme.dev").url == "http://10.1.2.3:8080"
+    site = write_site(tmp_path, SITE.replace("sectionName: http}", "sectionName: https}"))
+    gateway = {"apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway",
+               "metadata": {"name": "ai-edge", "namespace": "edge-gw"},
+               "spec": {"gatewayClassName": "platform", "listeners": [
+                   {"name": "wild", "protocol": "HTTP", "port": 80, "hostname": "*.acme.dev"},
+                   {"name": "https", "protocol": "HTTPS", "port": 443, "hostname": "llm.acme.dev",
+                    "tls": {"mode": "Terminate", "certificateRefs": [{"name": "llm-tls"}]},
+                    "allowedRoutes": {"namespaces": {"from": "All"}}}]},
+               "status": {"addresses": [{"type": "IPAddress", "value": "10.1.2.3"}]}}
+    with cli_cluster(tmp_path, monkeypatch, namespace="team-a", namespaces=["team-a", "edge-gw"],
+                     storage_classes=("ceph-rbd-fast",), priority_classes=()) as api:
+        api.create_object(gateway)
+        kllm("add", "Qwen/Qwen3-8B", "--site", str(site))
+        assert json.loads(kllm("chatbox").stdout)["settings"]["apiHost"] == "https://llm.acme.dev"
+        status = json.loads(kllm("status", "qwen3-8b", "-o", "json").stdout)
+        assert status["gateway"]["address"] == "10.1.2.3"
+        assert status["curl"].startswith("curl -s https://llm.acme.dev/v1/chat/completions ")

@@ -235,3 +235,30 @@ def test_a_listener_with_a_hostname_is_called_by_that_name(tmp_path: Path, monke
         status = json.loads(kllm("status", "qwen3-8b", "-o", "json").stdout)
         assert status["gateway"]["address"] == "10.1.2.3"
         assert status["curl"].startswith("curl -s https://llm.acme.dev/v1/chat/completions ")
+
+
+def test_a_product_label_of_two_gpu_types_is_refused(tmp_path: Path) -> None:
+    """Before: in gpusMode add, a site's H200-141 (its H200 nodes under nvidia.com/h200, product label NVIDIA-H200)
+    sat beside the built-in H200 (nvidia.com/gpu, the same product label): `--gpu NVIDIA-H200`, the name the admin
+    reads off the node label, planned on the built-in H200 and requested nvidia.com/gpu, which those nodes do not
+    advertise (the pod pends for ever), while `--gpu auto` mapped the same nodes to H200-141. Now a product label
+    belongs to one type: the entry is refused with the way out (name it H200 to replace the built-in type)."""
+    path = write_site(tmp_path, "gpus:\n  - {name: H200-141, memory_mib: 143771, usable_gib: 139.8, products: "
+                                "[NVIDIA-H200], resource: nvidia.com/h200, compute: '9.0', nvlink: true}\n")
+    res = CliRunner().invoke(cli, ["plan", "deepseek-ai/DeepSeek-V3", "--gpu", "NVIDIA-H200", "--site", str(path)])
+    assert res.exit_code == 2 and "Traceback" not in res.output
+    lines = res.stderr.strip().splitlines()
+    assert lines == [f"error: site file {path}: gpus[0].products: 'NVIDIA-H200' is also a product of the built-in "
+                     "type H200 (gpusMode add keeps it; an entry named H200 replaces it)",
+                     "hint: give each product label to one GPU type (the node label names the card, --gpu takes it "
+                     "too)"]
+    # named H200 it replaces the built-in type: NVIDIA-H200 is then the site's, with its resource
+    path.write_text(path.read_text().replace("name: H200-141", "name: H200"))
+    gpu = json.loads(CliRunner().invoke(cli, ["plan", "Qwen/Qwen3-8B", "--gpu", "NVIDIA-H200", "--site", str(path),
+                                              "-o", "json"]).stdout)["gpu"]
+    assert (gpu["type"], gpu["resource"]) == ("H200", "nvidia.com/h200")
+    # two of the site's own types with one label (replace mode too)
+    both = SITE.replace("products: [NVIDIA-RTX-6000-Ada-Generation]", "products: [NVIDIA-H200]")
+    with pytest.raises(SiteError) as err:
+        site_adapter.load_site(str(write_site(tmp_path, both)))
+    assert "gpus[1].products: 'NVIDIA-H200' is also a product of gpus[0] (H200-141)" in err.value.message

@@ -114,7 +114,7 @@ def _from_file(path: Path, origin: str) -> LoadedSite:
         raise SiteError(f"site file {path}: gpusMode: replace with no gpus leaves no GPU type to plan on",
                         "list the cluster's GPU types under gpus: ('kubectl llm gpus -o yaml' prints entries in that "
                         "form), or drop gpusMode to add to the built-in catalog")
-    _check_gpus(path, doc.get("gpus") or [])
+    _check_gpus(path, doc.get("gpus") or [], replace=doc.get("gpusMode") == "replace")
     _check_tolerations(path, [("tolerations", doc.get("tolerations") or []),
                               ("largeGpu.tolerations", (doc.get("largeGpu") or {}).get("tolerations") or [])])
     return LoadedSite(site_from_document(doc), origin, str(path))
@@ -139,10 +139,26 @@ def _check_tolerations(path: Path, lists: list[tuple[str, list[dict[str, Any]]]]
                                 "entry in the site file")
 
 
-def _check_gpus(path: Path, entries: list[dict[str, Any]]) -> None:
+def _check_gpus(path: Path, entries: list[dict[str, Any]], *, replace: bool) -> None:
     """What the schema cannot say about the site's GPU types: each named once (as --gpu matches names: the
-    second entry of a name was silently dropped), and no more usable memory than the card has (usable_gib 470 for
-    a 48 GiB card, a slipped decimal point, planned models on memory that does not exist)."""
+    second entry of a name was silently dropped), no more usable memory than the card has (usable_gib 470 for
+    a 48 GiB card, a slipped decimal point, planned models on memory that does not exist), and each product label
+    one type's (in gpusMode add, a site's H200-141 with product NVIDIA-H200 beside the built-in H200: --gpu
+    NVIDIA-H200 planned on the built-in type's resource, --gpu auto on the site's)."""
+    from kubectl_llm.planner.gpus import load_gpu_catalog
+
+    names = {gpu_name_key(str(g["name"])) for g in entries}
+    owner: dict[str, str] = {} if replace else {
+        gpu_name_key(p): f"the built-in type {b.name} (gpusMode add keeps it; an entry named {b.name} replaces it)"
+        for b in load_gpu_catalog() if gpu_name_key(b.name) not in names for p in b.products}
+    for i, g in enumerate(entries):
+        for product in g.get("products") or ():
+            if gpu_name_key(str(product)) in owner:
+                raise SiteError(f"site file {path}: gpus[{i}].products: {product!r} is also a product of "
+                                f"{owner[gpu_name_key(str(product))]}",
+                                "give each product label to one GPU type (the node label names the card, --gpu "
+                                "takes it too)")
+        owner.update({gpu_name_key(str(p)): f"gpus[{i}] ({g['name']})" for p in g.get("products") or ()})
     seen: dict[str, int] = {}
     for i, g in enumerate(entries):
         key = gpu_name_key(str(g["name"]))

@@ -262,3 +262,28 @@ def test_a_product_label_of_two_gpu_types_is_refused(tmp_path: Path) -> None:
     with pytest.raises(SiteError) as err:
         site_adapter.load_site(str(write_site(tmp_path, both)))
     assert "gpus[1].products: 'NVIDIA-H200' is also a product of gpus[0] (H200-141)" in err.value.message
+
+
+# --- gateway upgrade where there is no gateway ---------------------------------------------------------------------
+def test_gateway_upgrade_where_no_gateway_is_installed_is_refused(tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """Before: `kubectl llm gateway upgrade` in a namespace without a gateway release installed one (helm upgrade
+    --install): run from a shell without the site profile, in the context's namespace team-a, it made NRP's
+    Gateway envoy-ai-gateway-nrp there, with its Envoy proxy, its load balancer and a cluster-wide GatewayClass,
+    while the site's models attach to ai-edge in edge-gw. Now it is refused (exit 6, nothing installed), naming
+    gateway install; the installed gateway still upgrades."""
+    site = write_site(tmp_path, SITE)
+    with cli_cluster(tmp_path, monkeypatch, namespace="team-a", namespaces=["team-a", "edge-gw"],
+                     storage_classes=("ceph-rbd-fast",), priority_classes=()) as api:
+        kllm("gateway", "install", "--site", str(site))               # in edge-gw, the site's namespace
+        for args in ([], ["--reset-values"], ["--dry-run=client", "-o", "yaml"]):
+            res = kllm("gateway", "upgrade", *args, code=6)
+            assert res.stderr.strip().splitlines() == [
+                "error: no gateway release 'llm-gateway' in namespace 'team-a': upgrade changes an installed gateway",
+                "hint: -n the namespace it is installed in ('helm list -A' shows it), or install one with "
+                "'kubectl llm gateway install -n team-a'"]
+        assert api.objects(kind="Gateway") == [("Gateway", "ai-edge")]       # the site's, nothing in team-a
+        assert api.objects(namespace="team-a") == []
+        up = json.loads(kllm("gateway", "upgrade", "-n", "edge-gw", "--set", "envoyProxy.replicas=3",
+                             "-o", "json").stdout)
+        assert (up["action"], up["revision"]) == ("upgraded", 2)

@@ -329,10 +329,12 @@ def test_sync_warns_of_an_alias_whose_target_is_nowhere(fake: FakeApiServer, tmp
 
 def test_rollback_without_a_revision_says_which_one_it_went_to(fake: FakeApiServer) -> None:
     """Before: `rollback NAME -o json` gave `rolled_back_to: null` (text: 'the previous revision'): a script, or
-    an admin after a rollback of a rollback, could not tell which revision now serves. Helm goes to current - 1."""
+    an admin after a rollback of a rollback, could not tell which revision now serves. A rollback of a rollback
+    goes back to what the first one undid (revision 2: it did not fail and differs from what runs now)."""
     kllm("add", MODEL, "--gpu", "L40")                                   # 1: 40960 tokens
     kllm("upgrade", NAME, "--context-length", "16384")                   # 2: 16384
-    assert as_json("rollback", NAME) == {"name": NAME, "namespace": NS, "rolled_back_to": 1, "revision": 3}
+    assert as_json("rollback", NAME) == {"name": NAME, "namespace": NS, "rolled_back_to": 1, "revision": 3,
+                                         "passed_over": []}
     assert as_json("list")[0]["context"] == 40960
     assert kllm("rollback", NAME).stdout.strip() == f"release {NAME} rolled back to revision 2 (now revision 4)"
     assert as_json("list")[0]["context"] == 16384                        # revision 2's, as reported
@@ -373,3 +375,19 @@ def test_sync_prune_leaves_nothing_of_a_model_spanning_nodes(fake: FakeApiServer
     (folder / f"{LLAMA_NAME}.yaml").unlink()
     kllm("sync", str(folder), "--prune", code=8)
     assert fake.objects(f"llm.nrp-nautilus.io/model={LLAMA_NAME}", namespace=NS) == []
+
+
+def test_rollback_target_passes_over_failed_pending_and_identical_revisions() -> None:
+    """The pure choice behind `rollback NAME`: revisions newest first, failed / pending ones and those with what runs
+    now (here 5 = 2, as after "Rollback to 2") passed over; None when nothing is left."""
+    from kubectl_llm.cli.release_cmds import rollback_target
+
+    rows = [{"revision": 1, "status": "superseded"}, {"revision": 2, "status": "superseded"},
+            {"revision": 3, "status": "pending-upgrade"}, {"revision": 4, "status": "failed"},
+            {"revision": 5, "status": "deployed"}]
+    assert rollback_target(rows, lambda rev: rev == 2) == (1, [
+        {"revision": 4, "why": "its upgrade failed"}, {"revision": 3, "why": "it was left pending-upgrade"},
+        {"revision": 2, "why": "the same chart and values as what runs now"}])
+    assert rollback_target(rows, lambda rev: False) == (2, [{"revision": 4, "why": "its upgrade failed"},
+                                                            {"revision": 3, "why": "it was left pending-upgrade"}])
+    assert rollback_target(rows, lambda rev: rev in (1, 2))[0] is None

@@ -311,6 +311,23 @@ def test_export_into_a_path_it_cannot_write_is_a_usage_error(fake: FakeApiServer
     assert "hint: give export a directory you can write to" in stderr
 
 
+def test_export_and_sync_refuse_an_empty_directory(fake: FakeApiServer, tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """Before: `kubectl llm export $DIR` with DIR unset (an empty argument) wrote qwen3-8b.yaml into the directory
+    the command ran in (and removed records of ours it found there); `sync "" --prune` read that folder. Now one
+    usage error, nothing written; `.` still names the current directory on purpose."""
+    kllm("add", MODEL, "--gpu", "L40")
+    here = tmp_path / "here"
+    here.mkdir()
+    monkeypatch.chdir(here)
+    for verb in ("export", "sync"):
+        stderr = failed(verb, "", code=2, starts="DIRECTORY is empty (an unset shell variable?)")
+        assert f"hint: name the folder, e.g. kubectl llm {verb} models/ (use . for this directory)" in stderr
+    assert list(here.iterdir()) == []
+    kllm("export", ".")
+    assert [p.name for p in here.iterdir()] == [f"{NAME}.yaml"]
+
+
 def test_sync_warns_of_an_alias_whose_target_is_nowhere(fake: FakeApiServer, tmp_path: Path) -> None:
     """Before: a folder synced into another namespace, its alias's target left out: sync (and --dry-run) installed
     the alias without a word, though `kubectl llm alias` refuses a missing target unless --allow-missing."""

@@ -195,6 +195,42 @@ def test_failed_upgrade_rolls_back_to_the_deployed_revision(fake: FakeApiServer)
     assert row["status"] == "deployed" and row["context"] == int(before)
 
 
+def test_rollback_without_revision_undoes_the_last_change_that_took_effect_not_the_failed_one(
+        fake: FakeApiServer) -> None:
+    """Revisions: 1 add, 2 --context-length 16384, 3 --context-length 8192 failed, 4 "Rollback to 2" (helm's undo).
+    `rollback NAME` used helm's default, current - 1 = the failed revision 3: it re-applied 8192, the change that had
+    just failed. Undo goes to revision 1 (3 failed, 2 is what runs now), and says what it passed over."""
+    as_json("add", MODEL, "--gpu", "L40")
+    first = flag_value(container_args(fake), "--max-model-len")
+    assert first not in ("16384", "8192")
+    assert as_json("upgrade", NAME, "--context-length", "16384")["revision"] == 2
+    fake.fail("write", "Deployment", message="Deployment.apps is invalid: injected", times=1)
+    assert "(rolled back to revision 2)" in failed("upgrade", NAME, "--context-length", "8192", starts="helm failed: ")
+    assert flag_value(container_args(fake), "--max-model-len") == "16384"
+    result = kllm("rollback", NAME, "-o", "json")
+    assert json.loads(result.stdout) == {
+        "name": NAME, "namespace": NS, "rolled_back_to": 1, "revision": 5,
+        "passed_over": [{"revision": 3, "why": "its upgrade failed"},
+                        {"revision": 2, "why": "the same chart and values as what runs now"}]}
+    assert "passing over revision 3: its upgrade failed" in result.stderr
+    assert flag_value(container_args(fake), "--max-model-len") == first
+
+
+def test_rollback_without_revision_after_a_failed_first_upgrade_has_nothing_to_undo(fake: FakeApiServer) -> None:
+    """1 add, 2 failed, 3 "Rollback to 1": what runs is revision 1; the only other revision is the failed one. helm's
+    default re-applied it; now: one usage error naming both, and no new revision. An explicit REVISION still goes."""
+    as_json("add", MODEL, "--gpu", "L40")
+    fake.fail("write", "Deployment", message="Deployment.apps is invalid: injected", times=1)
+    failed("upgrade", NAME, "--context-length", "8192", starts="helm failed: ")
+    stderr = failed("rollback", NAME, code=2, starts=f"release '{NAME}' has no earlier revision to undo to "
+                    "(revision 2: its upgrade failed; revision 1: the same chart and values as what runs now)")
+    assert f"hint: 'kubectl llm rollback {NAME} REVISION' goes to a revision on purpose" in stderr
+    assert len(helm_release_secrets(fake)) == 3    # one Secret a revision: the refusal added none
+    assert as_json("rollback", NAME, "2") == {"name": NAME, "namespace": NS, "rolled_back_to": 2, "revision": 4,
+                                               "passed_over": []}
+    assert flag_value(container_args(fake), "--max-model-len") == "8192"
+
+
 @pytest.fixture
 def fast_poll(monkeypatch: pytest.MonkeyPatch) -> None:
     from kubectl_llm.cli import waiting

@@ -11,7 +11,7 @@ The reference model (``Release``) holds per release what the admin asked for: th
 forgotten, the -f/--set overrides, the site the release is planned for, the revision history (each revision's
 user layer, so a rollback's outcome is known), and the weights claim (uid and storage class). The rules are
 commands: add (flags, --set, --site or $KUBECTL_LLM_SITE), upgrade (new flags, --set k=null, --forget, --reset-values),
-rollback (previous / a given revision), rm [--keep-cache], sync of a model file, alias add / rm, gateway install,
+rollback (undo / a given revision), rm [--keep-cache], sync of a model file, alias add / rm, gateway install,
 and edits of a site profile between commands (its storageClass / priorityClassName).
 
 What is right, decided here (and in README's day-2 section):
@@ -362,7 +362,14 @@ class Day2Sequences(RuleBasedStateMachine):
             target = data.draw(st.sampled_from(revs))
             args.insert(2, str(target))
         else:
-            target = rel.revision - 1
+            # undo: the newest earlier revision that did not fail (failed ones are not in rel.history) and differs
+            # from what runs now (the model's equality of values, as add's "unchanged"), within helm's 10 kept
+            current = rel.history.get(rel.revision)
+            target = next((r for r in range(rel.revision - 1, max(rel.revision - 10, 0), -1)
+                           if r in rel.history and rel.history[r] != current), 0)
+            if target == 0:
+                self.run(*args, code=2)      # nothing to undo to: refused, no new revision
+                return
         if target not in rel.history:   # a failed revision (helm would re-apply what failed): not modelled
             return
         doc = json.loads(self.run(*args).stdout)

@@ -137,3 +137,25 @@ def test_a_malformed_kubeconfig_is_named_and_namespace_falls_back_to_default(env
     assert resolve_namespace(None, str(bad), None) == "default"
     assert resolve_namespace(None, str(bad), "anything") == "default"
     assert current_context(str(bad), None) is None                     # the client shows its own error then
+
+
+def test_the_cluster_client_reads_kubeconfig_as_it_is_now_not_when_kubernetes_was_imported(env, tmp_path):
+    """The kubernetes client fixes its default kubeconfig (KUBE_CONFIG_DEFAULT_LOCATION) from $KUBECONFIG when the
+    module is first imported. Before: with $KUBECONFIG unset now, the Cluster adapter passed config_file=None and
+    loaded that stale file (in the test suite: a stopped fake server's, 'Connection refused' instead of 'no usable
+    kubeconfig'). Now it passes ~/.kube/config, kubectl's default, itself."""
+    from kubernetes.config import kube_config
+
+    from kubectl_llm.adapters.cluster import Cluster
+
+    stale = kubeconfig(tmp_path / "stale", "a", {"a": "ns"})
+    env.setattr(kube_config, "KUBE_CONFIG_DEFAULT_LOCATION", stale)
+    (tmp_path / "home").mkdir()
+    with pytest.raises(ClusterUnreachable) as err:
+        Cluster()._client()
+    assert str(err.value).startswith("no usable kubeconfig"), str(err.value)
+    home = kubeconfig(tmp_path / "home" / "config", "b", {"b": "x"})   # ~/.kube/config is read when it exists
+    os.makedirs(tmp_path / "home" / ".kube")
+    os.replace(home, tmp_path / "home" / ".kube" / "config")
+    client = Cluster()._client()
+    assert client.configuration.host == "https://127.0.0.1:9"

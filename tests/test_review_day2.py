@@ -311,6 +311,23 @@ def test_export_into_a_path_it_cannot_write_is_a_usage_error(fake: FakeApiServer
     assert "hint: give export a directory you can write to" in stderr
 
 
+def test_export_and_sync_refuse_an_empty_directory(fake: FakeApiServer, tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """Before: `kubectl llm export $DIR` with DIR unset (an empty argument) wrote qwen3-8b.yaml into the directory
+    the command ran in (and removed records of ours it found there); `sync "" --prune` read that folder. Now one
+    usage error, nothing written; `.` still names the current directory on purpose."""
+    kllm("add", MODEL, "--gpu", "L40")
+    here = tmp_path / "here"
+    here.mkdir()
+    monkeypatch.chdir(here)
+    for verb in ("export", "sync"):
+        stderr = failed(verb, "", code=2, starts="DIRECTORY is empty (an unset shell variable?)")
+        assert f"hint: name the folder, e.g. kubectl llm {verb} models/ (use . for this directory)" in stderr
+    assert list(here.iterdir()) == []
+    kllm("export", ".")
+    assert [p.name for p in here.iterdir()] == [f"{NAME}.yaml"]
+
+
 def test_sync_warns_of_an_alias_whose_target_is_nowhere(fake: FakeApiServer, tmp_path: Path) -> None:
     """Before: a folder synced into another namespace, its alias's target left out: sync (and --dry-run) installed
     the alias without a word, though `kubectl llm alias` refuses a missing target unless --allow-missing."""
@@ -329,10 +346,12 @@ def test_sync_warns_of_an_alias_whose_target_is_nowhere(fake: FakeApiServer, tmp
 
 def test_rollback_without_a_revision_says_which_one_it_went_to(fake: FakeApiServer) -> None:
     """Before: `rollback NAME -o json` gave `rolled_back_to: null` (text: 'the previous revision'): a script, or
-    an admin after a rollback of a rollback, could not tell which revision now serves. Helm goes to current - 1."""
+    an admin after a rollback of a rollback, could not tell which revision now serves. A rollback of a rollback
+    goes back to what the first one undid (revision 2: it did not fail and differs from what runs now)."""
     kllm("add", MODEL, "--gpu", "L40")                                   # 1: 40960 tokens
     kllm("upgrade", NAME, "--context-length", "16384")                   # 2: 16384
-    assert as_json("rollback", NAME) == {"name": NAME, "namespace": NS, "rolled_back_to": 1, "revision": 3}
+    assert as_json("rollback", NAME) == {"name": NAME, "namespace": NS, "rolled_back_to": 1, "revision": 3,
+                                         "passed_over": []}
     assert as_json("list")[0]["context"] == 40960
     assert kllm("rollback", NAME).stdout.strip() == f"release {NAME} rolled back to revision 2 (now revision 4)"
     assert as_json("list")[0]["context"] == 16384                        # revision 2's, as reported
@@ -373,3 +392,19 @@ def test_sync_prune_leaves_nothing_of_a_model_spanning_nodes(fake: FakeApiServer
     (folder / f"{LLAMA_NAME}.yaml").unlink()
     kllm("sync", str(folder), "--prune", code=8)
     assert fake.objects(f"llm.nrp-nautilus.io/model={LLAMA_NAME}", namespace=NS) == []
+
+
+def test_rollback_target_passes_over_failed_pending_and_identical_revisions() -> None:
+    """The pure choice behind `rollback NAME`: revisions newest first, failed / pending ones and those with what runs
+    now (here 5 = 2, as after "Rollback to 2") passed over; None when nothing is left."""
+    from kubectl_llm.cli.release_cmds import rollback_target
+
+    rows = [{"revision": 1, "status": "superseded"}, {"revision": 2, "status": "superseded"},
+            {"revision": 3, "status": "pending-upgrade"}, {"revision": 4, "status": "failed"},
+            {"revision": 5, "status": "deployed"}]
+    assert rollback_target(rows, lambda rev: rev == 2) == (1, [
+        {"revision": 4, "why": "its upgrade failed"}, {"revision": 3, "why": "it was left pending-upgrade"},
+        {"revision": 2, "why": "the same chart and values as what runs now"}])
+    assert rollback_target(rows, lambda rev: False) == (2, [{"revision": 4, "why": "its upgrade failed"},
+                                                            {"revision": 3, "why": "it was left pending-upgrade"}])
+    assert rollback_target(rows, lambda rev: rev in (1, 2))[0] is None

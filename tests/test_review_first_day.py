@@ -292,6 +292,12 @@ def test_plan_gpu_auto_reads_the_nodes_of_the_context_given(tmp_path: Path, monk
         assert there.exit_code == 0, there.stderr
         assert json.loads(there.stdout)["gpu"]["type"] == "L40"
         assert "--gpu auto: 1 x L40; nodes that could take it now: l40-x" in there.stderr
+        # --kubeconfig as on every other command: before, plan had none ("no such option: --kubeconfig"), so a
+        # kubeconfig that is not $KUBECONFIG could only be read by exporting it
+        monkeypatch.setenv("KUBECONFIG", str(tmp_path / "absent"))
+        given = run("plan", MODEL, "--gpu", "auto", "--kubeconfig", str(path), "--context", "other", "-o", "json")
+        assert given.exit_code == 0, given.stderr
+        assert json.loads(given.stdout)["gpu"]["type"] == "L40"
 
 
 # --- engine limits --------------------------------------------------------------------------------------------------

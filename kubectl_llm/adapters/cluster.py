@@ -241,7 +241,10 @@ class Cluster:
             if problem is not None:
                 raise problem
             try:
-                config.load_kube_config(config_file=self.kubeconfig or os.environ.get("KUBECONFIG") or None,
+                # never None: the client's own default is $KUBECONFIG as it was when `kubernetes` was first
+                # imported (KUBE_CONFIG_DEFAULT_LOCATION), not as it is now
+                config.load_kube_config(config_file=self.kubeconfig or os.environ.get("KUBECONFIG")
+                                        or os.path.expanduser("~/.kube/config"),
                                         context=current_context(self.kubeconfig, self.context),
                                         client_configuration=configuration,
                                         persist_config=False)

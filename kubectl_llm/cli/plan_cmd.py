@@ -21,6 +21,7 @@ Examples:
   kubectl llm plan deepseek-ai/DeepSeek-V3 --gpu H100-80GB --data-parallel 32   # 4 nodes: DP 32 x TP 1 + EP
   kubectl llm plan meta-llama/Llama-3.1-405B --gpu H100-80GB --launcher ray   # Ray head + workers, not --nnodes
   kubectl llm plan Qwen/Qwen3-8B --gpu auto            # among the GPU types the cluster has (reads nodes)
+  kubectl llm plan Qwen/Qwen3-8B --gpu auto --kubeconfig ~/.kube/other --context east
 
 Exit codes: 0 fits, 5 does not fit (the plan is still printed), 2 bad flags, 3 model not found or its
 config.json unusable, 4 cannot plan.
@@ -32,9 +33,11 @@ config.json unusable, 4 cannot plan.
 @options.plan_options(cluster=False)
 @options.name
 @options.plan_context
+@click.option("--kubeconfig", default=None, metavar="PATH", type=click.Path(dir_okay=False),
+              help="kubeconfig file whose cluster --gpu auto reads (default: $KUBECONFIG, then ~/.kube/config).")
 @options.output("text", "yaml", "json", default="text")
 def plan_command(model: str, name: str | None, output: str, hf_revision: str | None, plan_context: str | None,
-                 **plan_opts: Any) -> None:
+                 kubeconfig: str | None, **plan_opts: Any) -> None:
     """Plan how to serve MODEL (a Hugging Face repo id or a local directory): GPUs, parallelism, KV cache,
     context, engine arguments and Kubernetes sizing, each with its reason. Touches no cluster."""
     if plan_context and plan_context.strip().isdigit():
@@ -47,7 +50,7 @@ def plan_command(model: str, name: str | None, output: str, hf_revision: str | N
         from kubectl_llm.cli.session import Session
 
         kube_context = plan_context if plan_context and not plan_context.strip().isdigit() else None
-        request = resolve_auto(source, request, Session(kube_context=kube_context))
+        request = resolve_auto(source, request, Session(kube_context=kube_context, kubeconfig=kubeconfig))
     plan = make_plan(source, request)
     if output == "text":
         out.text(plan.to_text())

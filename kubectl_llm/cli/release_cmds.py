@@ -672,10 +672,37 @@ def rm_command(name: str, keep_cache: bool, namespace: str | None, kube_context:
     out.text("\n".join(lines + [f"release {name} removed from namespace {ns}"]))
 
 
+def rollback_target(history: list[dict[str, Any]], same_as_current: Callable[[int], bool]
+                    ) -> tuple[int | None, list[dict[str, Any]]]:
+    """The revision a rollback without REVISION goes to, and the newer ones it passes over (with why).
+
+    Helm's own default is the revision before the current one, whatever it was. After a failed upgrade that was
+    rolled back (revisions: 1 deployed, 2 failed, 3 "Rollback to 1") that is the failed revision 2: "undo" would
+    re-apply the change that just failed. Undo means: the newest earlier revision that did not fail and differs
+    from what runs now (``same_as_current(rev)``: same chart and values as the current revision). None when there
+    is none.
+    """
+    skipped: list[dict[str, Any]] = []
+    for row in reversed(history[:-1]):
+        rev, status = int(row["revision"]), str(row.get("status", ""))
+        if status == "failed" or status.startswith("pending"):
+            skipped.append({"revision": rev, "why": "its upgrade failed" if status == "failed"
+                            else f"it was left {status}"})
+        elif same_as_current(rev):
+            skipped.append({"revision": rev, "why": "the same chart and values as what runs now"})
+        else:
+            return rev, skipped
+    return None, skipped
+
+
 @click.command("rollback", epilog="""\b
 Examples:
-  kubectl llm rollback qwen3-8b          # to the previous revision
-  kubectl llm rollback qwen3-8b 3 --wait
+  kubectl llm rollback qwen3-8b          # undo the last change that took effect
+  kubectl llm rollback qwen3-8b 3 --wait # to revision 3 (helm history qwen3-8b lists them)
+
+Without REVISION it goes to the newest earlier revision that did not fail and differs from what runs now: after
+an upgrade that failed and was rolled back, that is the revision before the failed change, not the failed one
+(helm rollback's own default). The revisions passed over are named; with REVISION it goes exactly there.
 """)
 @click.argument("name")
 @click.argument("revision", type=click.IntRange(min=1), required=False)
@@ -687,10 +714,11 @@ Examples:
 @options.output("yaml", "json")
 def rollback_command(name: str, revision: int | None, namespace: str | None, kube_context: str | None,
                      kubeconfig: str | None, wait: bool, timeout: str, output: str | None) -> None:
-    """Roll release NAME back to REVISION (default: the previous one); inference and routing move together."""
+    """Roll release NAME back to REVISION (default: undo the last change); inference and routing move together."""
     session = Session(namespace, kube_context, kubeconfig)
     require_model_release(session, name)
-    revisions = [int(h["revision"]) for h in session.helm.history(name, session.namespace)]
+    history = session.helm.history(name, session.namespace)
+    revisions = [int(h["revision"]) for h in history]
     if revision is not None and revision not in revisions:    # helm would only say "release has no 7 version"
         raise UsageError(f"release {name!r} has no revision {revision} (its revisions: "
                          f"{', '.join(map(str, revisions))})", f"kubectl llm rollback {name} {revisions[-1] - 1}"
@@ -698,6 +726,11 @@ def rollback_command(name: str, revision: int | None, namespace: str | None, kub
     if revision is None and len(revisions) < 2:
         raise UsageError(f"release {name!r} has only revision {revisions[0]}: there is nothing to roll back to",
                          f"kubectl llm upgrade {name} [flags] changes it; kubectl llm rm {name} removes it")
+    skipped: list[dict[str, Any]] = []
+    if revision is None:
+        revision, skipped = _default_rollback_target(session, name, history)
+        for s in skipped:
+            out.info(f"passing over revision {s['revision']}: {s['why']}")
     from kubectl_llm.cli.waiting import run_with_progress
 
     def work() -> int:
@@ -709,10 +742,29 @@ def rollback_command(name: str, revision: int | None, namespace: str | None, kub
 
     # --wait draws the same live line as add/upgrade (pods of the rolled-back revision, engine progress)
     new = run_with_progress(work, session.cluster, name, session.namespace) if wait else work()
-    # no REVISION: helm rolls back to the revision before the current one (current - 1), whatever it was
-    target = revision if revision is not None else revisions[-1] - 1
-    doc = {"name": name, "namespace": session.namespace, "rolled_back_to": target, "revision": new}
+    target = revision
+    doc = {"name": name, "namespace": session.namespace, "rolled_back_to": target, "revision": new,
+           "passed_over": skipped}
     if output:
         out.data(doc, output)
     else:
         out.text(f"release {name} rolled back to revision {target} (now revision {new})")
+
+
+def _default_rollback_target(session: Session, name: str, history: list[dict[str, Any]]
+                             ) -> tuple[int, list[dict[str, Any]]]:
+    ns = session.namespace
+    current = history[-1]
+    now = session.helm.values(name, ns)
+
+    def same_as_current(rev: int) -> bool:
+        row = next(h for h in history if int(h["revision"]) == rev)
+        return row.get("chart") == current.get("chart") and (session.helm.values(name, ns, rev) or {}) == (now or {})
+
+    target, skipped = rollback_target(history, same_as_current)
+    if target is None:
+        said = "; ".join(f"revision {s['revision']}: {s['why']}" for s in skipped)
+        raise UsageError(f"release {name!r} has no earlier revision to undo to ({said})",
+                         f"'kubectl llm rollback {name} REVISION' goes to a revision on purpose, even a failed one; "
+                         f"helm history {name} -n {ns} lists them")
+    return target, skipped

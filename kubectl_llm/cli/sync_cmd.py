@@ -194,6 +194,15 @@ def checked_flags(filename: str, flags: dict[str, Any]) -> dict[str, Any]:
     return checked
 
 
+def _directory(ctx: click.Context, param: click.Parameter, value: str) -> Path:
+    """DIRECTORY "" (an unset variable: `kubectl llm export $DIR`) was the current directory: export wrote records
+    there and removed ours it found; `sync "" --prune` made the namespace match whatever folder the shell was in."""
+    if not value.strip():
+        raise UsageError("DIRECTORY is empty (an unset shell variable?)",
+                         f"name the folder, e.g. kubectl llm {ctx.info_name} models/ (use . for this directory)")
+    return Path(value)
+
+
 @click.command("export", epilog="""\b
 Examples:
   kubectl llm export models/ -n nrp-llm          # one file per release (+ the gateway), then git add/commit
@@ -203,7 +212,7 @@ Each file holds what the user set (model id, plan flags, -f/--set values), not t
 an unchanged namespace exports byte-identical files. Files of releases that no longer exist are removed, so the
 folder mirrors the namespace. The namespace itself is not written: a folder can be synced into another one.
 """)
-@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@click.argument("directory", type=click.Path(file_okay=False), callback=_directory)
 @options.connection
 @options.output("yaml", "json")
 def export_command(directory: Path, namespace: str | None, kube_context: str | None, kubeconfig: str | None,
@@ -289,7 +298,7 @@ Exit code: 0 = the namespace already matched the folder, 8 = there were changes 
 llm-gateway) are ever upgraded or removed; a name held by another Helm release is refused, never taken over.
 Models are re-planned from their file's user layer, like 'kubectl llm upgrade'.
 """)
-@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@click.argument("directory", type=click.Path(file_okay=False), callback=_directory)
 @click.option("--prune", is_flag=True, help="Remove releases of kubectl llm whose file is not in DIRECTORY.")
 @click.option("--dry-run", is_flag=True, help="Print the changes, change nothing.")
 @options.timeout_option("10m", "Helm timeout per release.")

@@ -287,3 +287,16 @@ def test_gateway_upgrade_where_no_gateway_is_installed_is_refused(tmp_path: Path
         up = json.loads(kllm("gateway", "upgrade", "-n", "edge-gw", "--set", "envoyProxy.replicas=3",
                              "-o", "json").stdout)
         assert (up["action"], up["revision"]) == ("upgraded", 2)
+
+
+# --- a key that takes a name or a number -----------------------------------------------------------------------------
+def test_a_driver_rule_error_names_both_forms_it_takes(tmp_path: Path) -> None:
+    """Before: `driverRule: -5` was refused as "-5 is not one of ['image', 'none']" (the first alternative of the
+    schema's oneOf only), which reads as if a number were not allowed at all; the admin who meant a driver major
+    had no way to learn that N >= 0 is. Now every alternative's reason is named."""
+    path = write_site(tmp_path, "driverRule: -5\n")
+    with pytest.raises(SiteError) as err:
+        site_adapter.load_site(str(path))
+    assert err.value.message == (f"site file {path}: driverRule: -5 is not one of ['image', 'none']; or -5 is less "
+                                 "than the minimum of 0")
+    assert site_adapter.load_site(str(write_site(tmp_path, "driverRule: 550\n"))).site.driver_rule == 550

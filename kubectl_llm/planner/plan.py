@@ -455,6 +455,39 @@ def _dcp_supported(f: ModelFacts, recipe: eng.Recipe, engine: str) -> bool:
     return not (set(f.layer_kinds) & {SLIDING, CHUNKED, LINEAR, MAMBA})
 
 
+def _ep_problem(f: ModelFacts, ranks: int, engine: str) -> str:
+    """'' if expert parallelism over ``ranks`` GPUs can place this model's routed experts, else why not.
+
+    SGLang gives every EP rank num_experts / ep_size experts and asserts it divides (python/sglang/srt/layers/moe/
+    fused_moe_triton/layer.py, FusedMoE: `assert num_experts % self.moe_ep_size == 0`). vLLM spreads a remainder
+    (determine_expert_map), but more ranks than experts leaves ranks without one: not planned."""
+    if engine == "sglang" and f.num_experts % ranks:
+        return f"EP {ranks}: SGLang needs the EP size to divide the {f.num_experts} experts"
+    if f.num_experts < ranks:
+        return f"EP {ranks}: more ranks than the {f.num_experts} experts"
+    return ""
+
+
+def _dcp_problem(f: ModelFacts, tp: int, dcp: int) -> str:
+    """'' if vLLM accepts DCP ``dcp`` at TP ``tp`` for this model's attention heads, else why not.
+
+    DCP shards the tokens among the TP ranks that hold copies of one KV head, so for a GQA/MQA model (not MLA,
+    whose latent cache is one head on every rank) vLLM's ModelConfig.verify_with_parallel_config (vllm/config/
+    model.py) asserts TP > KV heads, DCP <= TP // KV heads ("decode context parallel size must less than or equal
+    to (tensor parallel size T // total num kv heads K)") and (heads // KV heads) % DCP == 0."""
+    if f.uses_mla:
+        return ""
+    kv = f.num_kv_heads
+    if tp <= kv:
+        return (f"DCP {dcp} at TP {tp}: vLLM needs TP above the {kv} KV heads for decode context parallel "
+                f"(no KV copies to shard)")
+    if dcp > tp // kv:
+        return f"DCP {dcp} at TP {tp}: vLLM allows at most TP / KV heads = {tp} / {kv} = {tp // kv}"
+    if (f.num_attention_heads // kv) % dcp:
+        return (f"DCP {dcp}: vLLM needs it to divide the {f.num_attention_heads // kv} query heads per KV head")
+    return ""
+
+
 def _layouts(f: ModelFacts, n: int, recipe: eng.Recipe, req: PlanRequest) -> tuple[list[Layout], list[str]]:
     out, problems = [], []
     for tp in [d for d in range(n, 0, -1) if n % d == 0]:
@@ -470,13 +503,21 @@ def _layouts(f: ModelFacts, n: int, recipe: eng.Recipe, req: PlanRequest) -> tup
         # EP places whole experts on the TP x DP ranks: with one rank (TP 1, pure PP) there is nothing to place
         ep = f.is_moe and tp > 1 and (need_ep or recipe.expert_parallel == "always"
                                       or (recipe.expert_parallel == "above_4" and n > 4))
+        if ep and (why := _ep_problem(f, tp, req.engine)):
+            if need_ep:          # the FP8 blocks need EP at this TP, and EP cannot place the experts
+                problems.append(why)
+                continue
+            ep = False           # the recipe's preference only: TP shards every expert instead
         kv = 1 if f.uses_mla else f.num_kv_heads
         dcps = [1]
-        if tp > kv and _dcp_supported(f, recipe, req.engine):
+        if tp > kv and _dcp_supported(f, recipe, req.engine) and not _dcp_problem(f, tp, tp // kv):
             dcps = [tp // kv, 1]
         if req.dcp:
             if tp % req.dcp:
                 problems.append(f"DCP {req.dcp} does not divide TP {tp}")
+                continue
+            if req.dcp > 1 and req.engine == "vllm" and (why := _dcp_problem(f, tp, req.dcp)):
+                problems.append(why)
                 continue
             if req.dcp > 1 and not _dcp_supported(f, recipe, req.engine):
                 problems.append("SGLang has no decode-context-parallel: drop --dcp" if req.engine == "sglang" else
@@ -743,7 +784,7 @@ def _dp_layouts(f: ModelFacts, n: int, per: int, recipe: eng.Recipe, req: PlanRe
     if n > per and per % tp:
         return [], [f"TP {tp} of a DP rank must stay within one node of {per} GPUs"]
     why, _ = _layout_problem(f, tp, 1, recipe, n)
-    if why:
+    if why or (why := _ep_problem(f, n, req.engine)):
         return [], [why]
     return [Layout(tp=tp, pp=1, dcp=1, dp=dp, ep=True)], []
 

@@ -7,6 +7,8 @@ import pytest
 
 from kubectl_llm import catalog
 from kubectl_llm.errors import PlanError
+from kubectl_llm.planner.facts import from_config
+from kubectl_llm.planner.memory import Layout, layer_kv_bytes_per_token, stage_kv, state_bytes_per_layer
 from kubectl_llm.planner.plan import make_plan
 from kubectl_llm.planner.request import PlanRequest
 
@@ -31,6 +33,40 @@ def test_forced_dcp_on_a_gqa_model_keeps_vllms_kv_head_rule_by_hand():
     with pytest.raises(PlanError) as e:
         _plan("meta-llama/Llama-3.1-8B-Instruct", gpu_type="L40S", gpus=8, dcp=2)
     assert "DCP 2 at TP 8: vLLM needs TP above the 8 KV heads" in e.value.message and e.value.hint
+
+
+# --- Mamba cache blocks of hybrid models ------------------------------------------------------------------------------
+def test_hybrid_max_num_seqs_stays_within_the_mamba_cache_blocks_by_hand():
+    # vLLM: "ValueError: max_num_seqs (N) exceeds available Mamba cache blocks (M). Each decode sequence requires one
+    # Mamba cache block, so CUDA graph capture cannot proceed". Qwen3.5-27B at TP 1 (16 full-attention + 48 Gated
+    # DeltaNet layers): full layer 2 x 4 KV heads x 256 x 2 B = 4096 B a token; a DeltaNet state (conv (2 x 16 x 128
+    # + 48 x 128) x (4 - 1) x 2 B = 61,440 + fp32 SSM 48 x 128 x 128 x 4 B = 3,145,728) = 3,207,168 B; the attention
+    # block grows to 16 x ceil(3,207,168 / (16 x 4096)) = 784 tokens, a page of 784 x 4096 = 3,211,264 B, and a
+    # block id spans the 16 layers of a group: 16 x 3,211,264 = 51,380,224 B.
+    src = catalog.load("Qwen/Qwen3.5-27B")
+    f = from_config(src.config, src.model_id)
+    assert state_bytes_per_layer(f, 1) == 61_440 + 3_145_728
+    assert layer_kv_bytes_per_token(f, 1, 2.0, 3) == 4096
+    kv = stage_kv(f, Layout(tp=1), 2.0, range(f.num_layers), 8192)
+    assert (kv.block_size, kv.bytes_per_block) == (784, 51_380_224)
+    # --max-num-seqs 512 on one H100 was `fits: true`: its KV memory holds ~342 blocks (341 after the null block)
+    _, one = _plan("Qwen/Qwen3.5-27B", gpu_type="H100-80GB", gpus=1, max_num_seqs=512)
+    blocks = one.best.kv_cache_bytes // 51_380_224
+    assert not one.fits and f"max-num-seqs 512 exceeds the {blocks - 1} Mamba cache blocks" in one.best.why
+    assert one.best.seqs_cap == blocks - 1 and 300 < blocks - 1 < 512
+    assert f"this layout holds {blocks - 1}: try --max-num-seqs {blocks - 1}" in one.fit_hint()
+    # without --gpus the search goes on to the next count (TP 2: more blocks than sequences)
+    _, two = _plan("Qwen/Qwen3.5-27B", gpu_type="H100-80GB", max_num_seqs=512)
+    assert two.fits and two.best.layout.gpus == 2 and two.best.seqs_cap >= 512
+    # an automatic max-num-seqs is capped by the blocks: a power of two from the KV tokens, then the cap
+    _, auto = _plan("Qwen/Qwen3.5-397B-A17B-FP8", gpu_type="A10")
+    assert auto.fits and auto.best.max_num_seqs <= auto.best.seqs_cap
+
+
+def test_sglang_hybrid_plans_get_no_mamba_cap():
+    # SGLang keeps its Mamba pool apart from the KV pool: the vLLM rule is not applied to it
+    _, p = _plan("Qwen/Qwen3.5-27B", engine="sglang", gpu_type="H100-80GB")
+    assert p.fits and p.best.seqs_cap is None
 
 
 # --- expert parallel placement ----------------------------------------------------------------------------------------

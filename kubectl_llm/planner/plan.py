@@ -59,6 +59,7 @@ class Evaluation:
     layout_reason: str = ""        # why TP x PP and not more TP (set by the search; "" without PP)
     sglang_cap: float | None = None  # SGLang's own default --mem-fraction-static (an upper bound; None: vLLM/forced)
     sglang_fraction: float | None = None  # the --mem-fraction-static the SGLang pool was sized with (None: vLLM)
+    seqs_cap: int | None = None    # vLLM hybrid models: the Mamba cache blocks, one per running sequence (None: no cap)
 
 
 @dataclass(frozen=True)
@@ -180,6 +181,18 @@ class Plan:
                 tips.append(f"a card with more memory (--gpu-memory SIZE): kubectl llm plans at most {MAX_NODES} "
                             f"nodes of {b.gpu.per_node} GPUs")
             return head + "try " + ", or ".join(cap_tip + tips)
+        if (b.seqs_cap is not None and b.max_num_seqs > b.seqs_cap
+                and b.kv_tokens >= self.context.max_model_len):     # a hybrid model: the Mamba blocks bind, not KV
+            tips.append(f"--max-num-seqs {b.seqs_cap}" if b.seqs_cap else "")
+            tips += [gpus_tip] if more_gpus else []
+            block = b.kv_cache_bytes / (b.seqs_cap + 1)                   # one block id of every group
+            more = b.gpu.memory_bytes * b.util + (b.max_num_seqs - b.seqs_cap) * block
+            bigger = [g.name for g in sorted(self.site.gpu_catalog, key=lambda g: g.memory_bytes)
+                      if g.memory_bytes * b.util > more and not eng.gpu_cannot_run(f, g.compute, req.engine)
+                      ] if len(self.per_gpu_type) == 1 else []
+            tips += [f"a larger GPU (--gpu {bigger[0]})"] if bigger else []
+            return (f"{b.max_num_seqs} sequences need as many Mamba cache blocks, this layout holds {b.seqs_cap}: try "
+                    + ", or ".join(t for t in tips if t))
         if self.max_context_that_fits:
             tips.append(f"--max-model-len {self.max_context_that_fits}")
         if dtype_bytes(self.kv_dtype) > 1:
@@ -548,6 +561,13 @@ def _batch_cap(req: PlanRequest) -> int | None:
     return req.max_num_batched_tokens if req.engine == "vllm" and req.max_num_batched_tokens else None
 
 
+def _seqs_cap(req: PlanRequest, ev: Evaluation) -> int | None:
+    """The most sequences vLLM accepts for this layout: the batch cap and a hybrid model's Mamba cache blocks
+    (at least 1; None: no cap)."""
+    caps = [c for c in (_batch_cap(req), ev.seqs_cap) if c is not None]
+    return max(1, min(caps)) if caps else None
+
+
 class _Same:
     """A cache key that is one object by identity (ModelFacts holds dicts, so it has no hash of its own); the
     cache keeps the object alive, so its id cannot be reused while the entry exists."""
@@ -616,6 +636,7 @@ def _evaluate(f: ModelFacts, parts: WeightParts, gpu: GpuType, layout: Layout, L
         frac = planned if cap is None else min(planned, cap)
         startup = eng.sglang_startup_bytes(layout, gpu.compute, gpu.nvlink)
     worst: tuple[float, int, StageKV, int, int, int] | None = None
+    state_blocks: int | None = None
     for s, rng in enumerate(stages):
         kv = _stage_kv(_Same(f), layout, kv_dsz, rng, tokens)
         avail = int(gpu.memory_bytes * util - w_stages[s] - overheads[s].in_budget)
@@ -624,6 +645,8 @@ def _evaluate(f: ModelFacts, parts: WeightParts, gpu: GpuType, layout: Layout, L
             if frac < planned:             # the cap, not the weights, is what leaves too little
                 capped = capped or eng.sglang_pool_bytes(gpu.memory_bytes, planned, w_stages[s], startup) > 0
         blocks = max(0, avail // kv.bytes_per_block)
+        if kv.state_bytes_per_sequence:
+            state_blocks = blocks if state_blocks is None else min(state_blocks, blocks)
         need = kv.blocks_for(L)
         conc = (blocks - 1) / need if need else 0.0
         cand = (conc, s, kv, avail, blocks, need)
@@ -635,8 +658,15 @@ def _evaluate(f: ModelFacts, parts: WeightParts, gpu: GpuType, layout: Layout, L
     kv_tokens = int(max(0.0, conc) * L)
     per_tok = kv.growing_bytes_per_token / layout.dcp
     slack = int(gpu.memory_bytes * (1 - util))
+    # Hybrid (Mamba / linear-attention) models under vLLM: every running sequence keeps one state block of the
+    # shared pool, and vLLM refuses to capture its CUDA graphs otherwise ("ValueError: max_num_seqs (256) exceeds
+    # available Mamba cache blocks (184). Each decode sequence requires one Mamba cache block, so CUDA graph capture
+    # cannot proceed"; the pool's blocks = KV memory // one block of every group, the block 0 is the null block).
+    # SGLang sizes its Mamba pool apart from the KV pool and caps its running requests by it itself.
+    seqs_cap = max(0, state_blocks - 1) if state_blocks is not None and req.engine == "vllm" else None
     # a forced --mem-fraction-static is the user's reserve, as SGLang takes it: the check is a warning then
-    fits = avail > 0 and blocks - 1 >= need and (slack >= outside or bool(req.mem_fraction_static))
+    fits = (avail > 0 and blocks - 1 >= need and (slack >= outside or bool(req.mem_fraction_static))
+            and (seqs_cap is None or seqs_guess <= seqs_cap))
     why = ""
     if avail <= 0 and w_stages[s] >= gpu.memory_bytes:
         # no utilisation in this sentence: the weights alone exceed the card (a layout's own utilisation may be
@@ -654,6 +684,9 @@ def _evaluate(f: ModelFacts, parts: WeightParts, gpu: GpuType, layout: Layout, L
                   else ""))
     elif blocks - 1 < need:
         why = f"KV cache {human(max(avail, 0))} per GPU holds {kv_tokens} tokens, less than one request of {L}"
+    elif seqs_cap is not None and seqs_guess > seqs_cap:
+        why = (f"max-num-seqs {seqs_guess} exceeds the {seqs_cap} Mamba cache blocks the KV memory holds (vLLM "
+               f"refuses to start: each running sequence of a hybrid model keeps one state block)")
     elif slack < outside and not req.mem_fraction_static:
         why = (f"(1 - {util:.2f}) x {human(gpu.memory_bytes)} = {human(slack)} cannot hold the {human(outside)} "
                + ("vLLM allocates outside --gpu-memory-utilization" if req.engine == "vllm" else
@@ -671,7 +704,7 @@ def _evaluate(f: ModelFacts, parts: WeightParts, gpu: GpuType, layout: Layout, L
                     kv_bytes_per_token=per_tok, state_bytes_per_sequence=kv.state_bytes_per_sequence,
                     kv_cache_bytes=max(0, avail), kv_tokens=kv_tokens, concurrency=max(0.0, conc), fits=fits,
                     duplicated_kv=kv_dup, why=why, overhead_bytes=ov.in_budget, overhead=ov, available_bytes=avail,
-                    sglang_cap=cap, sglang_fraction=frac)
+                    sglang_cap=cap, sglang_fraction=frac, seqs_cap=seqs_cap)
     if seqs is None and not req.max_num_seqs:
         if not fits:
             # the sampler and the CUDA graphs grow with max-num-seqs: retry with the fewest the plan would choose,
@@ -680,11 +713,11 @@ def _evaluate(f: ModelFacts, parts: WeightParts, gpu: GpuType, layout: Layout, L
             if max(w_stages) >= gpu.memory_bytes * (req.gpu_memory_utilization or DEFAULT_UTILIZATION):
                 return ev
             fewest = _evaluate(f, parts, gpu, layout, L, kv_dsz, recipe, req,
-                               seqs=_max_num_seqs(0, None, _batch_cap(req)))
+                               seqs=_max_num_seqs(0, None, _seqs_cap(req, ev)))
             if not fewest.fits:
                 return ev
             ev = fewest
-        ms = _max_num_seqs(ev.kv_tokens, None, _batch_cap(req))
+        ms = _max_num_seqs(ev.kv_tokens, None, _seqs_cap(req, ev))
         if ms != ev.max_num_seqs:
             again = _evaluate(f, parts, gpu, layout, L, kv_dsz, recipe, req, seqs=ms)
             if again.fits:
@@ -1181,7 +1214,9 @@ def _explain(r: list[str], w: list[str], f: ModelFacts, b: Evaluation, req: Plan
     r.append(f"{seqs}: set by {given} ({b.kv_tokens} KV tokens{rank}, ~{b.kv_tokens // b.max_num_seqs} a sequence)"
              if req.max_num_seqs else
              f"{seqs}: room for ~2K-token sequences in {b.kv_tokens} KV tokens{rank} (cap "
-             + (f"{cap}: vLLM needs max-num-batched-tokens >= max-num-seqs)" if cap and cap < 256 else "256)"))
+             + (f"{b.seqs_cap}: the Mamba cache blocks, one per running sequence; vLLM refuses more)"
+                if b.seqs_cap is not None and b.seqs_cap < min(256, cap or 256) else
+                f"{cap}: vLLM needs max-num-batched-tokens >= max-num-seqs)" if cap and cap < 256 else "256)"))
     if b.overhead:
         o = b.overhead
         version = ".".join(map(str, eng.engine_version(recipe, req.engine)))

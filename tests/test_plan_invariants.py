@@ -80,3 +80,21 @@ def test_expert_parallel_places_every_expert_by_hand():
     for engine in ("vllm", "sglang"):
         _, mix = _plan("mistralai/Mixtral-8x7B-v0.1", engine=engine, gpu_type="A10", data_parallel=8)
         assert mix.best.layout.tp * mix.best.layout.dp <= 8, engine
+
+
+# --- max-num-batched-tokens >= max-num-seqs ---------------------------------------------------------------------------
+def test_a_forced_max_num_seqs_above_vllms_default_batch_raises_the_batch_by_hand():
+    # vLLM's default max-num-batched-tokens on an L40S (44.4 GiB < 70 GiB) is 2048, and SchedulerConfig refuses
+    # max_num_batched_tokens (2048) < max_num_seqs (4096). The plan passed --max-num-seqs 4096 alone; now it also
+    # passes --max-num-batched-tokens 4096 and profiles the 4096-token batch.
+    _, p = _plan("Qwen/Qwen3-8B", gpu_type="L40S", max_num_seqs=4096)
+    args = p.to_dict()["serving"]["args"]
+    assert args[args.index("--max-num-batched-tokens") + 1] == "4096"
+    assert p.best.overhead.tokens == 4096
+    assert any("max-num-batched-tokens 4096: raised to --max-num-seqs" in r for r in p.reasons)
+    # on an H100 the default (8192) already holds 4096 sequences: nothing is added
+    _, h = _plan("Qwen/Qwen3-8B", gpu_type="H100-80GB", max_num_seqs=4096)
+    assert "--max-num-batched-tokens" not in h.to_dict()["serving"]["args"]
+    # SGLang has no such rule (its --max-running-requests is not bounded by the chunk)
+    _, s = _plan("Qwen/Qwen3-8B", engine="sglang", gpu_type="L40S", max_num_seqs=4096)
+    assert "--chunked-prefill-size" not in s.to_dict()["serving"]["args"]

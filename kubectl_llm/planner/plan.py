@@ -568,6 +568,23 @@ def _seqs_cap(req: PlanRequest, ev: Evaluation) -> int | None:
     return max(1, min(caps)) if caps else None
 
 
+def _raised_batch(req: PlanRequest, gpu: GpuType) -> int | None:
+    """--max-num-batched-tokens the plan must pass itself: a --max-num-seqs above vLLM's default batch for the card
+    (2048 / 8192 tokens) would make vLLM refuse to start ("max_num_batched_tokens (2048) must be greater than or
+    equal to max_num_seqs (4096)", SchedulerConfig._verify_args; vLLM fills in its default before that check), so
+    the plan raises the batch to the sequences (None: the engine's default or the user's flag stands)."""
+    if req.engine != "vllm" or req.max_num_batched_tokens or not req.max_num_seqs:
+        return None
+    default = engine_batch_defaults(gpu.memory_bytes, " ".join((gpu.name, *gpu.products)))[0]
+    return req.max_num_seqs if req.max_num_seqs > default else None
+
+
+def _batched_tokens(req: PlanRequest, gpu: GpuType) -> int:
+    """The max-num-batched-tokens the engine will run with (T of the profile run)."""
+    return (req.max_num_batched_tokens or _raised_batch(req, gpu)
+            or engine_batch_defaults(gpu.memory_bytes, " ".join((gpu.name, *gpu.products)))[0])
+
+
 class _Same:
     """A cache key that is one object by identity (ModelFacts holds dicts, so it has no hash of its own); the
     cache keeps the object alive, so its id cannot be reused while the entry exists."""
@@ -606,8 +623,7 @@ def _evaluate(f: ModelFacts, parts: WeightParts, gpu: GpuType, layout: Layout, L
                                expert_kernel_scale(f, gpu.compute, layout.tp, layout.ep))
     stages = stage_layers(f.num_layers, layout.pp)
     seqs_guess = seqs or req.max_num_seqs or _max_num_seqs(1 << 30, None, _batch_cap(req))
-    tokens = req.max_num_batched_tokens or engine_batch_defaults(gpu.memory_bytes,
-                                                                 " ".join((gpu.name, *gpu.products)))[0]
+    tokens = _batched_tokens(req, gpu)
     version = eng.memory_model_version(recipe, req.engine)     # SGLang: the deliberate vLLM stand-in
     util = req.gpu_memory_utilization or DEFAULT_UTILIZATION
     cap = _sglang_cap(gpu, layout, req, f)
@@ -1088,7 +1104,7 @@ def make_plan(source: ModelSource, req: PlanRequest, site: Site | None = None) -
         dcp=best.layout.dcp, dp=best.layout.dp, ep=best.layout.ep, max_model_len=L,
         max_num_seqs=best.max_num_seqs, gpu_memory_utilization=best.util, hf_overrides=ctx.hf_overrides,
         kv_cache_dtype=req.kv_cache_dtype, recipe=recipe, revision=req.revision,
-        max_num_batched_tokens=req.max_num_batched_tokens,
+        max_num_batched_tokens=req.max_num_batched_tokens or _raised_batch(req, best.gpu),
         mem_fraction=_sglang_fraction(best) if req.engine == "sglang" else None)
     args = eng.vllm_args(settings) if req.engine == "vllm" else eng.sglang_args(settings)
     if req.engine == "sglang" and settings.mem_fraction is None:    # does not fit: no fraction is meaningful
@@ -1217,6 +1233,11 @@ def _explain(r: list[str], w: list[str], f: ModelFacts, b: Evaluation, req: Plan
              + (f"{b.seqs_cap}: the Mamba cache blocks, one per running sequence; vLLM refuses more)"
                 if b.seqs_cap is not None and b.seqs_cap < min(256, cap or 256) else
                 f"{cap}: vLLM needs max-num-batched-tokens >= max-num-seqs)" if cap and cap < 256 else "256)"))
+    if raised := _raised_batch(req, b.gpu):
+        default = engine_batch_defaults(b.gpu.memory_bytes, " ".join((b.gpu.name, *b.gpu.products)))[0]
+        r.append(f"max-num-batched-tokens {raised}: raised to --max-num-seqs, above vLLM's default of {default} on "
+                 f"{b.gpu.name} (vLLM refuses max_num_batched_tokens < max_num_seqs: each sequence takes a token a "
+                 f"step)")
     if b.overhead:
         o = b.overhead
         version = ".".join(map(str, eng.engine_version(recipe, req.engine)))

@@ -1,22 +1,62 @@
-"""Plans that say fits must start on the first try: the defects an invariant sweep of the planner found (vLLM /
-SGLang refuse these layouts and flags at start-up), each with its hand-computed numbers."""
+"""A plan that says fits must start on the first try: the invariant sweep (tests/plan_invariants.py) on a sample, and
+the defects it found, each with its hand-computed numbers.
+
+The whole sweep (~18,000 plans: catalog + ../shared/models x every GPU type of the NRP site x vLLM / SGLang x
+contexts x GPU counts x forced flags, ~2.5 min) runs with ``python -m tests.plan_invariants``; here a fixed sample
+of it, plus the requests that found the defects below.
+"""
 
 from __future__ import annotations
+
+import json
 
 import pytest
 
 from kubectl_llm import catalog
-from kubectl_llm.errors import PlanError
+from kubectl_llm.errors import LlmError, PlanError
 from kubectl_llm.planner.facts import from_config
 from kubectl_llm.planner.memory import Layout, layer_kv_bytes_per_token, stage_kv, state_bytes_per_layer
 from kubectl_llm.planner.plan import make_plan
 from kubectl_llm.planner.request import PlanRequest
+from tests import plan_invariants as inv
+
+SAMPLE = 2500          # plans of ~18,000; ~10 s alone on one core
 
 
 def _plan(model_id: str, **req):
     src = catalog.load(model_id)
     assert src is not None, model_id
     return src, make_plan(src, PlanRequest(**req))
+
+
+def test_a_sample_of_the_sweep_keeps_every_engine_and_cluster_rule():
+    n, found, counts = inv.sweep(SAMPLE)
+    assert n == SAMPLE and counts["fits"] > SAMPLE // 3, counts
+    assert not found, "\n".join(f"{m} {json.dumps(r)}: {v}" for m, r, v in found[:20])
+
+
+# the requests that found the defects below (all fit and break a rule before the fixes)
+FOUND = [
+    ("meta-llama/Llama-3.1-8B-Instruct", {"engine": "vllm", "gpu_type": "L40S", "dcp": 2, "gpus": 8}),
+    ("Qwen/Qwen3-235B-A22B", {"engine": "vllm", "gpu_type": "H100-80GB", "dcp": 4, "gpus": 8}),
+    ("Qwen/Qwen3.5-27B", {"engine": "vllm", "gpu_type": "H100-80GB", "max_num_seqs": 512}),
+    ("Qwen/Qwen3.5-397B-A17B-FP8", {"engine": "vllm", "gpu_type": "A10"}),
+    ("mistralai/Mixtral-8x7B-v0.1", {"engine": "sglang", "gpu_type": "A10", "data_parallel": 8}),
+    ("mistralai/Mixtral-8x7B-v0.1", {"engine": "vllm", "gpu_type": "A10", "data_parallel": 8}),
+    ("zai-org/GLM-4.7", {"engine": "sglang", "gpu_type": "H100-80GB", "data_parallel": 8}),
+    ("Qwen/Qwen3-8B", {"engine": "vllm", "gpu_type": "L40S", "max_num_seqs": 4096}),
+]
+
+
+@pytest.mark.parametrize("model_id,req", FOUND, ids=[f"{m}-{'-'.join(map(str, r.values()))}" for m, r in FOUND])
+def test_the_requests_that_found_defects_keep_the_rules(model_id, req):
+    src = catalog.load(model_id)
+    try:
+        plan = make_plan(src, PlanRequest(**req))
+    except LlmError as e:
+        assert e.message and e.hint
+        return
+    assert inv.violations(plan, req, dict(src.config)) == []
 
 
 # --- DCP on a GQA model -----------------------------------------------------------------------------------------------

@@ -574,7 +574,8 @@ class Cluster:
         port = listener.get("port")
         return GatewayView(name, namespace, found=True, address=addresses[0].get("value") if addresses else None,
                            protocol=str(listener.get("protocol") or ""),
-                           port=int(port) if isinstance(port, int) else None)
+                           port=int(port) if isinstance(port, int) else None,
+                           hostname=str(listener.get("hostname") or ""))
 
     def route(self, name: str, namespace: str) -> RouteView:
         """The AIGatewayRoute's reconciliation condition, set by the AI Gateway controller (Accepted/NotAccepted)."""
@@ -617,18 +618,26 @@ class GatewayView:
     problem: str = ""
     protocol: str = ""          # of the listener the route attaches to: HTTP, HTTPS, ...
     port: int | None = None
+    hostname: str = ""          # that listener's hostname, when it names one
 
     @property
     def url(self) -> str | None:
         """The base URL users call: https for an HTTPS (or TLS) listener, its port unless the scheme's default
-        (a Gateway's address is a bare IP or host name); None without an address."""
+        (a Gateway's address is a bare IP or host name); None without an address. A listener that names a
+        hostname (not a wildcard) is called by it: it routes only requests for that host (Gateway API), and its
+        certificate is for that name, so the address would get a 404 or a TLS error."""
         if not self.address:
             return None
         if "://" in self.address:
             return self.address
         scheme = "https" if self.protocol.upper() in ("HTTPS", "TLS") else "http"
         default = 443 if scheme == "https" else 80
-        return f"{scheme}://{self.address}" + (f":{self.port}" if self.port and self.port != default else "")
+        # an IPv6 address (an IPAddress of an IPv6 or dual-stack cluster) goes in brackets (RFC 3986), else its
+        # colons read as a port: http://fd00::10:8080
+        host = f"[{self.address}]" if ":" in self.address and not self.address.startswith("[") else self.address
+        if self.hostname and "*" not in self.hostname:
+            host = self.hostname
+        return f"{scheme}://{host}" + (f":{self.port}" if self.port and self.port != default else "")
 
 
 @dataclass(frozen=True)

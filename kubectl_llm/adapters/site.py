@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from kubectl_llm.errors import SiteError
-from kubectl_llm.planner.site import DEFAULT_SITE_RESOURCE, Site, default_site, site_from_document
+from kubectl_llm.planner.site import DEFAULT_SITE_RESOURCE, Site, default_site, gpu_name_key, site_from_document
 
 PACKAGE = Path(__file__).resolve().parents[1]   # kubectl_llm/
 
@@ -114,4 +114,63 @@ def _from_file(path: Path, origin: str) -> LoadedSite:
         raise SiteError(f"site file {path}: gpusMode: replace with no gpus leaves no GPU type to plan on",
                         "list the cluster's GPU types under gpus: ('kubectl llm gpus -o yaml' prints entries in that "
                         "form), or drop gpusMode to add to the built-in catalog")
+    _check_gpus(path, doc.get("gpus") or [], replace=doc.get("gpusMode") == "replace")
+    _check_tolerations(path, [("tolerations", doc.get("tolerations") or []),
+                              ("largeGpu.tolerations", (doc.get("largeGpu") or {}).get("tolerations") or [])])
     return LoadedSite(site_from_document(doc), origin, str(path))
+
+
+def _check_tolerations(path: Path, lists: list[tuple[str, list[dict[str, Any]]]]) -> None:
+    """The API server's rules for a toleration (core/v1 validation) the schema cannot say: every model Pod would
+    otherwise be refused at install time (the Deployment's 422 after helm ran), or never created (a
+    LeaderWorkerSet's), while `add --dry-run=client` passed."""
+    for where, tolerations in lists:
+        for i, t in enumerate(tolerations):
+            at, operator = f"{where}[{i}]", t.get("operator") or "Equal"
+            problem = ("an empty key needs operator: Exists (it then tolerates every taint)"
+                       if not t.get("key") and operator != "Exists" else
+                       f"value {t['value']!r} with operator: Exists (a value needs operator: Equal)"
+                       if operator == "Exists" and t.get("value") else
+                       f"tolerationSeconds with effect: {t.get('effect') or '(any)'} (only NoExecute has it)"
+                       if "tolerationSeconds" in t and t.get("effect") != "NoExecute" else "")
+            if problem:
+                raise SiteError(f"site file {path}: {at}: {problem}",
+                                "the API server refuses such a Pod (the rules of core/v1 Toleration); fix the "
+                                "entry in the site file")
+
+
+def _check_gpus(path: Path, entries: list[dict[str, Any]], *, replace: bool) -> None:
+    """What the schema cannot say about the site's GPU types: each named once (as --gpu matches names: the
+    second entry of a name was silently dropped), no more usable memory than the card has (usable_gib 470 for
+    a 48 GiB card, a slipped decimal point, planned models on memory that does not exist), and each product label
+    one type's (in gpusMode add, a site's H200-141 with product NVIDIA-H200 beside the built-in H200: --gpu
+    NVIDIA-H200 planned on the built-in type's resource, --gpu auto on the site's)."""
+    from kubectl_llm.planner.gpus import load_gpu_catalog
+
+    names = {gpu_name_key(str(g["name"])) for g in entries}
+    owner: dict[str, str] = {} if replace else {
+        gpu_name_key(p): f"the built-in type {b.name} (gpusMode add keeps it; an entry named {b.name} replaces it)"
+        for b in load_gpu_catalog() if gpu_name_key(b.name) not in names for p in b.products}
+    for i, g in enumerate(entries):
+        for product in g.get("products") or ():
+            if gpu_name_key(str(product)) in owner:
+                raise SiteError(f"site file {path}: gpus[{i}].products: {product!r} is also a product of "
+                                f"{owner[gpu_name_key(str(product))]}",
+                                "give each product label to one GPU type (the node label names the card, --gpu "
+                                "takes it too)")
+        owner.update({gpu_name_key(str(p)): f"gpus[{i}] ({g['name']})" for p in g.get("products") or ()})
+    seen: dict[str, int] = {}
+    for i, g in enumerate(entries):
+        key = gpu_name_key(str(g["name"]))
+        if key in seen:
+            first = entries[seen[key]]["name"]
+            raise SiteError(f"site file {path}: gpus[{i}].name: {g['name']!r} names the same type as gpus[{seen[key]}] "
+                            f"({first!r}; names match as --gpu matches them: case, spaces, underscores and an "
+                            f"'nvidia-' prefix ignored)", "give each GPU type one entry, or distinct names")
+        seen[key] = i
+        card_gib = int(g["memory_mib"]) / 1024
+        if float(g["usable_gib"]) > card_gib:
+            raise SiteError(f"site file {path}: gpus[{i}].usable_gib: {g['usable_gib']} GiB is more than the card "
+                            f"has (memory_mib {g['memory_mib']} = {card_gib:.2f} GiB)",
+                            "usable_gib is the total memory CUDA reports, ~0.6 GiB below the card's "
+                            "(kubectl llm gpus -o yaml lists both for the built-in types)")

@@ -259,12 +259,17 @@ def chatbox_command(api_host: str | None, provider_id: str | None, provider_name
                     output: str) -> None:
     """Print the Chatbox provider config of the namespace's models, generated from the releases."""
     if api_host is not None and not api_host.startswith(("http://", "https://")):
-        raise UsageError(f"--api-host {api_host!r} is not an http(s) URL", "e.g. --api-host https://ellm.nrp-nautilus.io")
+        raise UsageError(f"--api-host {api_host!r} is not an http(s) URL",
+                         "the URL users reach the gateway at, with its scheme: e.g. --api-host https://llm.example.org")
     if api_host is not None and ("@" in api_host.split("/")[2] or "?" in api_host or "#" in api_host):
         # the config is handed to every user (and its link is a URL of its own): no credentials ride in it
         raise UsageError("--api-host carries credentials, a query or a fragment (not shown): the config is shared "
                          "with every user", "give the bare base URL (https://host[:port]); each user pastes their "
                          "own API key into Chatbox")
+    if site:    # checked even when the namespace's routes name the Gateway: a file given is a file read
+        from kubectl_llm.cli.planning import load_site
+
+        load_site(site)
     session = Session(namespace, kube_context, kubeconfig)
     ns = session.namespace
     releases = namespace_releases(session)

@@ -42,12 +42,21 @@ def _install(name: str, namespace: str | None, kube_context: str | None, kubecon
     # The site's routes attach to the Gateway of its first parentRef: a ref naming a namespace says where it lives.
     session = Session(namespace or (refs[0].get("namespace") if refs else None) or None, kube_context, kubeconfig)
     base = site_values(site)
-    if verb == "upgrade" and not reset_values:
+    if verb == "upgrade":
         # upgrade starts from what the release was installed with (its --set/-f values and the site's Gateway
         # name); an explicit --site is applied over them, this call's -f/--set last (null forgets a value). Also
         # under --dry-run=client, which previews this very upgrade (as a model's upgrade reads its release).
         stored = _stored_values(session, name)
-        if stored is not None:
+        if stored is None:
+            # no gateway here: installing one (a Gateway, its Envoy proxy and load balancer, a cluster-wide
+            # GatewayClass) is what install does, named after the site in effect; an upgrade run in the wrong
+            # namespace, or from a shell without the site, made one that no route attaches to
+            raise ReleaseNotFound(f"no gateway release {name!r} in namespace {session.namespace!r}: upgrade "
+                                  f"changes an installed gateway",
+                                  f"-n the namespace it is installed in ('helm list -A' shows it), or install one "
+                                  f"with 'kubectl llm gateway install -n {session.namespace}'"
+                                  + (f" --site {site}" if site else ""))
+        if not reset_values:
             base = deep_merge(stored, site_values(site)) if site else stored
     values, _ = apply_overrides(base, values_files, set_values, set_string_values)
     _check_namespace(in_effect, values, session.namespace, verb, site)
@@ -56,7 +65,7 @@ def _install(name: str, namespace: str | None, kube_context: str | None, kubecon
 
 
 def _stored_values(session: Session, name: str) -> dict[str, Any] | None:
-    """The values gateway release NAME was installed with; None when there is none (upgrade then installs)."""
+    """The values gateway release NAME was installed with; None when there is none (upgrade then refuses)."""
     found = session.helm.current_chart(name, session.namespace)
     if found is None:
         return None
@@ -147,7 +156,8 @@ Examples:
   kubectl llm gateway upgrade -n nrp-llm --set envoyProxy.replicas=null    # forget one earlier value
 
 The values of earlier install/upgrade calls (-f, --set, the site's Gateway name) are kept; this call's are
-applied on top; --reset-values forgets them all.
+applied on top; --reset-values forgets them all. A namespace with no gateway release is refused (gateway install
+makes one).
 """)
 @_install_options
 @click.option("--reset-values", is_flag=True,

@@ -20,6 +20,7 @@ what the user set on a release. Everything else here is pure.
 from __future__ import annotations
 
 import copy
+import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -79,7 +80,8 @@ class UserLayer:
         for k in sorted(self.flags):
             values = self.flags[k] if k in MULTIPLE else [self.flags[k]]
             for v in values:
-                out += [f"--{FLAG_NAMES[k]}", str(v)]
+                # an engine argument is itself a --flag: only --engine-arg=--x reads back as one token (as typed)
+                out += [f"--{FLAG_NAMES[k]}={v}"] if k in MULTIPLE else [f"--{FLAG_NAMES[k]}", str(v)]
         return out
 
     def updated(self, flags: dict[str, Any], values: dict[str, Any], *, reset: bool = False,
@@ -160,11 +162,17 @@ def flatten(values: dict[str, Any], prefix: str = "") -> dict[str, Any]:
 
 
 def describe(layer: UserLayer) -> str:
-    """One line for `status`: `--gpu L40 --context-length 16384; storage.storageClass=rook-ceph`."""
+    """One line for `status`: `--gpu L40 --context-length 16384; storage.storageClass=rook-ceph`. A value that is
+    not a string reads as --set / --set-json take it (`storage.keep=false`, `tolerations=[{"key":"x"}]`), not as
+    Python's repr (`False`, `[{'key': 'x'}]`)."""
     parts = [" ".join(layer.args())] if layer.flags else []
     if layer.values:
-        parts.append(", ".join(f"{k}={v}" for k, v in flatten(layer.values).items()))
+        parts.append(", ".join(f"{k}={_text(v)}" for k, v in flatten(layer.values).items()))
     return "; ".join(parts) or "nothing (every value is planned)"
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value, separators=(",", ":"))
 
 
 def read_user_layer(helm: Helm, name: str, namespace: str) -> UserLayer | None:

@@ -72,11 +72,14 @@ class Site:
     @property
     def gpu_catalog(self) -> tuple[GpuType, ...]:
         """The GPU types this site offers: the built-in catalog with the site's types added (same name replaces),
-        or only the site's types (``gpusMode: replace``)."""
+        or only the site's types (``gpusMode: replace``). Names match as ``--gpu`` matches them (case, spaces,
+        underscores and an 'nvidia-' prefix forgiven)."""
         if self.gpus_mode == "replace":
             return self.gpus
-        own = {g.name: g for g in self.gpus}
-        base = [own.pop(g.name, g) for g in load_gpu_catalog()]
+        # matched as --gpu matches them: a site's "h200" replaces the built-in H200 (else the built-in, first in
+        # the catalog, would answer --gpu h200 and the site's entry could never be planned on)
+        own = {_norm(g.name): g for g in self.gpus}
+        base = [own.pop(_norm(g.name), g) for g in load_gpu_catalog()]
         return tuple(base + list(own.values()))
 
     def find_gpu(self, name: str) -> GpuType:
@@ -178,6 +181,11 @@ ALIASES = {"a100": "A100-80GB", "h100": "H100-80GB", "3090": "RTX-3090", "4090":
 
 def _norm(name: str) -> str:
     return name.lower().replace("_", "-").replace(" ", "-").replace("nvidia-", "")
+
+
+def gpu_name_key(name: str) -> str:
+    """The form GPU type names are compared in (--gpu, a site's types against the built-in ones)."""
+    return _norm(name)
 
 
 def site_from_document(doc: dict[str, Any]) -> Site:

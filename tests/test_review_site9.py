@@ -350,3 +350,28 @@ def test_an_upgrade_whose_stored_gpu_the_site_no_longer_names_says_how_to_move_i
         assert up["action"] == "upgraded"
         row = json.loads(kllm("list", "-o", "json").stdout)[0]
         assert (row["gpu"]["type"], row["context"]) == ("RTX6000ADA48", 8192)
+
+
+# --- a model release named with a leading digit ------------------------------------------------------------------
+def test_a_model_release_name_starting_with_a_digit_is_refused_before_helm(tmp_path: Path,
+                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """Before: `add MODEL --name 405b` passed the name check (a DNS-1123 label may start with a digit) and rendered,
+    but the release names its Service (and, across nodes, its LeaderWorkerSet), which the API server and LWS's
+    webhook take only as a DNS-1035 label, starting with a letter: the install failed after helm ran (a 422),
+    with helm's text. Now it is refused first (exit 2) with a name that works; an alias, which has no Service, may
+    still start with a digit."""
+    monkeypatch.setenv("KUBECONFIG", str(tmp_path / "no-such-kubeconfig"))
+    for args in (["Qwen/Qwen3-8B", "--name", "405b"], ["deepseek-ai/DeepSeek-V3", "--gpu", "A100-80GB", "--name",
+                                                       "671b-v3"]):
+        res = CliRunner().invoke(cli, ["add", *args, "-n", "team-a", "--dry-run=client", "-o", "yaml"])
+        assert res.exit_code == 2 and not res.stdout, res.output
+        name = args[-1]
+        assert res.stderr.strip().splitlines() == [
+            f"error: name '{name}' starts with a digit: a model's release names its Service, which must start with "
+            "a letter (a DNS-1035 label; the API server refuses it)", f"hint: try --name llm-{name}"]
+    ok = CliRunner().invoke(cli, ["add", "Qwen/Qwen3-8B", "--name", "llm-405b", "-n", "team-a", "--dry-run=client",
+                                  "-o", "yaml"])
+    assert ok.exit_code == 0 and "name: llm-405b" in ok.stdout
+    alias = CliRunner().invoke(cli, ["alias", "405b", "--to", "llm-405b", "--allow-missing", "-n", "team-a",
+                                     "--dry-run=client", "-o", "yaml"])
+    assert alias.exit_code == 0, alias.output

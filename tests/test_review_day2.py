@@ -390,7 +390,14 @@ def test_sync_prune_leaves_nothing_of_a_model_spanning_nodes(fake: FakeApiServer
     folder = tmp_path / "models"
     kllm("export", str(folder))
     (folder / f"{LLAMA_NAME}.yaml").unlink()
-    kllm("sync", str(folder), "--prune", code=8)
+    # the folder now holds no record: pruning it all is refused (nothing removed) unless said on purpose; before,
+    # an empty folder (a wrong path or checkout) removed every release of the namespace without a question
+    stderr = kllm("sync", str(folder), "--prune", code=2).stderr
+    assert stderr.startswith(f"error: {folder} holds no record, and --prune would remove every release of kubectl "
+                             f"llm in namespace {NS} (1: {LLAMA_NAME})\n"), stderr
+    assert "hint: check the folder (a wrong path or checkout?); --allow-empty removes them all on purpose" in stderr
+    assert len(claims(fake)) == 2 and kllm("sync", str(folder), "--prune", "--dry-run", code=2)
+    kllm("sync", str(folder), "--prune", "--allow-empty", code=8)
     assert fake.objects(f"llm.nrp-nautilus.io/model={LLAMA_NAME}", namespace=NS) == []
 
 

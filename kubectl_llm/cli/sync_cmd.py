@@ -293,6 +293,8 @@ Examples:
   kubectl llm sync models/ -n nrp-llm                    # add new files, upgrade changed ones
   kubectl llm sync models/ -n nrp-llm --prune            # ... and remove releases whose file is gone
 
+--prune with a folder that holds no record at all would remove every release: refused unless --allow-empty.
+
 Exit code: 0 = the namespace already matched the folder, 8 = there were changes (made, or pending with
 --dry-run), anything else = an error (as for every command). Only releases of kubectl llm's charts (llm-model,
 llm-gateway) are ever upgraded or removed; a name held by another Helm release is refused, never taken over.
@@ -300,12 +302,15 @@ Models are re-planned from their file's user layer, like 'kubectl llm upgrade'.
 """)
 @click.argument("directory", type=click.Path(file_okay=False), callback=_directory)
 @click.option("--prune", is_flag=True, help="Remove releases of kubectl llm whose file is not in DIRECTORY.")
+@click.option("--allow-empty", is_flag=True,
+              help="Let --prune remove every release when DIRECTORY holds no record (refused otherwise).")
 @click.option("--dry-run", is_flag=True, help="Print the changes, change nothing.")
 @options.timeout_option("10m", "Helm timeout per release.")
 @options.connection
 @options.output("yaml", "json")
-def sync_command(directory: Path, prune: bool, dry_run: bool, timeout: str, namespace: str | None,
-                 kube_context: str | None, kubeconfig: str | None, output: str | None) -> None:
+def sync_command(directory: Path, prune: bool, allow_empty: bool, dry_run: bool, timeout: str,
+                 namespace: str | None, kube_context: str | None, kubeconfig: str | None,
+                 output: str | None) -> None:
     """Make the namespace match DIRECTORY (files written by `kubectl llm export`)."""
     desired = read_folder(directory)
     for doc in desired.values():
@@ -317,6 +322,13 @@ def sync_command(directory: Path, prune: bool, dry_run: bool, timeout: str, name
     current = current_records(session)
     refuse_kind_changes(desired, current, session.namespace)
     changes = record.diff(desired, current, prune=prune)
+    doomed = [c.name for c in changes if c.action == "remove"]
+    if not desired and doomed and not allow_empty:
+        # a folder with no record is far more often a wrong path or checkout than a wish to remove everything
+        # (Argo CD's automated sync refuses the same unless allowEmpty)
+        raise UsageError(f"{directory} holds no record, and --prune would remove every release of kubectl llm in "
+                         f"namespace {session.namespace} ({len(doomed)}: {', '.join(sorted(doomed))})",
+                         "check the folder (a wrong path or checkout?); --allow-empty removes them all on purpose")
     for change in changes:   # every model to add or upgrade must plan, before the first one is applied
         if change.kind == "model" and change.action in ("add", "upgrade"):
             preflight_plan(record.file_name({"kind": "model", "name": change.name}),

@@ -375,3 +375,28 @@ def test_a_model_release_name_starting_with_a_digit_is_refused_before_helm(tmp_p
     alias = CliRunner().invoke(cli, ["alias", "405b", "--to", "llm-405b", "--allow-missing", "-n", "team-a",
                                      "--dry-run=client", "-o", "yaml"])
     assert alias.exit_code == 0, alias.output
+
+
+# --- the site's Service labels -------------------------------------------------------------------------------------
+def test_a_service_label_the_chart_sets_is_refused_in_the_site_file(tmp_path: Path) -> None:
+    """Before: `serviceLabels: {llm.nrp-nautilus.io/model: llm}` (or app.kubernetes.io/instance, part-of, ...: the
+    labels charts/llm-model writes on every object) passed, and the site's value silently replaced the chart's on
+    every model's Service: the release's label selector (what rm's leftover check and the e2e suite find a release
+    by) no longer matched its Service. Now such a key is refused; a key of the site's own still loads."""
+    from tests.conftest import REPO_ROOT
+
+    helper = (REPO_ROOT / "charts" / "llm-model" / "templates" / "_helpers.tpl").read_text()
+    block = helper.split('define "llm-model.labels"')[1].split("{{- end -}}")[0]
+    chart_keys = {line.split(":")[0] for line in block.splitlines() if ":" in line and not line.startswith("{{")}
+    assert len(chart_keys) == 8
+    for key in sorted(chart_keys):
+        path = write_site(tmp_path, SITE + f"serviceLabels: {{{key}: llm}}\n")
+        res = CliRunner().invoke(cli, ["plan", "Qwen/Qwen3-8B", "--site", str(path)])
+        assert res.exit_code == 2
+        assert res.stderr.splitlines()[0] == (f"error: site file {path}: serviceLabels: {key} is a label the chart "
+                                              "sets on every object of a release (the Service's would no longer "
+                                              "match the others')")
+    ok = write_site(tmp_path, SITE + "serviceLabels: {acme.dev/component: llm, component: llm}\n")
+    assert dict(site_adapter.load_site(str(ok)).site.service_labels) == {"acme.dev/component": "llm",
+                                                                        "component": "llm"}
+    assert chart_keys == site_adapter.CHART_LABELS                 # the list follows the chart's helper

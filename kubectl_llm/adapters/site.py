@@ -24,6 +24,10 @@ from kubectl_llm.planner.site import DEFAULT_SITE_RESOURCE, Site, default_site, 
 PACKAGE = Path(__file__).resolve().parents[1]   # kubectl_llm/
 
 ENV_VAR = "KUBECTL_LLM_SITE"
+# The labels charts/llm-model puts on every object (its "llm-model.labels" helper): not the site's to set.
+CHART_LABELS = frozenset({"app.kubernetes.io/name", "app.kubernetes.io/instance", "app.kubernetes.io/component",
+                          "app.kubernetes.io/version", "app.kubernetes.io/managed-by", "app.kubernetes.io/part-of",
+                          "helm.sh/chart", "llm.nrp-nautilus.io/model"})
 SCHEMA_RESOURCE = "sites/site.schema.json"
 
 
@@ -118,6 +122,13 @@ def _from_file(path: Path, origin: str) -> LoadedSite:
                         "list the cluster's GPU types under gpus: ('kubectl llm gpus -o yaml' prints entries in that "
                         "form), or drop gpusMode to add to the built-in catalog")
     _check_gpus(path, doc.get("gpus") or [], replace=doc.get("gpusMode") == "replace")
+    for key in doc.get("serviceLabels") or {}:
+        if key in CHART_LABELS:
+            # the chart writes these on every object; the site's value silently replaced the chart's on the
+            # Service (llm.nrp-nautilus.io/model: what rm and the e2e check find a release's objects by)
+            raise SiteError(f"site file {path}: serviceLabels: {key} is a label the chart sets on every object of "
+                            f"a release (the Service's would no longer match the others')",
+                            "give the Service a label of your own key (e.g. example.org/component: llm)")
     _check_tolerations(path, [("tolerations", doc.get("tolerations") or []),
                               ("largeGpu.tolerations", (doc.get("largeGpu") or {}).get("tolerations") or [])])
     return LoadedSite(site_from_document(doc), origin, str(path))

@@ -51,18 +51,21 @@ class Endpoint:
         return self.hostname or self.ip or ""
 
 
-def is_public_host(host: str) -> bool:
-    """False for loopback/private/link-local IPs, single-label names and cluster/private DNS suffixes."""
+def is_public_host(host: str, cluster_domain: str = "cluster.local") -> bool:
+    """False for loopback/private/link-local IPs, single-label names and cluster/private DNS suffixes (a Service
+    name in the site's own cluster domain too: <svc>.<ns>.svc.<clusterDomain>)."""
     try:
         addr = ipaddress.ip_address(host)
     except ValueError:
-        return "." in host and not host.endswith(_INTERNAL_SUFFIXES) and host != "localhost"
+        internal = (*_INTERNAL_SUFFIXES, f".svc.{cluster_domain.strip('.').lower()}")
+        return "." in host and not host.endswith(internal) and host != "localhost"
     return not (addr.is_private or addr.is_loopback or addr.is_link_local or addr.is_reserved)
 
 
-def parse_endpoint(url: str, *, insecure: bool = False) -> Endpoint:
+def parse_endpoint(url: str, *, insecure: bool = False, cluster_domain: str = "cluster.local") -> Endpoint:
     """``https://host[:port][/v1]`` -> Endpoint. Refuses what the gateway could not call, and plain http to a
-    public host (the API key and every prompt would cross the internet unencrypted) unless ``insecure``."""
+    public host (the API key and every prompt would cross the internet unencrypted) unless ``insecure``; a Service
+    of the cluster (``cluster_domain``: the site's) is not public."""
     try:
         parts = urlsplit(url.strip())
     except ValueError:   # an unclosed IPv6 bracket: 'https://[::1'
@@ -96,7 +99,7 @@ def parse_endpoint(url: str, *, insecure: bool = False) -> Endpoint:
             raise UsageError(f"--external {url!r}: {host!r} is not a DNS name", "check the URL") from None
         hostname, ip = host, None
     tls = parts.scheme == "https"
-    public = is_public_host(host)
+    public = is_public_host(host, cluster_domain)
     if not tls and public and not insecure:
         raise UsageError(f"refusing plain http to the public host {host}: API keys and prompts would travel "
                          f"unencrypted", f"use https://{host}{':' + str(parts.port) if parts.port else ''}"

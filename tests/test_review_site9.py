@@ -287,3 +287,40 @@ def test_gateway_upgrade_where_no_gateway_is_installed_is_refused(tmp_path: Path
         up = json.loads(kllm("gateway", "upgrade", "-n", "edge-gw", "--set", "envoyProxy.replicas=3",
                              "-o", "json").stdout)
         assert (up["action"], up["revision"]) == ("upgraded", 2)
+
+
+# --- a key that takes a name or a number -----------------------------------------------------------------------------
+def test_a_driver_rule_error_names_both_forms_it_takes(tmp_path: Path) -> None:
+    """Before: `driverRule: -5` was refused as "-5 is not one of ['image', 'none']" (the first alternative of the
+    schema's oneOf only), which reads as if a number were not allowed at all; the admin who meant a driver major
+    had no way to learn that N >= 0 is. Now every alternative's reason is named."""
+    path = write_site(tmp_path, "driverRule: -5\n")
+    with pytest.raises(SiteError) as err:
+        site_adapter.load_site(str(path))
+    assert err.value.message == (f"site file {path}: driverRule: -5 is not one of ['image', 'none']; or -5 is less "
+                                 "than the minimum of 0")
+    assert site_adapter.load_site(str(write_site(tmp_path, "driverRule: 550\n"))).site.driver_rule == 550
+
+
+# --- an external backend inside a cluster with its own domain ------------------------------------------------------
+def test_an_external_backend_in_the_sites_cluster_domain_is_not_a_public_host(tmp_path: Path,
+                                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """Before: on a site whose clusterDomain is corp.example, `add --external http://vllm.models.svc.corp.example:8000/v1`
+    (a vLLM Service of another namespace, the in-cluster name the README says is fine over plain http) was refused as
+    'plain http to the public host' (only *.svc.cluster.local counted as in-cluster), and with --insecure it was
+    warned about as public and without an API key. Now <svc>.<ns>.svc.<the site's clusterDomain> is in-cluster;
+    another name of that domain (llm.corp.example) is still public."""
+    from kubectl_llm import fleet
+
+    assert fleet.parse_endpoint("http://vllm.models.svc.corp.example:8000/v1", cluster_domain="corp.example").public \
+        is False
+    assert fleet.parse_endpoint("http://vllm.models.svc.cluster.local:8000/v1").public is False
+    with pytest.raises(Exception, match="plain http to the public host llm.corp.example"):
+        fleet.parse_endpoint("http://llm.corp.example:8000/v1", cluster_domain="corp.example")
+    site = write_site(tmp_path, "clusterDomain: corp.example\n")
+    monkeypatch.setenv("KUBECONFIG", str(tmp_path / "no-such-kubeconfig"))
+    res = CliRunner().invoke(cli, ["add", "--external", "http://vllm.models.svc.corp.example:8000/v1", "--served-name",
+                                   "Qwen/Qwen3-8B", "--name", "qwen3-team", "-n", "team-a", "--site", str(site),
+                                   "--dry-run=client", "-o", "yaml"])
+    assert res.exit_code == 0, res.output
+    assert "hostname: vllm.models.svc.corp.example" in res.stdout and "warning" not in res.stderr

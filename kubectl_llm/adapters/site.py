@@ -82,7 +82,10 @@ def _explain(err: Any) -> list[str]:
         extra = sorted(set(err.instance) - set(known)) if isinstance(err.instance, dict) else []
         return [f"{_path([*err.absolute_path, k])}: unknown key (allowed here: {', '.join(known)})" for k in extra]
     if err.validator == "oneOf" and err.context:
-        return [f"{where or '(top)'}: {err.context[0].message}"]
+        # every alternative's reason: driverRule -5 is no name AND below the integers' minimum; the first alone
+        # ('not one of [image, none]') hid that a number is allowed
+        reasons = list(dict.fromkeys(c.message for c in err.context))
+        return [f"{where or '(top)'}: {'; or '.join(reasons)}"]
     return [f"{where or '(top)'}: {err.message}"]
 
 

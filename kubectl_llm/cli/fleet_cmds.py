@@ -83,7 +83,10 @@ def add_external(model: str | None, name: str | None, ext: dict[str, Any], plan_
         raise UsageError("--external needs --name ROUTE (the model name clients will send)",
                          "e.g. --name qwen3-nairr")
     validate_name(name)
-    endpoint = fleet.parse_endpoint(ext["external"], insecure=bool(ext["insecure"]))
+    from kubectl_llm.cli.planning import load_site
+
+    endpoint = fleet.parse_endpoint(ext["external"], insecure=bool(ext["insecure"]),
+                                    cluster_domain=load_site(site_option).site.cluster_domain)
     secret = fleet.parse_secret_ref(ext["api_key_secret"])[0] if ext["api_key_secret"] else None
     if not endpoint.tls and endpoint.public:
         out.warn(f"plain http to the public host {endpoint.host} (--insecure)")

@@ -59,6 +59,7 @@ class Evaluation:
     layout_reason: str = ""        # why TP x PP and not more TP (set by the search; "" without PP)
     sglang_cap: float | None = None  # SGLang's own default --mem-fraction-static (an upper bound; None: vLLM/forced)
     sglang_fraction: float | None = None  # the --mem-fraction-static the SGLang pool was sized with (None: vLLM)
+    seqs_cap: int | None = None    # vLLM hybrid models: the Mamba cache blocks, one per running sequence (None: no cap)
 
 
 @dataclass(frozen=True)
@@ -180,6 +181,18 @@ class Plan:
                 tips.append(f"a card with more memory (--gpu-memory SIZE): kubectl llm plans at most {MAX_NODES} "
                             f"nodes of {b.gpu.per_node} GPUs")
             return head + "try " + ", or ".join(cap_tip + tips)
+        if (b.seqs_cap is not None and b.max_num_seqs > b.seqs_cap
+                and b.kv_tokens >= self.context.max_model_len):     # a hybrid model: the Mamba blocks bind, not KV
+            tips.append(f"--max-num-seqs {b.seqs_cap}" if b.seqs_cap else "")
+            tips += [gpus_tip] if more_gpus else []
+            block = b.kv_cache_bytes / (b.seqs_cap + 1)                   # one block id of every group
+            more = b.gpu.memory_bytes * b.util + (b.max_num_seqs - b.seqs_cap) * block
+            bigger = [g.name for g in sorted(self.site.gpu_catalog, key=lambda g: g.memory_bytes)
+                      if g.memory_bytes * b.util > more and not eng.gpu_cannot_run(f, g.compute, req.engine)
+                      ] if len(self.per_gpu_type) == 1 else []
+            tips += [f"a larger GPU (--gpu {bigger[0]})"] if bigger else []
+            return (f"{b.max_num_seqs} sequences need as many Mamba cache blocks, this layout holds {b.seqs_cap}: try "
+                    + ", or ".join(t for t in tips if t))
         if self.max_context_that_fits:
             tips.append(f"--max-model-len {self.max_context_that_fits}")
         if dtype_bytes(self.kv_dtype) > 1:
@@ -455,6 +468,39 @@ def _dcp_supported(f: ModelFacts, recipe: eng.Recipe, engine: str) -> bool:
     return not (set(f.layer_kinds) & {SLIDING, CHUNKED, LINEAR, MAMBA})
 
 
+def _ep_problem(f: ModelFacts, ranks: int, engine: str) -> str:
+    """'' if expert parallelism over ``ranks`` GPUs can place this model's routed experts, else why not.
+
+    SGLang gives every EP rank num_experts / ep_size experts and asserts it divides (python/sglang/srt/layers/moe/
+    fused_moe_triton/layer.py, FusedMoE: `assert num_experts % self.moe_ep_size == 0`). vLLM spreads a remainder
+    (determine_expert_map), but more ranks than experts leaves ranks without one: not planned."""
+    if engine == "sglang" and f.num_experts % ranks:
+        return f"EP {ranks}: SGLang needs the EP size to divide the {f.num_experts} experts"
+    if f.num_experts < ranks:
+        return f"EP {ranks}: more ranks than the {f.num_experts} experts"
+    return ""
+
+
+def _dcp_problem(f: ModelFacts, tp: int, dcp: int) -> str:
+    """'' if vLLM accepts DCP ``dcp`` at TP ``tp`` for this model's attention heads, else why not.
+
+    DCP shards the tokens among the TP ranks that hold copies of one KV head, so for a GQA/MQA model (not MLA,
+    whose latent cache is one head on every rank) vLLM's ModelConfig.verify_with_parallel_config (vllm/config/
+    model.py) asserts TP > KV heads, DCP <= TP // KV heads ("decode context parallel size must less than or equal
+    to (tensor parallel size T // total num kv heads K)") and (heads // KV heads) % DCP == 0."""
+    if f.uses_mla:
+        return ""
+    kv = f.num_kv_heads
+    if tp <= kv:
+        return (f"DCP {dcp} at TP {tp}: vLLM needs TP above the {kv} KV heads for decode context parallel "
+                f"(no KV copies to shard)")
+    if dcp > tp // kv:
+        return f"DCP {dcp} at TP {tp}: vLLM allows at most TP / KV heads = {tp} / {kv} = {tp // kv}"
+    if (f.num_attention_heads // kv) % dcp:
+        return (f"DCP {dcp}: vLLM needs it to divide the {f.num_attention_heads // kv} query heads per KV head")
+    return ""
+
+
 def _layouts(f: ModelFacts, n: int, recipe: eng.Recipe, req: PlanRequest) -> tuple[list[Layout], list[str]]:
     out, problems = [], []
     for tp in [d for d in range(n, 0, -1) if n % d == 0]:
@@ -470,13 +516,21 @@ def _layouts(f: ModelFacts, n: int, recipe: eng.Recipe, req: PlanRequest) -> tup
         # EP places whole experts on the TP x DP ranks: with one rank (TP 1, pure PP) there is nothing to place
         ep = f.is_moe and tp > 1 and (need_ep or recipe.expert_parallel == "always"
                                       or (recipe.expert_parallel == "above_4" and n > 4))
+        if ep and (why := _ep_problem(f, tp, req.engine)):
+            if need_ep:          # the FP8 blocks need EP at this TP, and EP cannot place the experts
+                problems.append(why)
+                continue
+            ep = False           # the recipe's preference only: TP shards every expert instead
         kv = 1 if f.uses_mla else f.num_kv_heads
         dcps = [1]
-        if tp > kv and _dcp_supported(f, recipe, req.engine):
+        if tp > kv and _dcp_supported(f, recipe, req.engine) and not _dcp_problem(f, tp, tp // kv):
             dcps = [tp // kv, 1]
         if req.dcp:
             if tp % req.dcp:
                 problems.append(f"DCP {req.dcp} does not divide TP {tp}")
+                continue
+            if req.dcp > 1 and req.engine == "vllm" and (why := _dcp_problem(f, tp, req.dcp)):
+                problems.append(why)
                 continue
             if req.dcp > 1 and not _dcp_supported(f, recipe, req.engine):
                 problems.append("SGLang has no decode-context-parallel: drop --dcp" if req.engine == "sglang" else
@@ -505,6 +559,30 @@ def _batch_cap(req: PlanRequest) -> int | None:
     """vLLM refuses to start when max_num_batched_tokens < max_num_seqs (SchedulerConfig: each running sequence
     takes at least a token a step): a forced --max-num-batched-tokens caps max-num-seqs (None: no cap)."""
     return req.max_num_batched_tokens if req.engine == "vllm" and req.max_num_batched_tokens else None
+
+
+def _seqs_cap(req: PlanRequest, ev: Evaluation) -> int | None:
+    """The most sequences vLLM accepts for this layout: the batch cap and a hybrid model's Mamba cache blocks
+    (at least 1; None: no cap)."""
+    caps = [c for c in (_batch_cap(req), ev.seqs_cap) if c is not None]
+    return max(1, min(caps)) if caps else None
+
+
+def _raised_batch(req: PlanRequest, gpu: GpuType) -> int | None:
+    """--max-num-batched-tokens the plan must pass itself: a --max-num-seqs above vLLM's default batch for the card
+    (2048 / 8192 tokens) would make vLLM refuse to start ("max_num_batched_tokens (2048) must be greater than or
+    equal to max_num_seqs (4096)", SchedulerConfig._verify_args; vLLM fills in its default before that check), so
+    the plan raises the batch to the sequences (None: the engine's default or the user's flag stands)."""
+    if req.engine != "vllm" or req.max_num_batched_tokens or not req.max_num_seqs:
+        return None
+    default = engine_batch_defaults(gpu.memory_bytes, " ".join((gpu.name, *gpu.products)))[0]
+    return req.max_num_seqs if req.max_num_seqs > default else None
+
+
+def _batched_tokens(req: PlanRequest, gpu: GpuType) -> int:
+    """The max-num-batched-tokens the engine will run with (T of the profile run)."""
+    return (req.max_num_batched_tokens or _raised_batch(req, gpu)
+            or engine_batch_defaults(gpu.memory_bytes, " ".join((gpu.name, *gpu.products)))[0])
 
 
 class _Same:
@@ -545,8 +623,7 @@ def _evaluate(f: ModelFacts, parts: WeightParts, gpu: GpuType, layout: Layout, L
                                expert_kernel_scale(f, gpu.compute, layout.tp, layout.ep))
     stages = stage_layers(f.num_layers, layout.pp)
     seqs_guess = seqs or req.max_num_seqs or _max_num_seqs(1 << 30, None, _batch_cap(req))
-    tokens = req.max_num_batched_tokens or engine_batch_defaults(gpu.memory_bytes,
-                                                                 " ".join((gpu.name, *gpu.products)))[0]
+    tokens = _batched_tokens(req, gpu)
     version = eng.memory_model_version(recipe, req.engine)     # SGLang: the deliberate vLLM stand-in
     util = req.gpu_memory_utilization or DEFAULT_UTILIZATION
     cap = _sglang_cap(gpu, layout, req, f)
@@ -575,6 +652,7 @@ def _evaluate(f: ModelFacts, parts: WeightParts, gpu: GpuType, layout: Layout, L
         frac = planned if cap is None else min(planned, cap)
         startup = eng.sglang_startup_bytes(layout, gpu.compute, gpu.nvlink)
     worst: tuple[float, int, StageKV, int, int, int] | None = None
+    state_blocks: int | None = None
     for s, rng in enumerate(stages):
         kv = _stage_kv(_Same(f), layout, kv_dsz, rng, tokens)
         avail = int(gpu.memory_bytes * util - w_stages[s] - overheads[s].in_budget)
@@ -583,6 +661,8 @@ def _evaluate(f: ModelFacts, parts: WeightParts, gpu: GpuType, layout: Layout, L
             if frac < planned:             # the cap, not the weights, is what leaves too little
                 capped = capped or eng.sglang_pool_bytes(gpu.memory_bytes, planned, w_stages[s], startup) > 0
         blocks = max(0, avail // kv.bytes_per_block)
+        if kv.state_bytes_per_sequence:
+            state_blocks = blocks if state_blocks is None else min(state_blocks, blocks)
         need = kv.blocks_for(L)
         conc = (blocks - 1) / need if need else 0.0
         cand = (conc, s, kv, avail, blocks, need)
@@ -594,8 +674,15 @@ def _evaluate(f: ModelFacts, parts: WeightParts, gpu: GpuType, layout: Layout, L
     kv_tokens = int(max(0.0, conc) * L)
     per_tok = kv.growing_bytes_per_token / layout.dcp
     slack = int(gpu.memory_bytes * (1 - util))
+    # Hybrid (Mamba / linear-attention) models under vLLM: every running sequence keeps one state block of the
+    # shared pool, and vLLM refuses to capture its CUDA graphs otherwise ("ValueError: max_num_seqs (256) exceeds
+    # available Mamba cache blocks (184). Each decode sequence requires one Mamba cache block, so CUDA graph capture
+    # cannot proceed"; the pool's blocks = KV memory // one block of every group, the block 0 is the null block).
+    # SGLang sizes its Mamba pool apart from the KV pool and caps its running requests by it itself.
+    seqs_cap = max(0, state_blocks - 1) if state_blocks is not None and req.engine == "vllm" else None
     # a forced --mem-fraction-static is the user's reserve, as SGLang takes it: the check is a warning then
-    fits = avail > 0 and blocks - 1 >= need and (slack >= outside or bool(req.mem_fraction_static))
+    fits = (avail > 0 and blocks - 1 >= need and (slack >= outside or bool(req.mem_fraction_static))
+            and (seqs_cap is None or seqs_guess <= seqs_cap))
     why = ""
     if avail <= 0 and w_stages[s] >= gpu.memory_bytes:
         # no utilisation in this sentence: the weights alone exceed the card (a layout's own utilisation may be
@@ -613,6 +700,9 @@ def _evaluate(f: ModelFacts, parts: WeightParts, gpu: GpuType, layout: Layout, L
                   else ""))
     elif blocks - 1 < need:
         why = f"KV cache {human(max(avail, 0))} per GPU holds {kv_tokens} tokens, less than one request of {L}"
+    elif seqs_cap is not None and seqs_guess > seqs_cap:
+        why = (f"max-num-seqs {seqs_guess} exceeds the {seqs_cap} Mamba cache blocks the KV memory holds (vLLM "
+               f"refuses to start: each running sequence of a hybrid model keeps one state block)")
     elif slack < outside and not req.mem_fraction_static:
         why = (f"(1 - {util:.2f}) x {human(gpu.memory_bytes)} = {human(slack)} cannot hold the {human(outside)} "
                + ("vLLM allocates outside --gpu-memory-utilization" if req.engine == "vllm" else
@@ -630,7 +720,7 @@ def _evaluate(f: ModelFacts, parts: WeightParts, gpu: GpuType, layout: Layout, L
                     kv_bytes_per_token=per_tok, state_bytes_per_sequence=kv.state_bytes_per_sequence,
                     kv_cache_bytes=max(0, avail), kv_tokens=kv_tokens, concurrency=max(0.0, conc), fits=fits,
                     duplicated_kv=kv_dup, why=why, overhead_bytes=ov.in_budget, overhead=ov, available_bytes=avail,
-                    sglang_cap=cap, sglang_fraction=frac)
+                    sglang_cap=cap, sglang_fraction=frac, seqs_cap=seqs_cap)
     if seqs is None and not req.max_num_seqs:
         if not fits:
             # the sampler and the CUDA graphs grow with max-num-seqs: retry with the fewest the plan would choose,
@@ -639,11 +729,11 @@ def _evaluate(f: ModelFacts, parts: WeightParts, gpu: GpuType, layout: Layout, L
             if max(w_stages) >= gpu.memory_bytes * (req.gpu_memory_utilization or DEFAULT_UTILIZATION):
                 return ev
             fewest = _evaluate(f, parts, gpu, layout, L, kv_dsz, recipe, req,
-                               seqs=_max_num_seqs(0, None, _batch_cap(req)))
+                               seqs=_max_num_seqs(0, None, _seqs_cap(req, ev)))
             if not fewest.fits:
                 return ev
             ev = fewest
-        ms = _max_num_seqs(ev.kv_tokens, None, _batch_cap(req))
+        ms = _max_num_seqs(ev.kv_tokens, None, _seqs_cap(req, ev))
         if ms != ev.max_num_seqs:
             again = _evaluate(f, parts, gpu, layout, L, kv_dsz, recipe, req, seqs=ms)
             if again.fits:
@@ -743,7 +833,7 @@ def _dp_layouts(f: ModelFacts, n: int, per: int, recipe: eng.Recipe, req: PlanRe
     if n > per and per % tp:
         return [], [f"TP {tp} of a DP rank must stay within one node of {per} GPUs"]
     why, _ = _layout_problem(f, tp, 1, recipe, n)
-    if why:
+    if why or (why := _ep_problem(f, n, req.engine)):
         return [], [why]
     return [Layout(tp=tp, pp=1, dcp=1, dp=dp, ep=True)], []
 
@@ -1014,7 +1104,7 @@ def make_plan(source: ModelSource, req: PlanRequest, site: Site | None = None) -
         dcp=best.layout.dcp, dp=best.layout.dp, ep=best.layout.ep, max_model_len=L,
         max_num_seqs=best.max_num_seqs, gpu_memory_utilization=best.util, hf_overrides=ctx.hf_overrides,
         kv_cache_dtype=req.kv_cache_dtype, recipe=recipe, revision=req.revision,
-        max_num_batched_tokens=req.max_num_batched_tokens,
+        max_num_batched_tokens=req.max_num_batched_tokens or _raised_batch(req, best.gpu),
         mem_fraction=_sglang_fraction(best) if req.engine == "sglang" else None)
     args = eng.vllm_args(settings) if req.engine == "vllm" else eng.sglang_args(settings)
     if req.engine == "sglang" and settings.mem_fraction is None:    # does not fit: no fraction is meaningful
@@ -1140,7 +1230,14 @@ def _explain(r: list[str], w: list[str], f: ModelFacts, b: Evaluation, req: Plan
     r.append(f"{seqs}: set by {given} ({b.kv_tokens} KV tokens{rank}, ~{b.kv_tokens // b.max_num_seqs} a sequence)"
              if req.max_num_seqs else
              f"{seqs}: room for ~2K-token sequences in {b.kv_tokens} KV tokens{rank} (cap "
-             + (f"{cap}: vLLM needs max-num-batched-tokens >= max-num-seqs)" if cap and cap < 256 else "256)"))
+             + (f"{b.seqs_cap}: the Mamba cache blocks, one per running sequence; vLLM refuses more)"
+                if b.seqs_cap is not None and b.seqs_cap < min(256, cap or 256) else
+                f"{cap}: vLLM needs max-num-batched-tokens >= max-num-seqs)" if cap and cap < 256 else "256)"))
+    if raised := _raised_batch(req, b.gpu):
+        default = engine_batch_defaults(b.gpu.memory_bytes, " ".join((b.gpu.name, *b.gpu.products)))[0]
+        r.append(f"max-num-batched-tokens {raised}: raised to --max-num-seqs, above vLLM's default of {default} on "
+                 f"{b.gpu.name} (vLLM refuses max_num_batched_tokens < max_num_seqs: each sequence takes a token a "
+                 f"step)")
     if b.overhead:
         o = b.overhead
         version = ".".join(map(str, eng.engine_version(recipe, req.engine)))

@@ -97,6 +97,11 @@ def requests(src: ModelSource, native: int) -> Iterator[dict[str, Any]]:
         for dcp in (2, 4, 8):
             yield {**base, "dcp": dcp, "gpus": 8}
         yield {**base, "gpu_memory_utilization": 0.8}
+        yield {**base, "nodes": 2}
+        if engine == "vllm":
+            yield {**base, "nodes": 2, "launcher": "ray"}
+        yield {**base, "replicas": 2}
+        yield {**base, "context": 8192, "gpus": 16}
         if engine == "sglang":
             yield {**base, "mem_fraction_static": 0.8}
 
@@ -235,6 +240,37 @@ def violations(plan: Plan, req: dict[str, Any], config: dict[str, Any]) -> list[
         if told != (tp * dp, pp, dp):   # SGLang's --tp-size is the whole group with DP attention
             out.append(f"SGLang args say tp/pp/dp {told}, the plan {(tp * dp, pp, dp)}")
 
+    # expert parallel and DP attention as the engine is told: vLLM --enable-expert-parallel, SGLang --ep-size TP x DP
+    # (its --tp-size) and --enable-dp-attention with --dp-size
+    if engine == "vllm" and ("--enable-expert-parallel" in args) != lay.ep:
+        out.append(f"vLLM --enable-expert-parallel vs the plan's EP {lay.ep}")
+    if engine == "sglang":
+        if lay.ep and _int_arg(args, "--ep-size", 0) != tp * dp:
+            out.append(f"SGLang --ep-size {_arg(args, '--ep-size')} vs EP {tp * dp}")
+        if dp > 1 and "--enable-dp-attention" not in args:
+            out.append("SGLang --dp-size without --enable-dp-attention")
+    # multi-node: every pod is told the same parallel sizes, the node count and its rank
+    nodes_told = d["gpu"]["nodes"]
+    if nodes_told > 1 and d["serving"]["launcher"] == "ray":
+        # Ray: the workers only join the leader's Ray cluster (ray start), the leader's vLLM places every rank
+        if _arg(args, "--distributed-executor-backend") != "ray":
+            out.append("--launcher ray without --distributed-executor-backend ray")
+    elif nodes_told > 1:
+        wargs = d["serving"]["worker_args"]
+        if not wargs:
+            out.append(f"{nodes_told} nodes but no worker args")
+        for flag in ("--tensor-parallel-size", "--pipeline-parallel-size", "--tp-size", "--pp-size", "--dp-size",
+                     "--data-parallel-size", "--max-model-len", "--context-length"):
+            if _arg(args, flag) != _arg(wargs, flag):
+                out.append(f"leader {flag} {_arg(args, flag)} vs workers {_arg(wargs, flag)}")
+        if engine == "sglang" or dp == 1:
+            if _int_arg(args, "--nnodes", 0) != nodes_told:
+                out.append(f"--nnodes {_arg(args, '--nnodes')} vs {nodes_told} pods")
+        else:
+            if _int_arg(args, "--data-parallel-size-local", 0) * nodes_told != dp:
+                out.append(f"--data-parallel-size-local {_arg(args, '--data-parallel-size-local')} x {nodes_told} "
+                           f"nodes != DP {dp}")
+
     # Kubernetes: the pod's GPUs on one node of that type
     per_node, nodes = b.gpu.per_node, d["gpu"]["nodes"]
     if d["gpu"]["per_node"] > per_node or d["gpu"]["per_node"] * nodes != d["gpu"]["count"]:
@@ -364,6 +400,39 @@ def _schema_violations(values: dict[str, Any]) -> list[str]:
     return [f"{charts._path(e)}: {charts._reason(e)}" for e in validator.iter_errors(merged)]
 
 
+def hint_problem(src: ModelSource, req: dict[str, Any], plan: Plan) -> str:
+    """'' when one of the changes a no-fit plan's hint names makes the plan fit (or the hint names only changes the
+    planner cannot replay: another checkpoint, a card of --gpu-memory SIZE), else why not. Each named change is
+    replayed as the flag it names."""
+    import re
+
+    hint = plan.fit_hint()
+    tries: list[dict[str, Any]] = []
+    if m := re.search(r"--max-model-len (\d+)", hint):
+        tries.append({**{k: v for k, v in req.items() if k != "context"}, "max_model_len": int(m[1])})
+    if "--kv-cache-dtype fp8" in hint:
+        tries.append({**req, "kv_cache_dtype": "fp8"})
+    if "more --gpus" in hint or "more --nodes" in hint:
+        tries.append({k: v for k, v in req.items() if k not in ("gpus", "tp", "pp", "nodes")})
+    if m := re.search(r"--gpu ([A-Za-z0-9-]+)", hint):
+        tries.append({**req, "gpu_type": m[1]})
+    if m := re.search(r"--max-num-seqs (\d+)", hint):
+        tries.append({**req, "max_num_seqs": int(m[1])})
+    if m := re.search(r"--gpu-memory-utilization ([0-9.]+)", hint):
+        tries.append({**req, "gpu_memory_utilization": float(m[1])})
+    if "checkpoint" in hint or "--gpu-memory SIZE" in hint:
+        return ""            # another checkpoint or a card not in the catalog may help: not replayable here
+    if not tries:
+        return f"no change to replay in: {hint}"
+    for t in tries:
+        try:
+            if make_plan(src, PlanRequest(**t)).fits:
+                return ""
+        except LlmError:
+            continue
+    return f"none of the hint's changes fits: {hint}"
+
+
 def _kv_dsz(d: dict[str, Any], f: Any) -> float:
     from kubectl_llm.planner.facts import dtype_bytes
 
@@ -396,8 +465,10 @@ def _shared_expert_intermediate(config: dict[str, Any]) -> int:
 
 
 # --- the sweep --------------------------------------------------------------------------------------------------------
-def sweep(sample: int | None = None, seed: int = 9) -> tuple[int, list[tuple[str, dict[str, Any], str]], Counter]:
-    """(plans made, [(model, request, violation)], outcome counts). ``sample``: plans per run, drawn evenly."""
+def sweep(sample: int | None = None, seed: int = 9, hints: bool = True
+          ) -> tuple[int, list[tuple[str, dict[str, Any], str]], Counter]:
+    """(plans made, [(model, request, violation)], outcome counts). ``sample``: plans per run, drawn evenly;
+    ``hints``: replay the changes each no-fit hint names (one more plan per change)."""
     cases = []
     for src in sources():
         native = _native(src)
@@ -415,6 +486,8 @@ def sweep(sample: int | None = None, seed: int = 9) -> tuple[int, list[tuple[str
                 found.append((src.model_id, req, f"refused without a hint: {e.message}"))
             continue
         counts["fits" if plan.fits else "no-fit"] += 1
+        if not plan.fits and hints and (why := hint_problem(src, req, plan)):
+            found.append((src.model_id, req, f"no-fit hint: {why}"))
         for v in violations(plan, req, dict(src.config)):
             found.append((src.model_id, req, v))
     return len(cases), found, counts

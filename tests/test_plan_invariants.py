@@ -20,7 +20,7 @@ from kubectl_llm.planner.plan import make_plan
 from kubectl_llm.planner.request import PlanRequest
 from tests import plan_invariants as inv
 
-SAMPLE = 2500          # plans of ~18,000; ~10 s alone on one core
+SAMPLE = 1500          # plans of ~19,600 (no-fit hints replayed too); ~10 s alone on one core
 
 
 def _plan(model_id: str, **req):
@@ -138,3 +138,28 @@ def test_a_forced_max_num_seqs_above_vllms_default_batch_raises_the_batch_by_han
     # SGLang has no such rule (its --max-running-requests is not bounded by the chunk)
     _, s = _plan("Qwen/Qwen3-8B", engine="sglang", gpu_type="L40S", max_num_seqs=4096)
     assert "--chunked-prefill-size" not in s.to_dict()["serving"]["args"]
+
+
+# --- a no-fit hint names only changes that make the plan fit ---------------------------------------------------------
+def test_a_no_fit_hint_names_only_changes_that_fit_by_hand():
+    # Llama-3.1-405B on 16 A10s: 47.2 GiB of weights per GPU. The hint offered "more --gpus (up to 64)", but no count
+    # of A10s up to 64 holds the model (planned without --gpus: no fit), and named the first card whose 0.95 x memory
+    # exceeds weights + overhead. Now every tip is planned first: A6000 x 16 (0.91 x 47.4 GiB < 47.2 + 3.8 GiB) does
+    # not fit, H100-80GB x 16 does, so the hint names H100-80GB and no more GPUs.
+    _, p = _plan("meta-llama/Llama-3.1-405B", gpu_type="A10", gpus=16)
+    hint = p.fit_hint()
+    assert not p.fits and "--gpus" not in hint and "(--gpu H100-80GB)" in hint
+    assert not _plan("meta-llama/Llama-3.1-405B", gpu_type="A10")[1].fits
+    assert not _plan("meta-llama/Llama-3.1-405B", gpu_type="A6000", gpus=16)[1].fits
+    assert _plan("meta-llama/Llama-3.1-405B", gpu_type="H100-80GB", gpus=16)[1].fits
+    # MiniMax-M2.5 on SGLang with --max-num-seqs 4096 on A10s: the sampler's logits of 4096 rows fill the budget. The
+    # hint offered the same card ("a larger GPU (--gpu A10)") and lifting SGLang's cap, neither of which fits; now it
+    # names leaving --max-num-seqs to the plan, which fits
+    _, m = _plan("MiniMaxAI/MiniMax-M2.5", engine="sglang", gpu_type="A10", max_num_seqs=4096)
+    hint = m.fit_hint()
+    assert "--max-num-seqs left to the plan" in hint and "(--gpu A10)" not in hint and "lifts the cap" not in hint
+    assert _plan("MiniMaxAI/MiniMax-M2.5", engine="sglang", gpu_type="A10")[1].fits
+    # nothing the planner can replay fits: the hint says so and names what is left
+    _, k = _plan("moonshotai/Kimi-K2-Instruct", gpu_type="A10", gpus=8)
+    assert "no change kubectl llm can plan on A10 makes it fit (more --gpus (up to 64: 8 nodes of 8) would not fit " \
+           "either)" in k.fit_hint()

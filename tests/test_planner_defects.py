@@ -154,12 +154,16 @@ def test_weights_that_fit_nowhere_show_the_largest_layout_tried_and_no_kv_hint()
 
 
 def test_kv_that_does_not_fit_hints_fp8_kv_and_the_context_that_fits():
-    p = plan("meta-llama/Llama-3.1-70B-Instruct", gpu_type="A100-80GB", gpus=2)
+    # every tip is planned before it is named: on 2 x A100-80GB fp8 KV alone does not bring one 131072-token request
+    # in (the hint names only --max-model-len there); on 4 x L40S it does
+    p = plan("meta-llama/Llama-3.1-70B-Instruct", gpu_type="L40S", gpus=4)
     assert not p.fits and p.max_context_that_fits
     hint = p.fit_hint()
     assert "--kv-cache-dtype fp8" in hint and f"--max-model-len {p.max_context_that_fits}" in hint
-    p8 = plan("meta-llama/Llama-3.1-70B-Instruct", gpu_type="A100-80GB", gpus=2, kv_cache_dtype="fp8")
-    assert "--kv-cache-dtype" not in p8.fit_hint()          # already fp8: that hint cannot help
+    assert plan("meta-llama/Llama-3.1-70B-Instruct", gpu_type="L40S", gpus=4, kv_cache_dtype="fp8").fits
+    a = plan("meta-llama/Llama-3.1-70B-Instruct", gpu_type="A100-80GB", gpus=2)
+    assert f"--max-model-len {a.max_context_that_fits}" in a.fit_hint() and "--kv-cache-dtype" not in a.fit_hint()
+    assert not plan("meta-llama/Llama-3.1-70B-Instruct", gpu_type="A100-80GB", gpus=2, kv_cache_dtype="fp8").fits
 
 
 # --- SGLang plans speak SGLang ------------------------------------------------------------------------------------

@@ -324,3 +324,54 @@ def test_an_external_backend_in_the_sites_cluster_domain_is_not_a_public_host(tm
                                    "--dry-run=client", "-o", "yaml"])
     assert res.exit_code == 0, res.output
     assert "hostname: vllm.models.svc.corp.example" in res.stdout and "warning" not in res.stderr
+
+
+# --- the site renames a GPU type a release was added with ---------------------------------------------------------
+def test_an_upgrade_whose_stored_gpu_the_site_no_longer_names_says_how_to_move_it(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Before: after the admin renamed RTX6000-Ada in the site profile, `upgrade qwen3-8b --context-length 8192` of
+    a release added with --gpu RTX6000-Ada failed with the add-time hint 'kubectl llm gpus lists them; a site file's
+    gpus: adds others', which does not say that the type came from the release nor how to leave it. Now the hint
+    names the stored flag and both ways out (--gpu TYPE, --forget gpu); --forget gpu then upgrades."""
+    site = write_site(tmp_path, SITE)
+    with cli_cluster(tmp_path, monkeypatch, namespace="team-a", namespaces=["team-a", "edge-gw"],
+                     storage_classes=("ceph-rbd-fast",), priority_classes=()):
+        kllm("add", "Qwen/Qwen3-8B", "--gpu", "RTX6000-Ada", "--site", str(site))
+        site.write_text(SITE.replace("name: RTX6000-Ada", "name: RTX6000ADA48"))
+        res = kllm("upgrade", "qwen3-8b", "--context-length", "8192", code=4)
+        assert res.stderr.strip().splitlines() == [
+            "error: unknown GPU type 'RTX6000-Ada' on site acme (known: H200-141, RTX6000ADA48)",
+            "hint: release qwen3-8b was added with --gpu RTX6000-Ada, which the site no longer names: kubectl llm "
+            "upgrade qwen3-8b -n team-a --gpu TYPE (one of the known), or --forget gpu to let the plan choose"]
+        # a type named in this call keeps the planner's own hint
+        assert "hint: kubectl llm gpus lists them" in kllm("upgrade", "qwen3-8b", "--gpu", "L40", code=4).stderr
+        up = json.loads(kllm("upgrade", "qwen3-8b", "--forget", "gpu", "--context-length", "8192", "-o",
+                             "json").stdout)
+        assert up["action"] == "upgraded"
+        row = json.loads(kllm("list", "-o", "json").stdout)[0]
+        assert (row["gpu"]["type"], row["context"]) == ("RTX6000ADA48", 8192)
+
+
+# --- a model release named with a leading digit ------------------------------------------------------------------
+def test_a_model_release_name_starting_with_a_digit_is_refused_before_helm(tmp_path: Path,
+                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """Before: `add MODEL --name 405b` passed the name check (a DNS-1123 label may start with a digit) and rendered,
+    but the release names its Service (and, across nodes, its LeaderWorkerSet), which the API server and LWS's
+    webhook take only as a DNS-1035 label, starting with a letter: the install failed after helm ran (a 422),
+    with helm's text. Now it is refused first (exit 2) with a name that works; an alias, which has no Service, may
+    still start with a digit."""
+    monkeypatch.setenv("KUBECONFIG", str(tmp_path / "no-such-kubeconfig"))
+    for args in (["Qwen/Qwen3-8B", "--name", "405b"], ["deepseek-ai/DeepSeek-V3", "--gpu", "A100-80GB", "--name",
+                                                       "671b-v3"]):
+        res = CliRunner().invoke(cli, ["add", *args, "-n", "team-a", "--dry-run=client", "-o", "yaml"])
+        assert res.exit_code == 2 and not res.stdout, res.output
+        name = args[-1]
+        assert res.stderr.strip().splitlines() == [
+            f"error: name '{name}' starts with a digit: a model's release names its Service, which must start with "
+            "a letter (a DNS-1035 label; the API server refuses it)", f"hint: try --name llm-{name}"]
+    ok = CliRunner().invoke(cli, ["add", "Qwen/Qwen3-8B", "--name", "llm-405b", "-n", "team-a", "--dry-run=client",
+                                  "-o", "yaml"])
+    assert ok.exit_code == 0 and "name: llm-405b" in ok.stdout
+    alias = CliRunner().invoke(cli, ["alias", "405b", "--to", "llm-405b", "--allow-missing", "-n", "team-a",
+                                     "--dry-run=client", "-o", "yaml"])
+    assert alias.exit_code == 0, alias.output

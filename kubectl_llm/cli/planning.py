@@ -158,8 +158,17 @@ def why_not(model: str, plan: Any) -> DoesNotFit:
 
 
 def plan_name(plan: Any) -> str:
-    """Release name = the plan's route name (the planner derives it from the model id unless --name)."""
-    return validate_name(str(plan.to_dict()["route"]["name"]))
+    """Release name = the plan's route name (the planner derives it from the model id unless --name). A model's
+    release also names its Service (and a LeaderWorkerSet): a DNS-1035 label, which starts with a letter; the API
+    server refuses '8b-qwen' there after helm ran (an alias or external release has no Service: digits may lead)."""
+    name = validate_name(str(plan.to_dict()["route"]["name"]))
+    if not name[0].isalpha():
+        from kubectl_llm.errors import InvalidName
+
+        raise InvalidName(f"name {name!r} starts with a digit: a model's release names its Service, which must "
+                          f"start with a letter (a DNS-1035 label; the API server refuses it)",
+                          f"try --name {('llm-' + name)[:MAX_NAME].rstrip('-')}")
+    return name
 
 
 @dataclass

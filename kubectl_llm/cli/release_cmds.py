@@ -23,7 +23,8 @@ from kubectl_llm.cli.planning import (build_request, deployable_model, load_sour
                                       validate_name, why_not)
 from kubectl_llm.cli.session import Session
 from kubectl_llm.cli.userlayer import UserLayer, given_flags, legacy_layer
-from kubectl_llm.errors import HelmError, InvalidValues, LlmError, ReleaseConflict, ReleaseNotFound, UsageError
+from kubectl_llm.errors import (HelmError, InvalidValues, LlmError, ReleaseConflict, ReleaseNotFound, UnknownGpu,
+                                UsageError)
 
 ADD_EXAMPLES = """\b
 Examples:
@@ -577,8 +578,18 @@ def upgrade_command(name: str, namespace: str | None, kube_context: str | None, 
         raise SiteError(f"release {name!r} was added with --site {site}, which no longer exists",
                         f"give this upgrade --site FILE (the same site profile, wherever it is now), or "
                         f"--reset-values to re-plan for the site in effect")
-    _plan_and_deploy(layer, name, session, dry_run=dry_run, wait=wait, timeout=timeout, output=output,
-                     verb="upgrade", deployed=deployed)
+    try:
+        _plan_and_deploy(layer, name, session, dry_run=dry_run, wait=wait, timeout=timeout, output=output,
+                         verb="upgrade", deployed=deployed)
+    except UnknownGpu as exc:
+        kept_gpu = stored.flags.get("gpu")
+        if not kept_gpu or plan_opts.get("gpu") or layer.flags.get("gpu") != kept_gpu:
+            raise
+        # the type came from the release, not from this call: the site profile no longer names it (renamed or
+        # removed there); 'kubectl llm gpus' alone does not say how to move the release to another type
+        raise UnknownGpu(exc.message, f"release {name} was added with --gpu {kept_gpu}, which the site no longer "
+                                      f"names: kubectl llm upgrade {name} -n {session.namespace} --gpu TYPE (one "
+                                      f"of the known), or --forget gpu to let the plan choose") from None
 
 
 def uninstall_model(session: Session, name: str, *, keep_cache: bool, timeout: str, wait: bool = False

@@ -15,7 +15,7 @@ import math
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from kubectl_llm.errors import BadModelConfig, PlanError, UsageError
+from kubectl_llm.errors import BadModelConfig, LlmError, PlanError, UsageError
 from kubectl_llm.planner import engine as eng
 from kubectl_llm.planner import parsers, sizing
 from kubectl_llm.planner.context import ContextDecision, decide_context
@@ -126,6 +126,7 @@ class Plan:
     launcher: str = ""                         # multi-node: native | ray ("" on one node)
     one_node_why: str = ""                     # multi-node: why one node is not enough
     storage: WeightsStorage | None = None      # the workload kind and its weights claims (planner/storage.py)
+    hint: str = ""                             # does not fit: the changes that make it fit (_checked_hint)
 
     @property
     def nodes(self) -> int:
@@ -147,65 +148,72 @@ class Plan:
         return own or eng.engine_image(self.recipe, self.request.engine)
 
     def fit_hint(self) -> str:
-        """For a plan that does not fit: only the changes that can make it fit ('' when it fits)."""
+        """For a plan that does not fit: only the changes that make it fit ('' when it fits). Each change the plan
+        could replay was planned when the plan was made (``hint``, see ``_checked_hint``)."""
+        return "" if self.fits else self.hint
+
+    def hint_candidates(self) -> tuple[str, list[tuple[str, dict[str, Any] | None, str]]]:
+        """(head, [(tip, the request change that replays it or None, group)]) for a plan that does not fit: every
+        change that might help, before ``_checked_hint`` plans them (a group keeps its first tip that fits)."""
         b, f, req = self.best, self.facts, self.request
         if b is None or self.fits:
-            return ""
+            return "", []
         lay = b.layout
-        # what a larger card must give: the weights + overhead alone, else today's budget + the KV one request lacks
+        # a larger card must give the weights + overhead alone, else today's budget + the KV one request lacks
         need = (b.weights_per_gpu + b.overhead_bytes if b.kv_cache_bytes <= 0 else
                 b.gpu.memory_bytes * b.util + b.kv_bytes_per_token * max(0, self.context.max_model_len - b.kv_tokens))
-        more_memory = [g.name for g in sorted(self.site.gpu_catalog, key=lambda g: g.memory_bytes)
-                       if g.memory_bytes * b.util > need and not eng.gpu_cannot_run(f, g.compute, req.engine)
-                       ] if len(self.per_gpu_type) == 1 else []      # all types tried: another type cannot help
+        if b.seqs_cap is not None and b.max_num_seqs > b.seqs_cap and b.kv_tokens >= self.context.max_model_len:
+            need = b.gpu.memory_bytes * b.util + (b.max_num_seqs - b.seqs_cap) * b.kv_cache_bytes / (b.seqs_cap + 1)
+        Tip = tuple[str, dict[str, Any] | None, str]
+        larger: list[Tip] = [(f"a larger GPU (--gpu {g.name})", {"gpu_type": g.name}, "gpu")
+                  for g in sorted(self.site.gpu_catalog, key=lambda g: g.memory_bytes)
+                  if g.memory_bytes > b.gpu.memory_bytes and g.memory_bytes * b.util > need
+                  and not eng.gpu_cannot_run(f, g.compute, req.engine)
+                  ] if len(self.per_gpu_type) == 1 else []      # all types tried: another type cannot help
         # More GPUs can help only where a flag held the count below the most one copy may have (MAX_NODES whole
         # nodes): without one, the search already tried every count up to that.
         limit = MAX_NODES * b.gpu.per_node
-        more_gpus = bool(req.gpus or req.tp or req.pp or req.nodes or req.data_parallel) and lay.gpus < limit
-        gpus_tip = (f"more --nodes (up to {MAX_NODES})" if req.nodes else
-                    f"more --gpus (up to {limit}: {MAX_NODES} nodes of {b.gpu.per_node})")
-        tips: list[str] = []
+        forced = [k for k in ("gpus", "tp", "pp", "nodes") if getattr(req, k)]
+        more_gpus: list[Tip] = ([(f"more --nodes (up to {MAX_NODES})" if req.nodes else
+                                  f"more --gpus (up to {limit}: {MAX_NODES} nodes of {b.gpu.per_node})",
+                                  {k: None for k in forced}, "")] if forced and lay.gpus < limit else [])
+        tips: list[Tip] = []
         # SGLang's own default fraction (an upper bound the plan keeps unless the utilisation is forced) binds
-        cap_tip = ([f"--gpu-memory-utilization {b.util:.2f} (lifts the cap at SGLang's own default "
-                    f"{b.sglang_cap:.2f}; SGLang then gets what the plan sized)"]
-                   if b.sglang_cap is not None and b.util > b.sglang_cap else [])
+        if (b.sglang_cap is not None and not req.gpu_memory_utilization
+                and eng.mem_fraction_static(b.util, b.overhead_bytes / b.gpu.memory_bytes) > b.sglang_cap):
+            tips.append((f"--gpu-memory-utilization {b.util:.2f} (lifts the cap at SGLang's own default "
+                         f"{b.sglang_cap:.2f}; SGLang then gets what the plan sized)",
+                         {"gpu_memory_utilization": round(b.util, 2)}, ""))
+        # the sampler and activations grow with forced batch limits
+        if req.max_num_seqs:
+            tips.append(("--max-num-seqs left to the plan", {"max_num_seqs": None}, ""))
+        if req.max_num_batched_tokens:
+            tips.append(("--max-num-batched-tokens left to the engine", {"max_num_batched_tokens": None}, ""))
         if b.kv_cache_bytes <= 0:           # the weights (+ overhead) alone do not fit: KV settings cannot help
-            head = (f"the weights alone need {human(b.weights_per_gpu)} per GPU on {lay.gpus} x {b.gpu.name}: ")
-            if more_gpus:
-                tips.append(gpus_tip)
-            if more_memory:
-                tips.append(f"a larger GPU (--gpu {more_memory[0]})")
+            head = (f"the weights alone need {human(b.weights_per_gpu)} per GPU on {lay.gpus} x {b.gpu.name}: "
+                    if b.weights_per_gpu >= b.gpu.memory_bytes * b.util else
+                    f"the weights {human(b.weights_per_gpu)} + overhead {human(b.overhead_bytes)} per GPU on "
+                    f"{lay.gpus} x {b.gpu.name} leave no KV cache: ")
+            tips += more_gpus + larger
             if f.quant.weight_bits >= 16:
-                tips.append("a quantized (FP8 / NVFP4) checkpoint of the model")
-            if not (cap_tip + tips):
-                tips.append(f"a card with more memory (--gpu-memory SIZE): kubectl llm plans at most {MAX_NODES} "
-                            f"nodes of {b.gpu.per_node} GPUs")
-            return head + "try " + ", or ".join(cap_tip + tips)
-        if (b.seqs_cap is not None and b.max_num_seqs > b.seqs_cap
-                and b.kv_tokens >= self.context.max_model_len):     # a hybrid model: the Mamba blocks bind, not KV
-            tips.append(f"--max-num-seqs {b.seqs_cap}" if b.seqs_cap else "")
-            tips += [gpus_tip] if more_gpus else []
-            block = b.kv_cache_bytes / (b.seqs_cap + 1)                   # one block id of every group
-            more = b.gpu.memory_bytes * b.util + (b.max_num_seqs - b.seqs_cap) * block
-            bigger = [g.name for g in sorted(self.site.gpu_catalog, key=lambda g: g.memory_bytes)
-                      if g.memory_bytes * b.util > more and not eng.gpu_cannot_run(f, g.compute, req.engine)
-                      ] if len(self.per_gpu_type) == 1 else []
-            tips += [f"a larger GPU (--gpu {bigger[0]})"] if bigger else []
-            return (f"{b.max_num_seqs} sequences need as many Mamba cache blocks, this layout holds {b.seqs_cap}: try "
-                    + ", or ".join(t for t in tips if t))
+                tips.append(("a quantized (FP8 / NVFP4) checkpoint of the model", None, ""))
+            return head, tips
+        if b.seqs_cap is not None and b.max_num_seqs > b.seqs_cap and b.kv_tokens >= self.context.max_model_len:
+            head = f"{b.max_num_seqs} sequences need as many Mamba cache blocks, this layout holds {b.seqs_cap}: "
+            own: list[Tip] = [(f"--max-num-seqs {b.seqs_cap}", {"max_num_seqs": b.seqs_cap}, "")] if b.seqs_cap else []
+            return head, own + [t for t in tips if t[1] != {"max_num_seqs": None}] + more_gpus + larger
         if self.max_context_that_fits:
-            tips.append(f"--max-model-len {self.max_context_that_fits}")
+            tips.append((f"--max-model-len {self.max_context_that_fits}",
+                         {"max_model_len": self.max_context_that_fits, "context": None}, ""))
         if dtype_bytes(self.kv_dtype) > 1:
-            tips.append("--kv-cache-dtype fp8 (half the KV bytes)")
-        if more_gpus:
-            tips.append(gpus_tip)
-        if more_memory:
-            tips.append(f"a larger GPU (--gpu {more_memory[0]})")
+            tips.append(("--kv-cache-dtype fp8 (half the KV bytes)", {"kv_cache_dtype": "fp8"}, ""))
+        tips += more_gpus + larger
         if req.gpu_memory_utilization and req.gpu_memory_utilization < DEFAULT_UTILIZATION:
-            tips.append(f"--gpu-memory-utilization {DEFAULT_UTILIZATION}")
-        tips += cap_tip
-        return (f"the KV cache for one {self.context.max_model_len}-token request does not fit: try "
-                + ", or ".join(tips or ["a smaller --max-model-len"]))
+            tips.append((f"--gpu-memory-utilization {DEFAULT_UTILIZATION}",
+                         {"gpu_memory_utilization": DEFAULT_UTILIZATION}, ""))
+        head = (f"the KV cache for one {self.context.max_model_len}-token request does not fit: "
+                if b.kv_tokens < self.context.max_model_len else f"{b.why}: ")
+        return head, tips
 
     # -- documents ---------------------------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
@@ -944,8 +952,9 @@ def _max_context(f: ModelFacts, parts: WeightParts, e: Evaluation, kv_dsz: float
     return lo or None
 
 
-def make_plan(source: ModelSource, req: PlanRequest, site: Site | None = None) -> Plan:
-    """Plan ``source`` for ``req`` on ``site`` (default: ``req.site``, else the shipped profile, NRP)."""
+def make_plan(source: ModelSource, req: PlanRequest, site: Site | None = None, *, hints: bool = True) -> Plan:
+    """Plan ``source`` for ``req`` on ``site`` (default: ``req.site``, else the shipped profile, NRP). ``hints``: a
+    plan that does not fit plans the changes its hint would name and keeps those that fit (``Plan.hint``)."""
     site = site or req.site or default_site()
     if req.engine not in ("vllm", "sglang"):
         raise UsageError(f"unknown engine {req.engine!r}", "use --engine vllm or --engine sglang")
@@ -1128,7 +1137,7 @@ def make_plan(source: ModelSource, req: PlanRequest, site: Site | None = None) -
                 f" ({best.layout.gpus} GPUs = {MAX_NODES} nodes, the most kubectl llm plans)")
         reasons.append(f"on {best.layout.gpus} x {best.gpu.name} at most {fitting_len} tokens fit (--max-model-len "
                        f"{fitting_len}){more}")
-    return Plan(facts=f, source=source, request=req, weight_bytes=total, weight_bytes_source=wsrc, context=ctx,
+    plan = Plan(facts=f, source=source, request=req, weight_bytes=total, weight_bytes_source=wsrc, context=ctx,
                 recipe=recipe, best=best, per_gpu_type=tuple(outcomes.items()), kv_dtype=kv_name,
                 gpu_named=bool(req.gpu_type), site=site, name=name, one_node_why=one_node_why,
                 resources=_resources(f, best, total, req.engine, site, bool(req.gpu_type), recipe),
@@ -1136,6 +1145,44 @@ def make_plan(source: ModelSource, req: PlanRequest, site: Site | None = None) -
                 worker_args=group.worker_args, command=group.leader_command, worker_command=group.worker_command,
                 launcher=launcher, env=tuple(eng.engine_env(req.engine, ctx.extended)),
                 max_context_that_fits=fitting_len, storage=store)
+    if plan.fits or not hints:
+        return plan
+    return replace(plan, hint=_checked_hint(plan, source, req, site))
+
+
+def _checked_hint(plan: Plan, source: ModelSource, req: PlanRequest, site: Site) -> str:
+    """The hint of a plan that does not fit: each change it could name is planned, and only those that fit are
+    named (of a group, such as the larger GPU types, the first that fits); changes the planner cannot replay
+    (another checkpoint) stay. When none fits, the hint says what was tried and what is left."""
+    head, tips = plan.hint_candidates()
+    if not head:
+        return ""
+    kept: list[str] = []
+    groups: set[str] = set()
+    tried: list[str] = []
+    for text, change, group in tips:
+        if group and group in groups:
+            continue
+        if change is None:
+            kept.append(text)
+            continue
+        try:
+            fits = make_plan(source, replace(req, **change), site, hints=False).fits
+        except LlmError:
+            fits = False
+        if fits:
+            kept.append(text)
+            if group:
+                groups.add(group)
+        elif not group:
+            tried.append(text)
+    if kept:
+        return head + "try " + ", or ".join(kept)
+    b = plan.best
+    assert b is not None
+    gone = f" ({'; '.join(tried)} would not fit either)" if tried else ""
+    return (head + f"no change kubectl llm can plan on {b.gpu.name} makes it fit{gone}: try another --gpu, a card "
+            f"with more memory (--gpu-memory SIZE), or a smaller / quantized checkpoint of the model")
 
 
 def _cuda_image_on_other_card(gpu: GpuType, engine: str, recipe: eng.Recipe) -> list[str]:

@@ -9,7 +9,8 @@ sample of the sweep; the whole sweep (tens of thousands of plans, a few minutes)
     python -m tests.plan_invariants --sample N # the test's sample size
 
 Checked on every plan that fits: TP divides the attention heads, KV heads divide TP or TP divides them (every
-layer's), linear-attention / Mamba heads divide TP, PP leaves no stage without layers, block-FP8 partitions
+layer's), linear-attention / Mamba heads divide TP, TP divides the dense and (without EP) the MoE intermediate
+sizes, PP leaves no stage without layers, block-FP8 partitions
 (dense, MoE without EP, shared experts) are whole blocks, EP places every expert (SGLang: divides them), DCP keeps
 vLLM's rules, TP x PP x DP = the GPUs and = what the engine's args say, pods of at most a node's GPUs with TP
 inside a node, KV tokens >= max-model-len, hybrid models' max-num-seqs <= Mamba cache blocks, vLLM's
@@ -198,6 +199,13 @@ def violations(plan: Plan, req: dict[str, Any], config: dict[str, Any]) -> list[
         out.append(f"TP {tp} vs Mamba heads {f.mamba_num_heads} / groups {f.mamba_n_groups}")
     if pp > f.num_layers or min(len(r) for r in stage_layers(f.num_layers, pp)) < 1:
         out.append(f"PP {pp} leaves a stage without layers ({f.num_layers} layers)")
+    # every TP-sharded projection divides: vLLM's ColumnParallelLinear / RowParallelLinear divide() assert it, and the
+    # fused MoE asserts intermediate_size % tp_size == 0 (fused_moe/config.py) when TP shards each expert (no EP)
+    c = config.get("text_config") or config
+    if tp > 1 and f.is_moe and not lay.ep and f.moe_intermediate_size % tp:
+        out.append(f"MoE intermediate {f.moe_intermediate_size} / TP {tp}")
+    if tp > 1 and _dense_mlp_layers(config) and isinstance(c.get("intermediate_size"), int) and c["intermediate_size"] % tp:
+        out.append(f"dense intermediate {c['intermediate_size']} / TP {tp}")
     # block-FP8 checkpoints: vLLM's Fp8LinearMethod.create_weights -> validate_fp8_block_shape: "Weight output_
     # partition_size = N is not divisible by weight quantization block_n = 128" for every TP-sharded projection
     blk = f.quant.block[0] if f.quant.block else 0

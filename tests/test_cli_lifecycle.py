@@ -210,9 +210,9 @@ def test_rollback_without_revision_undoes_the_last_change_that_took_effect_not_t
     result = kllm("rollback", NAME, "-o", "json")
     assert json.loads(result.stdout) == {
         "name": NAME, "namespace": NS, "rolled_back_to": 1, "revision": 5,
-        "passed_over": [{"revision": 3, "why": "its upgrade failed"},
+        "passed_over": [{"revision": 3, "why": "it failed"},
                         {"revision": 2, "why": "the same chart and values as what runs now"}]}
-    assert "passing over revision 3: its upgrade failed" in result.stderr
+    assert "passing over revision 3: it failed" in result.stderr
     assert flag_value(container_args(fake), "--max-model-len") == first
 
 
@@ -223,7 +223,7 @@ def test_rollback_without_revision_after_a_failed_first_upgrade_has_nothing_to_u
     fake.fail("write", "Deployment", message="Deployment.apps is invalid: injected", times=1)
     failed("upgrade", NAME, "--context-length", "8192", starts="helm failed: ")
     stderr = failed("rollback", NAME, code=2, starts=f"release '{NAME}' has no earlier revision to undo to "
-                    "(revision 2: its upgrade failed; revision 1: the same chart and values as what runs now)")
+                    "(revision 2: it failed; revision 1: the same chart and values as what runs now)")
     assert f"hint: 'kubectl llm rollback {NAME} REVISION' goes to a revision on purpose" in stderr
     assert len(helm_release_secrets(fake)) == 3    # one Secret a revision: the refusal added none
     assert as_json("rollback", NAME, "2") == {"name": NAME, "namespace": NS, "rolled_back_to": 2, "revision": 4,

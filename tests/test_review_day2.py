@@ -410,8 +410,13 @@ def test_rollback_target_passes_over_failed_pending_and_identical_revisions() ->
             {"revision": 3, "status": "pending-upgrade"}, {"revision": 4, "status": "failed"},
             {"revision": 5, "status": "deployed"}]
     assert rollback_target(rows, lambda rev: rev == 2) == (1, [
-        {"revision": 4, "why": "its upgrade failed"}, {"revision": 3, "why": "it was left pending-upgrade"},
+        {"revision": 4, "why": "it failed"}, {"revision": 3, "why": "it was left pending-upgrade"},
         {"revision": 2, "why": "the same chart and values as what runs now"}])
-    assert rollback_target(rows, lambda rev: False) == (2, [{"revision": 4, "why": "its upgrade failed"},
+    assert rollback_target(rows, lambda rev: False) == (2, [{"revision": 4, "why": "it failed"},
                                                             {"revision": 3, "why": "it was left pending-upgrade"}])
     assert rollback_target(rows, lambda rev: rev in (1, 2))[0] is None
+    # 1 ok, 2 failed (its --wait timed out), 3 = helm's "Rollback to 1", recorded failed (it ran out of the same
+    # timeout): retrying the rollback to 1 is the undo, though 3 holds 1's values
+    timed_out = [{"revision": 1, "status": "superseded"}, {"revision": 2, "status": "failed"},
+                 {"revision": 3, "status": "failed"}]
+    assert rollback_target(timed_out, lambda rev: rev == 1) == (1, [{"revision": 2, "why": "it failed"}])

@@ -691,15 +691,17 @@ def rollback_target(history: list[dict[str, Any]], same_as_current: Callable[[in
     rolled back (revisions: 1 deployed, 2 failed, 3 "Rollback to 1") that is the failed revision 2: "undo" would
     re-apply the change that just failed. Undo means: the newest earlier revision that did not fail and differs
     from what runs now (``same_as_current(rev)``: same chart and values as the current revision). None when there
-    is none.
+    is none. When the current revision itself failed (a rollback that ran out of its --timeout is recorded failed),
+    what runs is uncertain: the newest revision that did not fail is the target even with the same values.
     """
     skipped: list[dict[str, Any]] = []
+    current_failed = str(history[-1].get("status", "")) == "failed"
     for row in reversed(history[:-1]):
         rev, status = int(row["revision"]), str(row.get("status", ""))
         if status == "failed" or status.startswith("pending"):
-            skipped.append({"revision": rev, "why": "its upgrade failed" if status == "failed"
+            skipped.append({"revision": rev, "why": "it failed" if status == "failed"
                             else f"it was left {status}"})
-        elif same_as_current(rev):
+        elif not current_failed and same_as_current(rev):
             skipped.append({"revision": rev, "why": "the same chart and values as what runs now"})
         else:
             return rev, skipped

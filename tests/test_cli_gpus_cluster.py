@@ -132,3 +132,16 @@ def test_choice_rules_are_pure() -> None:
     assert fleet.matches_affinity([{"key": "nvidia.com/gpu.memory", "operator": "Gt", "values": ["45000"]}], labels)
     assert not fleet.matches_affinity([{"key": "nvidia.com/cuda.driver.major", "operator": "Gt",
                                         "values": ["575"]}], labels)
+
+
+def test_gpus_cluster_on_a_cluster_without_gpu_nodes_says_which_label_it_looked_for(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Before: 'no node has a nvidia.com/gpu.product label' (and 'a acme.dev/...' on another site): the label is
+    named as a label."""
+    with cli_cluster(tmp_path, monkeypatch, namespaces=[NS]) as api:
+        cpu = node("cpu-only", "", 0, 0)
+        cpu["metadata"]["labels"], cpu["status"]["allocatable"] = {}, {"cpu": "32"}
+        api.create_object(cpu)
+        result = kllm("gpus", "--cluster")
+        assert result.stdout == ""
+        assert "no GPU nodes (no node has the label nvidia.com/gpu.product or a GPU resource)" in result.stderr

@@ -72,7 +72,7 @@ def show_cluster(session: Any, output: str | None, site: Any = None) -> None:
         return
     if not rows:
         label = getattr(getattr(site, "node_labels", None), "gpu_product", "") or "nvidia.com/gpu.product"
-        out.info(f"no GPU nodes (no node has a {label} label or a GPU resource)")
+        out.info(f"no GPU nodes (no node has the label {label} or a GPU resource)")
         return
 
     def taints(r: dict[str, Any]) -> str:

@@ -260,6 +260,28 @@ def test_upgrade_and_sync_say_where_a_missing_site_file_came_from(fake: FakeApiS
     assert as_json("upgrade", NAME, "--max-num-seqs", "8", "--site", str(moved))["action"] == "upgraded"
 
 
+def test_a_relative_site_in_a_synced_record_is_stored_absolute(fake: FakeApiServer, tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """Before: a record written by hand in the repo (flags.site: sites/acme.yaml, relative to where sync runs) was
+    stored as written: an `upgrade NAME` from another directory then failed ('was added with --site
+    sites/acme.yaml, which no longer exists'). Now sync stores the absolute path, as add does for --site (and a
+    second sync from the repo still sees no change)."""
+    repo = tmp_path / "repo"
+    (repo / "sites").mkdir(parents=True)
+    (repo / "sites" / "acme.yaml").write_text("name: acme\n")
+    (repo / "models").mkdir()
+    (repo / "models" / f"{NAME}.yaml").write_text(
+        f"kind: model\nname: {NAME}\nmodel: {MODEL}\nflags:\n  gpu: L40\n  site: sites/acme.yaml\n")
+    monkeypatch.chdir(repo)
+    kllm("sync", "models", code=8)
+    assert as_json("list")[0]["user"]["flags"]["site"] == str(repo / "sites" / "acme.yaml")
+    kllm("sync", "models")                       # unchanged: exit 0
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    assert as_json("upgrade", NAME, "--max-num-seqs", "8")["action"] == "upgraded"
+
+
 def test_status_of_an_alias_names_a_target_that_is_gone(fake: FakeApiServer) -> None:
     """Before: after `rm` of one of its targets (rm warned once), `status ALIAS` showed the alias as fine: no word
     that half of its requests now fail."""

@@ -10,6 +10,7 @@ llm-model and llm-gateway releases, and `add` already refuses a name held by ano
 from __future__ import annotations
 
 import contextlib
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -177,6 +178,9 @@ def checked_flags(filename: str, flags: dict[str, Any]) -> dict[str, Any]:
             raise UsageError(f"{filename}: flags.site: {value} does not exist on this machine",
                              "keep the site profile beside the folder and give its path as seen from where sync "
                              "runs (export writes the absolute path of the machine that added the model)")
+        if key == "site":   # stored absolute, as add stores --site: an upgrade from another directory finds it
+            checked[key] = os.path.abspath(os.path.expanduser(str(value)))
+            continue
         param = params[PARAMS[key]]
         try:
             if param.multiple:      # engine-arg: a list (one value alone is read as a list of one)

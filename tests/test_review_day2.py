@@ -282,6 +282,19 @@ def test_a_relative_site_in_a_synced_record_is_stored_absolute(fake: FakeApiServ
     assert as_json("upgrade", NAME, "--max-num-seqs", "8")["action"] == "upgraded"
 
 
+def test_sync_refuses_a_record_whose_model_name_starts_with_a_digit_with_a_hint_for_the_record(
+        fake: FakeApiServer, tmp_path: Path) -> None:
+    """add refuses a model release named '8b' (its Service must start with a letter). Before: sync refused it with
+    add's hint 'try --name llm-8b', a flag sync has not. Now the hint says what to change in the record (checked
+    in the preflight, before anything is applied)."""
+    folder = tmp_path / "models"
+    folder.mkdir()
+    (folder / "8b.yaml").write_text(f"kind: model\nname: 8b\nmodel: {MODEL}\nflags:\n  gpu: L40\n")
+    stderr = failed("sync", str(folder), code=2, starts="8b.yaml: name '8b' starts with a digit")
+    assert "hint: rename the release in the record: name: llm-8b in a file llm-8b.yaml" in stderr
+    assert as_json("list") == []
+
+
 def test_status_of_an_alias_names_a_target_that_is_gone(fake: FakeApiServer) -> None:
     """Before: after `rm` of one of its targets (rm warned once), `status ALIAS` showed the alias as fine: no word
     that half of its requests now fail."""

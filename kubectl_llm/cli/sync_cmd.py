@@ -105,9 +105,9 @@ def preflight_plan(filename: str, doc: dict[str, Any]) -> None:
     before it applied), and passed `sync --dry-run`. --gpu auto is left to the apply (it asks the cluster)."""
     import os
 
-    from kubectl_llm.cli.planning import build_request, load_source, make_plan, planned_values, why_not
+    from kubectl_llm.cli.planning import build_request, load_source, make_plan, plan_name, planned_values, why_not
     from kubectl_llm.cli.userlayer import KEY, UserLayer
-    from kubectl_llm.errors import LlmError
+    from kubectl_llm.errors import InvalidName, LlmError
 
     layer = UserLayer.from_values({KEY: {k: doc[k] for k in ("model", "source", "flags", "values") if k in doc}})
     if layer is None or layer.flags.get("gpu") == "auto":
@@ -120,6 +120,12 @@ def preflight_plan(filename: str, doc: dict[str, Any]) -> None:
         plan = make_plan(load_source(model, revision, model_id=layer.model), request)
         if not plan.fits:
             raise why_not(model, plan)
+        try:
+            plan_name(plan)         # what add checks of a model's name (a Service's DNS-1035 label)
+        except InvalidName as exc:  # its hint named --name; here the name is the record's
+            exc.hint = (f"rename the release in the record: name: llm-{doc['name']} in a file "
+                        f"llm-{doc['name']}.yaml")
+            raise
         planned_values(plan, layer.values, layer)
     except LlmError as exc:
         exc.message = f"{filename}: {exc.message}"
